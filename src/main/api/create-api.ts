@@ -1,0 +1,12 @@
+// The server side of the contract: one object implementing every method for a session.
+// Each capability contributes its handlers; `satisfies` makes a missing method a type error.
+
+import type { LoupeApi } from '../../shared/api';
+import { projectHandlers } from './project-handlers';
+import type { Session } from './studio';
+
+export function createApi(session: Session): LoupeApi {
+  return {
+    ...projectHandlers(session),
+  } satisfies LoupeApi;
+}

@@ -1,0 +1,127 @@
+// The process-wide state behind every front end: open projects (shared between the windows or
+// browser tabs that have the same project open), the app's own state, and the host's abilities.
+
+import { LoupeError } from '../../shared/errors';
+import type { EventName, LoupeEvents } from '../../shared/api';
+import type { HostMode, PathKind } from '../../shared/types';
+import type { AppState } from '../services/app-state';
+import { Project } from '../store/project';
+
+export interface Host {
+  mode: HostMode;
+  /** Native open/save dialogs; absent where there are none (browser mode, CLI). */
+  choosePath?: (kind: PathKind, title?: string) => Promise<string[]>;
+  /** The project `loupe serve --project` was started with. */
+  initialProject?: string | null;
+}
+
+export interface StudioOptions {
+  appState: AppState;
+  host: Host;
+  version: string;
+}
+
+type Emit = <E extends EventName>(name: E, payload: LoupeEvents[E]) => void;
+
+interface OpenEntry {
+  project: Project;
+  sessions: Set<Session>;
+}
+
+export class Studio {
+  readonly appState: AppState;
+  readonly host: Host;
+  readonly version: string;
+  readonly #open = new Map<string, OpenEntry>();
+  readonly #sessions = new Set<Session>();
+
+  constructor(options: StudioOptions) {
+    this.appState = options.appState;
+    this.host = options.host;
+    this.version = options.version;
+  }
+
+  createSession(emit: Emit): Session {
+    const session = new Session(this, emit);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Opens (or shares the already open) project for a session. */
+  acquire(root: string, session: Session, create?: { name?: string }): Project {
+    let entry = this.#open.get(root);
+    if (create) {
+      if (entry) throw new LoupeError('ALREADY_EXISTS', `${root} is already an open project.`);
+      entry = { project: Project.create(root, create.name), sessions: new Set() };
+      this.#open.set(root, entry);
+    } else if (!entry) {
+      entry = { project: Project.open(root), sessions: new Set() };
+      this.#open.set(root, entry);
+    }
+    entry.sessions.add(session);
+    return entry.project;
+  }
+
+  release(project: Project, session: Session): void {
+    const entry = this.#open.get(project.root);
+    if (!entry) return;
+    entry.sessions.delete(session);
+    if (entry.sessions.size === 0) {
+      this.#open.delete(project.root);
+      project.close();
+    }
+  }
+
+  /** The open project with this media key, if any session has it open. */
+  projectByKey(key: string): Project | null {
+    for (const { project } of this.#open.values()) if (project.key === key) return project;
+    return null;
+  }
+
+  /** Sends an event to every session that has this project open. */
+  emitToProject<E extends EventName>(project: Project, name: E, payload: LoupeEvents[E]): void {
+    for (const session of this.#open.get(project.root)?.sessions ?? []) session.emit(name, payload);
+  }
+
+  forget(session: Session): void {
+    this.#sessions.delete(session);
+  }
+
+  /** Closes everything; used on quit and by tests. */
+  close(): void {
+    for (const session of [...this.#sessions]) session.dispose();
+    for (const { project } of this.#open.values()) project.close();
+    this.#open.clear();
+    this.appState.close();
+  }
+}
+
+/** One window or browser tab: which project it has open, and where its events go. */
+export class Session {
+  #project: Project | null = null;
+
+  constructor(
+    readonly studio: Studio,
+    readonly emit: Emit,
+  ) {}
+
+  get project(): Project | null {
+    return this.#project;
+  }
+
+  /** The open project, or a NO_PROJECT error for calls that need one. */
+  requireProject(): Project {
+    if (!this.#project) throw new LoupeError('NO_PROJECT', 'Open or create a project first.');
+    return this.#project;
+  }
+
+  setProject(project: Project | null): void {
+    if (this.#project && this.#project !== project) this.studio.release(this.#project, this);
+    this.#project = project;
+  }
+
+  dispose(): void {
+    this.setProject(null);
+    this.studio.forget(this);
+  }
+}

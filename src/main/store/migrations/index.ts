@@ -1,0 +1,20 @@
+// The schema's history, one file per version. Each migration runs inside the transaction that
+// also sets `user_version`, so a database is always at exactly one version.
+
+import type { Database } from 'better-sqlite3';
+import * as v1 from './001-initial';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', up: v1.up }];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+// Fail at load time if someone breaks the ordering: versions must start at 1 and increase by 1.
+MIGRATIONS.forEach((m, i) => {
+  if (m.version !== i + 1) throw new Error(`Migration ${m.name} has version ${m.version}, expected ${i + 1}`);
+});

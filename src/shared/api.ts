@@ -1,0 +1,94 @@
+// The one contract between the studio's front ends (desktop window, browser, CLI) and the core
+// services. Each method is declared once, with a runtime schema for its parameters; the
+// TypeScript interface, the IPC handlers, the WebSocket handlers and the renderer client are
+// all derived from this table.
+
+import { s, type Schema } from './schema';
+import type {
+  DirectoryListing,
+  HostInfo,
+  MenuCommand,
+  ProjectSummary,
+  RecentProject,
+} from './types';
+
+interface MethodSpec<P, R> {
+  params: Schema<P>;
+  /** Phantom: carries the result type only. */
+  result?: R;
+}
+
+/** `method<Result>()(paramsSchema)`: curried so the params type is inferred. */
+const method =
+  <R>() =>
+  <P>(params: Schema<P>): MethodSpec<P, R> => ({ params });
+
+const none = s.object({});
+const projectPath = s.string({ min: 1, max: 4096 });
+
+export const API = {
+  hostInfo: method<HostInfo>()(none),
+
+  createProject: method<ProjectSummary>()(
+    s.object({ path: projectPath, name: s.optional(s.string({ min: 1, max: 200 })) }),
+  ),
+  openProject: method<ProjectSummary>()(s.object({ path: projectPath })),
+  closeProject: method<null>()(none),
+  projectSummary: method<ProjectSummary>()(none),
+  recentProjects: method<RecentProject[]>()(none),
+  forgetRecentProject: method<null>()(s.object({ path: projectPath })),
+
+  /** Native dialogs; the browser host answers NOT_SUPPORTED and the UI uses listDirectory. */
+  choosePath: method<string[]>()(
+    s.object({
+      kind: s.literal('openDirectory', 'openFile', 'openFiles', 'createDirectory'),
+      title: s.optional(s.string({ max: 200 })),
+    }),
+  ),
+  listDirectory: method<DirectoryListing>()(s.object({ path: s.optional(projectPath) })),
+} as const;
+
+export type ApiSpec = typeof API;
+export type MethodName = keyof ApiSpec;
+export type ParamsOf<M extends MethodName> =
+  ApiSpec[M] extends MethodSpec<infer P, unknown> ? P : never;
+export type ResultOf<M extends MethodName> = ApiSpec[M]['result'] extends infer R
+  ? Exclude<R, undefined>
+  : never;
+
+/** Methods whose parameters are all optional can be called without an argument. */
+export type LoupeApi = {
+  [M in MethodName]: {} extends ParamsOf<M>
+    ? (params?: ParamsOf<M>) => Promise<ResultOf<M>>
+    : (params: ParamsOf<M>) => Promise<ResultOf<M>>;
+};
+
+export const METHOD_NAMES = Object.keys(API) as MethodName[];
+
+export function isMethodName(value: unknown): value is MethodName {
+  return typeof value === 'string' && Object.hasOwn(API, value);
+}
+
+export function parseParams<M extends MethodName>(name: M, params: unknown): ParamsOf<M> {
+  return API[name].params.parse(params ?? {}) as ParamsOf<M>;
+}
+
+// Pushed events, named `onSomething`, each with one payload.
+export interface LoupeEvents {
+  onProjectChanged: ProjectSummary | null;
+  onMenuCommand: MenuCommand;
+}
+
+export type EventName = keyof LoupeEvents;
+
+const EVENT_TABLE: { [E in EventName]: true } = {
+  onProjectChanged: true,
+  onMenuCommand: true,
+};
+export const EVENT_NAMES = Object.keys(EVENT_TABLE) as EventName[];
+
+export function isEventName(value: unknown): value is EventName {
+  return typeof value === 'string' && Object.hasOwn(EVENT_TABLE, value);
+}
+
+export type EventListener<E extends EventName> = (payload: LoupeEvents[E]) => void;

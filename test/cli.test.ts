@@ -1,0 +1,81 @@
+// The built `loupe` command, run the way a user or a script runs it.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliPath, repoRoot, tempDir } from './helpers';
+
+function loupe(args: string[], env: Record<string, string> = {}) {
+  const home = tempDir('loupe-home-');
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOUPE_HOME: home, ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, home };
+}
+
+describe('loupe CLI', () => {
+  it('prints its version and help', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    expect(loupe(['--version'])).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    const help = loupe(['--help']);
+    expect(help.code).toBe(0);
+    for (const cmd of ['create', 'status', 'serve']) expect(help.stdout).toContain(`loupe ${cmd}`);
+  });
+
+  it('creates a project and reports its empty summary as one JSON object', () => {
+    const dir = path.join(tempDir(), 'a.loupe');
+    const created = loupe(['create', dir]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain(dir);
+    const status = loupe(['status', dir, '--json']);
+    expect(status.code).toBe(0);
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout)).toEqual({
+      path: dir,
+      name: 'a',
+      schemaVersion: 1,
+      images: 0,
+      labeled: 0,
+      unlabeled: 0,
+      classes: [],
+      splits: { train: 0, val: 0, test: 0 },
+    });
+    expect(status.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('adds created projects to the recent list shared with the studio', () => {
+    const dir = path.join(tempDir(), 'r.loupe');
+    const { home } = loupe(['create', dir, '--name', 'Recent one']);
+    expect(fs.existsSync(path.join(home, 'app.db'))).toBe(true);
+  });
+
+  it('reports errors on stderr with a non-zero exit code', () => {
+    const missing = loupe(['status', path.join(tempDir(), 'nope'), '--json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toMatch(/does not exist/);
+
+    const notProject = loupe(['status', tempDir()]);
+    expect(notProject.code).toBe(1);
+    expect(notProject.stderr).toMatch(/not a Loupe project/);
+
+    const usage = loupe(['status']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/Usage: loupe status/);
+
+    const unknown = loupe(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown command/);
+
+    const badFlag = loupe(['status', '.', '--nope']);
+    expect(badFlag.code).toBe(2);
+
+    const exists = tempDir();
+    fs.writeFileSync(path.join(exists, 'x'), '');
+    const occupied = loupe(['create', exists]);
+    expect(occupied.code).toBe(1);
+    expect(occupied.stderr).toMatch(/not empty/);
+  });
+});

@@ -1,0 +1,74 @@
+// Starts the real `loupe serve` (the built app) and Debian's Chromium through playwright-core.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { cliPath, onCleanup, tempDir } from '../helpers';
+
+export const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = fs.existsSync(CHROMIUM);
+
+export interface Served {
+  openUrl: string;
+  origin: string;
+  home: string;
+  proc: ChildProcess;
+}
+
+export async function serve(args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
+  const home = env.LOUPE_HOME ?? tempDir('loupe-home-');
+  const proc = spawn(process.execPath, [cliPath, 'serve', ...args], {
+    env: { ...process.env, LOUPE_HOME: home, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  );
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const openUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`loupe serve exited (${code}): ${stderr}`)));
+  });
+  return { openUrl, origin: new URL(openUrl).origin, home, proc };
+}
+
+export async function launch(): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  onCleanup(() => browser.close());
+  return browser;
+}
+
+/** A page that records console errors and CSP violations, which the test then asserts away. */
+export async function newPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(msg.text());
+  });
+  page.on('pageerror', (err) => problems.push(err.message));
+  return { page, problems };
+}

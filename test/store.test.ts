@@ -1,0 +1,149 @@
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LoupeError } from '../src/shared/errors';
+import { APPLICATION_ID } from '../src/main/store/database';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/store/migrations';
+import { Project } from '../src/main/store/project';
+import { projectSummary } from '../src/main/services/summary';
+import { cliPath, onCleanup, snapshotDir, tempDir } from './helpers';
+
+function expectCode(fn: () => unknown, code: string): LoupeError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(LoupeError);
+    expect((err as LoupeError).code).toBe(code);
+    return err as LoupeError;
+  }
+  throw new Error(`expected ${code}, but nothing was thrown`);
+}
+
+function open(dir: string): Project {
+  const project = Project.open(dir);
+  onCleanup(() => project.close());
+  return project;
+}
+
+describe('project store', () => {
+  it('creates the folder layout and migrates an empty database to the latest schema', () => {
+    const dir = path.join(tempDir(), 'pets.loupe');
+    const project = Project.create(dir);
+    onCleanup(() => project.close());
+    for (const sub of ['media', 'thumbs', 'models', 'cache']) expect(fs.statSync(path.join(dir, sub)).isDirectory()).toBe(true);
+    const db = project.db;
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    expect(tables).toEqual(
+      expect.arrayContaining(['meta', 'classes', 'images', 'labels', 'actions', 'runs', 'run_epochs', 'run_images', 'predictions', 'exports']),
+    );
+    expect(project.name).toBe('pets');
+    expect(projectSummary(project)).toMatchObject({ images: 0, labeled: 0, classes: [], splits: { train: 0, val: 0, test: 0 } });
+  });
+
+  it('runs every registered migration in order, in one transaction', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    const file = path.join(tempDir(), 'raw.db');
+    const db = new Database(file);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.close();
+    const dir = path.dirname(file);
+    fs.renameSync(file, path.join(dir, 'project.db'));
+    const project = open(dir);
+    expect(project.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  });
+
+  it('refuses a database written by a newer Loupe and leaves it untouched', () => {
+    const dir = path.join(tempDir(), 'future.loupe');
+    Project.create(dir).close();
+    const db = new Database(path.join(dir, 'project.db'));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const before = snapshotDir(dir);
+    const err = expectCode(() => Project.open(dir), 'FUTURE_VERSION');
+    expect(err.message).toMatch(/newer version of Loupe/);
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('refuses a file that is not a database and leaves it untouched', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'project.db'), 'this is a text file, not SQLite\n'.repeat(10));
+    const before = snapshotDir(dir);
+    expectCode(() => Project.open(dir), 'NOT_A_PROJECT');
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('refuses an SQLite database that is not a Loupe project and leaves it untouched', () => {
+    const dir = tempDir();
+    const db = new Database(path.join(dir, 'project.db'));
+    db.exec('CREATE TABLE other (x)');
+    db.close();
+    const before = snapshotDir(dir);
+    expectCode(() => Project.open(dir), 'NOT_A_PROJECT');
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('refuses folders without a project and paths that do not exist', () => {
+    expectCode(() => Project.open(tempDir()), 'NOT_A_PROJECT');
+    expectCode(() => Project.open(path.join(tempDir(), 'nope')), 'NOT_FOUND');
+  });
+
+  it('refuses to create a project in a non-empty folder or over an existing project', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'keep.txt'), 'mine');
+    expectCode(() => Project.create(dir), 'ALREADY_EXISTS');
+    expect(fs.readFileSync(path.join(dir, 'keep.txt'), 'utf8')).toBe('mine');
+    const projectDir = path.join(tempDir(), 'a.loupe');
+    Project.create(projectDir).close();
+    expectCode(() => Project.create(projectDir), 'ALREADY_EXISTS');
+  });
+
+  it('accepts the project.db path as well as the folder', () => {
+    const dir = path.join(tempDir(), 'b.loupe');
+    Project.create(dir).close();
+    expect(open(path.join(dir, 'project.db')).root).toBe(dir);
+  });
+
+  it('refuses a second opener in this process while the project is open', () => {
+    const dir = path.join(tempDir(), 'locked.loupe');
+    const first = Project.create(dir);
+    onCleanup(() => first.close());
+    expectCode(() => Project.open(dir), 'PROJECT_LOCKED');
+  });
+
+  it('refuses the CLI in another process while the project is open, and lets it in afterwards', () => {
+    const dir = path.join(tempDir(), 'shared.loupe');
+    const first = Project.create(dir);
+    first.db.prepare("INSERT INTO classes (name, color, position, created_at) VALUES ('cat', '#f00', 0, 0)").run();
+    const locked = spawnSync(process.execPath, [cliPath, 'status', dir, '--json'], { encoding: 'utf8' });
+    expect(locked.status).toBe(1);
+    expect(locked.stderr).toMatch(/open in another Loupe window or process/);
+    expect(locked.stdout).toBe('');
+    first.close();
+    const after = spawnSync(process.execPath, [cliPath, 'status', dir, '--json'], { encoding: 'utf8' });
+    expect(after.status).toBe(0);
+    expect(JSON.parse(after.stdout).classes).toEqual([{ name: 'cat', count: 0 }]);
+    // The data written while it was shared is intact.
+    const again = open(dir);
+    expect(again.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('releases the lock when the owning process is killed', () => {
+    const dir = path.join(tempDir(), 'killed.loupe');
+    Project.create(dir).close();
+    const script = `
+      const { default: Database } = await import(${JSON.stringify(path.resolve('node_modules/better-sqlite3/lib/index.js'))});
+      const db = new Database(${JSON.stringify(path.join(dir, 'project.db'))});
+      db.pragma('locking_mode = EXCLUSIVE'); db.pragma('journal_mode = WAL');
+      db.exec("BEGIN IMMEDIATE; INSERT INTO meta VALUES ('k', 'v'); COMMIT");
+      process.kill(process.pid, 'SIGKILL');`;
+    spawnSync(process.execPath, ['--input-type=module', '-e', script]);
+    const project = open(dir);
+    expect(project.db.prepare("SELECT value FROM meta WHERE key = 'k'").get()).toEqual({ value: 'v' });
+  });
+});
