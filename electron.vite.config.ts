@@ -1,6 +1,14 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'electron-vite';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+
+// Every src/main/workers/<name>.worker.ts becomes out/main/workers/<name>.worker.js.
+const workers = Object.fromEntries(
+  readdirSync('src/main/workers')
+    .filter((f) => f.endsWith('.worker.ts'))
+    .map((f) => [`workers/${f.slice(0, -3)}`, resolve('src/main/workers', f)]),
+);
 
 export default defineConfig({
   main: {
@@ -11,6 +19,7 @@ export default defineConfig({
           // The desktop shell (imports electron) and the CLI (never does) share the core services.
           index: resolve('src/main/index.ts'),
           cli: resolve('src/main/cli/run.ts'),
+          ...workers,
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
       },

@@ -126,7 +126,14 @@ async function start(): Promise<void> {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  app.on('will-quit', () => studio.close());
+  // Stop jobs (training, import) cleanly before the process goes.
+  let quitting = false;
+  app.on('will-quit', (event) => {
+    if (quitting) return;
+    quitting = true;
+    event.preventDefault();
+    void studio.close().finally(() => app.exit(0));
+  });
 }
 
 void start();

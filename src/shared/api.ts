@@ -7,6 +7,8 @@ import { s, type Schema } from './schema';
 import type {
   DirectoryListing,
   HostInfo,
+  JobInfo,
+  JobProgress,
   MenuCommand,
   ProjectSummary,
   RecentProject,
@@ -46,6 +48,10 @@ export const API = {
     }),
   ),
   listDirectory: method<DirectoryListing>()(s.object({ path: s.optional(projectPath) })),
+
+  /** Jobs of the open project (running and recently finished). */
+  listJobs: method<JobInfo[]>()(none),
+  cancelJob: method<null>()(s.object({ jobId: s.string({ min: 1, max: 100 }) })),
 } as const;
 
 export type ApiSpec = typeof API;
@@ -77,6 +83,8 @@ export function parseParams<M extends MethodName>(name: M, params: unknown): Par
 export interface LoupeEvents {
   onProjectChanged: ProjectSummary | null;
   onMenuCommand: MenuCommand;
+  onJobProgress: JobProgress;
+  onJobFinished: JobInfo;
 }
 
 export type EventName = keyof LoupeEvents;
@@ -84,6 +92,8 @@ export type EventName = keyof LoupeEvents;
 const EVENT_TABLE: { [E in EventName]: true } = {
   onProjectChanged: true,
   onMenuCommand: true,
+  onJobProgress: true,
+  onJobFinished: true,
 };
 export const EVENT_NAMES = Object.keys(EVENT_TABLE) as EventName[];
 

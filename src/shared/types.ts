@@ -63,3 +63,32 @@ export interface DirectoryListing {
 }
 
 export type MenuCommand = 'newProject' | 'openProject' | 'closeProject' | 'undo' | 'redo';
+
+// Long work (import, training, export, feature extraction) runs as jobs: it reports progress,
+// can be cancelled, and ends with a result or an error.
+export type JobKind = 'import' | 'train' | 'export' | 'features' | 'suggest' | 'labelErrors';
+export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+
+export interface JobProgress {
+  jobId: string;
+  kind: JobKind;
+  projectPath: string;
+  /** What the job is doing now, for people ("Importing", "Epoch 3/20"). */
+  phase: string;
+  done: number;
+  total: number | null;
+  /** Items per second over the recent past; null until there is a measurement. */
+  ratePerSecond: number | null;
+  etaSeconds: number | null;
+  /** Kind-specific live data (e.g. training curves); small. */
+  detail?: unknown;
+}
+
+export interface JobInfo extends JobProgress {
+  status: JobStatus;
+  startedAt: number;
+  finishedAt: number | null;
+  error: { code: string; message: string } | null;
+  /** The kind-specific outcome (e.g. the import report), once completed or cancelled. */
+  result: unknown;
+}

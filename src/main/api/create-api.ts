@@ -2,11 +2,13 @@
 // Each capability contributes its handlers; `satisfies` makes a missing method a type error.
 
 import type { LoupeApi } from '../../shared/api';
+import { jobHandlers } from './job-handlers';
 import { projectHandlers } from './project-handlers';
 import type { Session } from './studio';
 
 export function createApi(session: Session): LoupeApi {
   return {
     ...projectHandlers(session),
+    ...jobHandlers(session),
   } satisfies LoupeApi;
 }

@@ -3,9 +3,11 @@
 
 import { LoupeError } from '../../shared/errors';
 import type { EventName, LoupeEvents } from '../../shared/api';
-import type { HostMode, PathKind } from '../../shared/types';
+import type { HostMode, JobKind, PathKind } from '../../shared/types';
+import { Jobs, type JobWork } from '../jobs/jobs';
 import type { AppState } from '../services/app-state';
 import { Project } from '../store/project';
+import { toErrorPayload } from './dispatch';
 
 export interface Host {
   mode: HostMode;
@@ -32,6 +34,7 @@ export class Studio {
   readonly appState: AppState;
   readonly host: Host;
   readonly version: string;
+  readonly jobs = new Jobs(toErrorPayload);
   readonly #open = new Map<string, OpenEntry>();
   readonly #sessions = new Set<Session>();
 
@@ -62,14 +65,40 @@ export class Studio {
     return entry.project;
   }
 
+  /**
+   * A session lets go of a project. The last one out cancels the project's jobs and closes the
+   * database once they have stopped (unless someone opened the project again meanwhile).
+   */
   release(project: Project, session: Session): void {
     const entry = this.#open.get(project.root);
     if (!entry) return;
     entry.sessions.delete(session);
-    if (entry.sessions.size === 0) {
-      this.#open.delete(project.root);
-      project.close();
-    }
+    if (entry.sessions.size > 0) return;
+    void this.jobs.cancelAll(project.root).then(() => {
+      if (entry.sessions.size === 0 && this.#open.get(project.root) === entry) {
+        this.#open.delete(project.root);
+        project.close();
+      }
+    });
+  }
+
+  /** Starts long work on a project as a job whose progress reaches every window showing it. */
+  startJob<R>(
+    project: Project,
+    kind: JobKind,
+    work: JobWork<R>,
+    options?: { exclusive?: boolean; phase?: string },
+  ): { jobId: string; promise: Promise<R> } {
+    return this.jobs.start(
+      kind,
+      project.root,
+      {
+        progress: (info) => this.emitToProject(project, 'onJobProgress', info),
+        finished: (info) => this.emitToProject(project, 'onJobFinished', info),
+      },
+      work,
+      options,
+    );
   }
 
   /** The open project with this media key, if any session has it open. */
@@ -87,8 +116,9 @@ export class Studio {
     this.#sessions.delete(session);
   }
 
-  /** Closes everything; used on quit and by tests. */
-  close(): void {
+  /** Stops every job and closes everything; used on quit and by tests. */
+  async close(): Promise<void> {
+    await this.jobs.cancelAll();
     for (const session of [...this.#sessions]) session.dispose();
     for (const { project } of this.#open.values()) project.close();
     this.#open.clear();

@@ -41,7 +41,7 @@ export const serveCommand: Command = {
       await io.interrupted;
       await server.close();
     } finally {
-      studio.close();
+      await studio.close();
     }
     return 0;
   },

@@ -1,0 +1,149 @@
+// Long work as jobs: one registry per process. A job reports progress (throttled, with rate
+// and ETA), takes an AbortSignal, and ends with a result or an error. Progress and the end go
+// to every window that has the job's project open.
+
+import { randomUUID } from 'node:crypto';
+import type { ErrorPayload } from '../../shared/errors';
+import { LoupeError } from '../../shared/errors';
+import type { JobInfo, JobKind, JobProgress } from '../../shared/types';
+import { ProgressMeter, systemClock, throttle, type Clock } from './progress';
+
+export interface JobReporter {
+  /** Items done so far (and the total, when it becomes known or changes). */
+  progress(done: number, total?: number | null, phase?: string, detail?: unknown): void;
+  readonly signal: AbortSignal;
+}
+
+export type JobWork<R> = (reporter: JobReporter) => Promise<R>;
+
+export interface JobSink {
+  progress(info: JobProgress): void;
+  finished(info: JobInfo): void;
+}
+
+const FINISHED_KEPT = 50;
+
+export function cancelledError(): LoupeError {
+  return new LoupeError('CANCELLED', 'Cancelled.');
+}
+
+/** Throws CANCELLED if the signal has fired; long loops call this between items. */
+export function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw cancelledError();
+}
+
+interface Entry {
+  info: JobInfo;
+  controller: AbortController;
+  promise: Promise<unknown>;
+}
+
+export class Jobs {
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly toError: (err: unknown) => ErrorPayload,
+    private readonly clock: Clock = systemClock,
+    private readonly progressIntervalMs = 100,
+  ) {}
+
+  /**
+   * Starts `work` and returns its job id at once. `exclusive` refuses a second running job of
+   * the same kind on the same project (two imports into one project at once make no sense).
+   */
+  start<R>(
+    kind: JobKind,
+    projectPath: string,
+    sink: JobSink,
+    work: JobWork<R>,
+    options: { exclusive?: boolean; phase?: string } = {},
+  ): { jobId: string; promise: Promise<R> } {
+    if (options.exclusive) {
+      for (const e of this.#entries.values()) {
+        if (e.info.kind === kind && e.info.projectPath === projectPath && e.info.status === 'running') {
+          throw new LoupeError('BUSY', `A${kind === 'import' ? 'n' : ''} ${kind} job is already running on this project.`);
+        }
+      }
+    }
+    const jobId = randomUUID();
+    const controller = new AbortController();
+    const info: JobInfo = {
+      jobId,
+      kind,
+      projectPath,
+      phase: options.phase ?? 'Starting',
+      done: 0,
+      total: null,
+      ratePerSecond: null,
+      etaSeconds: null,
+      status: 'running',
+      startedAt: Date.now(),
+      finishedAt: null,
+      error: null,
+      result: null,
+    };
+    const meter = new ProgressMeter(this.clock);
+    const emit = throttle<JobProgress>((p) => sink.progress(p), this.progressIntervalMs, this.clock);
+    const reporter: JobReporter = {
+      signal: controller.signal,
+      progress(done, total, phase, detail) {
+        if (total !== undefined) info.total = total;
+        if (phase !== undefined) info.phase = phase;
+        info.done = done;
+        Object.assign(info, meter.update(done, info.total));
+        info.detail = detail;
+        emit.push(progressOf(info));
+      },
+    };
+    const promise = (async () => {
+      try {
+        const result = await work(reporter);
+        info.result = result ?? null;
+        info.status = controller.signal.aborted ? 'cancelled' : 'completed';
+        return result;
+      } catch (err) {
+        const payload = this.toError(err);
+        info.status = payload.code === 'CANCELLED' ? 'cancelled' : 'failed';
+        info.error = payload;
+        throw err;
+      } finally {
+        info.finishedAt = Date.now();
+        emit.flush();
+        sink.finished({ ...info });
+        this.#prune();
+      }
+    })();
+    promise.catch(() => {}); // the caller may not await; the sink has the outcome
+    this.#entries.set(jobId, { info, controller, promise });
+    return { jobId, promise };
+  }
+
+  cancel(jobId: string): void {
+    const entry = this.#entries.get(jobId);
+    if (!entry) throw new LoupeError('NOT_FOUND', 'No such job.');
+    entry.controller.abort();
+  }
+
+  list(projectPath: string): JobInfo[] {
+    return [...this.#entries.values()].filter((e) => e.info.projectPath === projectPath).map((e) => ({ ...e.info }));
+  }
+
+  /** Cancels every running job of a project and waits for them to stop (on close). */
+  async cancelAll(projectPath?: string): Promise<void> {
+    const running = [...this.#entries.values()].filter(
+      (e) => e.info.status === 'running' && (projectPath === undefined || e.info.projectPath === projectPath),
+    );
+    for (const e of running) e.controller.abort();
+    await Promise.allSettled(running.map((e) => e.promise));
+  }
+
+  #prune(): void {
+    const finished = [...this.#entries.values()].filter((e) => e.info.status !== 'running');
+    for (const e of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) this.#entries.delete(e.info.jobId);
+  }
+}
+
+function progressOf(info: JobInfo): JobProgress {
+  const { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, detail } = info;
+  return { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, detail };
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { JobInfo, JobProgress } from '../src/shared/types';
+import { toErrorPayload } from '../src/main/api/dispatch';
+import { Jobs, throwIfCancelled } from '../src/main/jobs/jobs';
+import { ProgressMeter } from '../src/main/jobs/progress';
+
+function fakeClock() {
+  let t = 0;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+function sink() {
+  const progress: JobProgress[] = [];
+  const finished: JobInfo[] = [];
+  return { progress, finished, sink: { progress: (p: JobProgress) => progress.push(p), finished: (i: JobInfo) => finished.push(i) } };
+}
+
+describe('progress meter', () => {
+  it('reports items per second and the time left from a sliding window', () => {
+    const clock = fakeClock();
+    const meter = new ProgressMeter(clock.now, 5000);
+    clock.advance(1000);
+    expect(meter.update(100, 1000)).toEqual({ ratePerSecond: 100, etaSeconds: 9 });
+    clock.advance(1000);
+    expect(meter.update(300, 1000)).toEqual({ ratePerSecond: 150, etaSeconds: 700 / 150 });
+    // After the window has passed, old samples no longer count: now 50/s.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      meter.update(300 + 50 * (i + 1), 1000);
+    }
+    expect(meter.update(800, 1000).ratePerSecond).toBeCloseTo(50, 5);
+    expect(meter.update(800, null).etaSeconds).toBeNull();
+  });
+});
+
+describe('jobs', () => {
+  it('throttles progress, always delivers the last value, and reports the result', async () => {
+    const clock = fakeClock();
+    const s = sink();
+    const jobs = new Jobs(toErrorPayload, clock.now, 100);
+    const { promise } = jobs.start('import', '/p', s.sink, async (r) => {
+      for (let i = 1; i <= 50; i++) {
+        clock.advance(10);
+        r.progress(i, 50, 'Importing');
+      }
+      return { imported: 50 };
+    });
+    expect(await promise).toEqual({ imported: 50 });
+    expect(s.progress.length).toBeGreaterThan(2);
+    expect(s.progress.length).toBeLessThan(10);
+    expect(s.progress.at(-1)).toMatchObject({ done: 50, total: 50, phase: 'Importing' });
+    expect(s.finished).toHaveLength(1);
+    expect(s.finished[0]).toMatchObject({ status: 'completed', result: { imported: 50 }, error: null });
+  });
+
+  it('cancels through the signal and records the job as cancelled', async () => {
+    const s = sink();
+    const jobs = new Jobs(toErrorPayload);
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const { jobId, promise } = jobs.start('train', '/p', s.sink, async (r) => {
+      started();
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throwIfCancelled(r.signal);
+      }
+    });
+    await running;
+    jobs.cancel(jobId);
+    await expect(promise).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(s.finished[0]).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+    expect(jobs.list('/p')[0].status).toBe('cancelled');
+  });
+
+  it('refuses a second exclusive job of the same kind on the same project', async () => {
+    const jobs = new Jobs(toErrorPayload);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = jobs.start('import', '/p', sink().sink, () => gate, { exclusive: true });
+    expect(() => jobs.start('import', '/p', sink().sink, async () => {}, { exclusive: true })).toThrow(/already running/);
+    jobs.start('import', '/other', sink().sink, async () => {}, { exclusive: true });
+    release();
+    await first.promise;
+    await jobs.start('import', '/p', sink().sink, async () => {}, { exclusive: true }).promise;
+  });
+
+  it('records failures with an error code', async () => {
+    const s = sink();
+    const jobs = new Jobs(toErrorPayload);
+    const { promise } = jobs.start('export', '/p', s.sink, async () => {
+      throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+    });
+    await expect(promise).rejects.toThrow();
+    expect(s.finished[0]).toMatchObject({ status: 'failed', error: { code: 'DISK_FULL' } });
+  });
+});
