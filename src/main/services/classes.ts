@@ -20,8 +20,9 @@ export function normalizeClassName(name: string): string {
 }
 
 /**
- * Returns the id of each named class, creating the missing ones (at the end of the order, with
- * the next palette colours). Call inside the transaction that uses the ids.
+ * Returns the id of each named class, keyed by the name as given (and as normalised), creating
+ * the missing ones at the end of the order with the next palette colours. Call inside the
+ * transaction that uses the ids.
  */
 export function ensureClasses(db: DB, names: Iterable<string>, now = Date.now()): Map<string, number> {
   const ids = new Map<string, number>();
@@ -32,9 +33,14 @@ export function ensureClasses(db: DB, names: Iterable<string>, now = Date.now())
   );
   for (const raw of names) {
     const name = normalizeClassName(raw);
-    if (!name || ids.has(name)) continue;
-    const row = find.get(name) as { id: number } | undefined;
-    ids.set(name, row ? row.id : Number(insert.run(name, nextColor(db), now).lastInsertRowid));
+    if (!name) continue;
+    let id = ids.get(name);
+    if (id === undefined) {
+      const row = find.get(name) as { id: number } | undefined;
+      id = row ? row.id : Number(insert.run(name, nextColor(db), now).lastInsertRowid);
+      ids.set(name, id);
+    }
+    ids.set(raw, id);
   }
   return ids;
 }
