@@ -44,3 +44,29 @@ export function snapshotDir(dir: string): Record<string, string> {
 
 export const repoRoot = path.resolve(import.meta.dirname, '..');
 export const cliPath = path.join(repoRoot, 'bin', 'loupe.js');
+
+/**
+ * Inserts `n` image rows (no files) straight into a project, for tests of queries and
+ * labeling that do not need real images. Returns their ids in order.
+ */
+export function seedImages(
+  db: import('better-sqlite3').Database,
+  n: number,
+  options: { name?: (i: number) => string; split?: (i: number) => 'train' | 'val' | 'test' } = {},
+): number[] {
+  const insert = db.prepare(
+    `INSERT INTO images (hash, ext, format, width, height, channels, bytes, original_name, split, added_at)
+     VALUES (?, 'png', 'png', 32, 32, 3, 100, ?, ?, 0)`,
+  );
+  const ids: number[] = [];
+  db.transaction(() => {
+    const start = (db.prepare('SELECT count(*) AS n FROM images').get() as { n: number }).n;
+    for (let i = 0; i < n; i++) {
+      const k = start + i;
+      const hash = k.toString(16).padStart(64, '0');
+      const split = options.split?.(k) ?? (['train', 'train', 'train', 'val', 'test'] as const)[k % 5];
+      ids.push(Number(insert.run(hash, options.name?.(k) ?? `img_${k}.png`, split).lastInsertRowid));
+    }
+  })();
+  return ids;
+}

@@ -7,6 +7,10 @@ import { s, type Schema } from './schema';
 import type {
   DirectoryListing,
   HostInfo,
+  ImageDetails,
+  ImageItem,
+  ImagesChanged,
+  UndoState,
   JobInfo,
   JobProgress,
   MenuCommand,
@@ -27,6 +31,16 @@ const method =
 
 const none = s.object({});
 const projectPath = s.string({ min: 1, max: 4096 });
+const id = s.number({ int: true, min: 1 });
+const ids = s.array(id, { max: 1_000_000 });
+const split = s.literal('train', 'val', 'test');
+const color = s.string({ pattern: /^#[0-9a-fA-F]{6}$/ });
+const imageFilter = s.object({
+  split: s.optional(split),
+  classId: s.optional(id),
+  unlabeled: s.optional(s.boolean()),
+  search: s.optional(s.string({ max: 500 })),
+});
 
 export const API = {
   hostInfo: method<HostInfo>()(none),
@@ -48,6 +62,33 @@ export const API = {
     }),
   ),
   listDirectory: method<DirectoryListing>()(s.object({ path: s.optional(projectPath) })),
+
+  // Labeling. A gallery fetches the ordered ids of its filter once, then pages by id.
+  // Every change is undoable.
+  imageIds: method<number[]>()(s.object({ filter: imageFilter })),
+  /** A page of the gallery: the images with these ids (missing or removed ones are left out). */
+  imagesById: method<ImageItem[]>()(s.object({ ids: s.array(id, { max: 5000 }) })),
+  /** The next unlabeled image after `afterId` in the filter's order. */
+  nextUnlabeled: method<number | null>()(s.object({ filter: imageFilter, afterId: s.number({ int: true, min: 0 }) })),
+  imageDetails: method<ImageDetails>()(s.object({ id })),
+  setLabel: method<ImagesChanged>()(s.object({ imageIds: ids, classId: s.nullable(id) })),
+  moveToSplit: method<ImagesChanged>()(s.object({ imageIds: ids, split })),
+  removeImages: method<ImagesChanged>()(s.object({ imageIds: ids })),
+  createClass: method<ImagesChanged & { classId: number }>()(
+    s.object({ name: s.string({ min: 1, max: 200 }), color: s.optional(color) }),
+  ),
+  updateClass: method<ImagesChanged>()(
+    s.object({ id, name: s.optional(s.string({ min: 1, max: 200 })), color: s.optional(color) }),
+  ),
+  /** The full class order, first to last. */
+  reorderClasses: method<ImagesChanged>()(s.object({ ids })),
+  /** Relabels every image of the sources with the target, then deletes the sources. */
+  mergeClasses: method<ImagesChanged>()(s.object({ sourceIds: ids, targetId: id })),
+  /** Deletes a class; its images become unlabeled. */
+  deleteClass: method<ImagesChanged>()(s.object({ id })),
+  undo: method<ImagesChanged>()(none),
+  redo: method<ImagesChanged>()(none),
+  undoState: method<UndoState>()(none),
 
   /** Jobs of the open project (running and recently finished). */
   listJobs: method<JobInfo[]>()(none),
@@ -85,6 +126,8 @@ export interface LoupeEvents {
   onMenuCommand: MenuCommand;
   onJobProgress: JobProgress;
   onJobFinished: JobInfo;
+  /** Labels, splits or images changed (in this window or another one on the same project). */
+  onImagesChanged: ImagesChanged;
 }
 
 export type EventName = keyof LoupeEvents;
@@ -94,6 +137,7 @@ const EVENT_TABLE: { [E in EventName]: true } = {
   onMenuCommand: true,
   onJobProgress: true,
   onJobFinished: true,
+  onImagesChanged: true,
 };
 export const EVENT_NAMES = Object.keys(EVENT_TABLE) as EventName[];
 

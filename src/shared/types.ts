@@ -92,3 +92,49 @@ export interface JobInfo extends JobProgress {
   /** The kind-specific outcome (e.g. the import report), once completed or cancelled. */
   result: unknown;
 }
+
+// Labeling.
+export type LabelSource = 'user' | 'import' | 'suggestion';
+
+/** Which images a gallery shows. All fields narrow the set; none means every image. */
+export interface ImageFilter {
+  split?: Split;
+  /** Images labeled with this class. */
+  classId?: number;
+  /** Only images without a label. */
+  unlabeled?: boolean;
+  /** Case-insensitive substring of the original file name. */
+  search?: string;
+}
+
+export interface ImageItem {
+  id: number;
+  hash: string;
+  name: string;
+  split: Split;
+  width: number;
+  height: number;
+  classId: number | null;
+  labelSource: LabelSource | null;
+}
+
+export interface ImageDetails extends ImageItem {
+  format: string;
+  bytes: number;
+  channels: number;
+  sourcePath: string | null;
+  addedAt: number;
+  splitSource: 'auto' | 'folder' | 'user';
+}
+
+export interface UndoState {
+  undo: string | null;
+  redo: string | null;
+}
+
+/** What a change did, so windows can update without refetching everything. */
+export interface ImagesChanged {
+  /** The images whose label, split or presence changed; null when it may be any. */
+  imageIds: number[] | null;
+  undo: UndoState;
+}

@@ -3,6 +3,7 @@
 
 import type { LoupeApi } from '../../shared/api';
 import { jobHandlers } from './job-handlers';
+import { labelHandlers } from './label-handlers';
 import { projectHandlers } from './project-handlers';
 import type { Session } from './studio';
 
@@ -10,5 +11,6 @@ export function createApi(session: Session): LoupeApi {
   return {
     ...projectHandlers(session),
     ...jobHandlers(session),
+    ...labelHandlers(session),
   } satisfies LoupeApi;
 }

@@ -1,31 +1,37 @@
 import type { ClassCount, ProjectSummary, Split } from '../../shared/types';
 import type { Project } from '../store/project';
 
+// The summary is recomputed after every labeling keystroke, so each query here walks a
+// covering index; only when images have been removed does counting labels need the join.
+
 export function classCounts(project: Project): ClassCount[] {
-  return project.db
-    .prepare(
-      `SELECT c.id, c.name, c.color, c.position,
-              (SELECT count(*) FROM labels l JOIN images i ON i.id = l.image_id
-                WHERE l.class_id = c.id AND i.removed_at IS NULL) AS count
-         FROM classes c ORDER BY c.position, c.id`,
+  const db = project.db;
+  const anyRemoved = db.prepare('SELECT 1 FROM images INDEXED BY images_removed WHERE removed_at IS NOT NULL LIMIT 1').get();
+  const counts = new Map(
+    (anyRemoved
+      ? db.prepare(
+          `SELECT l.class_id AS id, count(*) AS n FROM labels l JOIN images i ON i.id = l.image_id
+            WHERE i.removed_at IS NULL GROUP BY l.class_id`,
+        )
+      : db.prepare('SELECT class_id AS id, count(*) AS n FROM labels GROUP BY class_id')
     )
-    .all() as ClassCount[];
+      .all()
+      .map((r) => [(r as { id: number }).id, (r as { n: number }).n]),
+  );
+  const classes = db.prepare('SELECT id, name, color, position FROM classes ORDER BY position, id').all() as Omit<ClassCount, 'count'>[];
+  return classes.map((c) => ({ ...c, count: counts.get(c.id) ?? 0 }));
 }
 
 export function projectSummary(project: Project): ProjectSummary {
   const db = project.db;
   const splits: Record<Split, number> = { train: 0, val: 0, test: 0 };
   const rows = db
-    .prepare('SELECT split, count(*) AS n FROM images WHERE removed_at IS NULL GROUP BY split')
+    .prepare('SELECT split, count(*) AS n FROM images INDEXED BY images_live_split WHERE removed_at IS NULL GROUP BY split')
     .all() as { split: Split; n: number }[];
   for (const row of rows) splits[row.split] = row.n;
   const images = splits.train + splits.val + splits.test;
-  const { labeled } = db
-    .prepare(
-      `SELECT count(*) AS labeled FROM labels l JOIN images i ON i.id = l.image_id
-        WHERE i.removed_at IS NULL`,
-    )
-    .get() as { labeled: number };
+  const classes = classCounts(project);
+  const labeled = classes.reduce((sum, c) => sum + c.count, 0);
   return {
     path: project.root,
     name: project.name,
@@ -35,7 +41,7 @@ export function projectSummary(project: Project): ProjectSummary {
     images,
     labeled,
     unlabeled: images - labeled,
-    classes: classCounts(project),
+    classes,
     splits,
   };
 }

@@ -34,8 +34,10 @@ export function up(db: Database): void {
       added_at INTEGER NOT NULL,
       removed_at INTEGER
     ) STRICT;
+    CREATE INDEX images_live ON images (id) WHERE removed_at IS NULL;
     CREATE INDEX images_live_split ON images (split, id) WHERE removed_at IS NULL;
     CREATE INDEX images_live_name ON images (original_name, id) WHERE removed_at IS NULL;
+    CREATE INDEX images_removed ON images (id) WHERE removed_at IS NOT NULL;
 
     -- Who set a label: the user, the import (folder or CSV), or an accepted model suggestion.
     CREATE TABLE labels (

@@ -1,0 +1,103 @@
+import type { LoupeApi } from '../../shared/api';
+import { LoupeError } from '../../shared/errors';
+import type { ImagesChanged } from '../../shared/types';
+import * as history from '../services/history';
+import * as labeling from '../services/labeling';
+import { projectSummary } from '../services/summary';
+import type { Project } from '../store/project';
+import type { Session } from './studio';
+
+type LabelApi = Pick<
+  LoupeApi,
+  | 'imageIds'
+  | 'nextUnlabeled'
+  | 'imagesById'
+  | 'imageDetails'
+  | 'setLabel'
+  | 'moveToSplit'
+  | 'removeImages'
+  | 'createClass'
+  | 'updateClass'
+  | 'reorderClasses'
+  | 'mergeClasses'
+  | 'deleteClass'
+  | 'undo'
+  | 'redo'
+  | 'undoState'
+>;
+
+const BULK = 500;
+
+export function labelHandlers(session: Session): LabelApi {
+  const { studio } = session;
+  const db = () => writable(session.requireProject()).db;
+
+  /** Tells every window on the project what changed, and returns the same to the caller. */
+  const changed = (imageIds: number[] | null): ImagesChanged => {
+    const project = session.requireProject();
+    // A large change leaves a long WAL behind, which slows every later read: fold it in now.
+    if (imageIds === null || imageIds.length > BULK) project.checkpoint();
+    const result: ImagesChanged = { imageIds, undo: history.undoState(project.db) };
+    studio.emitToProject(project, 'onImagesChanged', result);
+    studio.emitToProject(project, 'onProjectChanged', projectSummary(project));
+    return result;
+  };
+
+  return {
+    async imageIds({ filter }) {
+      return labeling.imageIds(session.requireProject().db, filter);
+    },
+    async nextUnlabeled({ filter, afterId }) {
+      return labeling.nextUnlabeled(session.requireProject().db, filter, afterId);
+    },
+    async imagesById({ ids }) {
+      return labeling.imagesById(session.requireProject().db, ids);
+    },
+    async imageDetails({ id }) {
+      return labeling.imageDetails(session.requireProject().db, id);
+    },
+    async setLabel({ imageIds, classId }) {
+      return changed(labeling.setLabel(db(), imageIds, classId));
+    },
+    async moveToSplit({ imageIds, split }) {
+      return changed(labeling.moveToSplit(db(), imageIds, split));
+    },
+    async removeImages({ imageIds }) {
+      return changed(labeling.removeImages(db(), imageIds));
+    },
+    async createClass({ name, color }) {
+      const classId = labeling.createClass(db(), name, color);
+      return { ...changed([]), classId };
+    },
+    async updateClass({ id, name, color }) {
+      labeling.updateClass(db(), id, { name, color });
+      return changed([]);
+    },
+    async reorderClasses({ ids }) {
+      labeling.reorderClasses(db(), ids);
+      return changed([]);
+    },
+    async mergeClasses({ sourceIds, targetId }) {
+      return changed(labeling.mergeClasses(db(), sourceIds, targetId));
+    },
+    async deleteClass({ id }) {
+      return changed(labeling.deleteClass(db(), id));
+    },
+    async undo() {
+      const ops = history.undo(db());
+      return changed(ops ? history.touchedImages(ops) : []);
+    },
+    async redo() {
+      const ops = history.redo(db());
+      return changed(ops ? history.touchedImages(ops) : []);
+    },
+    async undoState() {
+      return history.undoState(session.requireProject().db);
+    },
+  };
+}
+
+function writable(project: Project): Project {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; changes cannot be saved.');
+  return project;
+}
