@@ -24,7 +24,7 @@ export async function serve(args: string[] = [], env: Record<string, string> = {
   onCleanup(
     () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once('exit', () => resolve());
         proc.kill('SIGTERM');
       }),

@@ -9,11 +9,11 @@ export interface Route {
 
 export function parseRoute(hash: string): Route {
   const m = /^#\/p\/([^/]+)(?:\/([a-z-]+))?/.exec(hash);
-  if (!m) return { projectPath: null, view: 'overview' };
+  if (!m) return { projectPath: null, view: 'label' };
   try {
-    return { projectPath: decodeURIComponent(m[1]), view: m[2] ?? 'overview' };
+    return { projectPath: decodeURIComponent(m[1]), view: m[2] ?? 'label' };
   } catch {
-    return { projectPath: null, view: 'overview' };
+    return { projectPath: null, view: 'label' };
   }
 }
 

@@ -34,7 +34,7 @@ class StudioState {
     }
   }
 
-  async #enter(work: () => Promise<ProjectSummary>, view = 'overview', quiet = false): Promise<boolean> {
+  async #enter(work: () => Promise<ProjectSummary>, view = 'label', quiet = false): Promise<boolean> {
     this.busy = true;
     try {
       const summary = await work();
@@ -43,7 +43,7 @@ class StudioState {
       return true;
     } catch (err) {
       if (!quiet) toasts.show(errorMessage(err), 'error');
-      router.replace({ projectPath: null, view: 'overview' });
+      router.replace({ projectPath: null, view: 'label' });
       await this.refreshRecent();
       return false;
     } finally {
@@ -62,7 +62,7 @@ class StudioState {
   async close(): Promise<void> {
     await api.closeProject();
     this.project = null;
-    router.go({ projectPath: null, view: 'overview' });
+    router.go({ projectPath: null, view: 'label' });
     await this.refreshRecent();
   }
 

@@ -1,0 +1,262 @@
+// The labeling gallery's state: which images the filter matches (their ids, in order), the
+// items fetched so far, focus and selection, and the labeling actions. Labels are applied to
+// the local items at once and confirmed by the core; a failed save puts them back.
+
+import { SvelteMap, SvelteSet } from 'svelte/reactivity';
+import type { ImageFilter, ImageItem, ImagesChanged, Split, UndoState } from '../../../shared/types';
+import { api, errorMessage } from './client';
+import { metrics } from './metrics';
+import { toasts } from './toasts.svelte';
+
+const FETCH_CHUNK = 300;
+
+export class Gallery {
+  filter = $state<ImageFilter>({});
+  ids = $state<number[]>([]);
+  /** Items by id; a missing id is not fetched yet. Each cell tracks only its own key. */
+  readonly items = new SvelteMap<number, ImageItem>();
+  focus = $state(0);
+  selection = new SvelteSet<number>();
+  /** The index shift-click and shift-arrows extend from. */
+  anchor = $state(0);
+  loading = $state(false);
+  undoState = $state<UndoState>({ undo: null, redo: null });
+
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not UI state
+  #pending = new Set<number>();
+  #generation = 0;
+
+  get focusedId(): number | undefined {
+    return this.ids[this.focus];
+  }
+
+  get focusedItem(): ImageItem | undefined {
+    const id = this.focusedId;
+    return id === undefined ? undefined : this.items.get(id);
+  }
+
+  async load(filter: ImageFilter = this.filter, keepFocus = false): Promise<void> {
+    const generation = ++this.#generation;
+    const focusedId = keepFocus ? this.focusedId : undefined;
+    this.filter = filter;
+    this.loading = true;
+    try {
+      const ids = await api.imageIds({ filter });
+      if (generation !== this.#generation) return;
+      this.ids = ids;
+      this.items.clear();
+      this.#pending.clear();
+      const kept = focusedId === undefined ? -1 : ids.indexOf(focusedId);
+      this.focus = kept >= 0 ? kept : 0;
+      this.anchor = this.focus;
+      this.selection.clear();
+      this.undoState = await api.undoState();
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    } finally {
+      if (generation === this.#generation) this.loading = false;
+    }
+  }
+
+  /** Makes sure the items from index `start` to `end` (exclusive) are fetched. */
+  ensure(start: number, end: number): void {
+    const missing: number[] = [];
+    for (let i = Math.max(0, start); i < Math.min(end, this.ids.length); i++) {
+      const id = this.ids[i];
+      if (!this.items.has(id) && !this.#pending.has(id)) missing.push(id);
+    }
+    for (let i = 0; i < missing.length; i += FETCH_CHUNK) void this.#fetch(missing.slice(i, i + FETCH_CHUNK));
+  }
+
+  async #fetch(ids: number[]): Promise<void> {
+    const generation = this.#generation;
+    ids.forEach((id) => this.#pending.add(id));
+    try {
+      const items = await api.imagesById({ ids });
+      if (generation !== this.#generation) return;
+      for (const item of items) this.items.set(item.id, item);
+      // Asked for but not returned: removed (perhaps in another window). Drop them from the list.
+      if (items.length < ids.length) {
+        const found = items.map((i) => i.id);
+        const gone = ids.filter((id) => !found.includes(id));
+        const focusedId = this.focusedId;
+        this.ids = this.ids.filter((id) => !gone.includes(id));
+        const at = focusedId === undefined ? -1 : this.ids.indexOf(focusedId);
+        this.focus = at >= 0 ? at : Math.min(this.focus, Math.max(0, this.ids.length - 1));
+      }
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    } finally {
+      ids.forEach((id) => this.#pending.delete(id));
+    }
+  }
+
+  // ---- focus and selection ------------------------------------------------------------------
+
+  moveFocus(index: number, extend = false): void {
+    if (this.ids.length === 0) return;
+    this.focus = Math.max(0, Math.min(this.ids.length - 1, index));
+    if (extend) this.selectRange(this.anchor, this.focus);
+    else this.anchor = this.focus;
+  }
+
+  click(index: number, event: { shiftKey: boolean; ctrlKey: boolean; metaKey: boolean }): void {
+    const id = this.ids[index];
+    if (event.shiftKey) {
+      this.focus = index;
+      this.selectRange(this.anchor, index);
+    } else if (event.ctrlKey || event.metaKey) {
+      if (this.selection.has(id)) this.selection.delete(id);
+      else this.selection.add(id);
+      this.focus = index;
+      this.anchor = index;
+    } else {
+      this.selection.clear();
+      this.focus = index;
+      this.anchor = index;
+    }
+  }
+
+  selectRange(from: number, to: number): void {
+    const [a, b] = from <= to ? [from, to] : [to, from];
+    this.selection.clear();
+    for (let i = a; i <= b; i++) this.selection.add(this.ids[i]);
+  }
+
+  selectAll(): void {
+    for (const id of this.ids) this.selection.add(id);
+  }
+
+  clearSelection(): void {
+    this.selection.clear();
+  }
+
+  /** What an action applies to: the selection, or else the focused image. */
+  targets(): number[] {
+    if (this.selection.size > 0) return this.ids.filter((id) => this.selection.has(id));
+    const id = this.focusedId;
+    return id === undefined ? [] : [id];
+  }
+
+  // ---- actions ------------------------------------------------------------------------------
+
+  /** Changes the fetched items at once; returns them as they were, for #restore. */
+  #patch(ids: number[], change: (item: ImageItem) => ImageItem): ImageItem[] {
+    const before: ImageItem[] = [];
+    for (const id of ids) {
+      const item = this.items.get(id);
+      if (!item) continue;
+      before.push(item);
+      this.items.set(id, change(item));
+    }
+    return before;
+  }
+
+  #restore(before: ImageItem[]): void {
+    for (const item of before) this.items.set(item.id, item);
+  }
+
+  /**
+   * Labels the targets (null removes the label), then moves focus to the next unlabeled image.
+   * `startedAt` is the keydown's timestamp, for the save-and-repaint latency figure.
+   */
+  async label(classId: number | null, startedAt = performance.now()): Promise<void> {
+    const targets = this.targets();
+    if (targets.length === 0) return;
+    const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
+    const before = this.#patch(targets, (item) => ({ ...item, classId, labelSource: classId === null ? null : 'user' }));
+    const bulk = this.selection.size > 0;
+    this.selection.clear();
+    if (classId !== null) void this.#advance(lastIndex);
+    try {
+      const result = await api.setLabel({ imageIds: targets, classId });
+      this.undoState = result.undo;
+      metrics.afterPaint(startedAt, bulk ? 'bulkLabel' : 'label');
+    } catch (err) {
+      this.#restore(before);
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  /** Focus the next unlabeled image after `index` (known locally, else asked of the core). */
+  async #advance(index: number): Promise<void> {
+    for (let i = index + 1; i < this.ids.length; i++) {
+      const item = this.items.get(this.ids[i]);
+      if (!item) break;
+      if (item.classId === null) return this.moveFocus(i);
+    }
+    const afterId = this.ids[index];
+    const next = await api.nextUnlabeled({ filter: this.filter, afterId });
+    const at = next === null ? -1 : this.ids.indexOf(next, index + 1);
+    if (at >= 0) this.moveFocus(at);
+    else if (index + 1 < this.ids.length) this.moveFocus(index + 1);
+  }
+
+  async moveToSplit(split: Split): Promise<void> {
+    const targets = this.targets();
+    if (targets.length === 0) return;
+    const before = this.#patch(targets, (item) => ({ ...item, split }));
+    try {
+      this.undoState = (await api.moveToSplit({ imageIds: targets, split })).undo;
+    } catch (err) {
+      this.#restore(before);
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  async remove(): Promise<void> {
+    const targets = this.targets();
+    if (targets.length === 0) return;
+    try {
+      const result = await api.removeImages({ imageIds: targets });
+      this.undoState = result.undo;
+      const gone = new Set(targets); // eslint-disable-line svelte/prefer-svelte-reactivity -- a local lookup
+      this.ids = this.ids.filter((id) => !gone.has(id));
+      this.selection.clear();
+      this.moveFocus(Math.min(this.focus, this.ids.length - 1));
+      toasts.show(`${result.imageIds?.length ?? targets.length} removed. Undo with Ctrl+Z.`);
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  async undo(): Promise<void> {
+    await this.#history(() => api.undo());
+  }
+
+  async redo(): Promise<void> {
+    await this.#history(() => api.redo());
+  }
+
+  async #history(call: () => Promise<ImagesChanged>): Promise<void> {
+    try {
+      const result = await call();
+      this.undoState = result.undo;
+      // Undoing a removal brings images back into the list: refilter, keeping focus.
+      await this.applyChange(result, true);
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  /**
+   * Brings the fetched items up to date after a change (from this window or another). The id
+   * list itself stays as it is, so images do not jump away while someone labels them, unless
+   * images may have been added or removed.
+   */
+  async applyChange(change: ImagesChanged, refilter = false): Promise<void> {
+    this.undoState = change.undo;
+    if (change.imageIds === null || refilter) {
+      if (change.imageIds === null || change.imageIds.length > 0) await this.load(this.filter, true);
+      return;
+    }
+    const stale = change.imageIds.filter((id) => this.items.has(id));
+    if (stale.length === 0) return;
+    if (stale.length > 2 * FETCH_CHUNK) {
+      // Drop them; the grid fetches what comes into view.
+      stale.forEach((id) => this.items.delete(id));
+      return;
+    }
+    await this.#fetch(stale);
+  }
+}
