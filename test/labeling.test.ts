@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as history from '../src/main/services/history';
+import { summaryAfterRelabel } from '../src/main/services/summary';
 import * as labeling from '../src/main/services/labeling';
 import { projectSummary } from '../src/main/services/summary';
 import { Project } from '../src/main/store/project';
@@ -96,8 +97,8 @@ describe('labeling actions and undo', () => {
     const ids = seedImages(p.db, 6);
     const cat = labeling.createClass(p.db, 'cat');
     const dog = labeling.createClass(p.db, 'dog');
-    expect(labeling.setLabel(p.db, ids.slice(0, 4), cat)).toEqual(ids.slice(0, 4));
-    expect(labeling.setLabel(p.db, ids.slice(2, 6), dog)).toEqual(ids.slice(2, 6));
+    expect(labeling.setLabel(p.db, ids.slice(0, 4), cat)).toEqual(ids.slice(0, 4).map((id) => ({ id, classId: null })));
+    expect(labeling.setLabel(p.db, ids.slice(2, 6), dog).map((c) => c.classId)).toEqual([cat, cat, null, null]);
     expect(labeling.setLabel(p.db, ids.slice(2, 6), dog)).toEqual([]); // no-op is not recorded
     expect(counts(p)).toEqual({ cat: 2, dog: 4 });
     expect(history.undoState(p.db).undo).toBe('Label 4 images as “dog”');
@@ -113,6 +114,26 @@ describe('labeling actions and undo', () => {
     expect(history.undoState(p.db).redo).toBeNull();
     expect(counts(p)).toEqual({ cat: 3, dog: 0 });
     expect(labeling.imagesById(p.db, [ids[0]])[0].classId).toBeNull();
+  });
+
+  it('updates the summary from each relabeling exactly as a full count would', () => {
+    const p = newProject();
+    const ids = seedImages(p.db, 200);
+    const classes = ['a', 'b', 'c'].map((n) => labeling.createClass(p.db, n));
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let step = 0; step < 100; step++) {
+      const before = projectSummary(p);
+      const picked = Array.from({ length: 1 + rand(5) }, () => ids[rand(ids.length)]);
+      const classId = rand(4) === 0 ? null : classes[rand(3)];
+      const changes = labeling.setLabel(p.db, picked, classId);
+      const incremental = summaryAfterRelabel(p, before, changes, classId);
+      p.db.prepare('SELECT 1').get(); // no write: the cache stays valid
+      expect(projectSummary(p)).toEqual(incremental);
+      // A full count from scratch agrees (another connection-level write invalidates the cache).
+      p.db.prepare("INSERT INTO meta (key, value) VALUES ('touch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(step));
+      expect(projectSummary(p)).toEqual(incremental);
+    }
   });
 
   it('keeps undo and redo across a restart', () => {

@@ -23,6 +23,8 @@ describe.runIf(hasChromium)('start screen (Chromium, browser mode)', () => {
     await expect.poll(() => page.getByTestId('project-name').textContent()).toBe('Garden <b>birds</b>');
     expect(await page.locator('b').count()).toBe(0);
     expect(fs.existsSync(path.join(expected, 'project.db'))).toBe(true);
+    await page.getByText('This project has no images yet.').waitFor();
+    await page.getByRole('button', { name: 'Overview' }).click();
     expect(await page.getByTestId('stat-images').textContent()).toBe('0');
 
     // A reload comes back to the same project (the route is in the URL)...

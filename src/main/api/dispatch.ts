@@ -7,7 +7,20 @@ import { LoupeError, type ErrorPayload } from '../../shared/errors';
 import type { Envelope } from '../../shared/protocol';
 import { SchemaError } from '../../shared/schema';
 
+/** LOUPE_TRACE=1 logs every call's duration to stderr. */
+const trace = process.env.LOUPE_TRACE === '1';
+
 export async function dispatch(api: LoupeApi, method: unknown, params: unknown): Promise<Envelope> {
+  if (trace) {
+    const t0 = performance.now();
+    const result = await dispatchUntraced(api, method, params);
+    process.stderr.write(`[loupe] ${String(method)} ${(performance.now() - t0).toFixed(2)} ms ${result.ok ? 'ok' : result.error.code}\n`);
+    return result;
+  }
+  return dispatchUntraced(api, method, params);
+}
+
+async function dispatchUntraced(api: LoupeApi, method: unknown, params: unknown): Promise<Envelope> {
   if (!isMethodName(method)) {
     const name = typeof method === 'string' ? method.slice(0, 100) : typeof method;
     return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `Unknown method "${name}".` } };

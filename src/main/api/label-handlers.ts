@@ -1,9 +1,9 @@
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
-import type { ImagesChanged } from '../../shared/types';
+import type { ImagesChanged, ProjectSummary } from '../../shared/types';
 import * as history from '../services/history';
 import * as labeling from '../services/labeling';
-import { projectSummary } from '../services/summary';
+import { projectSummary, summaryAfterRelabel } from '../services/summary';
 import type { Project } from '../store/project';
 import type { Session } from './studio';
 
@@ -32,14 +32,17 @@ export function labelHandlers(session: Session): LabelApi {
   const { studio } = session;
   const db = () => writable(session.requireProject()).db;
 
-  /** Tells every window on the project what changed, and returns the same to the caller. */
-  const changed = (imageIds: number[] | null): ImagesChanged => {
+  /**
+   * Tells the other windows on the project which images changed (the caller has the result),
+   * and every window the new counts.
+   */
+  const changed = (imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged => {
     const project = session.requireProject();
     // A large change leaves a long WAL behind, which slows every later read: fold it in now.
     if (imageIds === null || imageIds.length > BULK) project.checkpoint();
     const result: ImagesChanged = { imageIds, undo: history.undoState(project.db) };
-    studio.emitToProject(project, 'onImagesChanged', result);
-    studio.emitToProject(project, 'onProjectChanged', projectSummary(project));
+    studio.emitToProject(project, 'onImagesChanged', result, session);
+    studio.emitToProject(project, 'onProjectChanged', summary ?? projectSummary(project));
     return result;
   };
 
@@ -57,7 +60,14 @@ export function labelHandlers(session: Session): LabelApi {
       return labeling.imageDetails(session.requireProject().db, id);
     },
     async setLabel({ imageIds, classId }) {
-      return changed(labeling.setLabel(db(), imageIds, classId));
+      const project = writable(session.requireProject());
+      const before = projectSummary(project);
+      const changes = labeling.setLabel(project.db, imageIds, classId);
+      const after = summaryAfterRelabel(project, before, changes, classId);
+      return changed(
+        changes.map((c) => c.id),
+        after,
+      );
     },
     async moveToSplit({ imageIds, split }) {
       return changed(labeling.moveToSplit(db(), imageIds, split));

@@ -107,9 +107,11 @@ export class Studio {
     return null;
   }
 
-  /** Sends an event to every session that has this project open. */
-  emitToProject<E extends EventName>(project: Project, name: E, payload: LoupeEvents[E]): void {
-    for (const session of this.#open.get(project.root)?.sessions ?? []) session.emit(name, payload);
+  /** Sends an event to every session that has this project open (but `except`). */
+  emitToProject<E extends EventName>(project: Project, name: E, payload: LoupeEvents[E], except?: Session): void {
+    for (const session of this.#open.get(project.root)?.sessions ?? []) {
+      if (session !== except) session.emit(name, payload);
+    }
   }
 
   forget(session: Session): void {

@@ -145,8 +145,14 @@ function relabelOps(rows: LabelRow[], classId: number | null, source: LabelSourc
   return { redo, undo };
 }
 
-/** Labels images (null removes their label). Returns the ids that actually changed. */
-export function setLabel(db: DB, ids: number[], classId: number | null, source: LabelSource = 'user'): number[] {
+export interface LabelChange {
+  id: number;
+  /** The class before the change (null: it was unlabeled). */
+  classId: number | null;
+}
+
+/** Labels images (null removes their label). Returns the images that changed, with their old class. */
+export function setLabel(db: DB, ids: number[], classId: number | null, source: LabelSource = 'user'): LabelChange[] {
   return db.transaction(() => {
     const cls = classId === null ? null : classRow(db, classId);
     const rows = liveLabels(db, ids).filter((r) => r.classId !== classId || (classId !== null && r.source !== source));
@@ -154,7 +160,7 @@ export function setLabel(db: DB, ids: number[], classId: number | null, source: 
     const { redo, undo } = relabelOps(rows, classId, source);
     const summary = cls ? `Label ${plural(rows.length, 'image')} as “${cls.name}”` : `Remove the label of ${plural(rows.length, 'image')}`;
     record(db, 'label', summary, [redo], [undo]);
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({ id: r.id, classId: r.classId }));
   })();
 }
 

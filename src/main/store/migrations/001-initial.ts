@@ -58,6 +58,9 @@ export function up(db: Database): void {
       created_at INTEGER NOT NULL,
       undone INTEGER NOT NULL DEFAULT 0 CHECK (undone IN (0, 1))
     ) STRICT;
+    -- Undo/redo find their action through this index, never by reading rows whose JSON can
+    -- span many overflow pages.
+    CREATE INDEX actions_state ON actions (undone, id);
 
     CREATE TABLE runs (
       id INTEGER PRIMARY KEY,

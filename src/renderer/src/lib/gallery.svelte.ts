@@ -9,10 +9,14 @@ import { metrics } from './metrics';
 import { toasts } from './toasts.svelte';
 
 const FETCH_CHUNK = 300;
+/** Items fetched ahead of the focus, so "next unlabeled" is found locally at typing speed. */
+const LOOKAHEAD = 600;
 
 export class Gallery {
-  filter = $state<ImageFilter>({});
-  ids = $state<number[]>([]);
+  // Raw (not deeply proxied) state: the id list is replaced, never mutated, and a proxy over
+  // 60,000 numbers would make every indexOf create thousands of signals.
+  filter = $state.raw<ImageFilter>({});
+  ids = $state.raw<number[]>([]);
   /** Items by id; a missing id is not fetched yet. Each cell tracks only its own key. */
   readonly items = new SvelteMap<number, ImageItem>();
   focus = $state(0);
@@ -20,7 +24,7 @@ export class Gallery {
   /** The index shift-click and shift-arrows extend from. */
   anchor = $state(0);
   loading = $state(false);
-  undoState = $state<UndoState>({ undo: null, redo: null });
+  undoState = $state.raw<UndoState>({ undo: null, redo: null });
 
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not UI state
   #pending = new Set<number>();
@@ -49,6 +53,7 @@ export class Gallery {
       const kept = focusedId === undefined ? -1 : ids.indexOf(focusedId);
       this.focus = kept >= 0 ? kept : 0;
       this.anchor = this.focus;
+      this.ensure(this.focus, this.focus + LOOKAHEAD);
       this.selection.clear();
       this.undoState = await api.undoState();
     } catch (err) {
@@ -96,6 +101,8 @@ export class Gallery {
   moveFocus(index: number, extend = false): void {
     if (this.ids.length === 0) return;
     this.focus = Math.max(0, Math.min(this.ids.length - 1, index));
+    // Chunk-aligned, so typing through images fetches a block now and then, not one per key.
+    this.ensure(this.focus, Math.ceil((this.focus + LOOKAHEAD) / FETCH_CHUNK) * FETCH_CHUNK);
     if (extend) this.selectRange(this.anchor, this.focus);
     else this.anchor = this.focus;
   }
@@ -165,13 +172,16 @@ export class Gallery {
     if (targets.length === 0) return;
     const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
     const before = this.#patch(targets, (item) => ({ ...item, classId, labelSource: classId === null ? null : 'user' }));
+    const painted = metrics.nextPaint();
     const bulk = this.selection.size > 0;
     this.selection.clear();
     if (classId !== null) void this.#advance(lastIndex);
     try {
       const result = await api.setLabel({ imageIds: targets, classId });
+      const savedAt = performance.now();
       this.undoState = result.undo;
-      metrics.afterPaint(startedAt, bulk ? 'bulkLabel' : 'label');
+      metrics.record(bulk ? 'bulkLabelSaved' : 'labelSaved', savedAt - startedAt);
+      metrics.record(bulk ? 'bulkLabel' : 'label', Math.max(savedAt, await painted) - startedAt);
     } catch (err) {
       this.#restore(before);
       toasts.show(errorMessage(err), 'error');

@@ -1,17 +1,17 @@
-// Latency samples the end-to-end tests read (window.__loupeMetrics): from a keydown to the
-// moment its change is saved by the core and the next frame has been painted.
+// Latency samples the end-to-end tests read (window.__loupeMetrics). A labeling keystroke
+// counts as done when its change is both on screen (the frame after the label was drawn) and
+// saved (the core acknowledged the committed transaction).
 
 const samples: Record<string, number[]> = {};
 
 export const metrics = {
   samples,
-  /** Records the time from `startedAt` until after the next paint. */
-  afterPaint(startedAt: number, name: string): void {
-    requestAnimationFrame(() =>
-      setTimeout(() => {
-        (samples[name] ??= []).push(performance.now() - startedAt);
-      }, 0),
-    );
+  record(name: string, ms: number): void {
+    (samples[name] ??= []).push(ms);
+  },
+  /** Resolves with the time just after the next frame has been painted. */
+  nextPaint(): Promise<number> {
+    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0)));
   },
 };
 
