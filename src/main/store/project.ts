@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import { createDatabase, openDatabase, type DB } from './database';
 import { SCHEMA_VERSION } from './migrations';
+import { recoverAfterCrash } from './recovery';
 
 export const PROJECT_DB = 'project.db';
 export const PROJECT_DIRS = ['media', 'thumbs', 'models', 'cache'] as const;
@@ -144,6 +145,7 @@ export class Project {
     if (!project.readOnly) {
       // Folders can go missing when a project is copied by hand; recreate the empty ones.
       for (const dir of PROJECT_DIRS) fs.mkdirSync(path.join(root, dir), { recursive: true });
+      recoverAfterCrash(db);
     }
     return project;
   }

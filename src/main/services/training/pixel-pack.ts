@@ -1,0 +1,138 @@
+// Training reads pixels, not files: every image is decoded, oriented and resized once into a
+// pack file per input shape (cache/pixels-<w>x<h>x<c>-<fit>/), one fixed-size row per image,
+// found by content hash. Adding images appends rows; labels and splits are not in the pack,
+// so relabeling never invalidates it. Training streams rows from the file, so memory stays
+// bounded however large the images and the data set are.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { throwIfCancelled } from '../../jobs/jobs';
+import { mediaRelPath } from '../../store/media';
+import type { Project } from '../../store/project';
+
+export type ResizeFit = 'cover' | 'fill';
+
+export interface InputSpec {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** cover: scale to fill, then centre-crop (keeps aspect); fill: stretch. */
+  fit: ResizeFit;
+}
+
+export interface PackImage {
+  hash: string;
+  ext: string;
+}
+
+export interface PixelPack {
+  file: string;
+  spec: InputSpec;
+  rowBytes: number;
+  /** Row of each image, by content hash. */
+  rows: Map<string, number>;
+  /** Images that could not be decoded now (e.g. a media file damaged on disk), with why. */
+  failed: Map<string, string>;
+}
+
+const CONCURRENCY = 4;
+
+export function packDir(project: Project, spec: InputSpec): string {
+  return path.join(project.paths.cache, `pixels-${spec.width}x${spec.height}x${spec.channels}-${spec.fit}`);
+}
+
+/** Decodes one image file to exactly `spec`'s raw pixels (HWC, uint8). */
+export async function decodeToSpec(input: string | Buffer, spec: InputSpec): Promise<Buffer> {
+  const { data, info } = await sharp(input, { failOn: 'none', limitInputPixels: 268_402_689 })
+    .rotate()
+    .resize(spec.width, spec.height, { fit: spec.fit, position: 'centre' })
+    .removeAlpha()
+    .toColourspace(spec.channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== spec.channels || data.length !== spec.width * spec.height * spec.channels) {
+    throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${spec.width}x${spec.height}x${spec.channels}`);
+  }
+  return data;
+}
+
+function loadIndex(dir: string, rowBytes: number): string[] {
+  let hashes: string[];
+  try {
+    hashes = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
+  // A crash between writing rows and the index leaves rows the index does not name (harmless,
+  // overwritten next time) — or, if the pack was truncated, index entries without rows.
+  let size = 0;
+  try {
+    size = fs.statSync(path.join(dir, 'pack.u8')).size;
+  } catch {
+    return [];
+  }
+  return hashes.slice(0, Math.floor(size / rowBytes));
+}
+
+/**
+ * Returns the pack for `spec`, first decoding the images it lacks. Progress counts the images
+ * decoded now (already-packed ones are free).
+ */
+export async function ensurePixelPack(
+  project: Project,
+  images: PackImage[],
+  spec: InputSpec,
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<PixelPack> {
+  const dir = packDir(project, spec);
+  fs.mkdirSync(dir, { recursive: true });
+  const rowBytes = spec.width * spec.height * spec.channels;
+  const hashes = loadIndex(dir, rowBytes);
+  const rows = new Map(hashes.map((h, i) => [h, i]));
+  const missing = [...new Map(images.filter((im) => !rows.has(im.hash)).map((im) => [im.hash, im])).values()];
+  const file = path.join(dir, 'pack.u8');
+
+  const failed = new Map<string, string>();
+  if (missing.length > 0) {
+    const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
+    try {
+      let done = 0;
+      let cursor = 0;
+      // Rows are numbered as decodes finish and written at once, so the index never has holes.
+      const worker = async () => {
+        while (cursor < missing.length && !options.signal?.aborted) {
+          const image = missing[cursor++];
+          try {
+            const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+            const row = hashes.length;
+            fs.writeSync(fd, pixels, 0, rowBytes, row * rowBytes);
+            hashes.push(image.hash);
+            rows.set(image.hash, row);
+          } catch (err) {
+            failed.set(image.hash, (err as Error).message);
+          }
+          options.onProgress?.(++done, missing.length);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    } finally {
+      fs.closeSync(fd);
+      // Keep whatever was decoded, even when cancelled.
+      const tmp = path.join(dir, 'index.json.tmp');
+      fs.writeFileSync(tmp, JSON.stringify(hashes));
+      fs.renameSync(tmp, path.join(dir, 'index.json'));
+    }
+    if (options.signal) throwIfCancelled(options.signal);
+  }
+  return { file, spec, rowBytes, rows, failed };
+}
+
+/** Reads rows (in the given order) into one buffer: a batch of raw HWC pixels. */
+export function readRows(fd: number, pack: Pick<PixelPack, 'rowBytes'>, rowNumbers: ArrayLike<number>, out?: Uint8Array): Uint8Array {
+  const buffer = out ?? new Uint8Array(rowNumbers.length * pack.rowBytes);
+  for (let i = 0; i < rowNumbers.length; i++) {
+    fs.readSync(fd, buffer, i * pack.rowBytes, pack.rowBytes, rowNumbers[i] * pack.rowBytes);
+  }
+  return buffer;
+}
