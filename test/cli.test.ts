@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../src/main/store/migrations';
 import { cliPath, repoRoot, tempDir } from './helpers';
 
 function loupe(args: string[], env: Record<string, string> = {}) {
@@ -35,7 +36,7 @@ describe('loupe CLI', () => {
     expect(JSON.parse(status.stdout)).toEqual({
       path: dir,
       name: 'a',
-      schemaVersion: 1,
+      schemaVersion: SCHEMA_VERSION,
       images: 0,
       labeled: 0,
       unlabeled: 0,

@@ -2,6 +2,7 @@
 // Each capability contributes its handlers; `satisfies` makes a missing method a type error.
 
 import type { LoupeApi } from '../../shared/api';
+import { importHandlers } from './import-handlers';
 import { jobHandlers } from './job-handlers';
 import { projectHandlers } from './project-handlers';
 import type { Session } from './studio';
@@ -10,5 +11,6 @@ export function createApi(session: Session): LoupeApi {
   return {
     ...projectHandlers(session),
     ...jobHandlers(session),
+    ...importHandlers(session),
   } satisfies LoupeApi;
 }
