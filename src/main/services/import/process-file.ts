@@ -32,7 +32,7 @@ export async function processFile(file: string, ctx: FileContext): Promise<FileO
   }
   if (bytes.length === 0) return fail('The file is empty (0 bytes).');
   const sniffed = sniffFormat(bytes);
-  if (!sniffed) return fail(`Not an image: the content is not ${SUPPORTED_FORMATS}.`);
+  if (!sniffed) return fail(`Not an image: the content is none of ${SUPPORTED_FORMATS.replace(' and ', ' or ')}.`);
   if ('other' in sniffed) return fail(`${sniffed.other} is not supported; Loupe imports ${SUPPORTED_FORMATS}.`);
   const { format } = sniffed;
 
