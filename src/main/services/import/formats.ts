@@ -52,18 +52,22 @@ export function sniffFormat(buf: Buffer): Sniffed {
 export interface Dimensions {
   width: number;
   height: number;
+  /** Channels the file stores (1 gray, 2 gray+alpha, 3 colour, 4 with alpha), when known. */
+  channels?: number;
 }
 
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 };
+
 /**
- * Width and height as the header declares them, for JPEG, PNG, GIF and WebP (null otherwise or
- * when the header is not understood). Only used to choose how to decode; the decoder has the
- * final word.
+ * Width and height (and channels, where cheap) as the header declares them, for JPEG, PNG, GIF
+ * and WebP (null otherwise or when the header is not understood). Used to choose how to decode
+ * and to record what the file holds; the decoder has the final word on whether it is valid.
  */
 export function headerDimensions(format: ImageFormat, buf: Buffer): Dimensions | null {
   try {
     switch (format) {
       case 'png':
-        return buf.length >= 24 ? { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) } : null;
+        return buf.length >= 26 ? { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), channels: PNG_CHANNELS[buf[25]] } : null;
       case 'gif':
         return buf.length >= 10 ? { width: buf.readUInt16LE(6), height: buf.readUInt16LE(8) } : null;
       case 'webp':
@@ -81,14 +85,14 @@ export function headerDimensions(format: ImageFormat, buf: Buffer): Dimensions |
 function webpDimensions(buf: Buffer): Dimensions | null {
   const chunk = ascii(buf, 12, 16);
   if (chunk === 'VP8 ' && buf.length >= 30) {
-    return { width: buf.readUInt16LE(26) & 0x3fff, height: buf.readUInt16LE(28) & 0x3fff };
+    return { width: buf.readUInt16LE(26) & 0x3fff, height: buf.readUInt16LE(28) & 0x3fff, channels: 3 };
   }
   if (chunk === 'VP8L' && buf.length >= 25) {
     const bits = buf.readUInt32LE(21);
-    return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };
+    return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1, channels: (bits >>> 28) & 1 ? 4 : 3 };
   }
   if (chunk === 'VP8X' && buf.length >= 30) {
-    return { width: buf.readUIntLE(24, 3) + 1, height: buf.readUIntLE(27, 3) + 1 };
+    return { width: buf.readUIntLE(24, 3) + 1, height: buf.readUIntLE(27, 3) + 1, channels: buf[20] & 0x10 ? 4 : 3 };
   }
   return null;
 }
@@ -108,7 +112,7 @@ function jpegDimensions(buf: Buffer): Dimensions | null {
       o += 2;
       continue;
     }
-    if (SOF.has(marker)) return { height: buf.readUInt16BE(o + 5), width: buf.readUInt16BE(o + 7) };
+    if (SOF.has(marker)) return { height: buf.readUInt16BE(o + 5), width: buf.readUInt16BE(o + 7), channels: buf[o + 9] };
     if (marker === 0xda || marker === 0xd9) return null;
     o += 2 + buf.readUInt16BE(o + 2);
   }

@@ -80,9 +80,12 @@ export async function runImport(project: Project, importId: number, options: Run
     report();
 
     if (items.length > 0 && !signal?.aborted) {
-      await importFiles(project, items, committer, options, (n) => {
-        received += n;
-        report();
+      await importFiles(project, items, committer, options, {
+        received: (n) => {
+          received += n;
+          report();
+        },
+        committed: report,
       });
     }
     const seconds = (performance.now() - started) / 1000;
@@ -106,7 +109,7 @@ async function importFiles(
   items: readonly ScanItem[],
   committer: Committer,
   options: RunOptions,
-  onReceived: (n: number) => void,
+  on: { received: (n: number) => void; committed: () => void },
 ): Promise<void> {
   const { db, root } = project;
   const size = options.batchSize ?? DEFAULT_BATCH;
@@ -148,6 +151,7 @@ async function importFiles(
       b.entries = [];
     }
     nextBatch = end;
+    on.committed();
     options.onCommit?.(committed);
   };
 
@@ -157,7 +161,7 @@ async function importFiles(
       batches[b].entries[k].result = r;
       batches[b].missing--;
     }
-    onReceived(results.length);
+    on.received(results.length);
     if (batches[nextBatch]?.missing === 0) schedule();
   };
   // One commit at a time; results that complete batches meanwhile are picked up by the next.

@@ -99,10 +99,12 @@ async function decode(bytes: Buffer, format: ImageFormat, limits: ImageLimits): 
 
   if (Math.max(dims.width, dims.height) <= size) {
     const { data, info } = await sharp(bytes, options).autoOrient().raw().toBuffer({ resolveWithObject: true });
-    const { width, height, channels } = info;
+    const { width, height } = info;
+    // Decoding converts to sRGB; record what the file holds (a gray PNG has 1 channel).
+    const channels = dims.channels ?? meta?.channels ?? info.channels;
     const needsThumb = !DISPLAYABLE.has(format) || Math.max(width, height) > size;
     const thumb = needsThumb
-      ? await sharp(data, { raw: { width, height, channels } })
+      ? await sharp(data, { raw: { width, height, channels: info.channels } })
           .resize(size, size, { fit: 'inside', withoutEnlargement: true })
           .webp({ quality: 80 })
           .toBuffer()

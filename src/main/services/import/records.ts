@@ -57,15 +57,25 @@ export function stagingDir(project: Project, source: ImportSource): string | nul
 }
 
 /**
- * Where to scan for each source. Staged sources (uploads, samples) are shown relative to their
- * folder; a sample is (re)generated if it is not staged yet.
+ * Where to scan for each source. Staged sources are shown relative to their folder. Each item
+ * dropped (a folder or a file at the top of an upload) is a source of its own, as when the
+ * desktop window passes the paths of dropped items; a sample is generated if not staged yet.
  */
 export function scanRoots(project: Project, sources: readonly ImportSource[]): ScanRoot[] {
-  return sources.map((s) => {
-    if (s.kind === 'path') return { path: s.path };
+  return sources.flatMap((s): ScanRoot[] => {
+    if (s.kind === 'path') return [{ path: s.path }];
     const dir = stagingDir(project, s)!;
-    if (s.kind === 'sample') stageDigits(dir);
-    return { path: s.kind === 'sample' ? path.join(dir, 'labels.csv') : dir, base: dir };
+    if (s.kind === 'sample') {
+      stageDigits(dir);
+      return [{ path: path.join(dir, 'labels.csv'), base: dir }];
+    }
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+    } catch {
+      return [{ path: dir, base: dir }]; // gone: the scan reports it
+    }
+    return names.map((n) => ({ path: path.join(dir, n), base: dir }));
   });
 }
 
