@@ -145,3 +145,19 @@ describe('import layouts', () => {
     expect(imagesOf(project).some((i) => i.name === 'c.png')).toBe(false);
   });
 });
+
+describe('what is not imported', () => {
+  it('refuses the project itself and other Loupe projects met on the way', async () => {
+    const project = newProject();
+    const src = await folder({ 'cat/a.png': 1 });
+    const other = newProject('other.loupe');
+    fs.renameSync(other.root, path.join(src, 'other.loupe'));
+    const report = await importInto(project, [src, project.root, path.join(project.root, 'media')]);
+    expect(report.imported).toBe(1);
+    expect(report.skipped.map((s) => [path.basename(s.path), s.reason.split(':')[0].split(',')[0]]).sort()).toEqual([
+      ['media', 'This is the project folder itself'],
+      ['other.loupe', 'A Loupe project folder'],
+      ['p.loupe', 'This is the project folder itself'],
+    ]);
+  });
+});

@@ -12,7 +12,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { ImportReport } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { Committer } from './commit';
-import { syncFileSystem, syncMode } from './durable';
+import { fileSystemSyncer, syncMode } from './durable';
 import { knownHashesBuffer } from './known-hashes';
 import { DEFAULT_LIMITS, type ImageLimits } from './limits';
 import { importTempDir } from './paths';
@@ -114,6 +114,7 @@ async function importFiles(
   const { db, root } = project;
   const size = options.batchSize ?? DEFAULT_BATCH;
   const mode = await syncMode(root);
+  const syncer = mode === 'filesystem' ? fileSystemSyncer(root) : null;
 
   // Fixed batches by scan index; `where[i]` finds task i's slot.
   const batches: Batch[] = [];
@@ -141,7 +142,7 @@ async function importFiles(
     let end = nextBatch;
     while (end < batches.length && batches[end].missing === 0) end++;
     if (end === nextBatch) return;
-    if (mode === 'filesystem') await syncFileSystem(root);
+    if (syncer) await syncer.sync();
     const ready = batches.slice(nextBatch, end);
     db.transaction(() => {
       for (const b of ready) committer.batch(b.entries as { item: ScanItem; result: FileResult }[]);
@@ -196,12 +197,13 @@ async function importFiles(
       onResults(r);
       if (failure) controller.abort();
     }, controller.signal);
+    // Whatever is complete gets committed, also after a cancel; a partial batch is left undone.
+    schedule();
+    await chain;
   } finally {
     options.signal?.removeEventListener('abort', stop);
+    syncer?.close();
   }
-  // Whatever is complete gets committed, also after a cancel; a partial batch is left undone.
-  schedule();
-  await chain;
   if (failure) throw failure;
   if (!options.signal?.aborted && committed !== items.length) {
     throw new LoupeError('INTERNAL', `The import ended with ${items.length - committed} files unaccounted for.`);

@@ -63,7 +63,10 @@ export function stagingDir(project: Project, source: ImportSource): string | nul
  */
 export function scanRoots(project: Project, sources: readonly ImportSource[]): ScanRoot[] {
   return sources.flatMap((s): ScanRoot[] => {
-    if (s.kind === 'path') return [{ path: s.path }];
+    if (s.kind === 'path') {
+      const inside = !path.relative(project.root, s.path).startsWith('..') && path.isAbsolute(s.path);
+      return [inside ? { path: s.path, refuse: 'This is the project folder itself, or inside it.' } : { path: s.path }];
+    }
     const dir = stagingDir(project, s)!;
     if (s.kind === 'sample') {
       stageDigits(dir);

@@ -25,6 +25,8 @@ export interface ScanRoot {
    * Otherwise paths are shown absolute.
    */
   base?: string;
+  /** Refuse this source with this reason (e.g. a folder inside the project itself). */
+  refuse?: string;
 }
 
 export interface ScanItem {
@@ -95,6 +97,7 @@ class Scanner {
     this.#base = root.base;
     this.#visited.clear();
     const file = path.resolve(root.path);
+    if (root.refuse) return this.skip(escapeName(this.show(file)), root.refuse);
     const odd = oddCharacters(path.basename(file));
     let stat: fs.Stats;
     try {
@@ -103,6 +106,9 @@ class Scanner {
       return this.skip(escapeName(this.show(file)), fsErrorReason(err));
     }
     if (odd) return this.skip(escapeName(this.show(file)), oddNameReason(stat.isDirectory() ? 'folder' : 'file', odd));
+    if (stat.isDirectory() && fs.existsSync(path.join(file, 'project.db'))) {
+      return this.skip(this.show(file), 'A Loupe project folder: its images are not imported from here (open it, or export from it).');
+    }
     if (stat.isDirectory()) return this.folder(file, 0);
     if (!stat.isFile()) return this.skip(this.show(file), 'Not a regular file (a device, socket or pipe).');
     if (isCsv(file)) return this.csv(file);
@@ -158,7 +164,9 @@ class Scanner {
           continue;
         }
       }
-      if (isDir) dirs.push({ name, file });
+      if (isDir && fs.existsSync(path.join(file, 'project.db'))) {
+        this.skip(this.show(file), 'A Loupe project folder: its images are not imported from here (open it, or export from it).');
+      } else if (isDir) dirs.push({ name, file });
       else if (!isFile) this.skip(this.show(file), 'Not a regular file (a device, socket or pipe).');
       else if (isCsv(name)) {
         this.skip(this.show(file), 'A CSV inside a folder is not read; import the CSV itself to use its labels.');

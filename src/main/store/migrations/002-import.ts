@@ -36,8 +36,6 @@ export function up(db: Database): void {
       reason TEXT,
       PRIMARY KEY (import_id, path)
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX import_items_outcome ON import_items (import_id, outcome);
-    CREATE INDEX import_items_image ON import_items (image_id) WHERE image_id IS NOT NULL;
 
     INSERT OR IGNORE INTO meta (key, value) VALUES ('split_seed', lower(hex(randomblob(8))));
   `);
