@@ -44,8 +44,8 @@ describe('bad files', () => {
     expect(report.imported).toBe(3);
 
     const reasons: Record<string, RegExp> = {
-      'truncated.jpg': /truncated or damaged/,
-      'truncated.png': /truncated or damaged/,
+      'truncated.jpg': /truncated/,
+      'truncated.png': /truncated/,
       'text.jpg': /Not an image/,
       'empty.png': /empty \(0 bytes\)/,
       'bomb.png': /40000×40000 pixels is over the limit .*decompression bomb/,
@@ -97,5 +97,16 @@ describe('bad files', () => {
     const report = JSON.parse(run.stdout);
     expect(report.imported).toBe(1);
     expect(report.skipped).toEqual([{ path: path.join(dir, 'cat', 'secret.png'), reason: expect.stringMatching(/Permission denied/) }]);
+  });
+});
+
+describe('truncation', () => {
+  it('is recognised from the file itself, whatever the decoder says', async () => {
+    const { looksTruncated } = await import('../src/main/services/import/formats');
+    for (const format of ['jpeg', 'png', 'gif', 'webp'] as const) {
+      const whole = await image(format, { width: 32, height: 32, seed: 5 });
+      expect(looksTruncated(format, whole), format).toBe(false);
+      expect(looksTruncated(format, whole.subarray(0, Math.floor(whole.length * 0.7))), format).toBe(true);
+    }
   });
 });

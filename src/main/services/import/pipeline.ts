@@ -182,7 +182,7 @@ async function importFiles(
   };
 
   const known = knownHashesBuffer(db.prepare('SELECT hash FROM images').pluck().all() as string[]);
-  const tasks: FileTask[] = items.map((item, i) => ({ i, file: item.file }));
+  const tasks: FileTask[] = items.map((item, i) => (item.bytes ? { i, file: item.file, bytes: item.bytes } : { i, file: item.file }));
   const config = {
     root,
     tmpDir: importTempDir(root),

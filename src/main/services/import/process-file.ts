@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
 import { mediaRelPath, thumbRelPath } from '../../store/media';
-import { DISPLAYABLE, headerDimensions, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, type ImageFormat } from './formats';
+import { DISPLAYABLE, headerDimensions, looksTruncated, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, type ImageFormat } from './formats';
 import type { KnownHashes } from './known-hashes';
 import type { ImageLimits } from './limits';
 import type { MediaWriter } from './media-writer';
@@ -23,10 +23,10 @@ class Refused extends Error {}
 
 const fail = (reason: string): FileOutcome => ({ ok: false, reason });
 
-export async function processFile(file: string, ctx: FileContext): Promise<FileOutcome> {
+export async function processFile(file: string, ctx: FileContext, inMemory?: Uint8Array): Promise<FileOutcome> {
   let bytes: Buffer;
   try {
-    bytes = readWhole(file, ctx.limits.maxBytes);
+    bytes = inMemory ? Buffer.from(inMemory.buffer, inMemory.byteOffset, inMemory.byteLength) : readWhole(file, ctx.limits.maxBytes);
   } catch (err) {
     return fail(err instanceof Refused ? err.message : fsErrorReason(err));
   }
@@ -44,6 +44,7 @@ export async function processFile(file: string, ctx: FileContext): Promise<FileO
   try {
     decoded = await decode(bytes, format, ctx.limits);
   } catch (err) {
+    if (looksTruncated(format, bytes)) return fail('The image is truncated: the file ends before its image data does.');
     return fail(decodeErrorReason(err, ctx.limits.maxPixels));
   }
   if ('refused' in decoded) return fail(decoded.refused);

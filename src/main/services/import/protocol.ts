@@ -18,6 +18,8 @@ export interface FileTask {
   /** Position in the pipeline's work list. */
   i: number;
   file: string;
+  /** The file's bytes when it was made in memory (the sample); else it is read from `file`. */
+  bytes?: Uint8Array;
 }
 
 export interface DecodedImage {

@@ -8,7 +8,7 @@ import { REPORT_LIST_LIMIT, type ImportReport, type ImportStatus, type PendingIm
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
 import { importTempDir, uploadDir, uploadsDir } from './paths';
-import { sampleDir, stageDigits, type SampleName } from '../sample';
+import { digitFiles, type SampleName } from '../sample';
 import type { ScanRoot } from './scan';
 
 export type ImportSource =
@@ -51,15 +51,13 @@ export function sourceLabel(source: ImportSource): string {
 
 /** A folder inside the project that holds a source's files while it is imported. */
 export function stagingDir(project: Project, source: ImportSource): string | null {
-  if (source.kind === 'upload') return uploadDir(project.root, source.uploadId);
-  if (source.kind === 'sample') return sampleDir(project.root, source.sample);
-  return null;
+  return source.kind === 'upload' ? uploadDir(project.root, source.uploadId) : null;
 }
 
 /**
- * Where to scan for each source. Staged sources are shown relative to their folder. Each item
+ * Where to scan for each source. Uploads are shown relative to their folder, and each item
  * dropped (a folder or a file at the top of an upload) is a source of its own, as when the
- * desktop window passes the paths of dropped items; a sample is generated if not staged yet.
+ * desktop window passes the paths of dropped items. A sample's files are made in memory.
  */
 export function scanRoots(project: Project, sources: readonly ImportSource[]): ScanRoot[] {
   return sources.flatMap((s): ScanRoot[] => {
@@ -67,11 +65,8 @@ export function scanRoots(project: Project, sources: readonly ImportSource[]): S
       const inside = !path.relative(project.root, s.path).startsWith('..') && path.isAbsolute(s.path);
       return [inside ? { path: s.path, refuse: 'This is the project folder itself, or inside it.' } : { path: s.path }];
     }
+    if (s.kind === 'sample') return [{ path: `sample:${s.sample}`, files: digitFiles() }];
     const dir = stagingDir(project, s)!;
-    if (s.kind === 'sample') {
-      stageDigits(dir);
-      return [{ path: path.join(dir, 'labels.csv'), base: dir }];
-    }
     let names: string[];
     try {
       names = fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort();

@@ -27,6 +27,8 @@ export interface ScanRoot {
   base?: string;
   /** Refuse this source with this reason (e.g. a folder inside the project itself). */
   refuse?: string;
+  /** Files made in memory (the sample project): `path` is then only a name for the source. */
+  files?: readonly { name: string; label: string | null; bytes: Uint8Array }[];
 }
 
 export interface ScanItem {
@@ -34,8 +36,9 @@ export interface ScanItem {
   index: number;
   /** The path as shown and recorded (absolute, or relative for uploads). */
   key: string;
-  /** Where to read it. */
+  /** Where to read it, or its bytes when it was made in memory. */
   file: string;
+  bytes?: Uint8Array;
   name: string;
   label: string | null;
   split: Split | null;
@@ -62,7 +65,9 @@ interface Entry {
 
 export async function scanSources(roots: readonly ScanRoot[]): Promise<Scan> {
   const scanner = new Scanner();
-  for (const root of roots) await scanner.root(root);
+  // CSVs first: an image both listed in a CSV and found in a folder gets the CSV's label.
+  const ordered = [...roots.filter((r) => isCsv(r.path)), ...roots.filter((r) => !isCsv(r.path))];
+  for (const root of ordered) await scanner.root(root);
   return { items: scanner.items, skipped: scanner.skipped };
 }
 
@@ -86,16 +91,20 @@ class Scanner {
     this.skipped.push({ key, reason });
   }
 
-  add(file: string, label: string | null, split: Split | null): void {
-    const key = this.show(file);
+  add(file: string, label: string | null, split: Split | null, bytes?: Uint8Array): void {
+    const key = bytes ? file : this.show(file);
     if (this.#keys.has(key)) return; // named twice (a folder and a file in it): once is enough
     this.#keys.add(key);
-    this.items.push({ index: this.items.length, key, file, name: path.basename(file), label, split });
+    this.items.push({ index: this.items.length, key, file, name: path.basename(file), label, split, ...(bytes ? { bytes } : {}) });
   }
 
   async root(root: ScanRoot): Promise<void> {
     this.#base = root.base;
     this.#visited.clear();
+    if (root.files) {
+      for (const f of root.files) this.add(f.name, f.label === null ? null : className(f.label), null, f.bytes);
+      return;
+    }
     const file = path.resolve(root.path);
     if (root.refuse) return this.skip(escapeName(this.show(file)), root.refuse);
     const odd = oddCharacters(path.basename(file));

@@ -32,7 +32,7 @@ export function serveImports(port: MessagePort, config: WorkerConfig): void {
     while (!failed && active < config.depth && head < queue.length) {
       const task = queue[head++];
       active++;
-      processFile(task.file, ctx).then(
+      processFile(task.file, ctx, task.bytes).then(
         (outcome) => {
           active--;
           out.push({ ...outcome, i: task.i });
