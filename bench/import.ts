@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { createImport, runImport, DEFAULT_BATCH } from '../src/main/services/import';
+import { createImport, runImport, DEFAULT_BATCH, DEFAULT_DEPTH } from '../src/main/services/import';
 import { syncMode } from '../src/main/services/import/durable';
 import { workerCount } from '../src/main/services/import/worker-pool';
 import { projectSummary } from '../src/main/services/summary';
@@ -66,21 +66,27 @@ async function bareDecode(files: string[], threads: number, depth: number): Prom
 }
 
 /** Machine-wide CPU time (all processes, kernel included) from /proc/stat, in seconds. */
-function cpuSnapshot(): { busy: number; iowait: number; at: number } {
+function cpuSnapshot(): { busy: number; iowait: number; at: number; own: NodeJS.CpuUsage } {
+  const own = process.cpuUsage();
   try {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const hz = 100;
-    return { busy: (f[0] + f[1] + f[2] + f[5] + f[6]) / hz, iowait: f[4] / hz, at: performance.now() };
+    return { busy: (f[0] + f[1] + f[2] + f[5] + f[6]) / hz, iowait: f[4] / hz, at: performance.now(), own };
   } catch {
-    return { busy: NaN, iowait: NaN, at: performance.now() };
+    return { busy: NaN, iowait: NaN, at: performance.now(), own };
   }
 }
 
-function cpuSince(before: ReturnType<typeof cpuSnapshot>): string {
+function cpuSince(before: ReturnType<typeof cpuSnapshot>, files: number): string {
   const now = cpuSnapshot();
   const wall = (now.at - before.at) / 1000;
   const cores = (now.busy - before.busy) / wall;
-  return `machine CPU ${fmt(cores, 2)} of ${os.availableParallelism()} cores busy, iowait ${fmt((now.iowait - before.iowait) / wall, 2)}`;
+  const own = process.cpuUsage(before.own);
+  const perFile = (us: number) => `${fmt(us / files)} µs`;
+  return (
+    `this process ${perFile(own.user + own.system)} CPU per file (kernel ${perFile(own.system)}); ` +
+    `machine ${fmt(cores, 2)} of ${os.availableParallelism()} cores busy, iowait ${fmt((now.iowait - before.iowait) / wall, 2)}`
+  );
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -95,7 +101,7 @@ async function main(): Promise<void> {
   const limited = values.limit !== undefined;
   if (limited) files = files.slice(0, Number(values.limit));
   const threads = workerCount(files.length, values.workers ? Number(values.workers) : undefined);
-  const depth = values.depth ? Number(values.depth) : 8;
+  const depth = values.depth ? Number(values.depth) : DEFAULT_DEPTH;
   const batchSize = values.batch ? Number(values.batch) : DEFAULT_BATCH;
   console.log(`${fmt(files.length)} files in ${DATA}; ${os.availableParallelism()} cores; ${threads} worker threads, ${depth} files in flight each`);
 
@@ -109,7 +115,7 @@ async function main(): Promise<void> {
   const bareRun = async (label: string) => {
     const cpu = cpuSnapshot();
     const seconds = await bareDecode(files, threads, depth);
-    console.log(`bare sharp decode (${label}): ${fmt(seconds, 2)} s, ${fmt(files.length / seconds)} images/s  [${cpuSince(cpu)}]`);
+    console.log(`bare sharp decode (${label}): ${fmt(seconds, 2)} s, ${fmt(files.length / seconds)} images/s  [${cpuSince(cpu, files.length)}]`);
     return seconds;
   };
   const bareBefore = await bareRun('before');
@@ -140,7 +146,7 @@ async function main(): Promise<void> {
     const wall = (performance.now() - t) / 1000;
     const importRate = files.length / wall;
     const mainBusy = performance.eventLoopUtilization(elu).utilization;
-    console.log(`  [${cpuSince(cpu)}; main thread busy ${fmt(mainBusy * 100)}%]`);
+    console.log(`  [${cpuSince(cpu, files.length)}; main thread busy ${fmt(mainBusy * 100)}%]`);
     const summary = projectSummary(project);
     console.log(
       `import: ${fmt(wall, 2)} s wall, ${fmt(importRate)} images/s; imported ${fmt(report.imported)}, ` +

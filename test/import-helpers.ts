@@ -103,3 +103,14 @@ export function bombPng(width: number, height: number): Buffer {
 
 export const skippedPaths = (report: ImportReport) => report.skipped.map((s) => s.path);
 export const reasonFor = (report: ImportReport, suffix: string) => report.skipped.find((s) => s.path.endsWith(suffix))?.reason;
+
+/** Import temp files left in media/ and thumbs/. */
+export function tempFiles(root: string): string[] {
+  const out: string[] = [];
+  for (const top of ['media', 'thumbs']) {
+    const dir = path.join(root, top);
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) if (name.endsWith('.part')) out.push(path.join(top, name));
+  }
+  return out;
+}

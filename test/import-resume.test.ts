@@ -7,11 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createImport, findResumable, importReport, pendingImports, recoverImports, runImport } from '../src/main/services/import';
-import { importTempDir } from '../src/main/services/import/paths';
 import { mediaRelPath } from '../src/main/store/media';
 import { Project } from '../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from './helpers';
-import { folder, image, importInto, imagesOf, newProject } from './import-helpers';
+import { folder, image, importInto, imagesOf, newProject, tempFiles } from './import-helpers';
 
 async function dataset(perClass = 40): Promise<string> {
   const layout: Record<string, number> = {};
@@ -33,7 +32,7 @@ function expectOnlyCompleteImages(project: Project): void {
     const bytes = fs.readFileSync(path.join(project.root, mediaRelPath(i.hash, i.ext)));
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(i.hash);
   }
-  expect(fs.existsSync(importTempDir(project.root))).toBe(false);
+  expect(tempFiles(project.root)).toEqual([]);
 }
 
 async function reference(src: string) {

@@ -7,14 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createImport, pendingImports } from '../src/main/services/import';
-import { importTempDir, uploadsDir } from '../src/main/services/import/paths';
+import { uploadsDir } from '../src/main/services/import/paths';
 import { APPLICATION_ID } from '../src/main/store/database';
 import { mediaRelPath } from '../src/main/store/media';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/store/migrations';
 import { Project } from '../src/main/store/project';
 import { client } from './api-helpers';
 import { makeStudio, onCleanup, tempDir } from './helpers';
-import { folder, importInto, imagesOf, newProject } from './import-helpers';
+import { folder, importInto, imagesOf, newProject, tempFiles } from './import-helpers';
 
 describe('schema v2', () => {
   it('upgrades a v1 project in place: its data stays, imports are recorded, a split seed is drawn', () => {
@@ -48,13 +48,15 @@ describe('recovery on open', () => {
     const kept = createImport(before.db, [{ kind: 'upload', uploadId: 'b'.repeat(32) }]);
     before.db.prepare("UPDATE imports SET status = 'cancelled' WHERE id = ?").run(kept);
     before.close();
-    fs.mkdirSync(importTempDir(dir), { recursive: true });
-    fs.writeFileSync(path.join(importTempDir(dir), '1-2-3.part'), 'half a file');
+    fs.mkdirSync(path.join(dir, 'media', 'ab'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'media', 'ab', `${'ab'.repeat(32)}.png.1-2-3.part`), 'half a file');
+    fs.writeFileSync(path.join(dir, 'media', 'ab', `${'ab'.repeat(32)}.png`), 'kept: only temp files go');
     for (const id of ['a'.repeat(32), 'b'.repeat(32)]) fs.mkdirSync(path.join(uploadsDir(dir), id), { recursive: true });
 
     const c = client(makeStudio());
     await c.api.openProject({ path: dir });
-    expect(fs.existsSync(importTempDir(dir))).toBe(false);
+    expect(tempFiles(dir)).toEqual([]);
+    expect(fs.readdirSync(path.join(dir, 'media', 'ab'))).toEqual([`${'ab'.repeat(32)}.png`]);
     // The upload a pending import still needs stays; the orphan goes.
     expect(fs.readdirSync(uploadsDir(dir))).toEqual(['b'.repeat(32)]);
     const pending = await c.api.pendingImports();

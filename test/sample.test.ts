@@ -6,11 +6,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ImportReport, JobInfo } from '../src/shared/types';
-import { importTempDir } from '../src/main/services/import/paths';
 import { encodeGrayPng } from '../src/main/services/sample';
 import { mediaRelPath } from '../src/main/store/media';
 import { client, finished } from './api-helpers';
 import { makeStudio, tempDir } from './helpers';
+import { tempFiles } from './import-helpers';
 
 describe('sample project', () => {
   it('encodes grayscale PNGs that decode to the same pixels', async () => {
@@ -36,7 +36,7 @@ describe('sample project', () => {
     expect(summary.classes.map((k) => k.count)).toEqual([1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
     expect(summary.splits.train).toBe(8000);
     expect(summary.splits.val + summary.splits.test).toBe(2000);
-    expect(fs.existsSync(importTempDir(dir))).toBe(false);
+    expect(tempFiles(dir)).toEqual([]);
 
     // The digits keep their pixels: 28x28, one channel.
     const project = c.session.project!;

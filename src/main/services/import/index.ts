@@ -1,6 +1,6 @@
 // The import service: what the API handlers, the CLI and the sample project use.
 
-export { runImport, DEFAULT_BATCH, type ImportProgress, type RunOptions } from './pipeline';
+export { runImport, DEFAULT_BATCH, DEFAULT_DEPTH, type ImportProgress, type RunOptions } from './pipeline';
 export {
   createImport,
   discardImport,

@@ -1,8 +1,15 @@
-// Writes an image or thumbnail into the project: to a temp file under the project, then renamed
-// into its content-addressed place. See durable.ts for when it reaches the disk.
+// Writes an image or thumbnail into the project: to a temp file beside its final name, then
+// renamed into its content-addressed place. See durable.ts for when it reaches the disk.
+//
+// Beside, not in one temp folder: ext4 allocates a new file's inode near its folder's, and on
+// the development VM a single busy temp folder made every file creation cost 0.6-0.8 ms of
+// kernel time (the allocator skipping recently deleted inodes), against ~30 µs when the files
+// are created in the 256 spread-out shard folders. It also keeps an image's inode near its
+// neighbours'. Leftovers of a killed import are swept by name (paths.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { TEMP_SUFFIX } from './paths';
 
 export class MediaWriter {
   readonly #dirs = new Set<string>();
@@ -10,13 +17,10 @@ export class MediaWriter {
 
   constructor(
     private readonly root: string,
-    private readonly tmpDir: string,
     /** Per-file fsync (and folder fsync) instead of the batched file-system sync. */
     private readonly syncEachFile: boolean,
     private readonly prefix: string,
-  ) {
-    fs.mkdirSync(tmpDir, { recursive: true });
-  }
+  ) {}
 
   /** Puts `bytes` at `rel` under the project, unless identical bytes are already there. */
   put(rel: string, bytes: Buffer): void {
@@ -25,7 +29,7 @@ export class MediaWriter {
     if (existing?.isFile() && existing.size === bytes.length && fs.readFileSync(final).equals(bytes)) return;
     const dir = path.dirname(final);
     this.#ensureDir(dir);
-    const tmp = path.join(this.tmpDir, `${this.prefix}-${this.#counter++}.part`);
+    const tmp = `${final}.${this.prefix}-${this.#counter++}${TEMP_SUFFIX}`;
     if (!this.syncEachFile) {
       fs.writeFileSync(tmp, bytes);
       fs.renameSync(tmp, final);

@@ -7,7 +7,6 @@
 // killed or cancelled and then resumed ends exactly where an uninterrupted one would: same
 // images, same duplicates, same splits.
 
-import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
 import type { ImportReport } from '../../../shared/types';
 import type { Project } from '../../store/project';
@@ -15,7 +14,7 @@ import { Committer } from './commit';
 import { fileSystemSyncer, syncMode } from './durable';
 import { knownHashesBuffer } from './known-hashes';
 import { DEFAULT_LIMITS, type ImageLimits } from './limits';
-import { importTempDir } from './paths';
+import { sweepTempFiles } from './paths';
 import type { FileResult, FileTask } from './protocol';
 import { importReport, loadImport, recoverImports, removeStaged, scanRoots, setStatus } from './records';
 import { scanSources, type ScanItem } from './scan';
@@ -37,7 +36,7 @@ export interface RunOptions {
   /** Source files per commit (default 512). */
   batchSize?: number;
   workers?: number;
-  /** Files each worker works on at once (default 8). */
+  /** Files each worker works on at once (default 16). */
   depth?: number;
   limits?: Partial<ImageLimits>;
   /** Called after each commit with the number of files committed so far in this run. */
@@ -45,6 +44,9 @@ export interface RunOptions {
 }
 
 export const DEFAULT_BATCH = 512;
+// Files in flight per worker: enough that reads, decodes and file creation overlap (8 measured
+// 0.73 of bare decoding on CIFAR-10 here, 16 measured 0.81; bare decoding itself did not change).
+export const DEFAULT_DEPTH = 16;
 
 interface Batch {
   entries: { item: ScanItem; result: FileResult | null }[];
@@ -102,7 +104,8 @@ export async function runImport(project: Project, importId: number, options: Run
     }
     throw err;
   } finally {
-    fs.rmSync(importTempDir(root), { recursive: true, force: true });
+    // Workers stopped mid-file (cancel, failure) may have left temp files.
+    sweepTempFiles(root);
   }
 }
 
@@ -185,11 +188,10 @@ async function importFiles(
   const tasks: FileTask[] = items.map((item, i) => (item.bytes ? { i, file: item.file, bytes: item.bytes } : { i, file: item.file }));
   const config = {
     root,
-    tmpDir: importTempDir(root),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     syncEachFile: mode === 'file',
     known,
-    depth: options.depth ?? 8,
+    depth: options.depth ?? DEFAULT_DEPTH,
   };
   const controller = new AbortController();
   const stop = () => controller.abort();

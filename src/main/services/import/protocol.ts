@@ -5,7 +5,6 @@ import type { ImageLimits } from './limits';
 
 export interface WorkerConfig {
   root: string;
-  tmpDir: string;
   limits: ImageLimits;
   syncEachFile: boolean;
   /** From knownHashesBuffer(). */

@@ -7,7 +7,7 @@ import { LoupeError } from '../../../shared/errors';
 import { REPORT_LIST_LIMIT, type ImportReport, type ImportStatus, type PendingImport, type Split } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
-import { importTempDir, uploadDir, uploadsDir } from './paths';
+import { sweepTempFiles, uploadDir, uploadsDir } from './paths';
 import { digitFiles, type SampleName } from '../sample';
 import type { ScanRoot } from './scan';
 
@@ -185,14 +185,14 @@ export function removeStaged(project: Project, sources: readonly ImportSource[])
 /**
  * Tidies up after a process that died mid-import (call when a project is opened, and before an
  * import): an import still marked running cannot be (the project is locked to this process), so
- * it becomes interrupted; temp files are deleted; staged uploads that no pending import needs go.
+ * it becomes interrupted, and the temp files its workers were writing are deleted.
  */
 export function recoverImports(project: Project, except: number | null = null): void {
   if (project.readOnly) return;
-  project.db
+  const stale = project.db
     .prepare("UPDATE imports SET status = 'interrupted', updated_at = ? WHERE status = 'running' AND id IS NOT ?")
-    .run(Date.now(), except);
-  fs.rmSync(importTempDir(project.root), { recursive: true, force: true });
+    .run(Date.now(), except).changes;
+  if (stale > 0) sweepTempFiles(project.root);
 }
 
 /** Deletes staged uploads that neither an open upload nor a pending import needs. */

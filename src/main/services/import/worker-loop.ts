@@ -13,7 +13,7 @@ export function serveImports(port: MessagePort, config: WorkerConfig): void {
   const ctx: FileContext = {
     limits: config.limits,
     known: new KnownHashes(config.known),
-    writer: new MediaWriter(config.root, config.tmpDir, config.syncEachFile, `${process.pid}-${threadId}`),
+    writer: new MediaWriter(config.root, config.syncEachFile, `${process.pid}-${threadId}`),
   };
   const queue: FileTask[] = [];
   let head = 0;
