@@ -10,6 +10,7 @@ import type { LoupeBridge } from '../src/shared/bridge';
 import { LoupeError } from '../src/shared/errors';
 import { ipcChannel, type Envelope } from '../src/shared/protocol';
 import { createApi } from '../src/main/api/create-api';
+import { SCHEMA_VERSION } from '../src/main/store/migrations';
 import type { Studio } from '../src/main/api/studio';
 import { isTrustedRendererUrl } from '../src/main/desktop/policy';
 import { registerIpcApi, type IpcInvokeEventLike, type IpcMainLike } from '../src/main/transport/ipc';
@@ -94,7 +95,7 @@ async function scenario(client: LoupeClient) {
   const dir = path.join(tempDir(), 'birds.loupe');
   const changed = nextEvent(client, 'onProjectChanged');
   const created = await client.createProject({ path: dir, name: 'Birds' });
-  expect(created).toMatchObject({ path: dir, name: 'Birds', images: 0, schemaVersion: 1 });
+  expect(created).toMatchObject({ path: dir, name: 'Birds', images: 0, schemaVersion: SCHEMA_VERSION });
   expect(await changed).toEqual(created);
 
   expect(await client.projectSummary()).toEqual(created);

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../src/main/store/migrations';
 import { cliPath, repoRoot, tempDir } from './helpers';
+import { folder } from './import-helpers';
 
 function loupe(args: string[], env: Record<string, string> = {}) {
   const home = tempDir('loupe-home-');
@@ -21,7 +23,7 @@ describe('loupe CLI', () => {
     expect(loupe(['--version'])).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
     const help = loupe(['--help']);
     expect(help.code).toBe(0);
-    for (const cmd of ['create', 'status', 'serve']) expect(help.stdout).toContain(`loupe ${cmd}`);
+    for (const cmd of ['create', 'status', 'import', 'sample', 'serve']) expect(help.stdout).toContain(`loupe ${cmd}`);
   });
 
   it('creates a project and reports its empty summary as one JSON object', () => {
@@ -35,7 +37,7 @@ describe('loupe CLI', () => {
     expect(JSON.parse(status.stdout)).toEqual({
       path: dir,
       name: 'a',
-      schemaVersion: 1,
+      schemaVersion: SCHEMA_VERSION,
       images: 0,
       labeled: 0,
       unlabeled: 0,
@@ -77,5 +79,34 @@ describe('loupe CLI', () => {
     const occupied = loupe(['create', exists]);
     expect(occupied.code).toBe(1);
     expect(occupied.stderr).toMatch(/not empty/);
+  });
+
+  it('imports folders, printing progress on stderr and exactly one JSON object with --json', async () => {
+    const dir = path.join(tempDir(), 'imp.loupe');
+    expect(loupe(['create', dir]).code).toBe(0);
+    const src = await folder({ 'cat/1.png': 1, 'cat/2.png': 2, 'dog/1.png': 3, 'dog/copy.png': 3, 'notes.jpg': Buffer.from('text') });
+    const run = loupe(['import', dir, src, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ status: 'completed', imported: 3, duplicates: 1, skippedTotal: 1, createdClasses: ['cat', 'dog'] });
+    expect(report.skipped).toEqual([{ path: path.join(src, 'notes.jpg'), reason: expect.stringMatching(/Not an image/) }]);
+    expect(report.duplicateFiles).toEqual([{ path: path.join(src, 'dog', 'copy.png'), existing: path.join(src, 'dog', '1.png') }]);
+    expect(run.stderr).toMatch(/Importing: 5\/5/);
+
+    const status = JSON.parse(loupe(['status', dir, '--json']).stdout);
+    expect(status).toMatchObject({ images: 3, labeled: 3, classes: [{ name: 'cat', count: 2 }, { name: 'dog', count: 1 }] });
+    expect(status.splits.train + status.splits.val + status.splits.test).toBe(3);
+
+    const again = loupe(['import', dir, src]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/0 imported, 4 duplicates, 1 skipped/);
+    expect(again.stdout).toMatch(/skipped: ".*notes.jpg": Not an image/);
+
+    const usage = loupe(['import', dir]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/Usage: loupe import/);
+    const badSample = loupe(['sample', 'letters', path.join(tempDir(), 's.loupe')]);
+    expect(badSample.code).toBe(2);
   });
 });

@@ -8,7 +8,7 @@ import { mediaRelPath } from '../src/main/store/media';
 import { Project } from '../src/main/store/project';
 import { onCleanup, tempDir } from './helpers';
 
-async function addImage(project: Project, name: string, input: sharp.Sharp): Promise<PackImage> {
+async function addImage(project: Project, name: string, input: ReturnType<typeof sharp>): Promise<PackImage> {
   const buf = await input.png().toBuffer();
   const hash = (await import('node:crypto')).createHash('sha256').update(buf).digest('hex');
   const file = path.join(project.root, mediaRelPath(hash, 'png'));

@@ -11,11 +11,16 @@ import type {
   ImageItem,
   ImagesChanged,
   UndoState,
+  ImportReport,
+  ImportStarted,
   JobInfo,
   JobProgress,
   MenuCommand,
+  PendingImport,
   ProjectSummary,
   RecentProject,
+  SampleCreated,
+  UploadInfo,
 } from './types';
 
 interface MethodSpec<P, R> {
@@ -41,6 +46,8 @@ const imageFilter = s.object({
   unlabeled: s.optional(s.boolean()),
   search: s.optional(s.string({ max: 500 })),
 });
+const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
+const uploadId = s.object({ uploadId: s.string({ pattern: /^[0-9a-f]{32}$/ }) });
 
 export const API = {
   hostInfo: method<HostInfo>()(none),
@@ -93,6 +100,27 @@ export const API = {
   /** Jobs of the open project (running and recently finished). */
   listJobs: method<JobInfo[]>()(none),
   cancelJob: method<null>()(s.object({ jobId: s.string({ min: 1, max: 100 }) })),
+
+  /**
+   * Imports folders (class folders, split folders, unlabeled), image files and CSVs of
+   * `path,label` into the open project, as an `import` job whose result is an ImportReport.
+   * The desktop window passes the paths of dropped files here.
+   */
+  importPaths: method<ImportStarted>()(s.object({ paths: s.array(projectPath, { min: 1, max: 10_000 }) })),
+  /** Imports that stopped before the end (cancelled, interrupted, failed): resumable. */
+  pendingImports: method<PendingImport[]>()(none),
+  /** Continues a pending import: files already done are skipped. */
+  resumeImport: method<ImportStarted>()(importId),
+  /** Gives up a pending import (what it imported stays); it is no longer listed. */
+  discardImport: method<null>()(importId),
+  importReport: method<ImportReport>()(importId),
+  /** Browser mode: starts a streamed upload of dropped files into the open project. */
+  beginUpload: method<UploadInfo>()(none),
+  /** Imports what was uploaded, keeping its folders (class folders give labels). */
+  importUpload: method<ImportStarted>()(uploadId),
+  discardUpload: method<null>()(uploadId),
+  /** Creates a project with sample data at `path`, opens it, and imports the samples as a job. */
+  createSampleProject: method<SampleCreated>()(s.object({ path: projectPath, kind: s.literal('digits') })),
 } as const;
 
 export type ApiSpec = typeof API;

@@ -88,10 +88,11 @@ export const s = {
     });
   },
 
-  array<T>(item: Schema<T>, options: { max?: number } = {}): Schema<T[]> {
-    const { max = 1_000_000 } = options;
+  array<T>(item: Schema<T>, options: { min?: number; max?: number } = {}): Schema<T[]> {
+    const { min = 0, max = 1_000_000 } = options;
     return make('array', (v, path) => {
       if (!Array.isArray(v)) throw new SchemaError(path, 'an array');
+      if (v.length < min) throw new SchemaError(path, `at least ${min} item${min === 1 ? '' : 's'}`);
       if (v.length > max) throw new SchemaError(path, `at most ${max} items`);
       return v.map((x, i) => item.parse(x, `${path}[${i}]`));
     });

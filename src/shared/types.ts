@@ -138,3 +138,79 @@ export interface ImagesChanged {
   imageIds: number[] | null;
   undo: UndoState;
 }
+
+// Import: folders (class folders, split folders, unlabeled), single files, CSVs of `path,label`,
+// and files dropped onto the window (streamed uploads in browser mode). One import is a job whose
+// result is its report; an interrupted or cancelled import can be resumed.
+export type ImportStatus = 'running' | 'completed' | 'cancelled' | 'interrupted' | 'failed' | 'discarded';
+
+/** A source file (or folder, or CSV row) that was not imported, and why, for people. */
+export interface ImportSkip {
+  path: string;
+  reason: string;
+}
+
+/** A source file whose content is already in the project: one image, reported once. */
+export interface ImportDuplicate {
+  path: string;
+  /** The source path (or name) of the image already in the project. */
+  existing: string;
+}
+
+/** The outcome of an import: the job result, `loupe import --json`, and `importReport`. */
+export interface ImportReport {
+  importId: number;
+  status: ImportStatus;
+  /** What was imported, as given (paths, or "dropped files"). */
+  sources: string[];
+  /** Source files found (images, bad files and refused CSV rows). */
+  total: number;
+  imported: number;
+  duplicates: number;
+  skippedTotal: number;
+  /** Up to `REPORT_LIST_LIMIT` entries each; the counts above are complete. */
+  skipped: ImportSkip[];
+  duplicateFiles: ImportDuplicate[];
+  /** Class names this import created (from folder names or CSV labels). */
+  createdClasses: string[];
+  /** Where the images this import added went. */
+  splits: Record<Split, number>;
+  /** Working time, summed over resumed runs. */
+  seconds: number;
+  imagesPerSecond: number | null;
+}
+
+export const REPORT_LIST_LIMIT = 1000;
+
+/** An import that stopped before the end (cancelled, killed, failed) and can be resumed. */
+export interface PendingImport {
+  importId: number;
+  status: ImportStatus;
+  sources: string[];
+  createdAt: number;
+  updatedAt: number;
+  /** Source files with an outcome so far, and the total from the last scan. */
+  done: number;
+  total: number | null;
+  error: string | null;
+}
+
+export interface ImportStarted {
+  jobId: string;
+  importId: number;
+}
+
+/** Browser mode: where to stream dropped files (`POST <url>?path=<relative path>`, body = bytes). */
+export interface UploadInfo {
+  uploadId: string;
+  url: string;
+  maxFileBytes: number;
+}
+
+export type SampleKind = 'digits';
+
+export interface SampleCreated {
+  project: ProjectSummary;
+  jobId: string;
+  importId: number;
+}

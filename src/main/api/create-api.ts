@@ -2,6 +2,7 @@
 // Each capability contributes its handlers; `satisfies` makes a missing method a type error.
 
 import type { LoupeApi } from '../../shared/api';
+import { importHandlers } from './import-handlers';
 import { jobHandlers } from './job-handlers';
 import { labelHandlers } from './label-handlers';
 import { projectHandlers } from './project-handlers';
@@ -12,5 +13,6 @@ export function createApi(session: Session): LoupeApi {
     ...projectHandlers(session),
     ...jobHandlers(session),
     ...labelHandlers(session),
+    ...importHandlers(session),
   } satisfies LoupeApi;
 }

@@ -23,16 +23,18 @@ type ProjectApi = Pick<
 
 const MAX_LISTING = 5000;
 
+/** Makes `project` the session's project, remembers it, and tells the session. */
+export function openedForSession(session: Session, project: Project): ProjectSummary {
+  session.setProject(project);
+  session.studio.appState.touchRecent(project.root, project.name);
+  const summary = projectSummary(project);
+  session.emit('onProjectChanged', summary);
+  return summary;
+}
+
 export function projectHandlers(session: Session): ProjectApi {
   const { studio } = session;
-
-  const opened = (project: Project): ProjectSummary => {
-    session.setProject(project);
-    studio.appState.touchRecent(project.root, project.name);
-    const summary = projectSummary(project);
-    session.emit('onProjectChanged', summary);
-    return summary;
-  };
+  const opened = (project: Project): ProjectSummary => openedForSession(session, project);
 
   return {
     async hostInfo() {

@@ -6,6 +6,8 @@ import type { EventName, LoupeEvents } from '../../shared/api';
 import type { HostMode, JobKind, PathKind } from '../../shared/types';
 import { Jobs, type JobWork } from '../jobs/jobs';
 import type { AppState } from '../services/app-state';
+import { pruneUploads, recoverImports } from '../services/import';
+import { Uploads } from '../services/import/uploads';
 import { Project } from '../store/project';
 import { toErrorPayload } from './dispatch';
 
@@ -35,6 +37,8 @@ export class Studio {
   readonly host: Host;
   readonly version: string;
   readonly jobs = new Jobs(toErrorPayload);
+  /** Browser mode's streamed uploads of dropped files. */
+  readonly uploads = new Uploads();
   readonly #open = new Map<string, OpenEntry>();
   readonly #sessions = new Set<Session>();
 
@@ -58,7 +62,11 @@ export class Studio {
       entry = { project: Project.create(root, create.name), sessions: new Set() };
       this.#open.set(root, entry);
     } else if (!entry) {
-      entry = { project: Project.open(root), sessions: new Set() };
+      const project = Project.open(root);
+      // Whatever a killed process left behind: interrupted imports, temp files, stale uploads.
+      recoverImports(project);
+      pruneUploads(project, new Set());
+      entry = { project, sessions: new Set() };
       this.#open.set(root, entry);
     }
     entry.sessions.add(session);

@@ -5,10 +5,12 @@ import { LoupeError } from '../../shared/errors';
 import { toErrorPayload } from '../api/dispatch';
 import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
+import { importCommand } from './commands/import';
 import { createCommand, statusCommand } from './commands/project';
+import { sampleCommand } from './commands/sample';
 import { serveCommand } from './commands/serve';
 
-export const COMMANDS: Command[] = [createCommand, statusCommand, serveCommand];
+export const COMMANDS: Command[] = [createCommand, statusCommand, importCommand, sampleCommand, serveCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

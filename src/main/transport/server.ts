@@ -13,6 +13,8 @@ import { WebSocketServer } from 'ws';
 import { LoupeError } from '../../shared/errors';
 import { MAX_MESSAGE_BYTES } from '../../shared/protocol';
 import type { Studio } from '../api/studio';
+import { UPLOAD_ROUTE } from '../api/import-handlers';
+import { UploadError } from '../services/import/uploads';
 import { resolveMediaUrlPath } from './media-route';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './security';
 import { attachWebSocketApi } from './ws-api';
@@ -152,6 +154,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sendFile(res, file, type, decoded.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-store');
   };
 
+  const sendJson = (res: http.ServerResponse, status: number, value: unknown) =>
+    send(res, status, JSON.stringify(value), { 'Content-Type': 'application/json; charset=utf-8' });
+
+  const receiveUpload = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const uploadId = url.pathname.slice(UPLOAD_ROUTE.length);
+    const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+    studio.uploads
+      .receive(uploadId, url.searchParams.get('path') ?? '', req, Number.isFinite(declared) ? declared : null)
+      .then(
+        (stored) => sendJson(res, 201, stored),
+        (err: unknown) => {
+          const status = err instanceof UploadError ? err.status : 500;
+          const error = err instanceof LoupeError ? err.toPayload() : { code: 'IO_ERROR', message: 'The file could not be stored.' };
+          if (!(err instanceof LoupeError)) console.error('[loupe] upload failed:', err);
+          // Stop reading a body we refuse; the client sees the answer and the connection closes.
+          res.setHeader('Connection', 'close');
+          sendJson(res, status, { error });
+          req.resume();
+        },
+      );
+  };
+
   server.on('request', (req, res) => {
     if (!hostAllowed(req)) return send(res, 421, 'Loupe answers only to its own address.');
     if (!originAllowed(req)) return send(res, 403, 'Requests from other sites are refused.');
@@ -169,6 +193,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         401,
         'This Loupe server needs its access token. Open the URL that `loupe serve` printed.',
       );
+    }
+    // Dropped files, streamed: POST /upload/<uploadId>?path=<relative path>.
+    if (url.pathname.startsWith(UPLOAD_ROUTE)) {
+      if (req.method !== 'POST') return send(res, 405, 'Method not allowed', { Allow: 'POST' });
+      return receiveUpload(req, res, url);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed');
 

@@ -66,7 +66,7 @@ function loadIndex(dir: string, rowBytes: number): string[] {
   }
   // A crash between writing rows and the index leaves rows the index does not name (harmless,
   // overwritten next time) — or, if the pack was truncated, index entries without rows.
-  let size = 0;
+  let size: number;
   try {
     size = fs.statSync(path.join(dir, 'pack.u8')).size;
   } catch {

@@ -3,6 +3,7 @@
 
 import type { Database } from 'better-sqlite3';
 import * as v1 from './001-initial';
+import * as v2 from './002-import';
 
 export interface Migration {
   version: number;
@@ -10,7 +11,10 @@ export interface Migration {
   up(db: Database): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', up: v1.up }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', up: v1.up },
+  { version: 2, name: 'import', up: v2.up },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 

@@ -2,6 +2,7 @@
 // Every change goes through the API; the state here only mirrors what the core reports.
 
 import type { HostInfo, ProjectSummary, RecentProject } from '../../../shared/types';
+import { LoupeError } from '../../../shared/errors';
 import { api, errorMessage } from './client';
 import { router } from './router.svelte';
 import { toasts } from './toasts.svelte';
@@ -57,6 +58,18 @@ class StudioState {
 
   create(path: string, name: string): Promise<boolean> {
     return this.#enter(() => api.createProject({ path, name }));
+  }
+
+  /** Creates the sample project (its digits import as a job), or opens it if it is there. */
+  createSample(path: string): Promise<boolean> {
+    return this.#enter(async () => {
+      try {
+        return (await api.createSampleProject({ path, kind: 'digits' })).project;
+      } catch (err) {
+        if (err instanceof LoupeError && err.code === 'ALREADY_EXISTS') return api.openProject({ path });
+        throw err;
+      }
+    });
   }
 
   async close(): Promise<void> {

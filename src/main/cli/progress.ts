@@ -1,0 +1,61 @@
+// Progress of long work on stderr: one line rewritten in place on a terminal, a line every few
+// seconds otherwise (logs, CI), always with done/total, items per second and time left.
+
+import { ProgressMeter, systemClock, type Clock } from '../jobs/progress';
+
+export interface ProgressLine {
+  update(done: number, total: number | null, phase: string): void;
+  end(): void;
+}
+
+const num = (n: number) => n.toLocaleString('en-US');
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
+
+export function progressText(done: number, total: number | null, phase: string, rate: number | null, eta: number | null, unit: string): string {
+  const parts = [`${phase}: ${num(done)}${total === null ? '' : `/${num(total)}`}`];
+  if (rate !== null) parts.push(`${num(Math.round(rate))} ${unit}/s`);
+  if (eta !== null) parts.push(`ETA ${formatDuration(eta)}`);
+  return parts.join('  ');
+}
+
+export function progressLine(
+  write: (text: string) => void,
+  options: { tty: boolean; unit?: string; clock?: Clock; intervalMs?: number } = { tty: false },
+): ProgressLine {
+  const clock = options.clock ?? systemClock;
+  const interval = options.intervalMs ?? (options.tty ? 200 : 2000);
+  const meter = new ProgressMeter(clock);
+  let last = -Infinity;
+  let shown = '';
+  let pending: string | null = null;
+  let phaseShown = '';
+  const show = (text: string) => {
+    if (options.tty) write(`\r\x1b[2K${text}`);
+    else write(`${text}\n`);
+    shown = text;
+    pending = null;
+  };
+  return {
+    update(done, total, phase) {
+      const { ratePerSecond, etaSeconds } = meter.update(done, total);
+      const text = progressText(done, total, phase, ratePerSecond, etaSeconds, options.unit ?? 'files');
+      const now = clock();
+      if (now - last >= interval || phase !== phaseShown) {
+        last = now;
+        phaseShown = phase;
+        show(text);
+      } else pending = text;
+    },
+    end() {
+      if (pending !== null && pending !== shown) show(pending);
+      if (options.tty && shown) write('\n');
+    },
+  };
+}

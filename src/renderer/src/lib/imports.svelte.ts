@@ -1,0 +1,103 @@
+// What the window shows about imports into the open project: the running import's progress,
+// the last report, imports that can be resumed, and files a browser upload refused.
+
+import type { ImportReport, ImportSkip, JobProgress, PendingImport } from '../../../shared/types';
+import { api, errorMessage } from './client';
+import { toasts } from './toasts.svelte';
+import { importFiles, type PickedFile } from './upload';
+
+const count = (n: number) => n.toLocaleString();
+
+class ImportState {
+  /** The running import job, as last reported. */
+  progress = $state<JobProgress | null>(null);
+  /** Browser mode: files sent so far before the import starts. */
+  uploading = $state<{ done: number; total: number } | null>(null);
+  report = $state<ImportReport | null>(null);
+  refused = $state<ImportSkip[]>([]);
+  pending = $state<PendingImport[]>([]);
+
+  constructor() {
+    api.on('onJobProgress', (p) => {
+      if (p.kind === 'import') this.progress = p;
+    });
+    api.on('onJobFinished', (job) => {
+      if (job.kind !== 'import') return;
+      if (this.progress?.jobId === job.jobId || this.progress === null) this.progress = null;
+      if (job.result) {
+        this.report = job.result as ImportReport;
+        const r = this.report;
+        toasts.show(`Import ${r.status}: ${count(r.imported)} imported, ${count(r.duplicates)} duplicates, ${count(r.skippedTotal)} skipped.`);
+      } else if (job.error) toasts.show(job.error.message, 'error');
+      void this.refreshPending();
+    });
+  }
+
+  get running(): boolean {
+    return this.progress !== null || this.uploading !== null;
+  }
+
+  async refreshPending(): Promise<void> {
+    try {
+      this.pending = await api.pendingImports();
+    } catch {
+      this.pending = [];
+    }
+  }
+
+  /** Imports dropped or picked files (uploads them first in a browser). */
+  async importFiles(files: PickedFile[]): Promise<void> {
+    if (files.length === 0) return;
+    this.refused = [];
+    this.uploading = window.loupe ? null : { done: 0, total: files.length };
+    try {
+      const { started, refused } = await importFiles(api, files, window.loupe, (done, total) => (this.uploading = { done, total }));
+      this.refused = refused;
+      if (!started && refused.length > 0) toasts.show('Nothing could be uploaded.', 'error');
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    } finally {
+      this.uploading = null;
+    }
+  }
+
+  async importPaths(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    try {
+      await api.importPaths({ paths });
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.progress) await api.cancelJob({ jobId: this.progress.jobId }).catch((err) => toasts.show(errorMessage(err), 'error'));
+  }
+
+  async resume(importId: number): Promise<void> {
+    try {
+      await api.resumeImport({ importId });
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  async discard(importId: number): Promise<void> {
+    try {
+      await api.discardImport({ importId });
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+    await this.refreshPending();
+  }
+
+  reset(): void {
+    this.progress = null;
+    this.uploading = null;
+    this.report = null;
+    this.refused = [];
+    this.pending = [];
+  }
+}
+
+export const imports = new ImportState();
