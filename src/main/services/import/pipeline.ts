@@ -93,7 +93,7 @@ export async function runImport(project: Project, importId: number, options: Run
     const seconds = (performance.now() - started) / 1000;
     setStatus(db, importId, signal?.aborted ? 'cancelled' : 'completed', { seconds });
     // Fold the import's long WAL into the database now: until then every read pays for it.
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    project.checkpoint();
     if (!signal?.aborted) removeStaged(project, record.parsedSources);
     return importReport(db, importId);
   } catch (err) {
