@@ -19,9 +19,15 @@ import type {
   PendingImport,
   ProjectSummary,
   RecentProject,
+  RunDetails,
+  RunSummary,
   SampleCreated,
+  TrainPlan,
+  TrainStarted,
   UploadInfo,
+  BackendInfo,
 } from './types';
+import { ARCH_NAMES, BACKEND_NAMES } from './types';
 
 interface MethodSpec<P, R> {
   params: Schema<P>;
@@ -45,6 +51,37 @@ const imageFilter = s.object({
   classId: s.optional(id),
   unlabeled: s.optional(s.boolean()),
   search: s.optional(s.string({ max: 500 })),
+});
+const trainOverrides = s.object({
+  arch: s.optional(s.literal(...ARCH_NAMES)),
+  width: s.optional(s.number({ int: true, min: 8, max: 512 })),
+  height: s.optional(s.number({ int: true, min: 8, max: 512 })),
+  channels: s.optional(s.literal(1, 3)),
+  epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
+  batchSize: s.optional(s.number({ int: true, min: 1, max: 4096 })),
+  optimizer: s.optional(s.literal('adam', 'sgd')),
+  learningRate: s.optional(s.number({ min: 1e-7, max: 10 })),
+  momentum: s.optional(s.number({ min: 0, max: 0.999 })),
+  weightDecay: s.optional(s.number({ min: 0, max: 1 })),
+  schedule: s.optional(
+    s.object({
+      kind: s.literal('constant', 'step', 'cosine'),
+      stepSize: s.optional(s.number({ int: true, min: 1, max: 1000 })),
+      gamma: s.optional(s.number({ min: 0, max: 1 })),
+    }),
+  ),
+  augmentation: s.optional(
+    s.object({
+      flip: s.optional(s.boolean()),
+      shift: s.optional(s.number({ int: true, min: 0, max: 64 })),
+      brightness: s.optional(s.number({ min: 0, max: 1 })),
+    }),
+  ),
+  patience: s.optional(s.nullable(s.number({ int: true, min: 1, max: 1000 }))),
+  restoreBest: s.optional(s.boolean()),
+  seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })),
+  backend: s.optional(s.literal('auto', ...BACKEND_NAMES)),
+  workers: s.optional(s.number({ int: true, min: 1, max: 16 })),
 });
 const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
 const uploadId = s.object({ uploadId: s.string({ pattern: /^[0-9a-f]{32}$/ }) });
@@ -121,6 +158,15 @@ export const API = {
   discardUpload: method<null>()(uploadId),
   /** Creates a project with sample data at `path`, opens it, and imports the samples as a job. */
   createSampleProject: method<SampleCreated>()(s.object({ path: projectPath, kind: s.literal('digits') })),
+
+  // Training. A run is a `train` job; its progress detail is a TrainProgress.
+  /** The backends Loupe can train on here, best first, and why each is or is not usable. */
+  trainingBackends: method<BackendInfo[]>()(none),
+  /** What one click would do with the current data (with any overrides applied), and why. */
+  trainPlan: method<TrainPlan>()(s.object({ overrides: s.optional(trainOverrides) })),
+  startTraining: method<TrainStarted>()(s.object({ overrides: s.optional(trainOverrides) })),
+  listRuns: method<RunSummary[]>()(none),
+  runDetails: method<RunDetails>()(s.object({ runId: id })),
 } as const;
 
 export type ApiSpec = typeof API;
@@ -156,6 +202,8 @@ export interface LoupeEvents {
   onJobFinished: JobInfo;
   /** Labels, splits or images changed (in this window or another one on the same project). */
   onImagesChanged: ImagesChanged;
+  /** A run was created or ended (runId null: look at the list again). */
+  onRunsChanged: { runId: number | null };
 }
 
 export type EventName = keyof LoupeEvents;
@@ -166,6 +214,7 @@ const EVENT_TABLE: { [E in EventName]: true } = {
   onJobProgress: true,
   onJobFinished: true,
   onImagesChanged: true,
+  onRunsChanged: true,
 };
 export const EVENT_NAMES = Object.keys(EVENT_TABLE) as EventName[];
 

@@ -214,3 +214,165 @@ export interface SampleCreated {
   jobId: string;
   importId: number;
 }
+
+// Training. A run trains one architecture on a snapshot of the labeled images, on one backend,
+// and records every epoch; the plan says what one click would do and why.
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small';
+export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
+export type OptimizerName = 'adam' | 'sgd';
+export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
+
+export interface BackendInfo {
+  name: BackendName;
+  available: boolean;
+  /** Why it is or is not usable here, for people. */
+  reason: string;
+  /** The device it would run on (GPU adapter, CPU model). */
+  device: string;
+}
+
+export interface Augmentation {
+  /** Mirror left-right at random (never for digits or text). */
+  flip: boolean;
+  /** Random translation by up to this many pixels (padding then cropping). */
+  shift: number;
+  /** Random brightness change of up to ± this share of the range. */
+  brightness: number;
+}
+
+export type LrSchedule =
+  | { kind: 'constant' }
+  | { kind: 'step'; stepSize: number; gamma: number }
+  | { kind: 'cosine' };
+
+/** Every choice a run makes; one click fills it in, Advanced settings override any part. */
+export interface TrainConfig {
+  arch: ArchName;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** SGD only. */
+  momentum: number;
+  weightDecay: number;
+  schedule: LrSchedule;
+  augmentation: Augmentation;
+  /** Stop when validation accuracy has not improved for this many epochs; null = never. */
+  patience: number | null;
+  /** Keep the weights of the epoch with the best validation accuracy. */
+  restoreBest: boolean;
+  seed: number;
+  backend: BackendName | 'auto';
+  /** Data-parallel replicas on CPU backends (one per core). */
+  workers: number;
+}
+
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule'>> & {
+  augmentation?: Partial<Augmentation>;
+  /** stepSize and gamma apply to 'step' (defaults: a third of the epochs, 0.1). */
+  schedule?: { kind: LrSchedule['kind']; stepSize?: number; gamma?: number };
+};
+
+export interface TrainDataStats {
+  classes: { id: number; name: string; train: number; val: number; test: number }[];
+  train: number;
+  val: number;
+  test: number;
+  /** Labeled images left out: their class has no training images. */
+  excluded: number;
+  medianWidth: number;
+  medianHeight: number;
+  greyscale: boolean;
+}
+
+export interface TrainPlan {
+  config: TrainConfig;
+  backend: BackendInfo;
+  data: TrainDataStats;
+  /** Estimated wall time of the whole run. */
+  estimatedSeconds: number;
+  /** Why each choice was made, one sentence each. */
+  explanation: string[];
+  /** Why the run cannot start as planned (e.g. fewer than two classes); null when it can. */
+  blocker: string | null;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  learningRate: number | null;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/** Live data of a `train` job (JobProgress.detail). */
+export interface TrainProgress {
+  runId: number;
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  imagesPerSecond: number | null;
+  history: EpochMetrics[];
+}
+
+export interface RunSummary {
+  id: number;
+  status: RunStatus;
+  arch: ArchName;
+  backend: BackendName;
+  device: string;
+  seed: number;
+  createdAt: number;
+  finishedAt: number | null;
+  seconds: number | null;
+  imagesPerSecond: number | null;
+  epochs: number;
+  bestEpoch: number | null;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+  error: string | null;
+  /** The completed run with the best validation accuracy. */
+  best: boolean;
+}
+
+export interface RunDetails extends RunSummary {
+  backendReason: string;
+  config: TrainConfig;
+  plan: TrainPlan | null;
+  classes: { id: number; name: string }[];
+  history: EpochMetrics[];
+  /** Images per split in the run's data snapshot. */
+  splits: Record<Split, number>;
+}
+
+export interface TrainStarted {
+  jobId: string;
+  runId: number;
+}
+
+/** `loupe train --json` and the `train` job's result. */
+export interface TrainResult {
+  runId: number;
+  status: RunStatus;
+  arch: ArchName;
+  backend: BackendName;
+  device: string;
+  epochs: number;
+  bestEpoch: number | null;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+  seconds: number;
+  imagesPerSecond: number | null;
+  backbone: null;
+}

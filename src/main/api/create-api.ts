@@ -6,6 +6,7 @@ import { importHandlers } from './import-handlers';
 import { jobHandlers } from './job-handlers';
 import { labelHandlers } from './label-handlers';
 import { projectHandlers } from './project-handlers';
+import { trainHandlers } from './train-handlers';
 import type { Session } from './studio';
 
 export function createApi(session: Session): LoupeApi {
@@ -14,5 +15,6 @@ export function createApi(session: Session): LoupeApi {
     ...jobHandlers(session),
     ...labelHandlers(session),
     ...importHandlers(session),
+    ...trainHandlers(session),
   } satisfies LoupeApi;
 }

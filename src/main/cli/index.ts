@@ -9,8 +9,9 @@ import { importCommand } from './commands/import';
 import { createCommand, statusCommand } from './commands/project';
 import { sampleCommand } from './commands/sample';
 import { serveCommand } from './commands/serve';
+import { trainCommand } from './commands/train';
 
-export const COMMANDS: Command[] = [createCommand, statusCommand, importCommand, sampleCommand, serveCommand];
+export const COMMANDS: Command[] = [createCommand, statusCommand, importCommand, sampleCommand, trainCommand, serveCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

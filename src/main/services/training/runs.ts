@@ -2,9 +2,11 @@
 // it ended. A run that was "running" when its process died is marked interrupted when the
 // project is next opened (store/recovery.ts).
 
+import { LoupeError } from '../../../shared/errors';
+import type { ArchName, BackendName, EpochMetrics, RunDetails, RunStatus, RunSummary, Split, TrainConfig, TrainPlan } from '../../../shared/types';
 import type { DB } from '../../store/database';
 
-export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
+export type { RunStatus };
 
 export interface RunClass {
   id: number;
@@ -29,16 +31,7 @@ export interface NewRun {
   snapshot: SnapshotRow[];
 }
 
-export interface EpochRecord {
-  epoch: number;
-  trainLoss: number | null;
-  trainAccuracy: number | null;
-  valLoss: number | null;
-  valAccuracy: number | null;
-  learningRate: number | null;
-  seconds: number;
-  imagesPerSecond: number;
-}
+export type EpochRecord = EpochMetrics;
 
 export interface RunEnd {
   status: Exclude<RunStatus, 'running'>;
@@ -93,4 +86,90 @@ export function finishRun(db: DB, runId: number, end: RunEnd, now = Date.now()):
        val_accuracy = ?, test_accuracy = ?, error = ?, owner_pid = NULL
      WHERE id = ? AND status = 'running'`,
   ).run(end.status, now, end.seconds, end.imagesPerSecond, end.bestEpoch, end.valAccuracy, end.testAccuracy, end.error ?? null, runId);
+}
+
+interface RunRow {
+  id: number;
+  status: RunStatus;
+  arch: string;
+  backend: string;
+  backend_reason: string;
+  device: string;
+  seed: number;
+  plan: string;
+  config: string;
+  classes: string;
+  created_at: number;
+  finished_at: number | null;
+  seconds: number | null;
+  images_per_second: number | null;
+  best_epoch: number | null;
+  val_accuracy: number | null;
+  test_accuracy: number | null;
+  error: string | null;
+  epochs: number;
+}
+
+const RUN_COLUMNS = `r.*, (SELECT count(*) FROM run_epochs e WHERE e.run_id = r.id) AS epochs`;
+
+function bestRunId(db: DB): number | null {
+  const row = db
+    .prepare(`SELECT id FROM runs WHERE status = 'completed' AND val_accuracy IS NOT NULL ORDER BY val_accuracy DESC, id DESC LIMIT 1`)
+    .get() as { id: number } | undefined;
+  return row?.id ?? null;
+}
+
+function summaryOf(row: RunRow, best: number | null): RunSummary {
+  return {
+    id: row.id,
+    status: row.status,
+    arch: row.arch as ArchName,
+    backend: row.backend as BackendName,
+    device: row.device,
+    seed: row.seed,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+    seconds: row.seconds,
+    imagesPerSecond: row.images_per_second,
+    epochs: row.epochs,
+    bestEpoch: row.best_epoch,
+    valAccuracy: row.val_accuracy,
+    testAccuracy: row.test_accuracy,
+    error: row.error,
+    best: row.id === best,
+  };
+}
+
+/** Every run, newest first, with the best completed one marked. */
+export function listRuns(db: DB): RunSummary[] {
+  const best = bestRunId(db);
+  return (db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r ORDER BY r.id DESC`).all() as RunRow[]).map((r) => summaryOf(r, best));
+}
+
+export function epochHistory(db: DB, runId: number): EpochMetrics[] {
+  return db
+    .prepare(
+      `SELECT epoch, train_loss AS trainLoss, train_accuracy AS trainAccuracy, val_loss AS valLoss, val_accuracy AS valAccuracy,
+              learning_rate AS learningRate, seconds, images_per_second AS imagesPerSecond
+         FROM run_epochs WHERE run_id = ? ORDER BY epoch`,
+    )
+    .all(runId) as EpochMetrics[];
+}
+
+export function runDetails(db: DB, runId: number): RunDetails {
+  const row = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id = ?`).get(runId) as RunRow | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', `There is no run #${runId} in this project.`);
+  const splits = { train: 0, val: 0, test: 0 };
+  for (const s of db.prepare('SELECT split, count(*) AS n FROM run_images WHERE run_id = ? GROUP BY split').all(runId) as { split: Split; n: number }[]) {
+    splits[s.split] = s.n;
+  }
+  return {
+    ...summaryOf(row, bestRunId(db)),
+    backendReason: row.backend_reason,
+    config: JSON.parse(row.config) as TrainConfig,
+    plan: JSON.parse(row.plan) as TrainPlan | null,
+    classes: JSON.parse(row.classes) as RunClass[],
+    history: epochHistory(db, runId),
+    splits,
+  };
 }

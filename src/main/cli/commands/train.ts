@@ -1,0 +1,133 @@
+import { ARCH_NAMES, BACKEND_NAMES, type ArchName, type BackendName, type TrainOverrides, type TrainPlan, type TrainProgress } from '../../../shared/types';
+import { ARCHITECTURES } from '../../services/training/architectures';
+import { planTraining, runTraining } from '../../services/training/train';
+import { Project } from '../../store/project';
+import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
+import { formatDuration, progressLine } from '../progress';
+
+const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
+
+function overridesOf(values: OptionValues): TrainOverrides {
+  const o: TrainOverrides = {};
+  if (values.arch !== undefined) {
+    if (!ARCH_NAMES.includes(values.arch as ArchName)) throw new UsageError(`--arch must be one of ${ARCH_NAMES.join(', ')}.`);
+    o.arch = values.arch as ArchName;
+  }
+  if (values.backend !== undefined) {
+    if (values.backend !== 'auto' && !BACKEND_NAMES.includes(values.backend as BackendName)) {
+      throw new UsageError(`--backend must be auto or one of ${BACKEND_NAMES.join(', ')}.`);
+    }
+    o.backend = values.backend as BackendName | 'auto';
+  }
+  if (values.optimizer !== undefined) {
+    if (values.optimizer !== 'adam' && values.optimizer !== 'sgd') throw new UsageError('--optimizer must be adam or sgd.');
+    o.optimizer = values.optimizer;
+  }
+  o.epochs = intOption(values.epochs, 'epochs', 1, 1000);
+  o.seed = intOption(values.seed, 'seed', 0, 2 ** 31 - 1);
+  o.batchSize = intOption(values['batch-size'], 'batch-size', 1, 4096);
+  o.workers = intOption(values.workers, 'workers', 1, 16);
+  o.width = o.height = intOption(values.size, 'size', 8, 512);
+  o.patience = intOption(values.patience, 'patience', 1, 1000);
+  if (values['no-early-stop']) o.patience = null;
+  if (values.lr !== undefined) {
+    const lr = Number(values.lr);
+    if (!(lr > 0 && lr <= 10)) throw new UsageError('--lr must be a number above 0 and at most 10.');
+    o.learningRate = lr;
+  }
+  if (values['step-lr'] !== undefined) o.schedule = { kind: 'step', stepSize: intOption(values['step-lr'], 'step-lr', 1, 1000) };
+  if (values['no-augment']) o.augmentation = { flip: false, shift: 0, brightness: 0 };
+  for (const key of Object.keys(o) as (keyof TrainOverrides)[]) if (o[key] === undefined) delete o[key];
+  return o;
+}
+
+export function describePlan(plan: TrainPlan): string[] {
+  const c = plan.config;
+  return [
+    `Plan: ${ARCHITECTURES[c.arch].title} (${c.arch}) on ${c.width}x${c.height}x${c.channels}, ${c.epochs} epochs, batch ${c.batchSize}, ` +
+      `${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; backend ${plan.backend.name} on ${plan.backend.device}` +
+      `${c.workers > 1 && (plan.backend.name === 'wasm' || plan.backend.name === 'cpu') ? ` x${c.workers} replicas` : ''}; about ${formatDuration(plan.estimatedSeconds)}.`,
+    ...plan.explanation.map((line) => `  - ${line}`),
+  ];
+}
+
+function trainLine(p: TrainProgress): string {
+  const loss = p.trainLoss === null ? '' : `  loss ${p.trainLoss.toFixed(4)}  acc ${pct(p.trainAccuracy)}`;
+  const rate = p.imagesPerSecond === null ? '' : `  ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} img/s`;
+  return `Epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}${loss}${rate}`;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  usage: 'loupe train <project> [--arch A] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
+  summary:
+    'Train a classifier on the labeled images (one click: Loupe plans it). Also --batch-size, --lr, --optimizer adam|sgd, --step-lr N, --size PX, --workers N, --patience N, --no-early-stop, --no-augment.',
+  options: {
+    json: { type: 'boolean' },
+    plan: { type: 'boolean' },
+    arch: { type: 'string' },
+    epochs: { type: 'string' },
+    backend: { type: 'string' },
+    seed: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    'step-lr': { type: 'string' },
+    size: { type: 'string' },
+    workers: { type: 'string' },
+    patience: { type: 'string' },
+    'no-early-stop': { type: 'boolean' },
+    'no-augment': { type: 'boolean' },
+  },
+  async run(positionals, values, io: CliIO) {
+    const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
+    const overrides = overridesOf(values);
+    const project = Project.open(dir);
+    try {
+      if (values.plan) {
+        const { plan } = await planTraining(project, overrides);
+        if (values.json) io.json(plan);
+        else for (const line of describePlan(plan)) io.out(line);
+        return plan.blocker ? 1 : 0;
+      }
+      const controller = new AbortController();
+      void io.interrupted.then(() => controller.abort());
+      const line = progressLine((t) => process.stderr.write(t), { tty: Boolean(process.stderr.isTTY), unit: 'images' });
+      let epochsShown = 0;
+      const result = await runTraining(project, overrides, {
+        signal: controller.signal,
+        onRunCreated: (runId, plan) => {
+          io.err(`Run #${runId}`);
+          for (const l of describePlan(plan)) io.err(l);
+        },
+        onProgress: (done, total, phase, detail) => {
+          if (!detail) return line.update(done, total, phase);
+          for (; epochsShown < detail.history.length; epochsShown++) {
+            const e = detail.history[epochsShown];
+            io.err(
+              `Epoch ${e.epoch}/${detail.epochs}: loss ${e.trainLoss?.toFixed(4)} acc ${pct(e.trainAccuracy)}  val loss ${e.valLoss?.toFixed(4) ?? '–'} acc ${pct(e.valAccuracy)}  ` +
+                `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s  ${e.seconds.toFixed(1)} s`,
+            );
+          }
+          if (detail.batch < detail.batches) line.update(done, total, trainLine(detail));
+        },
+      });
+      line.end();
+      if (values.json) io.json(result);
+      else {
+        io.out(
+          `Run #${result.runId} ${result.status}: ${result.arch} on ${result.backend}, ${result.epochs} epochs (best ${result.bestEpoch ?? '–'}), ` +
+            `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)}` +
+            `${result.imagesPerSecond ? `, ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}.`,
+        );
+      }
+      if (result.status === 'cancelled') {
+        io.err('Cancelled. The run is recorded as cancelled; its best checkpoint so far is kept.');
+        return 130;
+      }
+      return 0;
+    } finally {
+      project.close();
+    }
+  },
+};

@@ -1,0 +1,185 @@
+// The named architectures a run can train. Each builder takes the input shape and class count
+// and returns an uncompiled tf.LayersModel ending in a softmax. Inputs are pixels scaled to
+// [0, 1] (see preprocess.ts); nothing in the graph depends on the backend.
+
+import * as tf from '@tensorflow/tfjs';
+import type { ArchName } from '../../../shared/types';
+
+export interface ArchInput {
+  height: number;
+  width: number;
+  channels: number;
+  classes: number;
+}
+
+export interface ArchInfo {
+  name: ArchName;
+  title: string;
+  /** One sentence for the plan and the docs. */
+  description: string;
+  build(input: ArchInput): tf.LayersModel;
+}
+
+const relu = 'relu' as const;
+const heNormal = () => tf.initializers.heNormal({});
+
+/** The seed articles' multilayer perceptron: Dense 128, Dropout 0.2. */
+function mlp({ height, width, channels, classes }: ArchInput): tf.LayersModel {
+  return tf.sequential({
+    name: 'mlp',
+    layers: [
+      tf.layers.flatten({ inputShape: [height, width, channels] }),
+      tf.layers.dense({ units: 128, activation: relu }),
+      tf.layers.dropout({ rate: 0.2 }),
+      tf.layers.dense({ units: classes, activation: 'softmax' }),
+    ],
+  });
+}
+
+/** LeNet-5 with ReLU and max pooling: two 5x5 convolutions (6 and 16 maps), dense 120 and 84. */
+function lenet({ height, width, channels, classes }: ArchInput): tf.LayersModel {
+  return tf.sequential({
+    name: 'lenet',
+    layers: [
+      tf.layers.conv2d({ inputShape: [height, width, channels], filters: 6, kernelSize: 5, padding: 'same', activation: relu }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'valid', activation: relu }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 120, activation: relu }),
+      tf.layers.dense({ units: 84, activation: relu }),
+      tf.layers.dense({ units: classes, activation: 'softmax' }),
+    ],
+  });
+}
+
+function convBnRelu(filters: number): tf.layers.Layer[] {
+  return [
+    tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: heNormal() }),
+    tf.layers.batchNormalization({}),
+    tf.layers.activation({ activation: relu }),
+  ];
+}
+
+/**
+ * A small, modern convnet for small images: two 3x3 conv + batch-norm blocks (32 and 64 maps),
+ * each halving the resolution, then dense 128 with dropout. About 4 MFLOPs per 28x28 image.
+ */
+function cnnSmall({ height, width, channels, classes }: ArchInput): tf.LayersModel {
+  return tf.sequential({
+    name: 'cnn_small',
+    layers: [
+      tf.layers.inputLayer({ inputShape: [height, width, channels] }),
+      ...convBnRelu(32),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      ...convBnRelu(64),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dropout({ rate: 0.25 }),
+      tf.layers.dense({ units: 128, activation: relu, kernelInitializer: heNormal() }),
+      tf.layers.dropout({ rate: 0.4 }),
+      tf.layers.dense({ units: classes, activation: 'softmax' }),
+    ],
+  });
+}
+
+/** The Keras CIFAR-10 tutorial CNN: conv 32-32, pool, conv 64-64, pool, dense 512, dropout. */
+function kerasCifar({ height, width, channels, classes }: ArchInput): tf.LayersModel {
+  return tf.sequential({
+    name: 'keras_cifar',
+    layers: [
+      tf.layers.conv2d({ inputShape: [height, width, channels], filters: 32, kernelSize: 3, padding: 'same', activation: relu }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: relu }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.dropout({ rate: 0.25 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: relu }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: relu }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.dropout({ rate: 0.25 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 512, activation: relu }),
+      tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: classes, activation: 'softmax' }),
+    ],
+  });
+}
+
+function residualBlock(x: tf.SymbolicTensor, filters: number, stride: number): tf.SymbolicTensor {
+  let y = tf.layers.conv2d({ filters, kernelSize: 3, strides: stride, padding: 'same', useBias: false, kernelInitializer: heNormal() }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({}).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.activation({ activation: relu }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: heNormal() }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({}).apply(y) as tf.SymbolicTensor;
+  let shortcut = x;
+  if (stride !== 1 || x.shape[3] !== filters) {
+    shortcut = tf.layers.conv2d({ filters, kernelSize: 1, strides: stride, useBias: false, kernelInitializer: heNormal() }).apply(x) as tf.SymbolicTensor;
+    shortcut = tf.layers.batchNormalization({}).apply(shortcut) as tf.SymbolicTensor;
+  }
+  const sum = tf.layers.add().apply([y, shortcut]) as tf.SymbolicTensor;
+  return tf.layers.activation({ activation: relu }).apply(sum) as tf.SymbolicTensor;
+}
+
+/**
+ * A ResNet-8 for colour images (He et al.'s CIFAR ResNets with one basic block per stage):
+ * a 3x3 stem, then stages of 32, 64 and 128 maps (the last two at half resolution each),
+ * global average pooling and a dense softmax. Inputs larger than 48 px get a strided stem.
+ */
+function resnetSmall({ height, width, channels, classes }: ArchInput): tf.LayersModel {
+  const input = tf.input({ shape: [height, width, channels] });
+  const stemStride = Math.min(height, width) > 48 ? 2 : 1;
+  let x = tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: stemStride, padding: 'same', useBias: false, kernelInitializer: heNormal() }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: relu }).apply(x) as tf.SymbolicTensor;
+  x = residualBlock(x, 32, 1);
+  x = residualBlock(x, 64, 2);
+  x = residualBlock(x, 128, 2);
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const output = tf.layers.dense({ units: classes, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ name: 'resnet_small', inputs: input, outputs: output });
+}
+
+export const ARCHITECTURES: Record<ArchName, ArchInfo> = {
+  mlp: { name: 'mlp', title: 'MLP', description: 'A multilayer perceptron (dense 128, dropout 0.2): fast, for tiny or very simple images.', build: mlp },
+  lenet: { name: 'lenet', title: 'LeNet', description: 'LeNet-5: two 5x5 convolutions and three dense layers; the classic digit recogniser.', build: lenet },
+  'cnn-small': {
+    name: 'cnn-small',
+    title: 'Small CNN',
+    description: 'Two 3x3 convolution blocks with batch normalisation and dense 128: accurate and cheap on small images.',
+    build: cnnSmall,
+  },
+  'keras-cifar': {
+    name: 'keras-cifar',
+    title: 'Keras CIFAR CNN',
+    description: 'The Keras CIFAR-10 tutorial CNN: four 3x3 convolutions, dense 512, dropout.',
+    build: kerasCifar,
+  },
+  'resnet-small': {
+    name: 'resnet-small',
+    title: 'ResNet-8',
+    description: 'A small residual network (32-64-128 maps, batch normalisation): the strongest from-scratch choice for colour images.',
+    build: resnetSmall,
+  },
+};
+
+/**
+ * Multiply-adds of one forward pass, counted from the built model's layers: convolutions and
+ * dense layers (everything else is small beside them). Training costs about three times this.
+ */
+export function forwardMacs(model: tf.LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const out = (layer.outputShape as number[]).map((d) => d ?? 1);
+    if (cls === 'Conv2D') {
+      const kernel = layer.getWeights()[0].shape as number[]; // [kh, kw, in, out]
+      macs += out[1] * out[2] * kernel[0] * kernel[1] * kernel[2] * kernel[3];
+    } else if (cls === 'DepthwiseConv2D') {
+      const kernel = layer.getWeights()[0].shape as number[]; // [kh, kw, in, mult]
+      macs += out[1] * out[2] * kernel[0] * kernel[1] * kernel[2] * kernel[3];
+    } else if (cls === 'Dense') {
+      const kernel = layer.getWeights()[0].shape as number[];
+      macs += kernel[0] * kernel[1];
+    }
+  }
+  return macs;
+}

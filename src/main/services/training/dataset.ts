@@ -1,0 +1,79 @@
+// The data a run trains on: every labeled, live image whose class has training images, with
+// its split. Read in one query, so the snapshot stored with the run is exactly what it saw.
+
+import type { Split, TrainDataStats } from '../../../shared/types';
+import type { DB } from '../../store/database';
+import type { RunClass, SnapshotRow } from './runs';
+
+export interface TrainItem {
+  imageId: number;
+  hash: string;
+  ext: string;
+  /** Index into `TrainingData.classes`. */
+  label: number;
+  split: Split;
+}
+
+export interface TrainingData {
+  /** In the project's class order; only classes with at least one training image. */
+  classes: RunClass[];
+  items: TrainItem[];
+  stats: TrainDataStats;
+}
+
+interface Row {
+  imageId: number;
+  hash: string;
+  ext: string;
+  classId: number;
+  split: Split;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export function trainingData(db: DB): TrainingData {
+  const rows = db
+    .prepare(
+      `SELECT i.id AS imageId, i.hash, i.ext, l.class_id AS classId, i.split, i.width, i.height, i.channels
+         FROM labels l JOIN images i ON i.id = l.image_id
+        WHERE i.removed_at IS NULL
+        ORDER BY i.id`,
+    )
+    .all() as Row[];
+  const allClasses = db.prepare('SELECT id, name FROM classes ORDER BY position, id').all() as RunClass[];
+  const perClass = new Map(allClasses.map((c) => [c.id, { ...c, train: 0, val: 0, test: 0 }]));
+  for (const r of rows) perClass.get(r.classId)![r.split] += 1;
+  const classes = allClasses.filter((c) => perClass.get(c.id)!.train > 0);
+  const index = new Map(classes.map((c, i) => [c.id, i]));
+  const kept = rows.filter((r) => index.has(r.classId));
+  const items = kept.map((r) => ({ imageId: r.imageId, hash: r.hash, ext: r.ext, label: index.get(r.classId)!, split: r.split }));
+  const count = (split: Split) => kept.reduce((n, r) => n + (r.split === split ? 1 : 0), 0);
+  // Size statistics from a sample: enough to pick an input size, cheap on 100,000 images.
+  const step = Math.max(1, Math.floor(kept.length / 5000));
+  const sample = kept.filter((_, i) => i % step === 0);
+  return {
+    classes,
+    items,
+    stats: {
+      classes: classes.map((c) => perClass.get(c.id)!),
+      train: count('train'),
+      val: count('val'),
+      test: count('test'),
+      excluded: rows.length - kept.length,
+      medianWidth: median(sample.map((r) => r.width)),
+      medianHeight: median(sample.map((r) => r.height)),
+      greyscale: kept.length > 0 && kept.every((r) => r.channels <= 2),
+    },
+  };
+}
+
+export function snapshotOf(data: TrainingData, classIds: number[]): SnapshotRow[] {
+  return data.items.map((it) => ({ imageId: it.imageId, classId: classIds[it.label], split: it.split }));
+}

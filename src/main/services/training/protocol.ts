@@ -1,0 +1,58 @@
+// Messages between the main thread and the training replicas (worker threads). Replicas share
+// two buffers: a control block (barrier, cancel) and a float exchange area where each replica
+// writes its gradients (and, once per epoch, its batch-norm statistics and evaluation sums).
+
+import type { BackendName, EpochMetrics, TrainConfig } from '../../../shared/types';
+
+export interface SplitRows {
+  /** Pack row of each image. */
+  rows: Int32Array;
+  labels: Int32Array;
+}
+
+export interface ReplicaInit {
+  rank: number;
+  replicas: number;
+  backend: BackendName;
+  config: TrainConfig;
+  classes: number;
+  pack: { file: string; rowBytes: number };
+  train: SplitRows;
+  val: SplitRows;
+  test: SplitRows;
+  /** Where rank 0 keeps the best checkpoint and writes the final model. */
+  modelDir: string;
+  control: SharedArrayBuffer;
+  exchange: SharedArrayBuffer;
+  /** Floats per replica slot in `exchange`. */
+  slotFloats: number;
+}
+
+// Control block (Int32Array indices).
+export const CTL_COUNT = 0;
+export const CTL_GENERATION = 1;
+export const CTL_CANCEL = 2;
+/** Set by the main thread when a replica failed: the others stop waiting at the barrier. */
+export const CTL_ABORT = 3;
+export const CONTROL_INTS = 4;
+
+/** Extra floats per slot after the weights: loss sum, correct count, sample count, cancel vote. */
+export const SLOT_EXTRA = 4;
+
+export interface BatchMessage {
+  type: 'batch';
+  epoch: number;
+  batch: number;
+  batches: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  imagesPerSecond: number;
+}
+
+export type FromReplica =
+  | { type: 'ready'; rank: number; device: string; backend: BackendName }
+  | BatchMessage
+  | { type: 'epoch'; metrics: EpochMetrics; improved: boolean }
+  | { type: 'predictions'; rank: number; split: 'val' | 'test'; offset: number; probs: Float32Array }
+  | { type: 'done'; rank: number; epochs: number; bestEpoch: number | null; bestValAccuracy: number | null; cancelled: boolean; trainSeconds: number; trainImages: number; numTensors: number }
+  | { type: 'error'; rank: number; code: string | null; message: string };

@@ -1,0 +1,305 @@
+// A training run, from the main thread's side: plan it, prepare the pixel cache, record the run
+// with its exact data snapshot, start one replica per core (or one on a GPU), record each epoch
+// as it ends, store the predictions on val and test, and finish the record. The main thread
+// only moves messages and writes rows; all tensor work happens in the replicas.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { LoupeError } from '../../../shared/errors';
+import type { ArchName, BackendInfo, EpochMetrics, RunStatus, TrainOverrides, TrainPlan, TrainProgress, TrainResult } from '../../../shared/types';
+import type { DB } from '../../store/database';
+import type { Project } from '../../store/project';
+import { throwIfCancelled } from '../../jobs/jobs';
+import { spawnWorker } from '../../workers/spawn';
+import { trainingData, snapshotOf, type TrainingData } from './dataset';
+import { chooseBackend } from './backends';
+import { makePlan, type CostModel } from './plan';
+import { ensurePixelPack } from './pixel-pack';
+import { CONTROL_INTS, CTL_ABORT, CTL_CANCEL, SLOT_EXTRA, type FromReplica, type ReplicaInit, type SplitRows } from './protocol';
+import { createRun, finishRun, recordEpoch } from './runs';
+
+let probes: Promise<BackendInfo[]> | null = null;
+
+/** Which backends can train here; asked once per process, in a worker (never loads tfjs here). */
+export function trainingBackends(): Promise<BackendInfo[]> {
+  probes ??= new Promise<BackendInfo[]>((resolve, reject) => {
+    const worker = spawnWorker('train', { workerData: { mode: 'probe' } });
+    worker.once('message', (msg: { type: 'backends'; backends: BackendInfo[] }) => {
+      resolve(msg.backends);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new LoupeError('INTERNAL', `The backend probe stopped (exit code ${code}).`)));
+  }).catch((err: unknown) => {
+    probes = null;
+    throw err;
+  });
+  return probes;
+}
+
+interface ModelSize {
+  macs: number;
+  /** Every weight, trainable or not: the size of a replica's exchange slot. */
+  floats: number;
+}
+
+const sizes = new Map<string, ModelSize>();
+
+/** Counts an architecture's cost by building it (on the CPU backend, in this thread; cached). */
+async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number): Promise<ModelSize> {
+  const key = [arch, width, height, channels, classes].join(':');
+  const hit = sizes.get(key);
+  if (hit) return hit;
+  const tf = await import('@tensorflow/tfjs');
+  const { ARCHITECTURES, forwardMacs } = await import('./architectures');
+  if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
+  const model = ARCHITECTURES[arch].build({ width, height, channels, classes });
+  const size = { macs: forwardMacs(model), floats: model.countParams() };
+  model.dispose();
+  sizes.set(key, size);
+  return size;
+}
+
+/** The one-click plan for the open project's data, with any overrides applied. */
+export async function planTraining(project: Project, overrides: TrainOverrides = {}): Promise<{ plan: TrainPlan; data: TrainingData }> {
+  const data = trainingData(project.db);
+  const backend = chooseBackend(await trainingBackends(), overrides.backend ?? 'auto');
+  const macs = new Map<string, number>();
+  const cost: CostModel = {
+    cores: os.availableParallelism(),
+    forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
+  };
+  // The plan is pure; count the chosen architecture's cost, then plan again with it known.
+  const draft = makePlan(data.stats, backend, cost, overrides);
+  const { config } = draft;
+  if (draft.blocker) return { plan: draft, data };
+  const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
+  macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
+  return { plan: makePlan(data.stats, backend, cost, overrides), data };
+}
+
+export interface TrainOptions {
+  signal?: AbortSignal;
+  /** Progress: done/total steps, a phase for people, and the live curves. */
+  onProgress?: (done: number, total: number | null, phase: string, detail?: TrainProgress) => void;
+  /** Called once the run is recorded, before training starts. */
+  onRunCreated?: (runId: number, plan: TrainPlan) => void;
+}
+
+function splitRows(data: TrainingData, split: 'train' | 'val' | 'test', rowOf: Map<string, number>): { rows: SplitRows; imageIds: number[] } {
+  const items = data.items.filter((it) => it.split === split && rowOf.has(it.hash));
+  return {
+    rows: { rows: Int32Array.from(items, (it) => rowOf.get(it.hash)!), labels: Int32Array.from(items, (it) => it.label) },
+    imageIds: items.map((it) => it.imageId),
+  };
+}
+
+function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds: number[], labels: Int32Array, probs: Float32Array, classes: number): number | null {
+  if (imageIds.length === 0) return null;
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO predictions (run_id, image_id, split, true_index, predicted_index, confidence, loss, probs)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  let correct = 0;
+  db.transaction(() => {
+    for (let i = 0; i < imageIds.length; i++) {
+      const p = probs.subarray(i * classes, (i + 1) * classes);
+      let arg = 0;
+      for (let k = 1; k < classes; k++) if (p[k] > p[arg]) arg = k;
+      if (arg === labels[i]) correct++;
+      const loss = -Math.log(Math.max(p[labels[i]], 1e-7));
+      insert.run(runId, imageIds[i], split, labels[i], arg, p[arg], loss, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    }
+  })();
+  return correct / imageIds.length;
+}
+
+export async function runTraining(project: Project, overrides: TrainOverrides = {}, options: TrainOptions = {}): Promise<TrainResult> {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  const { signal, onProgress } = options;
+  const { plan, data } = await planTraining(project, overrides);
+  if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
+  const { config } = plan;
+  const classes = data.classes.length;
+
+  onProgress?.(0, data.items.length, 'Preparing images');
+  const pack = await ensurePixelPack(
+    project,
+    data.items,
+    { width: config.width, height: config.height, channels: config.channels, fit: 'cover' },
+    { signal, onProgress: (done, total) => onProgress?.(done, total, 'Preparing images') },
+  );
+  if (signal) throwIfCancelled(signal);
+  const train = splitRows(data, 'train', pack.rows);
+  const val = splitRows(data, 'val', pack.rows);
+  const test = splitRows(data, 'test', pack.rows);
+  if (train.imageIds.length === 0) throw new LoupeError('INVALID_INPUT', 'None of the training images could be read.');
+
+  const started = performance.now();
+  const runId = createRun(project.db, {
+    arch: config.arch,
+    backend: plan.backend.name,
+    backendReason: plan.backend.reason,
+    device: plan.backend.device,
+    seed: config.seed,
+    plan,
+    config,
+    classes: data.classes,
+    snapshot: snapshotOf(
+      { ...data, items: data.items.filter((it) => pack.rows.has(it.hash)) },
+      data.classes.map((c) => c.id),
+    ),
+  });
+  options.onRunCreated?.(runId, plan);
+  const modelDir = path.join(project.paths.models, String(runId));
+  fs.mkdirSync(modelDir, { recursive: true });
+
+  const cpu = plan.backend.name === 'wasm' || plan.backend.name === 'cpu';
+  // Fewer replicas than cores when a batch would leave one with almost nothing to do.
+  const replicas = cpu ? Math.max(1, Math.min(config.workers, Math.floor(config.batchSize / 8), train.imageIds.length)) : 1;
+  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes);
+  const slotFloats = size.floats + SLOT_EXTRA;
+  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
+  const exchange = new SharedArrayBuffer(2 * replicas * slotFloats * 4);
+  const ctl = new Int32Array(control);
+
+  const history: EpochMetrics[] = [];
+  const predictions = { val: new Float32Array(val.imageIds.length * classes), test: new Float32Array(test.imageIds.length * classes) };
+  const batchesPerEpoch = Math.ceil(train.imageIds.length / config.batchSize);
+  const totalSteps = batchesPerEpoch * config.epochs;
+  let device = plan.backend.device;
+  let doneMsg: Extract<FromReplica, { type: 'done' }> | null = null;
+  let failure: LoupeError | null = null;
+  const workers: Worker[] = [];
+  const progressOf = (epoch: number, batch: number, batches: number, loss: number | null, acc: number | null, rate: number | null): TrainProgress => ({
+    runId,
+    epoch,
+    epochs: config.epochs,
+    batch,
+    batches,
+    trainLoss: loss,
+    trainAccuracy: acc,
+    imagesPerSecond: rate,
+    history,
+  });
+
+  const onAbort = () => Atomics.store(ctl, CTL_CANCEL, 1);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let killTimer: NodeJS.Timeout | null = null;
+  try {
+    onProgress?.(0, totalSteps, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
+    await new Promise<void>((resolve) => {
+      let finished = 0;
+      const fail = (err: LoupeError) => {
+        failure ??= err;
+        Atomics.store(ctl, CTL_ABORT, 1);
+        resolve();
+      };
+      const portion = (split: 'val' | 'test', offset: number, probs: Float32Array) => predictions[split].set(probs, offset * classes);
+      for (let rank = 0; rank < replicas; rank++) {
+        const init: ReplicaInit & { mode: 'replica' } = {
+          mode: 'replica',
+          rank,
+          replicas,
+          backend: plan.backend.name,
+          config,
+          classes,
+          pack: { file: pack.file, rowBytes: pack.rowBytes },
+          train: train.rows,
+          val: val.rows,
+          test: test.rows,
+          modelDir,
+          control,
+          exchange,
+          slotFloats,
+        };
+        const worker = spawnWorker('train', { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+        workers.push(worker);
+        worker.on('message', (msg: FromReplica) => {
+          switch (msg.type) {
+            case 'ready':
+              if (rank === 0) device = msg.device;
+              break;
+            case 'batch':
+              onProgress?.(
+                msg.epoch * msg.batches + msg.batch,
+                totalSteps,
+                `Epoch ${msg.epoch + 1}/${config.epochs}`,
+                progressOf(msg.epoch + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
+              );
+              break;
+            case 'epoch':
+              history.push(msg.metrics);
+              recordEpoch(project.db, runId, msg.metrics);
+              onProgress?.(
+                msg.metrics.epoch * batchesPerEpoch,
+                totalSteps,
+                `Epoch ${msg.metrics.epoch}/${config.epochs}`,
+                progressOf(msg.metrics.epoch, batchesPerEpoch, batchesPerEpoch, msg.metrics.trainLoss, msg.metrics.trainAccuracy, msg.metrics.imagesPerSecond),
+              );
+              break;
+            case 'predictions':
+              portion(msg.split, msg.offset, msg.probs);
+              break;
+            case 'done':
+              if (rank === 0) doneMsg = msg;
+              if (++finished === replicas) resolve();
+              break;
+            case 'error':
+              fail(new LoupeError(msg.code === 'NOT_SUPPORTED' ? 'NOT_SUPPORTED' : 'INTERNAL', `Training failed: ${msg.message}`));
+              break;
+          }
+        });
+        worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
+        worker.on('exit', (code) => {
+          if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
+        });
+      }
+      // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
+      signal?.addEventListener('abort', () => (killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000)), { once: true });
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const done = doneMsg as Extract<FromReplica, { type: 'done' }> | null;
+  const failed = failure as LoupeError | null;
+  const cancelled = signal?.aborted === true || done?.cancelled === true || failed?.code === 'CANCELLED';
+  const status: RunStatus = failure && !cancelled ? 'failed' : cancelled ? 'cancelled' : 'completed';
+  let valAccuracy = done?.bestValAccuracy ?? null;
+  let testAccuracy: number | null = null;
+  if (status === 'completed') {
+    valAccuracy = storePredictions(project.db, runId, 'val', val.imageIds, val.rows.labels, predictions.val, classes) ?? valAccuracy;
+    testAccuracy = storePredictions(project.db, runId, 'test', test.imageIds, test.rows.labels, predictions.test, classes);
+  }
+  const imagesPerSecond = done && done.trainSeconds > 0 ? done.trainImages / done.trainSeconds : null;
+  finishRun(project.db, runId, {
+    status,
+    seconds,
+    imagesPerSecond,
+    bestEpoch: done?.bestEpoch ?? null,
+    valAccuracy,
+    testAccuracy,
+    error: status === 'failed' ? (failure as LoupeError | null)?.message ?? null : null,
+  });
+  if (status === 'failed') throw failure!;
+  return {
+    runId,
+    status,
+    arch: config.arch,
+    backend: plan.backend.name,
+    device,
+    epochs: history.length,
+    bestEpoch: done?.bestEpoch ?? null,
+    valAccuracy,
+    testAccuracy,
+    seconds,
+    imagesPerSecond,
+    backbone: null,
+  };
+}
