@@ -285,6 +285,8 @@ export interface TrainDataStats {
   test: number;
   /** Labeled images left out: their class has no training images. */
   excluded: number;
+  /** Training images this run holds out for validation, because the project has no val split. */
+  heldOut: number;
   medianWidth: number;
   medianHeight: number;
   greyscale: boolean;

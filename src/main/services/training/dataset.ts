@@ -3,7 +3,11 @@
 
 import type { Split, TrainDataStats } from '../../../shared/types';
 import type { DB } from '../../store/database';
+import { permutation, seededRandom, subSeed } from './rng';
 import type { RunClass, SnapshotRow } from './runs';
+
+/** Share of the training images held out for validation when a project has no val split. */
+export const HOLDOUT_SHARE = 0.1;
 
 export interface TrainItem {
   imageId: number;
@@ -67,6 +71,7 @@ export function trainingData(db: DB): TrainingData {
       val: count('val'),
       test: count('test'),
       excluded: rows.length - kept.length,
+      heldOut: 0,
       medianWidth: median(sample.map((r) => r.width)),
       medianHeight: median(sample.map((r) => r.height)),
       greyscale: kept.length > 0 && kept.every((r) => r.channels <= 2),
@@ -76,4 +81,27 @@ export function trainingData(db: DB): TrainingData {
 
 export function snapshotOf(data: TrainingData, classIds: number[]): SnapshotRow[] {
   return data.items.map((it) => ({ imageId: it.imageId, classId: classIds[it.label], split: it.split }));
+}
+
+/**
+ * Without a val split there is nothing honest to pick the best epoch or stop early on: hold out
+ * a stratified, seeded 10% of the training images for this run (the project's splits stay).
+ */
+export function withValidationHoldout(data: TrainingData, seed: number): TrainingData {
+  if (data.stats.val > 0 || data.stats.train < 20) return data;
+  const items = data.items.map((it) => ({ ...it }));
+  const byClass = new Map<number, TrainItem[]>();
+  for (const it of items) if (it.split === 'train') byClass.set(it.label, [...(byClass.get(it.label) ?? []), it]);
+  let heldOut = 0;
+  for (const [label, list] of byClass) {
+    const take = Math.floor(list.length * HOLDOUT_SHARE);
+    const order = permutation(list.length, seededRandom(subSeed(seed, 4, label)));
+    for (let i = 0; i < take; i++) list[order[i]].split = 'val';
+    heldOut += take;
+  }
+  const classes = data.stats.classes.map((c, i) => {
+    const moved = items.filter((it) => it.label === i && it.split === 'val').length;
+    return { ...c, train: c.train - moved, val: moved };
+  });
+  return { ...data, items, stats: { ...data.stats, classes, train: data.stats.train - heldOut, val: heldOut, heldOut } };
 }

@@ -158,7 +158,11 @@ export function makePlan(
   } else if (!backend.available) {
     blocker = `The ${backend.name} backend cannot run here: ${backend.reason}`;
   }
-  if (stats.val === 0) explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
+  if (stats.heldOut > 0) {
+    explanation.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out to pick the best epoch and stop early.`);
+  } else if (stats.val === 0) {
+    explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
+  }
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
 
   const estimatedSeconds = blocker ? 0 : estimateSeconds(config, stats, stats.classes.length, backend, cost);

@@ -13,9 +13,9 @@ import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
-import { trainingData, snapshotOf, type TrainingData } from './dataset';
+import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from './backends';
-import { makePlan, type CostModel } from './plan';
+import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
 import { ensurePixelPack } from './pixel-pack';
 import { CONTROL_INTS, CTL_ABORT, CTL_CANCEL, SLOT_EXTRA, type FromReplica, type ReplicaInit, type SplitRows } from './protocol';
 import { createRun, finishRun, recordEpoch } from './runs';
@@ -64,7 +64,7 @@ async function modelSize(arch: ArchName, width: number, height: number, channels
 
 /** The one-click plan for the open project's data, with any overrides applied. */
 export async function planTraining(project: Project, overrides: TrainOverrides = {}): Promise<{ plan: TrainPlan; data: TrainingData }> {
-  const data = trainingData(project.db);
+  const data = withValidationHoldout(trainingData(project.db), overrides.seed ?? DEFAULT_SEED);
   const backend = chooseBackend(await trainingBackends(), overrides.backend ?? 'auto');
   const macs = new Map<string, number>();
   const cost: CostModel = {

@@ -161,7 +161,7 @@ const conv2DBackpropInput = scopedKernel((s, inputs, attrs) => {
   };
   const { x, pad: explicit } = transposedConvInput(s, dy, g);
   // [fh, fw, inC, outC] flipped in space, with in and out swapped.
-  const flipped = s.transpose(filter, [0, 1, 3, 2]);
+  const flipped = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   return s.run('Conv2D', { x, filter: flipped }, { strides: 1, dilations: 1, pad: explicit, dataFormat: 'NHWC' });
 });
 
@@ -242,23 +242,24 @@ const maxPoolGrad: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
+/** Adds each dy to the first maximum of its window in x (NHWC; pads hold no candidates). */
 function addToFirstMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
-  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, strideHeight, strideWidth } = info;
-  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw, padInfo } = info;
+  const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight, outWidth, padInfo } = info;
   const best = new Float32Array(c);
   const where = new Int32Array(c);
   let o = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let yr = 0; yr < outHeight; yr++) {
-      const r0 = yr * strideHeight - padInfo.top;
-      const rows = [Math.max(0, r0), Math.min(inHeight, r0 + fh)];
+      const top = yr * info.strideHeight - padInfo.top;
+      const [r0, r1] = [Math.max(0, top), Math.min(h, top + info.effectiveFilterHeight)];
       for (let yc = 0; yc < outWidth; yc++, o += c) {
-        const c0 = yc * strideWidth - padInfo.left;
+        const left = yc * info.strideWidth - padInfo.left;
+        const [c0, c1] = [Math.max(0, left), Math.min(w, left + info.effectiveFilterWidth)];
         best.fill(-Infinity);
         where.fill(-1);
-        for (let r = rows[0]; r < rows[1]; r++) {
-          for (let col = Math.max(0, c0); col < Math.min(inWidth, c0 + fw); col++) {
-            const p = ((b * inHeight + r) * inWidth + col) * c;
+        for (let r = r0; r < r1; r++) {
+          for (let col = c0; col < c1; col++) {
+            const p = ((b * h + r) * w + col) * c;
             for (let d = 0; d < c; d++) {
               if (x[p + d] > best[d]) {
                 best[d] = x[p + d];

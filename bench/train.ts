@@ -1,0 +1,212 @@
+// `npm run bench:train`: training throughput and one-click accuracy.
+//
+//   npm run bench:train                      throughput of every architecture on every backend
+//                                            that can train here, with one replica and with one
+//                                            per core, as images/s and GFLOP/s beside the machine's
+//                                            ceiling (a 2048x2048 float32 MatMul through
+//                                            onnxruntime-node on all cores), measured in the same run
+//   npm run bench:train -- --dataset mnist   one click from the CLI on a freshly made project:
+//                        --dataset fashion   mnist (the sample: 8,000/1,000/1,000 digits),
+//                        --dataset cifar10   fashion (Debian's dataset-fashion-mnist, 60k/10k),
+//                                            cifar10 (../shared/datasets, 50k/10k)
+//   Options: --images N (throughput: training images per measurement, default 2048),
+//            --archs a,b  --backends a,b  --dir DIR (where projects go, default /var/tmp)
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { ARCH_NAMES, type ArchName, type BackendName } from '../src/shared/types';
+import { encodeGrayPng } from '../src/main/services/sample';
+import { runTraining, trainingBackends } from '../src/main/services/training/train';
+import { Project } from '../src/main/store/project';
+import { makePatternProject } from '../test/train-helpers';
+
+const { onnx } = onnxProto;
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string' },
+    images: { type: 'string' },
+    archs: { type: 'string' },
+    backends: { type: 'string' },
+    dir: { type: 'string' },
+  },
+});
+const workDir = values.dir ?? '/var/tmp';
+const num = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** GFLOP/s of a 2048x2048x2048 float32 MatMul through onnxruntime-node, all cores. */
+async function matmulCeiling(): Promise<number> {
+  const n = 2048;
+  const input = (name: string) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } },
+    });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'ceiling', node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }], input: [input('a'), input('b')], output: [input('c')] },
+  });
+  const bytes = onnx.ModelProto.encode(model).finish();
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: os.availableParallelism(), graphOptimizationLevel: 'all' });
+  const data = new Float32Array(n * n).map(() => Math.random());
+  const feeds = { a: new ort.Tensor('float32', data, [n, n]), b: new ort.Tensor('float32', data, [n, n]) };
+  await session.run(feeds);
+  const runs = 5;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  const seconds = (performance.now() - started) / 1000;
+  await session.release();
+  return (runs * 2 * n ** 3) / seconds / 1e9;
+}
+
+async function throughput(): Promise<void> {
+  const ceiling = await matmulCeiling();
+  console.log(`Ceiling: 2048x2048 float32 MatMul through onnxruntime-node, ${os.availableParallelism()} threads: ${num(ceiling, 1)} GFLOP/s`);
+  const images = Number(values.images ?? 2048);
+  const archs = (values.archs?.split(',') ?? ARCH_NAMES) as ArchName[];
+  const probes = await trainingBackends();
+  const wanted = values.backends?.split(',') as BackendName[] | undefined;
+  const backends = probes.filter((b) => b.available && (!wanted || wanted.includes(b.name)));
+  for (const b of probes.filter((p) => !p.available)) console.log(`Backend ${b.name}: not available (${b.reason})`);
+  const cores = os.availableParallelism();
+  // Greyscale 28x28 (digits, Fashion-MNIST) for the digit nets, colour 32x32 (CIFAR) for the others.
+  const shapeOf = (arch: ArchName) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { size: 32, grey: false } : { size: 28, grey: true });
+  const projects = new Map<string, string>();
+  const projectFor = async (size: number, grey: boolean, count: number) => {
+    const key = `${size}-${grey}-${count}`;
+    if (!projects.has(key)) {
+      const dir = fs.mkdtempSync(path.join(workDir, 'loupe-bench-train-'));
+      const root = path.join(dir, 'p.loupe');
+      await makePatternProject(root, { perClass: Math.ceil(count / 0.8 / 4), classes: 4, size, seed: 3, greyscale: grey });
+      projects.set(key, root);
+    }
+    return projects.get(key)!;
+  };
+  console.log('\narch          input     backend  replicas  images/s   MFLOP/img  GFLOP/s  % of ceiling');
+  for (const backend of backends) {
+    for (const arch of archs) {
+      const { size, grey } = shapeOf(arch);
+      // The plain JS backend is ~100x slower on convolutions: measure it on fewer images.
+      const count = backend.name === 'cpu' && arch !== 'mlp' ? 96 : images;
+      const root = await projectFor(size, grey, count);
+      for (const workers of backend.name === 'wasm' || backend.name === 'cpu' ? [1, cores] : [1]) {
+        const project = Project.open(root);
+        try {
+          const result = await runTraining(project, {
+            arch,
+            backend: backend.name,
+            workers,
+            epochs: 1,
+            batchSize: 64,
+            seed: 1,
+            width: size,
+            height: size,
+            channels: grey ? 1 : 3,
+            patience: null,
+          });
+          const mflop = (await flopsPerImage(arch, size, grey ? 1 : 3)) / 1e6;
+          const rate = result.imagesPerSecond ?? 0;
+          const gflops = (rate * mflop) / 1000;
+          console.log(
+            `${arch.padEnd(13)} ${`${size}x${size}x${grey ? 1 : 3}`.padEnd(9)} ${backend.name.padEnd(8)} ${String(workers).padStart(8)}  ${num(rate, 1).padStart(8)}  ${num(mflop, 1).padStart(10)}  ${num(gflops, 2).padStart(7)}  ${num((100 * gflops) / ceiling, 1).padStart(11)}%`,
+          );
+        } finally {
+          project.close();
+        }
+      }
+    }
+  }
+  for (const root of projects.values()) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+}
+
+/** Training FLOPs per image: 3x the forward multiply-adds, 2 FLOPs each. */
+async function flopsPerImage(arch: ArchName, size: number, channels: number): Promise<number> {
+  const tf = await import('@tensorflow/tfjs');
+  const { ARCHITECTURES, forwardMacs } = await import('../src/main/services/training/architectures');
+  await tf.setBackend('cpu');
+  const model = ARCHITECTURES[arch].build({ width: size, height: size, channels, classes: 4 });
+  const macs = forwardMacs(model);
+  model.dispose();
+  return 3 * 2 * macs;
+}
+
+// ---- one-click accuracy from the CLI ----
+
+function cli(args: string[], options: { json?: boolean } = {}): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'src/main/cli/run.ts'), ...args], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(options.json ? JSON.parse(out) : out) : reject(new Error(`loupe ${args[0]} exited with ${code}`))));
+  });
+}
+
+function readIdx(file: string): { dims: number[]; data: Buffer } {
+  const buf = gunzipSync(fs.readFileSync(file));
+  const rank = buf[3];
+  const dims = Array.from({ length: rank }, (_, i) => buf.readUInt32BE(4 + 4 * i));
+  return { dims, data: buf.subarray(4 + 4 * rank) };
+}
+
+const FASHION = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot'];
+
+/** Fashion-MNIST's IDX files as PNG folders: <dir>/{train,test}/<class>/<n>.png. */
+function fashionFolders(dir: string): void {
+  if (fs.existsSync(path.join(dir, 'done'))) return;
+  const src = '/usr/share/datasets/fashion-mnist';
+  for (const [split, prefix] of [['train', 'train'], ['test', 't10k']] as const) {
+    const images = readIdx(path.join(src, `${prefix}-images-idx3-ubyte.gz`));
+    const labels = readIdx(path.join(src, `${prefix}-labels-idx1-ubyte.gz`));
+    const [n, h, w] = images.dims;
+    for (const cls of FASHION) fs.mkdirSync(path.join(dir, split, cls), { recursive: true });
+    for (let i = 0; i < n; i++) {
+      const png = encodeGrayPng(w, h, images.data.subarray(i * h * w, (i + 1) * h * w));
+      fs.writeFileSync(path.join(dir, split, FASHION[labels.data[i]], `${String(i).padStart(5, '0')}.png`), png);
+    }
+  }
+  fs.writeFileSync(path.join(dir, 'done'), '');
+}
+
+async function accuracy(dataset: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(workDir, `loupe-bench-${dataset}-`));
+  const project = path.join(dir, `${dataset}.loupe`);
+  const started = performance.now();
+  if (dataset === 'mnist') {
+    await cli(['sample', 'digits', project]);
+  } else {
+    let source: string;
+    if (dataset === 'fashion') {
+      source = path.join(workDir, 'fashion-mnist-png');
+      fashionFolders(source);
+    } else if (dataset === 'cifar10') {
+      source = '/tmp/cifar10';
+      if (!fs.existsSync(source)) execFileSync('tar', ['xzf', path.join(repo, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz'), '-C', '/tmp']);
+    } else throw new Error(`Unknown data set ${dataset}: use mnist, fashion or cifar10.`);
+    await cli(['create', project]);
+    await cli(['import', project, source]);
+  }
+  const imported = (performance.now() - started) / 1000;
+  const trainStarted = performance.now();
+  const result = (await cli(['train', project, '--json'], { json: true })) as Record<string, unknown>;
+  const seconds = (performance.now() - trainStarted) / 1000;
+  console.log(`\n${dataset}: one click ->`, JSON.stringify(result));
+  console.log(
+    `${dataset}: test accuracy ${num(100 * Number(result.testAccuracy), 2)}%, val ${num(100 * Number(result.valAccuracy), 2)}%, ` +
+      `training wall time ${num(seconds, 0)} s (CLI start to end; import took ${num(imported, 0)} s), ${num(Number(result.imagesPerSecond), 0)} img/s`,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+if (values.dataset) await accuracy(values.dataset);
+else await throughput();

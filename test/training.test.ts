@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BackendInfo, TrainDataStats, TrainProgress } from '../src/shared/types';
+import { chooseBackend } from '../src/main/services/training/backends';
+import { loadModel } from '../src/main/services/training/checkpoint';
+import { makePlan, type CostModel } from '../src/main/services/training/plan';
+import { listRuns, runDetails } from '../src/main/services/training/runs';
+import { runTraining, trainingBackends } from '../src/main/services/training/train';
+import { Project } from '../src/main/store/project';
+import { onCleanup, repoRoot, tempDir } from './helpers';
+import { makePatternProject } from './train-helpers';
+
+const wasm: BackendInfo = { name: 'wasm', available: true, reason: 'test', device: 'cpu' };
+const cost: CostModel = { cores: 2, forwardMacs: () => 1e6 };
+
+function stats(over: Partial<TrainDataStats> = {}): TrainDataStats {
+  return {
+    classes: [
+      { id: 1, name: 'a', train: 800, val: 100, test: 100 },
+      { id: 2, name: 'b', train: 800, val: 100, test: 100 },
+    ],
+    train: 1600,
+    val: 200,
+    test: 200,
+    excluded: 0,
+    heldOut: 0,
+    medianWidth: 28,
+    medianHeight: 28,
+    greyscale: true,
+    ...over,
+  };
+}
+
+async function patternProject(perClass = 60, size = 16): Promise<Project> {
+  const dir = path.join(tempDir(), 'patterns.loupe');
+  await makePatternProject(dir, { perClass, size });
+  const project = Project.open(dir);
+  onCleanup(() => project.close());
+  return project;
+}
+
+const fast = { arch: 'cnn-small', epochs: 4, batchSize: 32, seed: 7, workers: 2 } as const;
+
+describe('one-click plan', () => {
+  it('picks a small CNN without flips for small greyscale images, and explains it', () => {
+    const plan = makePlan(stats(), wasm, cost);
+    expect(plan.config).toMatchObject({ arch: 'cnn-small', width: 28, height: 28, channels: 1 });
+    expect(plan.config.augmentation.flip).toBe(false);
+    expect(plan.config.augmentation.shift).toBeGreaterThan(0);
+    expect(plan.blocker).toBeNull();
+    expect(plan.estimatedSeconds).toBeGreaterThan(0);
+    expect(plan.explanation.join(' ')).toMatch(/no flips/);
+  });
+
+  it('picks a residual net with flips and a bounded input size for colour photos', () => {
+    const plan = makePlan(stats({ greyscale: false, medianWidth: 640, medianHeight: 480 }), wasm, cost);
+    expect(plan.config).toMatchObject({ arch: 'resnet-small', width: 64, height: 64, channels: 3 });
+    expect(plan.config.augmentation.flip).toBe(true);
+  });
+
+  it('applies overrides (the seed articles\' SGD with StepLR) and says it cannot train one class', () => {
+    const plan = makePlan(stats(), wasm, cost, { optimizer: 'sgd', schedule: { kind: 'step', stepSize: 5 }, epochs: 20, arch: 'lenet' });
+    expect(plan.config).toMatchObject({ optimizer: 'sgd', arch: 'lenet', epochs: 20, schedule: { kind: 'step', stepSize: 5, gamma: 0.1 } });
+    const one = makePlan(stats({ classes: [{ id: 1, name: 'a', train: 10, val: 1, test: 1 }] }), wasm, cost);
+    expect(one.blocker).toMatch(/at least two/);
+  });
+
+  it('chooses the best available backend and refuses an unavailable one that was asked for', async () => {
+    const probes = await trainingBackends();
+    expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    const auto = chooseBackend(probes, 'auto');
+    expect(auto.available).toBe(true);
+    expect(auto.reason.length).toBeGreaterThan(0);
+    const unavailable = probes.find((p) => !p.available);
+    if (unavailable) expect(chooseBackend(probes, unavailable.name).available).toBe(false);
+  });
+});
+
+describe('training runs', () => {
+  it('learns generated patterns far better than chance and records the run', async () => {
+    const project = await patternProject();
+    const progress: TrainProgress[] = [];
+    const result = await runTraining(project, fast, { onProgress: (_d, _t, _p, detail) => detail && progress.push(detail) });
+    expect(result.status).toBe('completed');
+    expect(result.backend).toBe('wasm');
+    expect(result.testAccuracy).toBeGreaterThan(0.8); // chance is 1/3
+    expect(progress.some((p) => p.batch > 0 && p.trainLoss !== null)).toBe(true);
+
+    const details = runDetails(project.db, result.runId);
+    expect(details.history).toHaveLength(details.epochs);
+    expect(details.history[0].valAccuracy).not.toBeNull();
+    expect(details.splits.train).toBeGreaterThan(100);
+    expect(details.config.seed).toBe(7);
+    expect(listRuns(project.db)[0]).toMatchObject({ id: result.runId, best: true, status: 'completed' });
+    const stored = project.db.prepare("SELECT count(*) AS n FROM predictions WHERE run_id = ? AND split = 'test'").get(result.runId) as { n: number };
+    expect(stored.n).toBe(details.splits.test);
+    // The saved model loads and has the run's input shape.
+    const model = await loadModel(path.join(project.paths.models, String(result.runId), 'model'));
+    expect(model.inputs[0].shape).toEqual([null, 16, 16, 3]);
+    model.dispose();
+  });
+
+  it('gives the same metrics for the same data, seed and backend', async () => {
+    const project = await patternProject(30);
+    const a = await runTraining(project, { ...fast, epochs: 2 });
+    const b = await runTraining(project, { ...fast, epochs: 2 });
+    const strip = (id: number) => runDetails(project.db, id).history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
+    expect(strip(b.runId)).toEqual(strip(a.runId));
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+  });
+
+  it('stops promptly when cancelled and records the run as cancelled', async () => {
+    const project = await patternProject(60);
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const result = await runTraining(project, { ...fast, epochs: 200, patience: null }, {
+      signal: controller.signal,
+      onProgress: (_d, _t, _p, detail) => {
+        if (detail && detail.batch > 0 && !abortedAt) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      },
+    });
+    expect(performance.now() - abortedAt).toBeLessThan(2000);
+    expect(result.status).toBe('cancelled');
+    expect(listRuns(project.db)[0].status).toBe('cancelled');
+  });
+
+  it('leaves an interrupted run and an intact project when the process is killed', async () => {
+    const dir = path.join(tempDir(), 'killed.loupe');
+    await makePatternProject(dir, { perClass: 60 });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/main/cli/run.ts'), 'train', dir, '--epochs', '200', '--no-early-stop'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/Epoch 1\/200/.test(err)) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`train exited early (${code}): ${err}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const project = Project.open(dir);
+    onCleanup(() => project.close());
+    expect(project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const [run] = listRuns(project.db);
+    expect(run.status).toBe('interrupted');
+    expect(fs.existsSync(path.join(dir, 'project.db'))).toBe(true);
+  });
+});
