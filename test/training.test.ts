@@ -154,3 +154,46 @@ describe('training runs', () => {
     expect(fs.existsSync(path.join(dir, 'project.db'))).toBe(true);
   });
 });
+
+describe('training replica', () => {
+  it('frees every tensor it allocates over a run', async () => {
+    const project = await patternProject(20);
+    const tf = await import('@tensorflow/tfjs');
+    const { trainingData } = await import('../src/main/services/training/dataset');
+    const { ensurePixelPack } = await import('../src/main/services/training/pixel-pack');
+    const { runReplica } = await import('../src/main/services/training/replica');
+    const { activateBackend } = await import('../src/main/services/training/backends');
+    const { CONTROL_INTS, SLOT_EXTRA } = await import('../src/main/services/training/protocol');
+    const { makePlan } = await import('../src/main/services/training/plan');
+    const data = trainingData(project.db);
+    const config = makePlan(data.stats, wasm, cost, { ...fast, epochs: 2, workers: 1 }).config;
+    const pack = await ensurePixelPack(project, data.items, { width: 16, height: 16, channels: 3, fit: 'cover' });
+    const rows = (split: string) => {
+      const items = data.items.filter((it) => it.split === split);
+      return { rows: Int32Array.from(items, (it) => pack.rows.get(it.hash)!), labels: Int32Array.from(items, (it) => it.label) };
+    };
+    await activateBackend('wasm');
+    const before = tf.memory().numTensors;
+    const messages: { type: string }[] = [];
+    await runReplica(
+      {
+        rank: 0,
+        replicas: 1,
+        backend: 'wasm',
+        config,
+        classes: data.classes.length,
+        pack: { file: pack.file, rowBytes: pack.rowBytes },
+        train: rows('train'),
+        val: rows('val'),
+        test: rows('test'),
+        modelDir: path.join(project.paths.models, 'leak'),
+        control: new SharedArrayBuffer(CONTROL_INTS * 4),
+        exchange: new SharedArrayBuffer(4 * (1_000_000 + SLOT_EXTRA)),
+        slotFloats: 1_000_000 + SLOT_EXTRA,
+      },
+      (msg) => messages.push(msg),
+    );
+    expect(messages.filter((m) => m.type === 'epoch')).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

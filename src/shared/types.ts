@@ -221,6 +221,20 @@ export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small';
 export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
+/** What people read about each architecture (the builders live in the main process). */
+export const ARCH_INFO: Record<ArchName, { title: string; description: string }> = {
+  mlp: { title: 'MLP', description: 'A multilayer perceptron (dense 128, dropout 0.2): fast, for tiny or very simple images.' },
+  lenet: { title: 'LeNet', description: 'LeNet-5: two 5x5 convolutions and three dense layers; the classic digit recogniser.' },
+  'cnn-small': {
+    title: 'Small CNN',
+    description: 'Two 3x3 convolution blocks with batch normalisation and dense 128: accurate and cheap on small images.',
+  },
+  'keras-cifar': { title: 'Keras CIFAR CNN', description: 'The Keras CIFAR-10 tutorial CNN: four 3x3 convolutions, dense 512, dropout.' },
+  'resnet-small': {
+    title: 'ResNet-8',
+    description: 'A small residual network (32-64-128 maps, batch normalisation): the strongest from-scratch choice for colour images.',
+  },
+};
 export type OptimizerName = 'adam' | 'sgd';
 export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
 
@@ -339,7 +353,9 @@ export interface RunSummary {
   finishedAt: number | null;
   seconds: number | null;
   imagesPerSecond: number | null;
+  /** Epochs finished so far (fewer than planned when stopped early or cancelled). */
   epochs: number;
+  plannedEpochs: number;
   bestEpoch: number | null;
   valAccuracy: number | null;
   testAccuracy: number | null;

@@ -34,7 +34,7 @@ async function planSmallRun(page: Page, epochs: number) {
   await page.getByLabel('Input width').fill('8');
   await page.getByLabel('Epochs', { exact: true }).fill(String(epochs));
   await expect.poll(() => page.getByTestId('config-epochs').textContent()).toBe(String(epochs));
-  await expect.poll(() => page.getByTestId('config-arch').textContent()).toBe('mlp');
+  await expect.poll(() => page.getByTestId('config-arch').textContent()).toBe('MLP (mlp)');
   await expect.poll(() => page.getByTestId('train-button').isEnabled()).toBe(true);
 }
 
@@ -45,7 +45,7 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
 
     // The plan for one click, with its reasons, before any setting is touched.
     expect(await text(page, 'train-plan')).toContain('240 training, 30 validation and 30 test images in 3 classes');
-    expect(await page.getByTestId('config-arch').textContent()).toBe('resnet-small');
+    expect(await page.getByTestId('config-arch').textContent()).toBe('ResNet-8 (resnet-small)');
     expect(await page.getByTestId('plan-explanation').locator('li').count()).toBeGreaterThan(3);
     expect(await page.getByTestId('plan-blocker').count()).toBe(0);
     expect(await page.getByTestId('run-history').count()).toBe(0);
@@ -78,7 +78,7 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     console.log(`train e2e: a 2-epoch run took ${((Date.now() - started) / 1000).toFixed(1)} s in the UI`);
     expect(await row.getByTestId('run-test-accuracy').textContent()).toMatch(/^\d+\.\d%$/);
     expect(await row.getByTestId('run-val-accuracy').textContent()).toMatch(/^\d+\.\d%$/);
-    expect(await row.getByTestId('run-arch').textContent()).toBe('mlp');
+    expect(await row.getByTestId('run-arch').textContent()).toBe('MLP');
     expect(await row.getByTestId('best-badge').count()).toBe(1);
     expect(await page.getByTestId('run-row').count()).toBe(1);
     await page.getByTestId('train-progress').waitFor({ state: 'detached' });

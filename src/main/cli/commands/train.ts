@@ -1,4 +1,4 @@
-import { ARCH_NAMES, BACKEND_NAMES, type ArchName, type BackendName, type TrainOverrides, type TrainPlan, type TrainProgress } from '../../../shared/types';
+import { ARCH_NAMES, BACKEND_NAMES, type ArchName, type BackendName, type TrainOverrides, type TrainPlan } from '../../../shared/types';
 import { ARCHITECTURES } from '../../services/training/architectures';
 import { planTraining, runTraining } from '../../services/training/train';
 import { Project } from '../../store/project';
@@ -49,12 +49,6 @@ export function describePlan(plan: TrainPlan): string[] {
       `${c.workers > 1 && (plan.backend.name === 'wasm' || plan.backend.name === 'cpu') ? ` x${c.workers} replicas` : ''}; about ${formatDuration(plan.estimatedSeconds)}.`,
     ...plan.explanation.map((line) => `  - ${line}`),
   ];
-}
-
-function trainLine(p: TrainProgress): string {
-  const loss = p.trainLoss === null ? '' : `  loss ${p.trainLoss.toFixed(4)}  acc ${pct(p.trainAccuracy)}`;
-  const rate = p.imagesPerSecond === null ? '' : `  ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} img/s`;
-  return `Epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}${loss}${rate}`;
 }
 
 export const trainCommand: Command = {
@@ -109,7 +103,7 @@ export const trainCommand: Command = {
                 `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s  ${e.seconds.toFixed(1)} s`,
             );
           }
-          if (detail.batch < detail.batches) line.update(done, total, trainLine(detail));
+          if (detail.batch < detail.batches) line.update(done, total, `Epoch ${Math.max(1, detail.epoch)}/${detail.epochs}`);
         },
       });
       line.end();

@@ -3,7 +3,7 @@
 // [0, 1] (see preprocess.ts); nothing in the graph depends on the backend.
 
 import * as tf from '@tensorflow/tfjs';
-import type { ArchName } from '../../../shared/types';
+import { ARCH_INFO, type ArchName } from '../../../shared/types';
 
 export interface ArchInput {
   height: number;
@@ -138,28 +138,17 @@ function resnetSmall({ height, width, channels, classes }: ArchInput): tf.Layers
   return tf.model({ name: 'resnet_small', inputs: input, outputs: output });
 }
 
-export const ARCHITECTURES: Record<ArchName, ArchInfo> = {
-  mlp: { name: 'mlp', title: 'MLP', description: 'A multilayer perceptron (dense 128, dropout 0.2): fast, for tiny or very simple images.', build: mlp },
-  lenet: { name: 'lenet', title: 'LeNet', description: 'LeNet-5: two 5x5 convolutions and three dense layers; the classic digit recogniser.', build: lenet },
-  'cnn-small': {
-    name: 'cnn-small',
-    title: 'Small CNN',
-    description: 'Two 3x3 convolution blocks with batch normalisation and dense 128: accurate and cheap on small images.',
-    build: cnnSmall,
-  },
-  'keras-cifar': {
-    name: 'keras-cifar',
-    title: 'Keras CIFAR CNN',
-    description: 'The Keras CIFAR-10 tutorial CNN: four 3x3 convolutions, dense 512, dropout.',
-    build: kerasCifar,
-  },
-  'resnet-small': {
-    name: 'resnet-small',
-    title: 'ResNet-8',
-    description: 'A small residual network (32-64-128 maps, batch normalisation): the strongest from-scratch choice for colour images.',
-    build: resnetSmall,
-  },
+const BUILDERS: Record<ArchName, (input: ArchInput) => tf.LayersModel> = {
+  mlp,
+  lenet,
+  'cnn-small': cnnSmall,
+  'keras-cifar': kerasCifar,
+  'resnet-small': resnetSmall,
 };
+
+export const ARCHITECTURES = Object.fromEntries(
+  Object.entries(BUILDERS).map(([name, build]) => [name, { name, ...ARCH_INFO[name as ArchName], build }]),
+) as Record<ArchName, ArchInfo>;
 
 /**
  * Multiply-adds of one forward pass, counted from the built model's layers: convolutions and

@@ -132,6 +132,7 @@ function summaryOf(row: RunRow, best: number | null): RunSummary {
     seconds: row.seconds,
     imagesPerSecond: row.images_per_second,
     epochs: row.epochs,
+    plannedEpochs: (JSON.parse(row.config) as TrainConfig).epochs,
     bestEpoch: row.best_epoch,
     valAccuracy: row.val_accuracy,
     testAccuracy: row.test_accuracy,

@@ -167,8 +167,11 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
 
   const history: EpochMetrics[] = [];
   const predictions = { val: new Float32Array(val.imageIds.length * classes), test: new Float32Array(test.imageIds.length * classes) };
-  const batchesPerEpoch = Math.ceil(train.imageIds.length / config.batchSize);
-  const totalSteps = batchesPerEpoch * config.epochs;
+  const trainN = train.imageIds.length;
+  const batchesPerEpoch = Math.ceil(trainN / config.batchSize);
+  // Progress counts training images, so the job's rate is images/s like the import's.
+  const totalImages = trainN * config.epochs;
+  const imagesDone = (epoch: number, batch: number) => epoch * trainN + Math.min(trainN, batch * config.batchSize);
   let device = plan.backend.device;
   let doneMsg: Extract<FromReplica, { type: 'done' }> | null = null;
   let failure: LoupeError | null = null;
@@ -189,7 +192,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   signal?.addEventListener('abort', onAbort, { once: true });
   let killTimer: NodeJS.Timeout | null = null;
   try {
-    onProgress?.(0, totalSteps, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
+    onProgress?.(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
     await new Promise<void>((resolve) => {
       let finished = 0;
       const fail = (err: LoupeError) => {
@@ -224,8 +227,8 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
               break;
             case 'batch':
               onProgress?.(
-                msg.epoch * msg.batches + msg.batch,
-                totalSteps,
+                imagesDone(msg.epoch, msg.batch),
+                totalImages,
                 `Epoch ${msg.epoch + 1}/${config.epochs}`,
                 progressOf(msg.epoch + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
               );
@@ -234,8 +237,8 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
               history.push(msg.metrics);
               recordEpoch(project.db, runId, msg.metrics);
               onProgress?.(
-                msg.metrics.epoch * batchesPerEpoch,
-                totalSteps,
+                imagesDone(msg.metrics.epoch, 0),
+                totalImages,
                 `Epoch ${msg.metrics.epoch}/${config.epochs}`,
                 progressOf(msg.metrics.epoch, batchesPerEpoch, batchesPerEpoch, msg.metrics.trainLoss, msg.metrics.trainAccuracy, msg.metrics.imagesPerSecond),
               );
