@@ -2,9 +2,10 @@
 // of their gradients: Conv2DBackpropFilter and DepthwiseConv2dNativeBackpropInput/Filter are
 // missing, so convolutional training fails there. The kernels below fill the gap by composing
 // existing wasm kernels (XNNPACK convolutions, data movement) on TensorInfos: they run at wasm
-// speed, bypass the engine and its tape, and free every intermediate they make. Two stock
-// kernels are replaced as well: Conv2DBackpropInput (a plain C++ loop; the XNNPACK route is
-// 2-10x faster) and MaxPoolGrad, which is wrong (see maxPoolGrad).
+// speed, bypass the engine and its tape, and free every intermediate they make. Stock kernels
+// that training leans on are replaced where they are wrong (MaxPoolGrad) or far slower than a
+// route through XNNPACK (Conv2DBackpropInput, transposed BatchMatMul, broadcasting Tile);
+// bench/kernels.ts measures each against the stock one, and whole training steps.
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -21,6 +22,9 @@ type Rounding = tf.Conv2DBackpropInputAttrs['dimRoundingMode'];
 
 const BACKEND = 'wasm';
 
+/** The stock kernels ours replaced, for the cases ours hand back to them. */
+const stockKernels = new Map<string, tf.KernelFunc>();
+
 /** Calls wasm kernels directly and remembers what they made, to free it afterwards. */
 class Scope {
   private readonly made: Info[] = [];
@@ -30,7 +34,18 @@ class Scope {
   run(kernelName: string, inputs: Record<string, Info> | Info[], attrs: object = {}): Info {
     const kernel = tf.getKernel(kernelName, BACKEND);
     if (!kernel) throw new Error(`wasm kernel '${kernelName}' is not registered`);
-    const out = kernel.kernelFunc({
+    return this.call(kernel.kernelFunc, inputs, attrs);
+  }
+
+  /** Runs the stock kernel that one of ours replaced. */
+  stock(kernelName: string, inputs: Record<string, Info> | Info[], attrs: object = {}): Info {
+    const kernelFunc = stockKernels.get(kernelName);
+    if (!kernelFunc) throw new Error(`no stock wasm kernel '${kernelName}' to hand back to`);
+    return this.call(kernelFunc, inputs, attrs);
+  }
+
+  private call(kernelFunc: tf.KernelFunc, inputs: Record<string, Info> | Info[], attrs: object): Info {
+    const out = kernelFunc({
       inputs: inputs as tf.NamedTensorInfoMap, attrs: attrs as tf.NamedAttrMap, backend: this.backend,
     }) as Info;
     this.made.push(out);
@@ -53,12 +68,12 @@ class Scope {
 }
 
 /** A kernel whose body runs in a fresh scope: only its result outlives it, even if it throws. */
-function scopedKernel(body: (s: Scope, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => Info): tf.KernelFunc {
+function scopedKernel(body: (s: Scope, inputs: Record<string, Info>, attrs: tf.NamedAttrMap) => Info): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
     const s = new Scope(backend as tf.KernelBackend);
     let out: Info | undefined;
     try {
-      out = body(s, inputs, attrs ?? {});
+      out = body(s, inputs as Record<string, Info>, attrs ?? {});
       return out;
     } finally {
       s.release(out);
@@ -155,7 +170,7 @@ function filterGradInput(s: Scope, x: Info, dyHW: Pair, g: Geometry): { x: Info;
 const conv2DBackpropInput = scopedKernel((s, inputs, attrs) => {
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   assertNhwc('Conv2DBackpropInput', dataFormat);
-  const { dy, filter } = inputs as { dy: Info; filter: Info };
+  const { dy, filter } = inputs;
   const g: Geometry = {
     inShape: inputShape, filterShape: filter.shape as Shape4, strides: pair(strides), pad, dimRoundingMode, depthwise: false,
   };
@@ -169,7 +184,7 @@ const conv2DBackpropInput = scopedKernel((s, inputs, attrs) => {
 const conv2DBackpropFilter = scopedKernel((s, inputs, attrs) => {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   assertNhwc('Conv2DBackpropFilter', dataFormat);
-  const { x, dy } = inputs as { x: Info; dy: Info };
+  const { x, dy } = inputs;
   const g: Geometry = {
     inShape: x.shape as Shape4, filterShape, strides: pair(strides), pad, dimRoundingMode, depthwise: false,
   };
@@ -185,7 +200,7 @@ const depthwiseConv2dNativeBackpropInput = scopedKernel((s, inputs, attrs) => {
   const { strides, dilations, pad, dimRoundingMode, inputShape } =
     attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   assertNoDilation('DepthwiseConv2dNativeBackpropInput', pair(dilations));
-  const { dy, filter } = inputs as { dy: Info; filter: Info };
+  const { dy, filter } = inputs;
   const [fh, fw, c, m] = filter.shape;
   const g: Geometry = {
     inShape: inputShape, filterShape: filter.shape as Shape4, strides: pair(strides), pad, dimRoundingMode, depthwise: true,
@@ -206,7 +221,7 @@ const depthwiseConv2dNativeBackpropFilter = scopedKernel((s, inputs, attrs) => {
   const { strides, dilations, pad, dimRoundingMode, filterShape } =
     attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   assertNoDilation('DepthwiseConv2dNativeBackpropFilter', pair(dilations));
-  const { x, dy } = inputs as { x: Info; dy: Info };
+  const { x, dy } = inputs;
   const [n, h, w, c] = x.shape;
   const [, ho, wo] = dy.shape;
   const [fh, fw, , m] = filterShape;
@@ -226,7 +241,7 @@ const depthwiseConv2dNativeBackpropFilter = scopedKernel((s, inputs, attrs) => {
  * (std::numeric_limits<float>::min()) instead of -inf, so a window with no value above 1.2e-38
  * (all negative, or all zero after a relu) loses its gradient or sends it to element 0, and ties go
  * to the last maximum. This one does what the cpu backend does: the first maximum gets dy. It
- * loops in JS over the wasm heap, which is about as fast as the stock C++ loop (bench/kernels.ts).
+ * loops in JS over the wasm heap, and still beats the stock C++ loop.
  */
 const maxPoolGrad: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
@@ -274,6 +289,41 @@ function addToFirstMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, i
   }
 }
 
+/** Swaps the last two axes. */
+function transposeLast2(s: Scope, x: Info): Info {
+  const perm = x.shape.map((_, i) => i);
+  perm.splice(-2, 2, perm.length - 1, perm.length - 2);
+  return s.transpose(x, perm);
+}
+
+/**
+ * The stock BatchMatMul uses XNNPACK only for batch 1 without transposes; dense layers' gradients
+ * transpose an operand and fall into its naive loop, 7x slower than transposing first.
+ */
+const batchMatMul = scopedKernel((s, inputs, attrs) => {
+  const { a, b } = inputs;
+  const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+  const single = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
+  if (!(transposeA || transposeB) || !single(a) || !single(b)) return s.stock('BatchMatMul', inputs, attrs);
+  return s.stock('BatchMatMul', {
+    a: transposeA ? transposeLast2(s, a) : a,
+    b: transposeB ? transposeLast2(s, b) : b,
+  }, { transposeA: false, transposeB: false });
+});
+
+/**
+ * Tiling that only repeats size-1 axes is a broadcast (batchNorm's gradient does it): a
+ * broadcasting multiply by ones is 15x faster than the stock Tile.
+ */
+const tile = scopedKernel((s, inputs, attrs) => {
+  const { x } = inputs;
+  const { reps } = attrs as unknown as tf.TileAttrs;
+  const broadcast = x.dtype === 'float32' && reps.every((r, i) => r === 1 || x.shape[i] === 1);
+  if (!broadcast) return s.stock('Tile', inputs, attrs);
+  const ones = s.run('Fill', {}, { shape: x.shape.map((d, i) => d * reps[i]), value: 1, dtype: 'float32' });
+  return s.run('Multiply', { a: ones, b: x });
+});
+
 /** Gradient kernels tfjs-backend-wasm 4.22 lacks: registered only where still missing. */
 const MISSING: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
@@ -285,13 +335,14 @@ const MISSING: Record<string, tf.KernelFunc> = {
 const REPLACED: Record<string, tf.KernelFunc> = {
   Conv2DBackpropInput: conv2DBackpropInput,
   MaxPoolGrad: maxPoolGrad,
+  BatchMatMul: batchMatMul,
+  Tile: tile,
 };
 
 /**
- * Registers, for backend 'wasm', the gradient kernels it lacks, a faster Conv2DBackpropInput and
- * a correct MaxPoolGrad.
- * Idempotent. Call it before or after tf.setBackend('wasm'): the kernels need no per-backend
- * setup, and they look up the wasm kernels they use at call time.
+ * Registers, for backend 'wasm', the gradient kernels it lacks and the replacements above.
+ * Idempotent. Call it before or after tf.setBackend('wasm'): ours need no setup and look up the
+ * kernels they use at call time, and a replaced kernel's stock setup stays registered.
  */
 export function registerWasmTrainingKernels(): void {
   for (const [kernelName, kernelFunc] of Object.entries(MISSING)) {
@@ -300,9 +351,13 @@ export function registerWasmTrainingKernels(): void {
   for (const [kernelName, kernelFunc] of Object.entries(REPLACED)) {
     const current = tf.getKernel(kernelName, BACKEND);
     if (current?.kernelFunc === kernelFunc) continue;
-    // registerKernel would overwrite too, but with a warning on the console.
-    if (current) tf.unregisterKernel(kernelName, BACKEND);
-    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
+    if (current) {
+      stockKernels.set(kernelName, current.kernelFunc);
+      // registerKernel would overwrite too, but with a warning on the console.
+      tf.unregisterKernel(kernelName, BACKEND);
+    }
+    // The stock setup stays: it binds the wasm functions the stock kernel calls when ours hand back.
+    tf.registerKernel({ ...current, kernelName, backendName: BACKEND, kernelFunc });
   }
 }
 
