@@ -41,7 +41,7 @@ async function patternProject(perClass = 60, size = 16): Promise<Project> {
   return project;
 }
 
-const fast = { arch: 'cnn-small', epochs: 4, batchSize: 32, seed: 7, workers: 2 } as const;
+const fast = { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 2 } as const;
 
 describe('one-click plan', () => {
   it('picks a small CNN without flips for small greyscale images, and explains it', () => {
@@ -82,7 +82,7 @@ describe('training runs', () => {
   it('learns generated patterns far better than chance and records the run', async () => {
     const project = await patternProject();
     const progress: TrainProgress[] = [];
-    const result = await runTraining(project, fast, { onProgress: (_d, _t, _p, detail) => detail && progress.push(detail) });
+    const result = await runTraining(project, { ...fast, epochs: 8 }, { onProgress: (_d, _t, _p, detail) => detail && progress.push(detail) });
     expect(result.status).toBe('completed');
     expect(result.backend).toBe('wasm');
     expect(result.testAccuracy).toBeGreaterThan(0.8); // chance is 1/3

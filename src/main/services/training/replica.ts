@@ -145,7 +145,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const trainStep = async (x: Float32Array, labels: Int32Array, n: number, batchLength: number, lr: number) => {
     setLearningRate(optimizer, lr);
     const xs = tf.tensor4d(x.subarray(0, n * imageFloats), [n, shape.height, shape.width, shape.channels]);
-    const ys = tf.oneHot(tf.tensor1d(labels.subarray(0, n), 'int32'), init.classes);
+    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels.subarray(0, n), 'int32'), init.classes));
     let correctT: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const p = model.apply(xs, { training: true }) as tf.Tensor2D;
