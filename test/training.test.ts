@@ -69,7 +69,8 @@ describe('one-click plan', () => {
 
   it('chooses the best available backend and refuses an unavailable one that was asked for', async () => {
     const probes = await trainingBackends();
-    expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu']);
+    expect(probes.find((p) => p.name === 'onnxruntime')?.available).toBe(true);
     const auto = chooseBackend(probes, 'auto');
     expect(auto.available).toBe(true);
     expect(auto.reason.length).toBeGreaterThan(0);
@@ -78,13 +79,15 @@ describe('one-click plan', () => {
   });
 });
 
-describe('training runs', () => {
+describe.each(['onnxruntime', 'wasm'] as const)('training runs on %s', (backend) => {
+  const fast = { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 2, backend } as const;
+
   it('learns generated patterns far better than chance and records the run', async () => {
     const project = await patternProject();
     const progress: TrainProgress[] = [];
     const result = await runTraining(project, { ...fast, epochs: 8 }, { onProgress: (_d, _t, _p, detail) => detail && progress.push(detail) });
     expect(result.status).toBe('completed');
-    expect(result.backend).toBe('wasm');
+    expect(result.backend).toBe(backend);
     expect(result.testAccuracy).toBeGreaterThan(0.8); // chance is 1/3
     expect(progress.some((p) => p.batch > 0 && p.trainLoss !== null)).toBe(true);
 

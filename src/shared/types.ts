@@ -217,8 +217,8 @@ export interface SampleCreated {
 
 // Training. A run trains one architecture on a snapshot of the labeled images, on one backend,
 // and records every epoch; the plan says what one click would do and why.
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow' | 'webgpu' | 'onnxruntime' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu'];
 export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small';
 export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
 /** What people read about each architecture (the builders live in the main process). */

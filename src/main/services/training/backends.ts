@@ -1,6 +1,7 @@
-// Which TensorFlow.js backend trains here, best first: native TensorFlow (optional packages that
-// need libtensorflow), WebGPU through Dawn (only on a hardware adapter: a CPU Vulkan adapter is
-// slower than wasm), wasm (with Loupe's gradient kernels), plain JS. Probing and activation run
+// Which backend trains here, best first: native TensorFlow (optional packages that need
+// libtensorflow), WebGPU through Dawn (only on a hardware adapter: a CPU Vulkan adapter is
+// slower than wasm), onnxruntime (native CPU kernels on every core, from the npm package), wasm
+// (with Loupe's gradient kernels, one replica per core), plain JS. Probing and activation run
 // in the thread that trains: TensorFlow.js keeps its backend per thread.
 
 import os from 'node:os';
@@ -72,12 +73,33 @@ async function probeWebGpu(): Promise<BackendInfo> {
   }
 }
 
+/**
+ * onnxruntime-node ships native CPU kernels for every desktop OS in its npm package; Loupe
+ * compiles each model's training step to an ONNX graph for it (ort/graph.ts).
+ */
+async function probeOnnxRuntime(): Promise<BackendInfo> {
+  try {
+    const ort = await import('onnxruntime-node');
+    const cpu = ort.listSupportedBackends?.().some((b) => b.name === 'cpu') ?? true;
+    if (!cpu) return { name: 'onnxruntime', available: false, reason: 'onnxruntime-node has no CPU backend here.', device: '' };
+    return {
+      name: 'onnxruntime',
+      available: true,
+      reason: `native CPU kernels through onnxruntime-node on all ${os.availableParallelism()} cores (Loupe compiles the training step to ONNX).`,
+      device: cpuName(),
+    };
+  } catch (err) {
+    return { name: 'onnxruntime', available: false, reason: `onnxruntime-node failed to load (${(err as Error).message.split('\n')[0]}).`, device: '' };
+  }
+}
+
 /** Every backend, best first, with whether it can train here and why. */
 export async function probeBackends(): Promise<BackendInfo[]> {
   const [native, webgpu] = [await probeNative(), await probeWebGpu()];
   return [
     native,
     webgpu,
+    await probeOnnxRuntime(),
     { name: 'wasm', available: true, reason: 'WebAssembly with SIMD and Loupe\'s gradient kernels, one replica per core.', device: cpuName() },
     { name: 'cpu', available: true, reason: 'plain JavaScript: works everywhere, but slow for convolutions.', device: cpuName() },
   ];
@@ -106,6 +128,9 @@ export async function activateBackend(name: BackendName): Promise<void> {
     if (!adapter) throw new LoupeError('NOT_SUPPORTED', 'WebGPU has no adapter here.');
     await import('@tensorflow/tfjs-backend-webgpu');
     if (!(await tf.setBackend('webgpu'))) throw new LoupeError('NOT_SUPPORTED', 'The WebGPU backend failed to initialise.');
+  } else if (name === 'onnxruntime') {
+    // The training step runs in onnxruntime; TF.js only holds the model, on plain JS.
+    await tf.setBackend('cpu');
   } else if (name === 'wasm') {
     await initWasmBackend();
   } else {

@@ -20,6 +20,8 @@ export const DEFAULT_SEED = 42;
 export const BACKEND_GFLOPS: Record<BackendInfo['name'], number> = {
   tensorflow: 40,
   webgpu: 400,
+  /** Per core: onnxruntime threads use every core. */
+  onnxruntime: 35,
   wasm: 6,
   cpu: 0.3,
 };
@@ -82,7 +84,7 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
 
 export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
   const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
-  const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : 1;
+  const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
   const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
   // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
   const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);

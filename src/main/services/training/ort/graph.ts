@@ -1,0 +1,429 @@
+// Compiles a TF.js layers model into ONNX graphs that onnxruntime runs natively on all cores:
+// a training step (forward in training mode, the backward pass written out layer by layer, and
+// the optimizer update) and an inference pass. Weights stay in TF.js layout and order, so the
+// trained values go straight back into the TF.js model for saving and export.
+//
+// Internally activations are NCHW (onnxruntime's native layout); the graph takes NHWC pixels
+// scaled to [0, 1], like the TF.js model. Supported layers: the ones Loupe's architectures use.
+
+import type * as tf from '@tensorflow/tfjs';
+import { GraphBuilder, INT64, type Dim } from './builder';
+
+export interface GraphWeights {
+  /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */
+  all: { name: string; shape: number[]; trainable: boolean; decayed: boolean }[];
+}
+
+export interface OptimizerSpec {
+  kind: 'adam' | 'sgd' | 'momentum';
+  weightDecay: number;
+  /** Momentum for 'momentum'. */
+  momentum?: number;
+}
+
+export interface TrainingGraph {
+  bytes: Uint8Array;
+  /** Indices (into weights.all) of the trainable weights, which have optimizer slots. */
+  trainable: number[];
+  /** Optimizer slot count per trainable weight (Adam: m and v; momentum: v; SGD: none). */
+  slots: number;
+  /** Dropout masks the step needs, in order: the size of one sample's mask and the rate. */
+  dropouts: { features: number; dims: number[]; rate: number }[];
+}
+
+const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
+type LayerLike = tf.layers.Layer & {
+  inboundNodes: { inputTensors: { id: number; shape: (number | null)[] }[]; outputTensors: { id: number }[] }[];
+  getConfig(): Record<string, unknown>;
+};
+
+interface Ctx {
+  g: GraphBuilder;
+  training: boolean;
+  /** ONNX value of each symbolic tensor id (NCHW for 4-D). */
+  values: Map<number, string>;
+  /** Graph input name of each weight. */
+  weightIn: Map<tf.LayerVariable, string>;
+  /** Weight gradients (by weight) and new non-trainable values. */
+  backward: (() => void)[];
+  grads: Map<number, string[]>;
+  weightGrads: Map<tf.LayerVariable, string>;
+  frozenOut: Map<tf.LayerVariable, string>;
+  dropouts: { features: number; dims: number[]; rate: number; input: string }[];
+}
+
+const NHWC_TO_NCHW = [0, 3, 1, 2];
+const NCHW_TO_NHWC = [0, 2, 3, 1];
+
+function pair(v: unknown): [number, number] {
+  return Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [v as number, v as number];
+}
+
+/** TF 'same' / 'valid' padding as ONNX pads [top, left, bottom, right]. */
+function padsFor(padding: string, size: [number, number], kernel: [number, number], strides: [number, number]): number[] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  const total = [0, 1].map((i) => Math.max((Math.ceil(size[i] / strides[i]) - 1) * strides[i] + kernel[i] - size[i], 0));
+  return [Math.floor(total[0] / 2), Math.floor(total[1] / 2), total[0] - Math.floor(total[0] / 2), total[1] - Math.floor(total[1] / 2)];
+}
+
+function shapeOf(layer: tf.layers.Layer, which: 'in' | 'out'): number[] {
+  const s = (which === 'in' ? (layer as LayerLike).inboundNodes[0].inputTensors[0].shape : layer.outputShape) as (number | null)[];
+  return s.map((d) => d ?? -1);
+}
+
+function weight(layer: tf.layers.Layer, suffix: string): tf.LayerVariable | undefined {
+  return layer.weights.find((w) => w.originalName.endsWith(`/${suffix}`) || w.originalName === suffix);
+}
+
+/** Adds `grad` to the gradient of symbolic tensor `id` (a tensor read by several layers sums). */
+function addGrad(ctx: Ctx, id: number, grad: string): void {
+  ctx.grads.set(id, [...(ctx.grads.get(id) ?? []), grad]);
+}
+
+function gradOf(ctx: Ctx, id: number): string | null {
+  const list = ctx.grads.get(id);
+  if (!list || list.length === 0) return null;
+  return list.length === 1 ? list[0] : ctx.g.node('Sum', list);
+}
+
+function sumOver(g: GraphBuilder, x: string, axes: number[], keepdims = 0): string {
+  return g.node('ReduceSum', [x, g.ints(axes)], { keepdims });
+}
+
+function relu(ctx: Ctx, x: string): { y: string; back: (dy: string) => string } {
+  const { g } = ctx;
+  const y = g.node('Relu', [x]);
+  return { y, back: (dy) => g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]) };
+}
+
+function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
+  const { g } = ctx;
+  const c = layer.getConfig();
+  const kernel = pair(c.kernelSize);
+  const strides = pair(c.strides ?? 1);
+  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
+  const [, h, w, cin] = shapeOf(layer, 'in');
+  const [, oh, ow, cout] = shapeOf(layer, 'out');
+  const pads = padsFor(c.padding as string, [h, w], kernel, strides);
+  const kVar = weight(layer, 'kernel')!;
+  const bVar = c.useBias ? weight(layer, 'bias') : undefined;
+  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: [3, 2, 0, 1] });
+  const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
+  const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
+  const act = c.activation === 'relu' ? relu(ctx, z) : null;
+  if (c.activation !== 'relu' && c.activation !== 'linear') throw new Error(`${layer.name}: activation ${String(c.activation)} is not supported.`);
+  return {
+    y: act ? act.y : z,
+    back: (dyIn) => {
+      const dz = act ? act.back(dyIn) : dyIn;
+      // dW: for each kernel offset, the strided slice of x that met each output position,
+      // times dz, as one GEMM [cin, B*P] x [B*P, cout]; the small results stack into the kernel.
+      const xp = pads.some((p) => p > 0) ? g.node('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]) : x;
+      const xt = g.node('Transpose', [xp], { perm: [1, 0, 2, 3] }); // [cin, B, H, W]
+      const dzT = g.node('Reshape', [g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }), g.ints([cout, -1])]); // [cout, B*P]
+      const taps: string[] = [];
+      for (let u = 0; u < kernel[0]; u++) {
+        for (let v = 0; v < kernel[1]; v++) {
+          const slice = g.node('Slice', [
+            xt,
+            g.ints([u, v]),
+            g.ints([u + (oh - 1) * strides[0] + 1, v + (ow - 1) * strides[1] + 1]),
+            g.ints([2, 3]),
+            g.ints([strides[0], strides[1]]),
+          ]);
+          const tap = g.node('Gemm', [g.node('Reshape', [slice, g.ints([cin, -1])]), dzT], { transB: 1 }); // [cin, cout]
+          taps.push(g.node('Unsqueeze', [tap, g.ints([0])]));
+        }
+      }
+      const dw = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: 0 }); // [kh*kw, cin, cout]
+      ctx.weightGrads.set(kVar, g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]));
+      if (bVar) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
+      if (!needsDx) return null;
+      if (strides[0] === 1 && strides[1] === 1) {
+        // Stride 1: a plain convolution with the flipped, transposed kernel (faster than ConvTranspose).
+        const flipped = g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+        const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
+        return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back });
+      }
+      const outputPadding = [h - ((oh - 1) * strides[0] + kernel[0] - pads[0] - pads[2]), w - ((ow - 1) * strides[1] + kernel[1] - pads[1] - pads[3])];
+      return g.node('ConvTranspose', [dz, wOihw], { kernel_shape: kernel, strides, pads, output_padding: outputPadding });
+    },
+  };
+}
+
+function batchNorm(ctx: Ctx, layer: tf.layers.Layer, x: string): { y: string; back: (dy: string) => string } {
+  const { g } = ctx;
+  const c = layer.getConfig();
+  const eps = g.scalar(c.epsilon as number);
+  const channels = shapeOf(layer, 'in').at(-1)!;
+  const gammaVar = weight(layer, 'gamma');
+  const betaVar = weight(layer, 'beta');
+  const meanVar = weight(layer, 'moving_mean')!;
+  const varVar = weight(layer, 'moving_variance')!;
+  const bc = (v: string) => g.node('Reshape', [v, g.ints([1, channels, 1, 1])]);
+  const gamma = gammaVar ? bc(ctx.weightIn.get(gammaVar)!) : null;
+  const beta = betaVar ? bc(ctx.weightIn.get(betaVar)!) : null;
+  const affine = (xhat: string) => {
+    const scaled = gamma ? g.node('Mul', [xhat, gamma]) : xhat;
+    return beta ? g.node('Add', [scaled, beta]) : scaled;
+  };
+  if (!ctx.training) {
+    const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [bc(ctx.weightIn.get(varVar)!), eps])])]);
+    return { y: affine(g.node('Mul', [g.node('Sub', [x, bc(ctx.weightIn.get(meanVar)!)]), inv])), back: () => '' };
+  }
+  const axes = { axes: [0, 2, 3], keepdims: 1 };
+  const mean = g.node('ReduceMean', [x], axes);
+  const xc = g.node('Sub', [x, mean]);
+  const variance = g.node('ReduceMean', [g.node('Mul', [xc, xc])], axes);
+  const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, eps])])]);
+  const xhat = g.node('Mul', [xc, inv]);
+  const momentum = c.momentum as number;
+  const update = (old: tf.LayerVariable, batch: string) =>
+    g.node('Add', [g.node('Mul', [ctx.weightIn.get(old)!, g.scalar(momentum)]), g.node('Mul', [g.node('Reshape', [batch, g.ints([channels])]), g.scalar(1 - momentum)])]);
+  ctx.frozenOut.set(meanVar, update(meanVar, mean));
+  ctx.frozenOut.set(varVar, update(varVar, variance));
+  return {
+    y: affine(xhat),
+    back: (dy) => {
+      if (gammaVar) ctx.weightGrads.set(gammaVar, sumOver(g, g.node('Mul', [dy, xhat]), [0, 2, 3]));
+      if (betaVar) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
+      const dxhat = gamma ? g.node('Mul', [dy, gamma]) : dy;
+      const m1 = g.node('ReduceMean', [dxhat], axes);
+      const m2 = g.node('ReduceMean', [g.node('Mul', [dxhat, xhat])], axes);
+      return g.node('Mul', [inv, g.node('Sub', [g.node('Sub', [dxhat, m1]), g.node('Mul', [xhat, m2])])]);
+    },
+  };
+}
+
+function dense(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; logits: string; back: (dy: string) => string | null } {
+  const { g } = ctx;
+  const c = layer.getConfig();
+  const kVar = weight(layer, 'kernel')!;
+  const bVar = c.useBias ? weight(layer, 'bias') : undefined;
+  const z = g.node('Gemm', [x, ctx.weightIn.get(kVar)!, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])]);
+  const act = c.activation === 'relu' ? relu(ctx, z) : null;
+  const y = act ? act.y : c.activation === 'softmax' ? g.node('Softmax', [z], { axis: -1 }) : z;
+  if (!['relu', 'softmax', 'linear'].includes(c.activation as string)) throw new Error(`${layer.name}: activation ${String(c.activation)} is not supported.`);
+  return {
+    y,
+    logits: z,
+    back: (dyIn) => {
+      const dz = act ? act.back(dyIn) : dyIn;
+      ctx.weightGrads.set(kVar, g.node('Gemm', [x, dz], { transA: 1 }));
+      if (bVar) ctx.weightGrads.set(bVar, sumOver(g, dz, [0]));
+      return needsDx ? g.node('Gemm', [dz, ctx.weightIn.get(kVar)!], { transB: 1 }) : null;
+    },
+  };
+}
+
+interface Built {
+  probs: string;
+  logits: string;
+}
+
+function walk(ctx: Ctx, model: tf.LayersModel): Built {
+  const { g } = ctx;
+  const [, h, w, ch] = (model.inputs[0].shape as (number | null)[]).map((d) => d ?? -1);
+  const x = g.input('x', ['B', h, w, ch]);
+  ctx.values.set((model.inputs[0] as unknown as { id: number }).id, g.node('Transpose', [x], { perm: NHWC_TO_NCHW }));
+  const layers = model.layers as LayerLike[];
+  let last: Built | null = null;
+  const lastLayer = layers[layers.length - 1];
+  for (const layer of layers) {
+    const cls = layer.getClassName();
+    if (cls === 'InputLayer') continue;
+    const node = layer.inboundNodes[0];
+    const inIds = node.inputTensors.map((t) => t.id);
+    const outId = node.outputTensors[0].id;
+    const inputs = inIds.map((id) => ctx.values.get(id)!);
+    // The first layer's input (the pixels) needs no gradient.
+    const needsDx = inIds.some((id) => id !== (model.inputs[0] as unknown as { id: number }).id);
+    let y: string;
+    let back: ((dy: string) => (string | null)[]) | null = null;
+    switch (cls) {
+      case 'Conv2D': {
+        const r = conv2d(ctx, layer, inputs[0], needsDx);
+        y = r.y;
+        back = (dy) => [r.back(dy)];
+        break;
+      }
+      case 'BatchNormalization': {
+        const r = batchNorm(ctx, layer, inputs[0]);
+        y = r.y;
+        back = (dy) => [r.back(dy)];
+        break;
+      }
+      case 'Activation': {
+        const act = layer.getConfig().activation;
+        if (act === 'relu') {
+          const r = relu(ctx, inputs[0]);
+          y = r.y;
+          back = (dy) => [r.back(dy)];
+        } else if (act === 'linear') {
+          y = inputs[0];
+          back = (dy) => [dy];
+        } else throw new Error(`${layer.name}: activation ${String(act)} is not supported.`);
+        break;
+      }
+      case 'MaxPooling2D': {
+        const c = layer.getConfig();
+        const kernel = pair(c.poolSize);
+        const strides = pair(c.strides ?? c.poolSize);
+        const [, ih, iw] = shapeOf(layer, 'in');
+        const pads = padsFor(c.padding as string, [ih, iw], kernel, strides);
+        const [out, indices] = g.nodeN('MaxPool', [inputs[0]], ctx.training ? 2 : 1, { kernel_shape: kernel, strides, pads });
+        y = out;
+        back = (dy) => {
+          const shape = g.node('Shape', [inputs[0]]);
+          const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape]), g.ints([-1])]);
+          const flat = g.node('ScatterElements', [zeros, g.node('Reshape', [indices, g.ints([-1])]), g.node('Reshape', [dy, g.ints([-1])])], { axis: 0, reduction: 'add' });
+          return [g.node('Reshape', [flat, shape])];
+        };
+        break;
+      }
+      case 'Flatten': {
+        const [, fh, fw, fc] = shapeOf(layer, 'in');
+        y = g.node('Reshape', [g.node('Transpose', [inputs[0]], { perm: NCHW_TO_NHWC }), g.ints([0, -1])]);
+        back = (dy) => [g.node('Transpose', [g.node('Reshape', [dy, g.ints([-1, fh, fw, fc])])], { perm: NHWC_TO_NCHW })];
+        break;
+      }
+      case 'GlobalAveragePooling2D': {
+        const [, gh, gw] = shapeOf(layer, 'in');
+        y = g.node('ReduceMean', [inputs[0]], { axes: [2, 3], keepdims: 0 });
+        back = (dy) => {
+          const scaled = g.node('Mul', [g.node('Unsqueeze', [dy, g.ints([2, 3])]), g.scalar(1 / (gh * gw))]);
+          return [g.node('Expand', [scaled, g.node('Shape', [inputs[0]])])];
+        };
+        break;
+      }
+      case 'Dropout': {
+        if (!ctx.training) {
+          y = inputs[0];
+          break;
+        }
+        // Masks come in NHWC like TF.js tensors (any sample layout works for training; this one
+        // makes the graph comparable with TF.js in tests).
+        const dims = shapeOf(layer, 'in').slice(1);
+        const features = dims.reduce((a, b) => a * b, 1);
+        const maskIn = g.input(`mask${ctx.dropouts.length}`, ['B', ...dims]);
+        const mask = dims.length === 3 ? g.node('Transpose', [maskIn], { perm: NHWC_TO_NCHW }) : maskIn;
+        ctx.dropouts.push({ features, dims, rate: layer.getConfig().rate as number, input: maskIn });
+        y = g.node('Mul', [inputs[0], mask]);
+        back = (dy) => [g.node('Mul', [dy, mask])];
+        break;
+      }
+      case 'Add': {
+        y = g.node('Sum', inputs);
+        back = (dy) => inputs.map(() => dy);
+        break;
+      }
+      case 'Dense': {
+        const r = dense(ctx, layer, inputs[0], needsDx);
+        y = r.y;
+        if (layer === lastLayer) {
+          if (layer.getConfig().activation !== 'softmax') throw new Error('The last layer must be a dense softmax.');
+          last = { probs: r.y, logits: r.logits };
+          // The loss gradient with respect to the logits comes in as `dy` (softmax folded in).
+        }
+        back = (dy) => [r.back(dy)];
+        break;
+      }
+      default:
+        throw new Error(`Layer ${layer.name} (${cls}) is not supported by the onnxruntime trainer.`);
+    }
+    ctx.values.set(outId, y);
+    if (back) {
+      const run = back;
+      ctx.backward.push(() => {
+        const dy = gradOf(ctx, outId);
+        if (dy === null) return;
+        const dxs = run(dy);
+        inIds.forEach((id, i) => {
+          const dx = dxs[i];
+          if (dx) addGrad(ctx, id, dx);
+        });
+      });
+    }
+  }
+  if (!last) throw new Error('The model must end in a dense softmax layer.');
+  return last;
+}
+
+function newContext(training: boolean, name: string, model: tf.LayersModel): Ctx {
+  const g = new GraphBuilder(name);
+  const weightIn = new Map<tf.LayerVariable, string>();
+  model.weights.forEach((w, i) => weightIn.set(w, g.input(`w${i}`, w.shape as number[])));
+  return { g, training, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
+}
+
+/** The inference graph: inputs x (NHWC in [0,1]) and w0..wN; output probs [B, classes]. */
+export function inferenceGraph(model: tf.LayersModel): Uint8Array {
+  const ctx = newContext(false, 'loupe_infer', model);
+  const { probs } = walk(ctx, model);
+  ctx.g.output('probs', probs, ['B', model.outputs[0].shape[1] as number]);
+  return ctx.g.encode();
+}
+
+/**
+ * The training step. Inputs: x, y (one-hot), invB (1/batch), lr, Adam's c1 = 1/(1-beta1^t) and
+ * c2 = 1/(1-beta2^t), w0..wN, optimizer slots s<k>_<i>, dropout masks. Outputs: loss (summed over
+ * the batch), correct (count), every weight's new value (wN_new), and the new slots.
+ */
+export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): TrainingGraph {
+  const ctx = newContext(true, 'loupe_train', model);
+  const { g } = ctx;
+  const classes = model.outputs[0].shape[1] as number;
+  const y = g.input('y', ['B', classes]);
+  const invB = g.input('invB', []);
+  const lr = g.input('lr', []);
+  const c1 = g.input('c1', []);
+  const c2 = g.input('c2', []);
+  const { probs, logits } = walk(ctx, model);
+
+  const logp = g.node('LogSoftmax', [logits], { axis: -1 });
+  const loss = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [y, logp])], { keepdims: 0 })]);
+  const hits = g.node('Equal', [g.node('ArgMax', [logits], { axis: 1, keepdims: 0 }), g.node('ArgMax', [y], { axis: 1, keepdims: 0 })]);
+  const correct = g.node('ReduceSum', [g.node('Cast', [hits], { to: 1 })], { keepdims: 0 });
+  void probs;
+  // d(mean loss)/d(logits) = (softmax - y) / B; the last dense layer's backward takes it from here.
+  const lastOut = (model.layers[model.layers.length - 1] as LayerLike).inboundNodes[0].outputTensors[0].id;
+  addGrad(ctx, lastOut, g.node('Mul', [g.node('Sub', [g.node('Softmax', [logits], { axis: -1 }), y]), invB]));
+  for (const step of [...ctx.backward].reverse()) step();
+
+  g.output('loss', loss, []);
+  g.output('correct', correct, []);
+  const slots = optimizer.kind === 'adam' ? 2 : optimizer.kind === 'momentum' ? 1 : 0;
+  const trainable: number[] = [];
+  model.weights.forEach((wVar, i) => {
+    const shape = wVar.shape as Dim[];
+    const w = ctx.weightIn.get(wVar)!;
+    if (!wVar.trainable) {
+      g.output(`w${i}_new`, ctx.frozenOut.get(wVar) ?? w, shape);
+      return;
+    }
+    trainable.push(i);
+    let grad = ctx.weightGrads.get(wVar);
+    if (!grad) throw new Error(`No gradient reaches weight ${wVar.name}.`);
+    if (optimizer.weightDecay > 0 && wVar.shape.length >= 2) grad = g.node('Add', [grad, g.node('Mul', [w, g.scalar(optimizer.weightDecay)])]);
+    const slot = (k: number) => g.input(`s${k}_${i}`, shape);
+    let next: string;
+    if (optimizer.kind === 'adam') {
+      const m = g.node('Add', [g.node('Mul', [slot(0), g.scalar(ADAM.beta1)]), g.node('Mul', [grad, g.scalar(1 - ADAM.beta1)])]);
+      const v = g.node('Add', [g.node('Mul', [slot(1), g.scalar(ADAM.beta2)]), g.node('Mul', [g.node('Mul', [grad, grad]), g.scalar(1 - ADAM.beta2)])]);
+      const denom = g.node('Add', [g.node('Sqrt', [g.node('Mul', [v, c2])]), g.scalar(ADAM.epsilon)]);
+      next = g.node('Sub', [w, g.node('Div', [g.node('Mul', [g.node('Mul', [m, c1]), lr]), denom])]);
+      g.output(`s0_${i}_new`, m, shape);
+      g.output(`s1_${i}_new`, v, shape);
+    } else if (optimizer.kind === 'momentum') {
+      const v = g.node('Add', [g.node('Mul', [slot(0), g.scalar(optimizer.momentum ?? 0.9)]), grad]);
+      next = g.node('Sub', [w, g.node('Mul', [v, lr])]);
+      g.output(`s0_${i}_new`, v, shape);
+    } else {
+      next = g.node('Sub', [w, g.node('Mul', [grad, lr])]);
+    }
+    g.output(`w${i}_new`, next, shape);
+  });
+  void INT64;
+  return { bytes: g.encode(), trainable, slots, dropouts: ctx.dropouts.map(({ features, dims, rate }) => ({ features, dims, rate })) };
+}

@@ -1,0 +1,101 @@
+// Runs a model's training steps and predictions through onnxruntime-node (native kernels,
+// every core), holding the weights and optimizer state as typed arrays in TF.js order.
+
+import * as ort from 'onnxruntime-node';
+import type * as tf from '@tensorflow/tfjs';
+import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph } from './graph';
+
+export interface StepResult {
+  loss: number;
+  correct: number;
+}
+
+export class OrtTrainer {
+  readonly weights: Float32Array[];
+  readonly #shapes: number[][];
+  readonly #slots: Map<number, Float32Array[]>;
+  #step = 0;
+
+  private constructor(
+    private readonly train: ort.InferenceSession,
+    private readonly infer: ort.InferenceSession,
+    private readonly graph: TrainingGraph,
+    private readonly input: { height: number; width: number; channels: number; classes: number },
+    weights: Float32Array[],
+    shapes: number[][],
+  ) {
+    this.weights = weights;
+    this.#shapes = shapes;
+    this.#slots = new Map(graph.trainable.map((i) => [i, Array.from({ length: graph.slots }, () => new Float32Array(weights[i].length))]));
+  }
+
+  static async create(model: tf.LayersModel, optimizer: OptimizerSpec, threads: number): Promise<OrtTrainer> {
+    const graph = trainingGraph(model, optimizer);
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    };
+    const [train, infer] = await Promise.all([
+      ort.InferenceSession.create(graph.bytes, options),
+      ort.InferenceSession.create(inferenceGraph(model), options),
+    ]);
+    const [, height, width, channels] = model.inputs[0].shape as number[];
+    const weights = model.getWeights().map((t) => t.dataSync().slice() as Float32Array);
+    const shapes = model.weights.map((w) => w.shape as number[]);
+    return new OrtTrainer(train, infer, graph, { height, width, channels, classes: model.outputs[0].shape[1] as number }, weights, shapes);
+  }
+
+  #weightFeeds(feeds: Record<string, ort.Tensor>): void {
+    this.weights.forEach((w, i) => (feeds[`w${i}`] = new ort.Tensor('float32', w, this.#shapes[i])));
+  }
+
+  #x(x: Float32Array, n: number): ort.Tensor {
+    const { height, width, channels } = this.input;
+    return new ort.Tensor('float32', x.subarray(0, n * height * width * channels), [n, height, width, channels]);
+  }
+
+  /** One optimizer step on a batch; `random` draws the dropout masks. */
+  async step(x: Float32Array, labels: Int32Array, n: number, lr: number, random: () => number): Promise<StepResult> {
+    const { classes } = this.input;
+    this.#step++;
+    const y = new Float32Array(n * classes);
+    for (let i = 0; i < n; i++) y[i * classes + labels[i]] = 1;
+    const feeds: Record<string, ort.Tensor> = {
+      x: this.#x(x, n),
+      y: new ort.Tensor('float32', y, [n, classes]),
+      invB: new ort.Tensor('float32', new Float32Array([1 / n]), []),
+      lr: new ort.Tensor('float32', new Float32Array([lr]), []),
+      c1: new ort.Tensor('float32', new Float32Array([1 / (1 - 0.9 ** this.#step)]), []),
+      c2: new ort.Tensor('float32', new Float32Array([1 / (1 - 0.999 ** this.#step)]), []),
+    };
+    this.#weightFeeds(feeds);
+    for (const [i, slots] of this.#slots) slots.forEach((s, k) => (feeds[`s${k}_${i}`] = new ort.Tensor('float32', s, this.#shapes[i])));
+    this.graph.dropouts.forEach((d, k) => {
+      const keep = 1 - d.rate;
+      const mask = new Float32Array(n * d.features);
+      for (let j = 0; j < mask.length; j++) mask[j] = random() < keep ? 1 / keep : 0;
+      feeds[`mask${k}`] = new ort.Tensor('float32', mask, [n, ...d.dims]);
+    });
+    const out = await this.train.run(feeds);
+    this.weights.forEach((_, i) => (this.weights[i] = out[`w${i}_new`].data as Float32Array));
+    for (const [i, slots] of this.#slots) slots.forEach((_, k) => (slots[k] = out[`s${k}_${i}_new`].data as Float32Array));
+    return { loss: Number((out.loss.data as Float32Array)[0]), correct: Number((out.correct.data as Float32Array)[0]) };
+  }
+
+  async predict(x: Float32Array, n: number): Promise<Float32Array> {
+    const feeds: Record<string, ort.Tensor> = { x: this.#x(x, n) };
+    this.#weightFeeds(feeds);
+    const out = await this.infer.run(feeds);
+    return out.probs.data as Float32Array;
+  }
+
+  setWeights(weights: Float32Array[]): void {
+    weights.forEach((w, i) => (this.weights[i] = w.slice()));
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.train.release(), this.infer.release()]);
+  }
+}
