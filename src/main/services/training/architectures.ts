@@ -75,9 +75,8 @@ function cnnSmall({ height, width, channels, classes }: ArchInput): tf.LayersMod
       ...convBnRelu(64),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
       tf.layers.flatten(),
-      tf.layers.dropout({ rate: 0.25 }),
       tf.layers.dense({ units: 128, activation: relu, kernelInitializer: heNormal() }),
-      tf.layers.dropout({ rate: 0.4 }),
+      tf.layers.dropout({ rate: 0.3 }),
       tf.layers.dense({ units: classes, activation: 'softmax' }),
     ],
   });

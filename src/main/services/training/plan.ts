@@ -113,7 +113,7 @@ export function makePlan(
 
   const epochs = overrides.epochs ?? epochsFor(stats.train);
   if (overrides.epochs === undefined) {
-    explanation.push(`${epochs} epochs: ${stats.train.toLocaleString('en-US')} training images; fewer images need more passes. Early stopping ends sooner when validation accuracy stalls.`);
+    explanation.push(`${epochs} epochs: ${stats.train.toLocaleString('en-US')} training images; fewer images need more passes.`);
   }
   const batchSize = overrides.batchSize ?? (stats.train >= 10_000 ? 128 : stats.train >= 1000 ? 64 : 32);
   const optimizer = overrides.optimizer ?? 'adam';
@@ -125,7 +125,16 @@ export function makePlan(
   const aug = augmentationFor(stats, Math.max(width, height));
   const augmentation = { ...aug.augmentation, ...overrides.augmentation };
   explanation.push(overrides.augmentation ? 'Augmentation: as set in Advanced settings.' : aug.why);
-  const patience = overrides.patience === undefined ? Math.max(3, Math.round(epochs / 4)) : overrides.patience;
+  // A cosine schedule does its best work in the last epochs, where early stopping would cut it
+  // short; the best epoch is kept either way. Other schedules stop when validation stalls.
+  const patience = overrides.patience !== undefined ? overrides.patience : schedule.kind === 'cosine' ? null : Math.max(3, Math.round(epochs / 4));
+  if (overrides.patience === undefined) {
+    explanation.push(
+      patience === null
+        ? 'No early stopping: the cosine schedule settles the weights in its last epochs; the epoch with the best validation accuracy is kept.'
+        : `Early stopping after ${patience} epochs without a better validation accuracy; the best epoch is kept.`,
+    );
+  }
   const cpuBackend = backend.name === 'wasm' || backend.name === 'cpu';
   const workers = overrides.workers ?? (cpuBackend ? Math.max(1, Math.min(cost.cores, 4)) : 1);
   if (cpuBackend && workers > 1) explanation.push(`${workers} data-parallel replicas, one per core, averaging their gradients every step.`);
