@@ -26,8 +26,19 @@ import type {
   TrainStarted,
   UploadInfo,
   BackendInfo,
+  Evaluation,
+  EvaluationImages,
+  LabelIssueList,
+  LabelCheckStarted,
+  ReviewResult,
+  RunComparison,
+  SuggestionList,
+  SuggestStarted,
+  ExportInfo,
+  ExportStarted,
+  PredictResult,
 } from './types';
-import { ARCH_NAMES, BACKEND_NAMES } from './types';
+import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS } from './types';
 
 interface MethodSpec<P, R> {
   params: Schema<P>;
@@ -84,7 +95,17 @@ const trainOverrides = s.object({
   workers: s.optional(s.number({ int: true, min: 1, max: 16 })),
 });
 const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
+const evalSplit = s.literal('val', 'test');
+const evaluationFilter = s.object({
+  mode: s.literal('all', 'misclassified', 'leastConfident'),
+  trueClassId: s.optional(id),
+  predictedClassId: s.optional(id),
+});
 const uploadId = s.object({ uploadId: s.string({ pattern: /^[0-9a-f]{32}$/ }) });
+const predictModel = s.object({ runId: s.optional(id), path: s.optional(projectPath) });
+const topK = s.optional(s.number({ int: true, min: 1, max: 100 }));
+/** Base64 of one image sent for prediction: at most 8 MB of bytes. */
+export const MAX_PREDICT_IMAGE_BYTES = 8 * 1024 * 1024;
 
 export const API = {
   hostInfo: method<HostInfo>()(none),
@@ -167,6 +188,55 @@ export const API = {
   startTraining: method<TrainStarted>()(s.object({ overrides: s.optional(trainOverrides) })),
   listRuns: method<RunSummary[]>()(none),
   runDetails: method<RunDetails>()(s.object({ runId: id })),
+
+  // Evaluation and model-assisted labeling. Without a runId: the best completed run. The truth
+  // is each image's current label, so fixing a label changes the evaluation at once.
+  evaluateRun: method<Evaluation>()(s.object({ runId: s.optional(id), split: s.optional(evalSplit) })),
+  /** A gallery of evaluated images (top losses, least confident, a class, a confusion cell). */
+  evaluationImages: method<EvaluationImages>()(s.object({ runId: id, split: evalSplit, filter: evaluationFilter })),
+  compareRuns: method<RunComparison>()(s.object({ runA: id, runB: id, split: s.optional(evalSplit) })),
+  /** Predicts every unlabeled image with a run's model, as a `suggest` job (result: SuggestResult). */
+  startSuggestions: method<SuggestStarted>()(s.object({ runId: s.optional(id) })),
+  /** Pending suggestions of the unlabeled images, least confident first. */
+  suggestions: method<SuggestionList>()(none),
+  /** Labels images with their suggestions (source 'suggestion'); never overwrites a label. Undoable. */
+  acceptSuggestions: method<ReviewResult>()(
+    s.object({ imageIds: s.optional(ids), minConfidence: s.optional(s.number({ min: 0, max: 1 })) }),
+  ),
+  /** Looks for likely label errors (k-fold out-of-sample predictions), as a `labelErrors` job (result: LabelCheckInfo). */
+  startLabelCheck: method<LabelCheckStarted>()(
+    s.object({
+      runId: s.optional(id),
+      folds: s.optional(s.number({ int: true, min: 2, max: 10 })),
+      epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
+    }),
+  ),
+  labelIssues: method<LabelIssueList>()(s.object({ status: s.optional(s.literal('pending', 'accepted', 'dismissed')) })),
+  /** Accept (label as suggested) or dismiss (keep the given label) label issues. Undoable. */
+  resolveLabelIssues: method<ReviewResult>()(s.object({ imageIds: ids, action: s.literal('accept', 'dismiss') })),
+
+  // Export and inference. An export is an `export` job (result: ExportResult) that writes
+  // <dir>/<name>/ (and <dir>/<name>.zip) and nothing outside `dir`. Without a runId: the best run.
+  startExport: method<ExportStarted>()(
+    s.object({
+      runId: s.optional(id),
+      format: s.literal(...EXPORT_FORMATS),
+      dir: projectPath,
+      name: s.optional(s.string({ min: 1, max: 200 })),
+      zip: s.optional(s.boolean()),
+    }),
+  ),
+  listExports: method<ExportInfo[]>()(s.object({ runId: s.optional(id) })),
+  /** Predicts image files on the machine Loupe runs on (a chosen folder's images). */
+  predictPaths: method<PredictResult>()(s.object({ model: predictModel, paths: s.array(projectPath, { min: 1, max: 64 }), top: topK })),
+  /** Predicts images the window read (dropped or chosen files), as base64: up to 16 a call, MAX_PREDICT_IMAGE_BYTES each. */
+  predictImages: method<PredictResult>()(
+    s.object({
+      model: predictModel,
+      images: s.array(s.object({ name: s.string({ min: 1, max: 1000 }), data: s.string({ max: Math.ceil(MAX_PREDICT_IMAGE_BYTES / 3) * 4 }) }), { min: 1, max: 16 }),
+      top: topK,
+    }),
+  ),
 } as const;
 
 export type ApiSpec = typeof API;

@@ -394,3 +394,262 @@ export interface TrainResult {
   imagesPerSecond: number | null;
   backbone: null;
 }
+
+// Evaluation, model-assisted labeling and label checks. The truth is each image's current label,
+// so fixing a label updates the evaluation at once (a run's own snapshot stays with the run).
+export type EvalSplit = 'val' | 'test';
+export type ReviewStatus = 'pending' | 'accepted' | 'dismissed';
+
+export interface ClassMetrics {
+  classId: number;
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Images of this true class. */
+  support: number;
+  /** Images predicted as this class. */
+  predicted: number;
+}
+
+export interface ConfidenceBin {
+  from: number;
+  to: number;
+  correct: number;
+  wrong: number;
+}
+
+export interface CoveragePoint {
+  threshold: number;
+  /** Images the model would answer: confidence at or above the threshold. */
+  answered: number;
+  coverage: number;
+  /** Accuracy on the answered images; null when none. */
+  accuracy: number | null;
+}
+
+/** `evaluateRun` and `loupe eval --json`. Scripts may rely on these names. */
+export interface Evaluation {
+  runId: number;
+  split: EvalSplit;
+  /** Images evaluated. */
+  images: number;
+  accuracy: number;
+  /** Mean F1 over every class of the run. */
+  macroF1: number;
+  /** The run's classes, in its order: the rows and columns of `confusion`. */
+  labels: string[];
+  classIds: number[];
+  perClass: ClassMetrics[];
+  /** confusion[t][p]: images of true class t predicted as p. */
+  confusion: number[][];
+  /** Top-class confidence in 20 bins. */
+  histogram: ConfidenceBin[];
+  /** Accuracy against coverage for thresholds 0, 0.01, ..., 1. */
+  coverage: CoveragePoint[];
+  /** Evaluated images whose label changed since the run. */
+  relabeled: number;
+  /** Images of the split left out: removed, unlabeled, or now in a class the run does not know. */
+  excluded: number;
+  /** Predictions stored per split. */
+  available: Record<EvalSplit, number>;
+}
+
+/**
+ * Which evaluated images a gallery shows. mode all: every image, worst (highest loss) first;
+ * misclassified: the wrong ones by loss ("top losses"); leastConfident: the correct ones, least
+ * confident first. The class ids narrow any mode (both: one confusion-matrix cell).
+ */
+export interface EvaluationFilter {
+  mode: 'all' | 'misclassified' | 'leastConfident';
+  trueClassId?: number;
+  predictedClassId?: number;
+}
+
+/** The images of an evaluation filter in order, with what the model predicted for each. */
+export interface EvaluationImages {
+  imageIds: number[];
+  predictedClassIds: number[];
+  confidences: number[];
+}
+
+export interface ComparedImage {
+  imageId: number;
+  trueClassId: number;
+  a: { classId: number; confidence: number };
+  b: { classId: number; confidence: number };
+}
+
+/** Two runs on the images both evaluated in a split. */
+export interface RunComparison {
+  split: EvalSplit;
+  images: number;
+  a: { runId: number; accuracy: number; macroF1: number };
+  b: { runId: number; accuracy: number; macroF1: number };
+  perClass: {
+    classId: number;
+    label: string;
+    support: number;
+    a: { precision: number; recall: number; f1: number };
+    b: { precision: number; recall: number; f1: number };
+  }[];
+  /** Images run A gets right and run B wrong, and the other way round. */
+  aOnlyCorrect: ComparedImage[];
+  bOnlyCorrect: ComparedImage[];
+}
+
+/** Pending suggestions for the unlabeled images (parallel arrays), from run `runId`. */
+export interface SuggestionList {
+  runId: number | null;
+  imageIds: number[];
+  classIds: number[];
+  confidences: number[];
+}
+
+export interface SuggestStarted {
+  jobId: string;
+  runId: number;
+}
+
+/** The `suggest` job's result and `loupe suggest --json`. */
+export interface SuggestResult {
+  runId: number;
+  /** Unlabeled images that got a suggestion. */
+  images: number;
+  /** Unlabeled images that could not be read. */
+  failed: number;
+  classes: { classId: number; label: string; count: number }[];
+  seconds: number;
+  imagesPerSecond: number | null;
+}
+
+/** What accepting or dismissing did. */
+export interface ReviewResult extends ImagesChanged {
+  changed: number;
+}
+
+export interface LabelCheckInfo {
+  id: number;
+  runId: number;
+  folds: number;
+  /** Epochs each fold model trained. */
+  epochs: number;
+  images: number;
+  flagged: number;
+  seconds: number;
+  createdAt: number;
+}
+
+/** An image whose given label the model contradicts, judged out of sample. */
+export interface LabelIssue {
+  imageId: number;
+  split: Split;
+  givenClassId: number;
+  suggestedClassId: number;
+  givenProbability: number;
+  suggestedProbability: number;
+  /** fold: a model trained without the image (train split); run: the run itself (val, test). */
+  source: 'fold' | 'run';
+  status: ReviewStatus;
+}
+
+export interface LabelIssueList {
+  check: LabelCheckInfo | null;
+  /** Most likely errors first. */
+  issues: LabelIssue[];
+}
+
+export interface LabelCheckStarted {
+  jobId: string;
+  runId: number;
+}
+
+// Export and inference. An export writes a run's model as ONNX (checked against TF.js on test
+// images before it is called done) and/or TF.js layers files, with labels.txt, preprocess.json,
+// a model card and sample code, into a folder the user chose. Predictions run through
+// onnxruntime, on a run's model or an exported one.
+export type ExportFormat = 'onnx' | 'tfjs' | 'all';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'tfjs', 'all'];
+export type ExportStatus = 'running' | 'completed' | 'failed';
+
+/** How close the exported model's predictions are to the training framework's. */
+export interface ExportParity {
+  /** What was compared with TF.js: the ONNX model (onnxruntime) or, for a TF.js-only export, its files. */
+  against: 'onnxruntime' | 'tfjs';
+  images: number;
+  /** The largest |p_export - p_tfjs| over every class probability of every image. */
+  maxAbsDiff: number;
+  /** Share of images with the same top class (1 = all). */
+  top1Agreement: number;
+}
+
+export interface ExportInfo {
+  id: number;
+  runId: number;
+  format: ExportFormat;
+  /** The export folder. */
+  path: string;
+  /** The zip beside it, when one was asked for. */
+  zipPath: string | null;
+  status: ExportStatus;
+  createdAt: number;
+  parity: ExportParity | null;
+  error: string | null;
+}
+
+export interface ExportStarted {
+  jobId: string;
+  exportId: number;
+  path: string;
+}
+
+/** The `export` job's result and `loupe export --json`. Scripts may rely on these names. */
+export interface ExportResult extends ExportInfo {
+  /** Files written, relative to `path`. */
+  files: string[];
+  /** Which images the parity check used (the run's test split, else val, else train). */
+  paritySplit: Split | null;
+  seconds: number;
+}
+
+/** preprocess.json: how to turn an image file into the model's input. */
+export interface PreprocessSpec {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** cover: scale to fill width x height, then crop the centre (keeps aspect). */
+  resize: 'cover' | 'fill';
+  layout: 'NHWC';
+  /** The model input is x * scale + offset for pixels x in 0..255. */
+  normalization: { scale: number; offset: number; inputRange: [number, number] };
+}
+
+/** Which model predicts: a run of the open project, or an exported model (folder or model.onnx). */
+export interface PredictModel {
+  runId?: number;
+  path?: string;
+}
+
+export interface ClassScore {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+export interface ImagePrediction {
+  /** The file name or path as given. */
+  name: string;
+  /** Most probable first; empty when the image could not be read. */
+  top: ClassScore[];
+  error: string | null;
+}
+
+export interface PredictResult {
+  /** The model used, for people (run #3, /models/pets/model.onnx). */
+  model: string;
+  labels: string[];
+  /** The onnxruntime execution provider that ran (cpu, cuda, dml, coreml). */
+  provider: string;
+  predictions: ImagePrediction[];
+  seconds: number;
+}

@@ -2,6 +2,8 @@
 // Each capability contributes its handlers; `satisfies` makes a missing method a type error.
 
 import type { LoupeApi } from '../../shared/api';
+import { evalHandlers } from './eval-handlers';
+import { exportHandlers } from './export-handlers';
 import { importHandlers } from './import-handlers';
 import { jobHandlers } from './job-handlers';
 import { labelHandlers } from './label-handlers';
@@ -16,5 +18,7 @@ export function createApi(session: Session): LoupeApi {
     ...labelHandlers(session),
     ...importHandlers(session),
     ...trainHandlers(session),
+    ...evalHandlers(session),
+    ...exportHandlers(session),
   } satisfies LoupeApi;
 }

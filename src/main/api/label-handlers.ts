@@ -28,23 +28,23 @@ type LabelApi = Pick<
 
 const BULK = 500;
 
-export function labelHandlers(session: Session): LabelApi {
-  const { studio } = session;
-  const db = () => writable(session.requireProject()).db;
+/**
+ * Tells the other windows on the project which images changed (the caller has the result),
+ * and every window the new counts.
+ */
+export function imagesChanged(session: Session, imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged {
+  const project = session.requireProject();
+  // A large change leaves a long WAL behind, which slows every later read: fold it in now.
+  if (imageIds === null || imageIds.length > BULK) project.checkpoint();
+  const result: ImagesChanged = { imageIds, undo: history.undoState(project.db) };
+  session.studio.emitToProject(project, 'onImagesChanged', result, session);
+  session.studio.emitToProject(project, 'onProjectChanged', summary ?? projectSummary(project));
+  return result;
+}
 
-  /**
-   * Tells the other windows on the project which images changed (the caller has the result),
-   * and every window the new counts.
-   */
-  const changed = (imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged => {
-    const project = session.requireProject();
-    // A large change leaves a long WAL behind, which slows every later read: fold it in now.
-    if (imageIds === null || imageIds.length > BULK) project.checkpoint();
-    const result: ImagesChanged = { imageIds, undo: history.undoState(project.db) };
-    studio.emitToProject(project, 'onImagesChanged', result, session);
-    studio.emitToProject(project, 'onProjectChanged', summary ?? projectSummary(project));
-    return result;
-  };
+export function labelHandlers(session: Session): LabelApi {
+  const db = () => writable(session.requireProject()).db;
+  const changed = (imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged => imagesChanged(session, imageIds, summary);
 
   return {
     async imageIds({ filter }) {
@@ -107,7 +107,7 @@ export function labelHandlers(session: Session): LabelApi {
   };
 }
 
-function writable(project: Project): Project {
+export function writable(project: Project): Project {
   if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; changes cannot be saved.');
   return project;
 }

@@ -5,13 +5,27 @@ import { LoupeError } from '../../shared/errors';
 import { toErrorPayload } from '../api/dispatch';
 import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
+import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
+import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
 import { createCommand, statusCommand } from './commands/project';
 import { sampleCommand } from './commands/sample';
 import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 
-export const COMMANDS: Command[] = [createCommand, statusCommand, importCommand, sampleCommand, trainCommand, serveCommand];
+export const COMMANDS: Command[] = [
+  createCommand,
+  statusCommand,
+  importCommand,
+  sampleCommand,
+  trainCommand,
+  evalCommand,
+  suggestCommand,
+  labelErrorsCommand,
+  exportCommand,
+  predictCommand,
+  serveCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

@@ -19,7 +19,12 @@ export type Op =
   | { t: 'splits'; imageIds: number[]; splits: Split[]; sources: ('auto' | 'folder' | 'user')[] }
   | { t: 'removed'; imageIds: number[]; removedAt: number | null }
   | { t: 'classes'; rows: ClassRow[] }
-  | { t: 'deleteClasses'; ids: number[] };
+  | { t: 'deleteClasses'; ids: number[] }
+  /** Review status of model suggestions / label issues (evaluation/review.ts), by image. */
+  | { t: 'suggestionStatus'; imageIds: number[]; statuses: ReviewStatus[] }
+  | { t: 'issueStatus'; imageIds: number[]; statuses: ReviewStatus[] };
+
+export type ReviewStatus = 'pending' | 'accepted' | 'dismissed';
 
 /** How many actions the log keeps; older ones can no longer be undone. */
 export const HISTORY_LIMIT = 500;
@@ -66,6 +71,14 @@ export function applyOps(db: DB, ops: Op[], now = Date.now()): void {
       case 'deleteClasses':
         db.prepare('DELETE FROM classes WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(op.ids));
         break;
+      case 'suggestionStatus':
+      case 'issueStatus': {
+        // A row replaced by a later job since is simply not there any more: nothing to restore.
+        const table = op.t === 'suggestionStatus' ? 'suggestions' : 'label_issues';
+        const set = db.prepare(`UPDATE ${table} SET status = ? WHERE image_id = ?`);
+        op.imageIds.forEach((imageId, i) => set.run(op.statuses[i], imageId));
+        break;
+      }
     }
   }
 }
@@ -107,7 +120,7 @@ function firstUndone(db: DB): ActionRow | undefined {
 export function touchedImages(ops: Op[]): number[] | null {
   const ids = new Set<number>();
   for (const op of ops) {
-    if (op.t === 'labels' || op.t === 'splits' || op.t === 'removed') op.imageIds.forEach((id) => ids.add(id));
+    if ('imageIds' in op) op.imageIds.forEach((id) => ids.add(id));
   }
   return [...ids];
 }

@@ -79,13 +79,33 @@ function loadIndex(dir: string, rowBytes: number): string[] {
  * Returns the pack for `spec`, first decoding the images it lacks. Progress counts the images
  * decoded now (already-packed ones are free).
  */
-export async function ensurePixelPack(
+export function ensurePixelPack(
   project: Project,
   images: PackImage[],
   spec: InputSpec,
   options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<PixelPack> {
+  // Two jobs (a run and a suggest job) may want the same pack at once: one at a time, so rows
+  // are never numbered twice; the second then finds the first one's rows in the index.
   const dir = packDir(project, spec);
+  const previous = packLocks.get(dir) ?? Promise.resolve();
+  const mine = previous.catch(() => {}).then(() => fillPack(project, dir, images, spec, options));
+  packLocks.set(dir, mine);
+  void mine.catch(() => {}).finally(() => {
+    if (packLocks.get(dir) === mine) packLocks.delete(dir);
+  });
+  return mine;
+}
+
+const packLocks = new Map<string, Promise<PixelPack>>();
+
+async function fillPack(
+  project: Project,
+  dir: string,
+  images: PackImage[],
+  spec: InputSpec,
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+): Promise<PixelPack> {
   fs.mkdirSync(dir, { recursive: true });
   const rowBytes = spec.width * spec.height * spec.channels;
   const hashes = loadIndex(dir, rowBytes);

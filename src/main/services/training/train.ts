@@ -1,14 +1,26 @@
 // A training run, from the main thread's side: plan it, prepare the pixel cache, record the run
-// with its exact data snapshot, start one replica per core (or one on a GPU), record each epoch
-// as it ends, store the predictions on val and test, and finish the record. The main thread
-// only moves messages and writes rows; all tensor work happens in the replicas.
+// with its exact data snapshot, start one replica per core or one on a GPU (trainReplicas, which
+// the label checker's fold models use too), record each epoch as it ends, store the predictions
+// on val and test, and finish the record. The main thread only moves messages and writes rows;
+// all tensor work happens in the replicas.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { LoupeError } from '../../../shared/errors';
-import type { ArchName, BackendInfo, EpochMetrics, RunStatus, TrainOverrides, TrainPlan, TrainProgress, TrainResult } from '../../../shared/types';
+import type {
+  ArchName,
+  BackendInfo,
+  BackendName,
+  EpochMetrics,
+  RunStatus,
+  TrainConfig,
+  TrainOverrides,
+  TrainPlan,
+  TrainProgress,
+  TrainResult,
+} from '../../../shared/types';
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
@@ -16,8 +28,17 @@ import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from './backends';
 import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
-import { ensurePixelPack } from './pixel-pack';
-import { CONTROL_INTS, CTL_ABORT, CTL_CANCEL, SLOT_EXTRA, type FromReplica, type ReplicaInit, type SplitRows } from './protocol';
+import { ensurePixelPack, type PixelPack } from './pixel-pack';
+import {
+  CONTROL_INTS,
+  CTL_ABORT,
+  CTL_CANCEL,
+  SLOT_EXTRA,
+  type BatchMessage,
+  type FromReplica,
+  type ReplicaInit,
+  type SplitRows,
+} from './protocol';
 import { createRun, finishRun, recordEpoch } from './runs';
 
 let probes: Promise<BackendInfo[]> | null = null;
@@ -116,6 +137,128 @@ function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds
   return correct / imageIds.length;
 }
 
+type DoneMessage = Extract<FromReplica, { type: 'done' }>;
+
+/** One model trained by data-parallel replicas: what it is given. */
+export interface ReplicaJob {
+  backend: BackendName;
+  config: TrainConfig;
+  classes: number;
+  pack: Pick<PixelPack, 'file' | 'rowBytes'>;
+  train: SplitRows;
+  /** Picks the best epoch and stops early; empty: training accuracy decides. */
+  val: SplitRows;
+  /** Predicted once at the end, with every class probability. */
+  test: SplitRows;
+  /** Where the model (and the best checkpoint while training) is written. */
+  modelDir: string;
+  signal?: AbortSignal;
+  onReady?: (device: string) => void;
+  onBatch?: (msg: BatchMessage) => void;
+  onEpoch?: (metrics: EpochMetrics) => void;
+}
+
+/** How it ended. A replica's failure is returned (not thrown), so the caller can record it. */
+export interface ReplicaOutcome {
+  done: DoneMessage | null;
+  failure: LoupeError | null;
+  cancelled: boolean;
+  /** Probabilities (rows of `classes`) of the val and test images, in their order; complete only when neither failed nor cancelled. */
+  predictions: { val: Float32Array; test: Float32Array };
+}
+
+/**
+ * Starts one replica per core on CPU backends (one on a GPU), relays their batches and epochs,
+ * and collects the predictions on val and test. Used by runs and by the label checker's folds.
+ */
+export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
+  const { config, classes, signal } = job;
+  const cpu = job.backend === 'wasm' || job.backend === 'cpu';
+  const trainN = job.train.rows.length;
+  // Fewer replicas than cores when a batch would leave one with almost nothing to do.
+  const replicas = cpu ? Math.max(1, Math.min(config.workers, Math.floor(config.batchSize / 8), trainN)) : 1;
+  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes);
+  const slotFloats = size.floats + SLOT_EXTRA;
+  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
+  const exchange = new SharedArrayBuffer(2 * replicas * slotFloats * 4);
+  const ctl = new Int32Array(control);
+  const predictions = { val: new Float32Array(job.val.rows.length * classes), test: new Float32Array(job.test.rows.length * classes) };
+  let done: DoneMessage | null = null;
+  let failure: LoupeError | null = null;
+  const workers: Worker[] = [];
+
+  const onAbort = () => Atomics.store(ctl, CTL_CANCEL, 1);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let killTimer: NodeJS.Timeout | null = null;
+  try {
+    await new Promise<void>((resolve) => {
+      let finished = 0;
+      const fail = (err: LoupeError) => {
+        failure ??= err;
+        Atomics.store(ctl, CTL_ABORT, 1);
+        resolve();
+      };
+      for (let rank = 0; rank < replicas; rank++) {
+        const init: ReplicaInit & { mode: 'replica' } = {
+          mode: 'replica',
+          rank,
+          replicas,
+          backend: job.backend,
+          config,
+          classes,
+          pack: { file: job.pack.file, rowBytes: job.pack.rowBytes },
+          train: job.train,
+          val: job.val,
+          test: job.test,
+          modelDir: job.modelDir,
+          control,
+          exchange,
+          slotFloats,
+        };
+        const worker = spawnWorker('train', { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+        workers.push(worker);
+        worker.on('message', (msg: FromReplica) => {
+          switch (msg.type) {
+            case 'ready':
+              if (rank === 0) job.onReady?.(msg.device);
+              break;
+            case 'batch':
+              job.onBatch?.(msg);
+              break;
+            case 'epoch':
+              job.onEpoch?.(msg.metrics);
+              break;
+            case 'predictions':
+              predictions[msg.split].set(msg.probs, msg.offset * classes);
+              break;
+            case 'done':
+              if (rank === 0) done = msg;
+              if (++finished === replicas) resolve();
+              break;
+            case 'error':
+              fail(new LoupeError(msg.code === 'NOT_SUPPORTED' ? 'NOT_SUPPORTED' : 'INTERNAL', `Training failed: ${msg.message}`));
+              break;
+          }
+        });
+        worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
+        worker.on('exit', (code) => {
+          if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
+        });
+      }
+      // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
+      signal?.addEventListener('abort', () => (killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000)), { once: true });
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  const d = done as DoneMessage | null;
+  const f = failure as LoupeError | null;
+  const cancelled = signal?.aborted === true || d?.cancelled === true || f?.code === 'CANCELLED';
+  return { done: d, failure: f, cancelled, predictions };
+}
+
 export async function runTraining(project: Project, overrides: TrainOverrides = {}, options: TrainOptions = {}): Promise<TrainResult> {
   if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
   const { signal, onProgress } = options;
@@ -156,26 +299,13 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   const modelDir = path.join(project.paths.models, String(runId));
   fs.mkdirSync(modelDir, { recursive: true });
 
-  const cpu = plan.backend.name === 'wasm' || plan.backend.name === 'cpu';
-  // Fewer replicas than cores when a batch would leave one with almost nothing to do.
-  const replicas = cpu ? Math.max(1, Math.min(config.workers, Math.floor(config.batchSize / 8), train.imageIds.length)) : 1;
-  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes);
-  const slotFloats = size.floats + SLOT_EXTRA;
-  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
-  const exchange = new SharedArrayBuffer(2 * replicas * slotFloats * 4);
-  const ctl = new Int32Array(control);
-
   const history: EpochMetrics[] = [];
-  const predictions = { val: new Float32Array(val.imageIds.length * classes), test: new Float32Array(test.imageIds.length * classes) };
   const trainN = train.imageIds.length;
   const batchesPerEpoch = Math.ceil(trainN / config.batchSize);
   // Progress counts training images, so the job's rate is images/s like the import's.
   const totalImages = trainN * config.epochs;
   const imagesDone = (epoch: number, batch: number) => epoch * trainN + Math.min(trainN, batch * config.batchSize);
   let device = plan.backend.device;
-  let doneMsg: Extract<FromReplica, { type: 'done' }> | null = null;
-  let failure: LoupeError | null = null;
-  const workers: Worker[] = [];
   const progressOf = (epoch: number, batch: number, batches: number, loss: number | null, acc: number | null, rate: number | null): TrainProgress => ({
     runId,
     epoch,
@@ -188,91 +318,39 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     history,
   });
 
-  const onAbort = () => Atomics.store(ctl, CTL_CANCEL, 1);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let killTimer: NodeJS.Timeout | null = null;
-  try {
-    onProgress?.(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
-    await new Promise<void>((resolve) => {
-      let finished = 0;
-      const fail = (err: LoupeError) => {
-        failure ??= err;
-        Atomics.store(ctl, CTL_ABORT, 1);
-        resolve();
-      };
-      const portion = (split: 'val' | 'test', offset: number, probs: Float32Array) => predictions[split].set(probs, offset * classes);
-      for (let rank = 0; rank < replicas; rank++) {
-        const init: ReplicaInit & { mode: 'replica' } = {
-          mode: 'replica',
-          rank,
-          replicas,
-          backend: plan.backend.name,
-          config,
-          classes,
-          pack: { file: pack.file, rowBytes: pack.rowBytes },
-          train: train.rows,
-          val: val.rows,
-          test: test.rows,
-          modelDir,
-          control,
-          exchange,
-          slotFloats,
-        };
-        const worker = spawnWorker('train', { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
-        workers.push(worker);
-        worker.on('message', (msg: FromReplica) => {
-          switch (msg.type) {
-            case 'ready':
-              if (rank === 0) device = msg.device;
-              break;
-            case 'batch':
-              onProgress?.(
-                imagesDone(msg.epoch, msg.batch),
-                totalImages,
-                `Epoch ${msg.epoch + 1}/${config.epochs}`,
-                progressOf(msg.epoch + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
-              );
-              break;
-            case 'epoch':
-              history.push(msg.metrics);
-              recordEpoch(project.db, runId, msg.metrics);
-              onProgress?.(
-                imagesDone(msg.metrics.epoch, 0),
-                totalImages,
-                `Epoch ${msg.metrics.epoch}/${config.epochs}`,
-                progressOf(msg.metrics.epoch, batchesPerEpoch, batchesPerEpoch, msg.metrics.trainLoss, msg.metrics.trainAccuracy, msg.metrics.imagesPerSecond),
-              );
-              break;
-            case 'predictions':
-              portion(msg.split, msg.offset, msg.probs);
-              break;
-            case 'done':
-              if (rank === 0) doneMsg = msg;
-              if (++finished === replicas) resolve();
-              break;
-            case 'error':
-              fail(new LoupeError(msg.code === 'NOT_SUPPORTED' ? 'NOT_SUPPORTED' : 'INTERNAL', `Training failed: ${msg.message}`));
-              break;
-          }
-        });
-        worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
-        worker.on('exit', (code) => {
-          if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
-        });
-      }
-      // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
-      signal?.addEventListener('abort', () => (killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000)), { once: true });
-    });
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    if (killTimer) clearTimeout(killTimer);
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
+  onProgress?.(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
+  const outcome = await trainReplicas({
+    backend: plan.backend.name,
+    config,
+    classes,
+    pack,
+    train: train.rows,
+    val: val.rows,
+    test: test.rows,
+    modelDir,
+    signal,
+    onReady: (d) => (device = d),
+    onBatch: (msg) =>
+      onProgress?.(
+        imagesDone(msg.epoch, msg.batch),
+        totalImages,
+        `Epoch ${msg.epoch + 1}/${config.epochs}`,
+        progressOf(msg.epoch + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
+      ),
+    onEpoch: (metrics) => {
+      history.push(metrics);
+      recordEpoch(project.db, runId, metrics);
+      onProgress?.(
+        imagesDone(metrics.epoch, 0),
+        totalImages,
+        `Epoch ${metrics.epoch}/${config.epochs}`,
+        progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
+      );
+    },
+  });
 
   const seconds = (performance.now() - started) / 1000;
-  const done = doneMsg as Extract<FromReplica, { type: 'done' }> | null;
-  const failed = failure as LoupeError | null;
-  const cancelled = signal?.aborted === true || done?.cancelled === true || failed?.code === 'CANCELLED';
+  const { done, failure, cancelled, predictions } = outcome;
   const status: RunStatus = failure && !cancelled ? 'failed' : cancelled ? 'cancelled' : 'completed';
   let valAccuracy = done?.bestValAccuracy ?? null;
   let testAccuracy: number | null = null;
@@ -288,7 +366,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     bestEpoch: done?.bestEpoch ?? null,
     valAccuracy,
     testAccuracy,
-    error: status === 'failed' ? (failure as LoupeError | null)?.message ?? null : null,
+    error: status === 'failed' ? failure?.message ?? null : null,
   });
   if (status === 'failed') throw failure!;
   return {

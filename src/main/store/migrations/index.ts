@@ -4,6 +4,7 @@
 import type { Database } from 'better-sqlite3';
 import * as v1 from './001-initial';
 import * as v2 from './002-import';
+import * as v3 from './003-evaluation';
 
 export interface Migration {
   version: number;
@@ -14,6 +15,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: v1.up },
   { version: 2, name: 'import', up: v2.up },
+  { version: 3, name: 'evaluation', up: v3.up },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -12,6 +12,16 @@ const FETCH_CHUNK = 300;
 /** Items fetched ahead of the focus, so "next unlabeled" is found locally at typing speed. */
 const LOOKAHEAD = 600;
 
+export interface GalleryOptions {
+  /** The ordered ids of a filter; by default the project's images in import order. */
+  ids?: (filter: ImageFilter) => Promise<number[]>;
+  /**
+   * Where focus goes after labeling: the next unlabeled image (labeling), or simply the next
+   * one (reviewing a model's mistakes, where every image is labeled).
+   */
+  advance?: 'unlabeled' | 'next';
+}
+
 export class Gallery {
   // Raw (not deeply proxied) state: the id list is replaced, never mutated, and a proxy over
   // 60,000 numbers would make every indexOf create thousands of signals.
@@ -29,6 +39,11 @@ export class Gallery {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not UI state
   #pending = new Set<number>();
   #generation = 0;
+  readonly #options: GalleryOptions;
+
+  constructor(options: GalleryOptions = {}) {
+    this.#options = options;
+  }
 
   get focusedId(): number | undefined {
     return this.ids[this.focus];
@@ -45,7 +60,7 @@ export class Gallery {
     this.filter = filter;
     this.loading = true;
     try {
-      const ids = await api.imageIds({ filter });
+      const ids = await (this.#options.ids ?? ((f: ImageFilter) => api.imageIds({ filter: f })))(filter);
       if (generation !== this.#generation) return;
       this.ids = ids;
       this.items.clear();
@@ -175,7 +190,7 @@ export class Gallery {
     const painted = metrics.nextPaint();
     const bulk = this.selection.size > 0;
     this.selection.clear();
-    if (classId !== null) void this.#advance(lastIndex);
+    if (classId !== null) void this.#next(lastIndex);
     try {
       const result = await api.setLabel({ imageIds: targets, classId });
       const savedAt = performance.now();
@@ -186,6 +201,35 @@ export class Gallery {
       this.#restore(before);
       toasts.show(errorMessage(err), 'error');
     }
+  }
+
+  /**
+   * Labels images with the classes a model gave them (accepting suggestions), through `save`,
+   * which returns the change. Images `classOf` has no class for are left alone. Like label(),
+   * the grid shows the labels at once and focus moves on. Returns how many were sent.
+   */
+  async accept(classOf: (id: number) => number | undefined, save: (ids: number[]) => Promise<ImagesChanged>): Promise<number> {
+    const targets = this.targets().filter((id) => classOf(id) !== undefined);
+    if (targets.length === 0) return 0;
+    const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
+    const before = this.#patch(targets, (item) => ({ ...item, classId: classOf(item.id)!, labelSource: 'suggestion' }));
+    this.selection.clear();
+    void this.#next(lastIndex);
+    try {
+      this.undoState = (await save(targets)).undo;
+    } catch (err) {
+      this.#restore(before);
+      toasts.show(errorMessage(err), 'error');
+    }
+    return targets.length;
+  }
+
+  #next(index: number): Promise<void> {
+    if (this.#options.advance === 'next') {
+      this.moveFocus(index + 1);
+      return Promise.resolve();
+    }
+    return this.#advance(index);
   }
 
   /** Focus the next unlabeled image after `index` (known locally, else asked of the core). */

@@ -1,0 +1,160 @@
+// `loupe eval`, `loupe suggest` and `loupe label-errors`: a run's metrics, model suggestions for
+// the unlabeled images, and the label-error finder, on the same services as the studio.
+
+import type { EvalSplit, Evaluation, LabelIssue } from '../../../shared/types';
+import { LoupeError } from '../../../shared/errors';
+import { evaluateRun } from '../../services/evaluation/evaluate';
+import { LABEL_CHECK_FOLDS, LABEL_CHECK_MAX_EPOCHS, runLabelCheck } from '../../services/evaluation/label-check';
+import { listLabelIssues } from '../../services/evaluation/label-issues';
+import { runSuggestions } from '../../services/evaluation/suggestions';
+import { Project } from '../../store/project';
+import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
+import { progressLine } from '../progress';
+import { withProject } from './project';
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const num = (n: number) => n.toLocaleString('en-US');
+
+function runOption(values: OptionValues): number | undefined {
+  return intOption(values.run, 'run', 1, 2 ** 31 - 1);
+}
+
+/** The stable shape scripts read from `loupe eval --json`. */
+export function evalJson(e: Evaluation) {
+  return {
+    runId: e.runId,
+    split: e.split,
+    images: e.images,
+    accuracy: e.accuracy,
+    macroF1: e.macroF1,
+    labels: e.labels,
+    perClass: e.perClass.map((c) => ({ label: c.label, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support })),
+    confusion: e.confusion,
+    relabeled: e.relabeled,
+    excluded: e.excluded,
+  };
+}
+
+function printEvaluation(e: Evaluation, out: (s: string) => void): void {
+  out(`Run #${e.runId} on ${e.split} (${num(e.images)} images): accuracy ${pct(e.accuracy)}, macro F1 ${pct(e.macroF1)}`);
+  if (e.relabeled > 0) out(`  ${num(e.relabeled)} images were relabeled since the run; their current label is the truth.`);
+  if (e.excluded > 0) out(`  ${num(e.excluded)} images left out: removed, unlabeled, or in a class the run does not know.`);
+  const names = e.labels.map((l) => JSON.stringify(l));
+  const w = Math.max(5, ...names.map((n) => n.length));
+  out('');
+  out(`  ${'class'.padEnd(w)}  precision  recall     f1  support`);
+  e.perClass.forEach((c, k) => {
+    out(`  ${names[k].padEnd(w)}  ${pct(c.precision).padStart(9)}  ${pct(c.recall).padStart(7)}  ${pct(c.f1).padStart(7)}  ${String(c.support).padStart(7)}`);
+  });
+  out('');
+  out('  Confusion matrix (rows: true class, columns: predicted, in the order above):');
+  const cw = Math.max(4, ...e.confusion.flat().map((n) => String(n).length));
+  e.confusion.forEach((row, t) => out(`  ${names[t].padEnd(w)}  ${row.map((n) => String(n).padStart(cw)).join(' ')}`));
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  usage: 'loupe eval <project> [--run ID] [--split test|val] [--json]',
+  summary: 'Evaluate a run (default: the best): accuracy, macro F1, per-class precision/recall/F1 and the confusion matrix.',
+  options: { run: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } },
+  async run(positionals, values, io) {
+    const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
+    if (values.split !== undefined && values.split !== 'test' && values.split !== 'val') throw new UsageError('--split must be test or val.');
+    const runId = runOption(values);
+    const e = withProject(dir, (project) => evaluateRun(project.db, runId, values.split as EvalSplit | undefined));
+    if (values.json) io.json(evalJson(e));
+    else printEvaluation(e, io.out);
+    return 0;
+  },
+};
+
+/** Runs long work with progress on stderr; Ctrl-C cancels it. */
+async function withProgress<T>(io: CliIO, unit: string, work: (signal: AbortSignal, progress: (done: number, total: number | null, phase: string) => void) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  void io.interrupted.then(() => controller.abort());
+  const line = progressLine((t) => process.stderr.write(t), { tty: Boolean(process.stderr.isTTY), unit });
+  try {
+    return await work(controller.signal, (done, total, phase) => line.update(done, total, phase));
+  } finally {
+    line.end();
+  }
+}
+
+const cancelled = (err: unknown) => err instanceof LoupeError && err.code === 'CANCELLED';
+
+export const suggestCommand: Command = {
+  name: 'suggest',
+  usage: 'loupe suggest <project> [--run ID] [--json]',
+  summary: 'Suggest a label for every unlabeled image with a run’s model (default: the best run); accept them in the studio.',
+  options: { run: { type: 'string' }, json: { type: 'boolean' } },
+  async run(positionals, values, io) {
+    const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
+    const runId = runOption(values);
+    const project = Project.open(dir);
+    try {
+      const result = await withProgress(io, 'images', (signal, onProgress) => runSuggestions(project, runId, { signal, onProgress }));
+      if (values.json) io.json(result);
+      else {
+        const byClass = result.classes.map((c) => `${JSON.stringify(c.label)} ${num(c.count)}`).join(', ');
+        io.out(`Run #${result.runId} suggested labels for ${num(result.images)} unlabeled images in ${result.seconds.toFixed(1)} s${byClass ? `: ${byClass}` : ''}.`);
+        if (result.failed > 0) io.out(`  ${num(result.failed)} images could not be read.`);
+      }
+      return 0;
+    } catch (err) {
+      if (!cancelled(err)) throw err;
+      io.err('Cancelled. The earlier suggestions stay as they were.');
+      return 130;
+    } finally {
+      project.close();
+    }
+  },
+};
+
+function issueJson(project: Project, issue: LabelIssue) {
+  const row = project.db.prepare('SELECT original_name AS name, source_path AS path FROM images WHERE id = ?').get(issue.imageId) as { name: string; path: string | null };
+  const className = (id: number) => project.db.prepare('SELECT name FROM classes WHERE id = ?').pluck().get(id) as string;
+  return {
+    imageId: issue.imageId,
+    name: row.name,
+    path: row.path,
+    split: issue.split,
+    given: className(issue.givenClassId),
+    suggested: className(issue.suggestedClassId),
+    givenProbability: issue.givenProbability,
+    suggestedProbability: issue.suggestedProbability,
+    source: issue.source,
+  };
+}
+
+export const labelErrorsCommand: Command = {
+  name: 'label-errors',
+  usage: 'loupe label-errors <project> [--run ID] [--folds K] [--epochs N] [--json]',
+  summary: `Find likely label errors: out-of-sample predictions (${LABEL_CHECK_FOLDS}-fold models with the run’s plan, at most ${LABEL_CHECK_MAX_EPOCHS} epochs each) that confidently contradict the given label.`,
+  options: { run: { type: 'string' }, folds: { type: 'string' }, epochs: { type: 'string' }, json: { type: 'boolean' } },
+  async run(positionals, values, io) {
+    const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
+    const runId = runOption(values);
+    const folds = intOption(values.folds, 'folds', 2, 10);
+    const epochs = intOption(values.epochs, 'epochs', 1, 1000);
+    const project = Project.open(dir);
+    try {
+      const check = await withProgress(io, 'images', (signal, onProgress) => runLabelCheck(project, runId, { folds, epochs, signal, onProgress }));
+      const issues = listLabelIssues(project.db).issues.map((i) => issueJson(project, i));
+      if (values.json) io.json({ check, issues });
+      else {
+        io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${check.seconds.toFixed(1)} s).`);
+        for (const i of issues.slice(0, 50)) {
+          io.out(`  ${JSON.stringify(i.name)} (${i.split}): labeled ${JSON.stringify(i.given)} (${pct(i.givenProbability)}), looks like ${JSON.stringify(i.suggested)} (${pct(i.suggestedProbability)})`);
+        }
+        if (issues.length > 50) io.out(`  ... and ${num(issues.length - 50)} more; review them in the studio's Evaluate view.`);
+      }
+      return 0;
+    } catch (err) {
+      if (!cancelled(err)) throw err;
+      io.err('Cancelled. Earlier findings stay as they were.');
+      return 130;
+    } finally {
+      project.close();
+    }
+  },
+};

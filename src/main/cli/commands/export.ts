@@ -1,0 +1,151 @@
+// `loupe export` and `loupe predict`: a run's model out to a folder (checked before it is called
+// done), and predictions with an exported model, no project needed.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { EXPORT_FORMATS, type ExportFormat, type ExportResult, type PredictResult } from '../../../shared/types';
+import { exportRun } from '../../services/export/export';
+import { defaultRunId } from '../../services/export/run-model';
+import { exportedModel } from '../../services/inference/models';
+import { DEFAULT_TOP, predict, SessionCache, type PredictInput } from '../../services/inference/predict';
+import { Project } from '../../store/project';
+import { intOption, requirePositional, UsageError, type CliIO, type Command } from '../command';
+import { progressLine } from '../progress';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function describeExport(r: ExportResult): string[] {
+  const lines = [`Export #${r.id}: run #${r.runId} as ${r.format === 'all' ? 'ONNX and TF.js' : r.format === 'onnx' ? 'ONNX' : 'TF.js'} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
+  const p = r.parity;
+  if (p) {
+    const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
+    lines.push(
+      p.against === 'onnxruntime'
+        ? `Checked: onnxruntime vs TensorFlow.js on ${source}: top-1 agreement ${pct(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
+        : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
+    );
+  }
+  return lines;
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  usage: 'loupe export <project> [--run ID] --format onnx|tfjs|all --out DIR [--name NAME] [--zip] [--json]',
+  summary:
+    'Export a run\'s model (default: the best run) into DIR/NAME/: model.onnx and/or tfjs/, labels.txt, preprocess.json, model-card.md, samples/. ONNX is checked against TensorFlow.js first.',
+  options: {
+    run: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    name: { type: 'string' },
+    zip: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(positionals, values, io: CliIO) {
+    const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
+    const format = values.format as ExportFormat | undefined;
+    if (!format || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}.\nUsage: ${this.usage}`);
+    if (typeof values.out !== 'string' || values.out === '') throw new UsageError(`Missing --out DIR (the folder the export goes into).\nUsage: ${this.usage}`);
+    const runOption = intOption(values.run, 'run', 1, 2 ** 31 - 1);
+    const project = Project.open(dir);
+    try {
+      const controller = new AbortController();
+      void io.interrupted.then(() => controller.abort());
+      const line = progressLine((t) => process.stderr.write(t), { tty: Boolean(process.stderr.isTTY), unit: 'images' });
+      let result: ExportResult;
+      try {
+        result = await exportRun(
+          project,
+          { runId: runOption ?? defaultRunId(project), format, dir: values.out, name: values.name as string | undefined, zip: values.zip === true },
+          { signal: controller.signal, onProgress: (done, total, phase) => line.update(done, total, phase) },
+        );
+      } finally {
+        line.end();
+      }
+      if (values.json) io.json(result);
+      else for (const l of describeExport(result)) io.out(l);
+      return 0;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'CANCELLED') {
+        io.err('Cancelled. Nothing was written.');
+        return 130;
+      }
+      throw err;
+    } finally {
+      project.close();
+    }
+  },
+};
+
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|avif|bmp)$/i;
+
+/** The images to predict: files as given, folders searched (recursively) for image files. */
+export function expandInputs(inputs: string[]): string[] {
+  const out: string[] = [];
+  for (const input of inputs) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(input);
+    } catch {
+      out.push(input); // reported as missing, with the others
+      continue;
+    }
+    if (!stat.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    const found = (fs.readdirSync(input, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+      .filter((d) => d.isFile() && IMAGE_EXTENSIONS.test(d.name) && !d.name.startsWith('.'))
+      .map((d) => path.join(d.parentPath, d.name))
+      .sort();
+    out.push(...found);
+  }
+  return out;
+}
+
+function describePrediction(p: PredictResult['predictions'][number]): string {
+  return `${p.name}\t${p.top.map((c) => `${c.label} ${(c.probability * 100).toFixed(1)}%`).join('  ')}`;
+}
+
+export const predictCommand: Command = {
+  name: 'predict',
+  usage: 'loupe predict <exported-model-dir|model.onnx> <image|dir...> [--top K] [--json]',
+  summary: 'Predict images (folders are searched for images) with an exported model, through onnxruntime; prints the top classes of each.',
+  options: { top: { type: 'string' }, json: { type: 'boolean' } },
+  async run(positionals, values, io: CliIO) {
+    const modelPath = requirePositional(positionals, 0, 'the exported model (folder or model.onnx)', this.usage);
+    if (positionals.length < 2) throw new UsageError(`Missing the images (files or folders).\nUsage: ${this.usage}`);
+    const top = intOption(values.top, 'top', 1, 1000) ?? DEFAULT_TOP;
+    const model = exportedModel(modelPath);
+    const files = expandInputs(positionals.slice(1));
+    if (files.length === 0) throw new UsageError('No images found in the folders given.');
+    const cache = new SessionCache();
+    const controller = new AbortController();
+    void io.interrupted.then(() => controller.abort());
+    const line = progressLine((t) => process.stderr.write(t), { tty: Boolean(process.stderr.isTTY), unit: 'images' });
+    try {
+      const inputs: PredictInput[] = files.map((f) => ({ name: f, source: path.resolve(f) }));
+      const result = await predict(cache, model, inputs, {
+        top,
+        signal: controller.signal,
+        onProgress: files.length > 256 ? (done, total) => line.update(done, total, 'Predicting') : undefined,
+      });
+      line.end();
+      if (values.json) io.json(result);
+      else for (const p of result.predictions) if (!p.error) io.out(describePrediction(p));
+      const failed = result.predictions.filter((p) => p.error);
+      for (const p of failed) io.err(`${p.name}: ${p.error}`);
+      if (!values.json) {
+        const ok = result.predictions.length - failed.length;
+        io.err(`${ok} image${ok === 1 ? '' : 's'} predicted on ${result.provider} in ${result.seconds.toFixed(2)} s${failed.length ? `; ${failed.length} could not be read` : ''}.`);
+      }
+      return failed.length > 0 ? 1 : 0;
+    } catch (err) {
+      line.end();
+      if ((err as { code?: string }).code === 'CANCELLED') return 130;
+      throw err;
+    } finally {
+      await cache.close();
+    }
+  },
+};

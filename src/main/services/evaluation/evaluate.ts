@@ -1,0 +1,235 @@
+// Evaluating a run: its stored predictions (all class probabilities, val and test) against each
+// image's current label. Using the current label as the truth is what lets a person fix a label
+// where the model found it and see the counts move at once; the run's own labels stay in its
+// snapshot (run_images) and are counted here as "relabeled".
+
+import { LoupeError } from '../../../shared/errors';
+import type {
+  BackendName,
+  ComparedImage,
+  EvalSplit,
+  Evaluation,
+  EvaluationFilter,
+  EvaluationImages,
+  RunComparison,
+  RunStatus,
+  TrainConfig,
+} from '../../../shared/types';
+import type { DB } from '../../store/database';
+import type { RunClass } from '../training/runs';
+import { classificationReport, confidenceHistogram, coverageCurve } from './metrics';
+
+export interface RunInfo {
+  id: number;
+  status: RunStatus;
+  backend: BackendName;
+  classes: RunClass[];
+  config: TrainConfig;
+  bestEpoch: number | null;
+}
+
+export function runInfo(db: DB, runId: number): RunInfo {
+  const row = db.prepare('SELECT id, status, backend, classes, config, best_epoch AS bestEpoch FROM runs WHERE id = ?').get(runId) as
+    | { id: number; status: RunStatus; backend: BackendName; classes: string; config: string; bestEpoch: number | null }
+    | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', `There is no run #${runId} in this project.`);
+  return { ...row, classes: JSON.parse(row.classes) as RunClass[], config: JSON.parse(row.config) as TrainConfig };
+}
+
+/** The run to use when none is named: the best completed run (by validation accuracy), else the latest completed one. */
+export function defaultRunId(db: DB): number {
+  const row = db
+    .prepare(
+      `SELECT id FROM runs WHERE status = 'completed'
+        ORDER BY val_accuracy IS NULL, val_accuracy DESC, id DESC LIMIT 1`,
+    )
+    .get() as { id: number } | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', 'There is no completed run yet: train a model first.');
+  return row.id;
+}
+
+/** A completed run, by id or the default one. */
+export function completedRun(db: DB, runId?: number): RunInfo {
+  const run = runInfo(db, runId ?? defaultRunId(db));
+  if (run.status !== 'completed') throw new LoupeError('INVALID_INPUT', `Run #${run.id} is ${run.status}: only a completed run has a model and predictions.`);
+  return run;
+}
+
+export interface ScoredImage {
+  imageId: number;
+  /** Indices into the run's classes. */
+  truth: number;
+  predicted: number;
+  confidence: number;
+  probs: Float32Array;
+  /** Cross-entropy against the current label. */
+  loss: number;
+  relabeled: boolean;
+}
+
+export interface Scored {
+  run: RunInfo;
+  split: EvalSplit;
+  images: ScoredImage[];
+  excluded: number;
+}
+
+interface PredictionRow {
+  imageId: number;
+  snapshotTruth: number | null;
+  predicted: number;
+  confidence: number;
+  probs: Buffer;
+  classId: number | null;
+  removed: number;
+}
+
+export function probsOf(blob: Buffer): Float32Array {
+  // Copy: a Buffer from SQLite may not be 4-byte aligned.
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+export function availableSplits(db: DB, runId: number): Record<EvalSplit, number> {
+  const out = { val: 0, test: 0 };
+  for (const r of db.prepare('SELECT split, count(*) AS n FROM predictions WHERE run_id = ? GROUP BY split').all(runId) as { split: string; n: number }[]) {
+    if (r.split === 'val' || r.split === 'test') out[r.split] = r.n;
+  }
+  return out;
+}
+
+/** The split to evaluate when none is named: test, or val when the run has no test predictions. */
+export function defaultSplit(db: DB, runId: number): EvalSplit {
+  return availableSplits(db, runId).test > 0 ? 'test' : 'val';
+}
+
+/** Every prediction of a run on a split, scored against the images' current labels. */
+export function scoredPredictions(db: DB, run: RunInfo, split: EvalSplit): Scored {
+  const rows = db
+    .prepare(
+      `SELECT p.image_id AS imageId, p.true_index AS snapshotTruth, p.predicted_index AS predicted, p.confidence, p.probs,
+              l.class_id AS classId, i.removed_at IS NOT NULL AS removed
+         FROM predictions p JOIN images i ON i.id = p.image_id LEFT JOIN labels l ON l.image_id = p.image_id
+        WHERE p.run_id = ? AND p.split = ?
+        ORDER BY p.image_id`,
+    )
+    .all(run.id, split) as PredictionRow[];
+  const index = new Map(run.classes.map((c, i) => [c.id, i]));
+  const images: ScoredImage[] = [];
+  let excluded = 0;
+  for (const r of rows) {
+    const truth = r.classId === null ? undefined : index.get(r.classId);
+    if (truth === undefined || r.removed) {
+      excluded += 1;
+      continue;
+    }
+    const probs = probsOf(r.probs);
+    images.push({
+      imageId: r.imageId,
+      truth,
+      predicted: r.predicted,
+      confidence: r.confidence,
+      probs,
+      loss: -Math.log(Math.max(probs[truth] ?? 0, 1e-7)),
+      relabeled: r.snapshotTruth !== truth,
+    });
+  }
+  return { run, split, images, excluded };
+}
+
+export function evaluateRun(db: DB, runId?: number, split?: EvalSplit): Evaluation {
+  const run = completedRun(db, runId);
+  const chosen = split ?? defaultSplit(db, run.id);
+  const { images, excluded } = scoredPredictions(db, run, chosen);
+  const report = classificationReport(
+    images.map((im) => im.truth),
+    images.map((im) => im.predicted),
+    run.classes.length,
+  );
+  const confidence = images.map((im) => im.confidence);
+  const correct = images.map((im) => im.truth === im.predicted);
+  return {
+    runId: run.id,
+    split: chosen,
+    images: images.length,
+    accuracy: report.accuracy,
+    macroF1: report.macroF1,
+    labels: run.classes.map((c) => c.name),
+    classIds: run.classes.map((c) => c.id),
+    perClass: report.perClass.map((s, k) => ({ classId: run.classes[k].id, label: run.classes[k].name, ...s })),
+    confusion: report.confusion,
+    histogram: confidenceHistogram(confidence, correct),
+    coverage: coverageCurve(confidence, correct),
+    relabeled: images.filter((im) => im.relabeled).length,
+    excluded,
+    available: availableSplits(db, run.id),
+  };
+}
+
+/** The images of an evaluation filter, in the gallery's order, with the model's prediction for each. */
+export function evaluationImages(db: DB, runId: number, split: EvalSplit, filter: EvaluationFilter): EvaluationImages {
+  const run = completedRun(db, runId);
+  const index = new Map(run.classes.map((c, i) => [c.id, i]));
+  const wanted = (classId: number | undefined) => (classId === undefined ? undefined : (index.get(classId) ?? -1));
+  const t = wanted(filter.trueClassId);
+  const p = wanted(filter.predictedClassId);
+  const chosen = scoredPredictions(db, run, split).images.filter(
+    (im) =>
+      (t === undefined || im.truth === t) &&
+      (p === undefined || im.predicted === p) &&
+      (filter.mode === 'all' || (filter.mode === 'misclassified') === (im.truth !== im.predicted)),
+  );
+  // Top losses: worst first. Least confident: the correct images the model was least sure of.
+  if (filter.mode === 'leastConfident') chosen.sort((a, b) => a.confidence - b.confidence || a.imageId - b.imageId);
+  else chosen.sort((a, b) => b.loss - a.loss || a.imageId - b.imageId);
+  return {
+    imageIds: chosen.map((im) => im.imageId),
+    predictedClassIds: chosen.map((im) => run.classes[im.predicted].id),
+    confidences: chosen.map((im) => im.confidence),
+  };
+}
+
+/**
+ * Two runs side by side on the images both evaluated in `split`. Classes are matched by id
+ * (runs on different class sets compare on the union); each run's metrics are recomputed on the
+ * common images, so the numbers are comparable.
+ */
+export function compareRuns(db: DB, runA: number, runB: number, split?: EvalSplit): RunComparison {
+  const a = completedRun(db, runA);
+  const b = completedRun(db, runB);
+  const chosen = split ?? (availableSplits(db, a.id).test > 0 && availableSplits(db, b.id).test > 0 ? 'test' : 'val');
+  const classes = [...a.classes, ...b.classes.filter((c) => !a.classes.some((x) => x.id === c.id))];
+  const union = new Map(classes.map((c, i) => [c.id, i]));
+  const byImage = (s: Scored) => new Map(s.images.map((im) => [im.imageId, { truth: s.run.classes[im.truth].id, predicted: s.run.classes[im.predicted].id, confidence: im.confidence }]));
+  const pa = byImage(scoredPredictions(db, a, chosen));
+  const pb = byImage(scoredPredictions(db, b, chosen));
+  const common = [...pa.keys()].filter((id) => pb.has(id));
+  const truth = common.map((id) => union.get(pa.get(id)!.truth)!);
+  const ra = classificationReport(truth, common.map((id) => union.get(pa.get(id)!.predicted)!), classes.length);
+  const rb = classificationReport(truth, common.map((id) => union.get(pb.get(id)!.predicted)!), classes.length);
+  const aOnlyCorrect: ComparedImage[] = [];
+  const bOnlyCorrect: ComparedImage[] = [];
+  for (const id of common) {
+    const x = pa.get(id)!;
+    const y = pb.get(id)!;
+    const okA = x.predicted === x.truth;
+    const okB = y.predicted === y.truth;
+    if (okA === okB) continue;
+    const item = { imageId: id, trueClassId: x.truth, a: { classId: x.predicted, confidence: x.confidence }, b: { classId: y.predicted, confidence: y.confidence } };
+    (okA ? aOnlyCorrect : bOnlyCorrect).push(item);
+  }
+  // The most confident disagreements first: the clearest cases of one run knowing better.
+  aOnlyCorrect.sort((p, q) => q.b.confidence - p.b.confidence);
+  bOnlyCorrect.sort((p, q) => q.a.confidence - p.a.confidence);
+  const scores = (s: { precision: number; recall: number; f1: number }) => ({ precision: s.precision, recall: s.recall, f1: s.f1 });
+  return {
+    split: chosen,
+    images: common.length,
+    a: { runId: a.id, accuracy: ra.accuracy, macroF1: ra.macroF1 },
+    b: { runId: b.id, accuracy: rb.accuracy, macroF1: rb.macroF1 },
+    perClass: classes.map((c, k) => ({ classId: c.id, label: c.name, support: ra.perClass[k].support, a: scores(ra.perClass[k]), b: scores(rb.perClass[k]) })),
+    aOnlyCorrect,
+    bOnlyCorrect,
+  };
+}

@@ -1,0 +1,70 @@
+// Label issues found by a label check (label-check.ts): listing them, and accepting (the image
+// gets the suggested label, source 'suggestion') or dismissing them, one undoable action each.
+
+import { LoupeError } from '../../../shared/errors';
+import type { LabelCheckInfo, LabelIssue, LabelIssueList, ReviewStatus } from '../../../shared/types';
+import type { DB } from '../../store/database';
+import { record, type Op } from '../history';
+
+const CHECK_COLUMNS = `id, run_id AS runId, folds, epochs, images, flagged, seconds, created_at AS createdAt`;
+
+export function latestCheck(db: DB): LabelCheckInfo | null {
+  return (db.prepare(`SELECT ${CHECK_COLUMNS} FROM label_checks ORDER BY id DESC LIMIT 1`).get() as LabelCheckInfo | undefined) ?? null;
+}
+
+export function labelCheck(db: DB, id: number): LabelCheckInfo {
+  const row = db.prepare(`SELECT ${CHECK_COLUMNS} FROM label_checks WHERE id = ?`).get(id) as LabelCheckInfo | undefined;
+  if (!row) throw new LoupeError('NOT_FOUND', `There is no label check #${id}.`);
+  return row;
+}
+
+/**
+ * Issues with this status (pending by default), most likely errors first (largest margin of the
+ * suggested class over the given one). A pending issue whose image has been relabeled since, or
+ * removed, is moot and left out.
+ */
+export function listLabelIssues(db: DB, status: ReviewStatus = 'pending'): LabelIssueList {
+  const issues = db
+    .prepare(
+      `SELECT li.image_id AS imageId, i.split, li.given_class_id AS givenClassId, li.suggested_class_id AS suggestedClassId,
+              li.given_probability AS givenProbability, li.suggested_probability AS suggestedProbability, li.source, li.status
+         FROM label_issues li JOIN images i ON i.id = li.image_id LEFT JOIN labels l ON l.image_id = li.image_id
+        WHERE li.status = ? AND i.removed_at IS NULL AND (li.status <> 'pending' OR l.class_id = li.given_class_id)
+        ORDER BY li.suggested_probability - li.given_probability DESC, li.image_id`,
+    )
+    .all(status) as LabelIssue[];
+  return { check: latestCheck(db), issues };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Accepts or dismisses the pending issues of these images. Returns the images whose issue changed. */
+export function resolveLabelIssues(db: DB, imageIds: number[], action: 'accept' | 'dismiss'): number[] {
+  return db.transaction(() => {
+    const rows = db
+      .prepare(
+        `SELECT li.image_id AS id, li.given_class_id AS givenClassId, li.suggested_class_id AS suggestedClassId, l.source
+           FROM label_issues li JOIN images i ON i.id = li.image_id JOIN labels l ON l.image_id = li.image_id
+          WHERE li.image_id IN (SELECT value FROM json_each(?)) AND li.status = 'pending' AND i.removed_at IS NULL
+            AND l.class_id = li.given_class_id
+          ORDER BY li.image_id`,
+      )
+      .all(JSON.stringify(imageIds)) as { id: number; givenClassId: number; suggestedClassId: number; source: 'user' | 'import' | 'suggestion' }[];
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const status: Op = { t: 'issueStatus', imageIds: ids, statuses: rows.map(() => (action === 'accept' ? 'accepted' : 'dismissed')) };
+    const back: Op = { t: 'issueStatus', imageIds: ids, statuses: rows.map(() => 'pending') };
+    if (action === 'dismiss') {
+      record(db, 'review', `Keep the given label of ${plural(rows.length, 'image')}`, [status], [back]);
+    } else {
+      record(
+        db,
+        'label',
+        `Accept ${plural(rows.length, 'suggested label')}`,
+        [{ t: 'labels', imageIds: ids, classIds: rows.map((r) => r.suggestedClassId), sources: rows.map(() => 'suggestion') }, status],
+        [{ t: 'labels', imageIds: ids, classIds: rows.map((r) => r.givenClassId), sources: rows.map((r) => r.source) }, back],
+      );
+    }
+    return ids;
+  })();
+}

@@ -1,0 +1,109 @@
+// Model-assisted labeling: a completed run's model suggests a class for every unlabeled image.
+// Suggestions never touch a label by themselves; accepting one labels the image (source
+// 'suggestion') through the undo log, and a later suggest job replaces the pending ones.
+
+import { LoupeError } from '../../../shared/errors';
+import type { SuggestionList, SuggestResult } from '../../../shared/types';
+import type { DB } from '../../store/database';
+import type { Project } from '../../store/project';
+import { record, type Op } from '../history';
+import { completedRun } from './evaluate';
+import { predictImages, type PredictImage, type PredictOptions } from './predict';
+
+function unlabeledImages(db: DB): PredictImage[] {
+  return db
+    .prepare(
+      `SELECT i.id AS imageId, i.hash, i.ext FROM images i INDEXED BY images_live LEFT JOIN labels l ON l.image_id = i.id
+        WHERE i.removed_at IS NULL AND l.image_id IS NULL ORDER BY i.id`,
+    )
+    .all() as PredictImage[];
+}
+
+/** Predicts every unlabeled image with run `runId` (default: the best run) and stores the suggestions. */
+export async function runSuggestions(project: Project, runId: number | undefined, options: PredictOptions = {}): Promise<SuggestResult> {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  const db = project.db;
+  const run = completedRun(db, runId);
+  const started = performance.now();
+  const predicted = await predictImages(project, run, unlabeledImages(db), options);
+  const { classes } = predicted;
+  // A class deleted since the run can no longer be suggested: the best remaining one is.
+  const live = new Set(db.prepare('SELECT id FROM classes').pluck().all() as number[]);
+  const usable = run.classes.map((c) => live.has(c.id));
+  const counts = new Map<number, number>();
+  const now = Date.now();
+  db.transaction(() => {
+    const ids = JSON.stringify(predicted.imageIds);
+    db.prepare("DELETE FROM suggestions WHERE status = 'pending' OR image_id IN (SELECT value FROM json_each(?))").run(ids);
+    const insert = db.prepare("INSERT INTO suggestions (image_id, run_id, class_id, confidence, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)");
+    predicted.imageIds.forEach((imageId, i) => {
+      let best = -1;
+      for (let k = 0; k < classes; k++) if (usable[k] && (best < 0 || predicted.probs[i * classes + k] > predicted.probs[i * classes + best])) best = k;
+      if (best < 0) return;
+      const classId = run.classes[best].id;
+      insert.run(imageId, run.id, classId, predicted.probs[i * classes + best], now);
+      counts.set(classId, (counts.get(classId) ?? 0) + 1);
+    });
+  })();
+  const seconds = (performance.now() - started) / 1000;
+  const images = [...counts.values()].reduce((a, b) => a + b, 0);
+  return {
+    runId: run.id,
+    images,
+    failed: predicted.failed,
+    classes: run.classes.filter((c) => counts.has(c.id)).map((c) => ({ classId: c.id, label: c.name, count: counts.get(c.id)! })),
+    seconds,
+    imagesPerSecond: seconds > 0 && images > 0 ? images / seconds : null,
+  };
+}
+
+const PENDING_ON_UNLABELED = `FROM suggestions s JOIN images i ON i.id = s.image_id LEFT JOIN labels l ON l.image_id = s.image_id
+  WHERE s.status = 'pending' AND i.removed_at IS NULL AND l.image_id IS NULL`;
+
+/** The pending suggestions of the images that are still unlabeled, least confident first. */
+export function listSuggestions(db: DB): SuggestionList {
+  const rows = db
+    .prepare(`SELECT s.image_id AS imageId, s.class_id AS classId, s.confidence, s.run_id AS runId ${PENDING_ON_UNLABELED} ORDER BY s.confidence, s.image_id`)
+    .all() as { imageId: number; classId: number; confidence: number; runId: number }[];
+  return {
+    runId: rows.length ? Math.max(...rows.map((r) => r.runId)) : null,
+    imageIds: rows.map((r) => r.imageId),
+    classIds: rows.map((r) => r.classId),
+    confidences: rows.map((r) => r.confidence),
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Accepts the pending suggestions of these images, or of every image at or above a confidence
+ * (both given: both apply). Only unlabeled images are labeled: a suggestion never overwrites a
+ * label. One undoable action. Returns the images labeled.
+ */
+export function acceptSuggestions(db: DB, which: { imageIds?: number[]; minConfidence?: number }): number[] {
+  if (which.imageIds === undefined && which.minConfidence === undefined) {
+    throw new LoupeError('INVALID_INPUT', 'Say which suggestions to accept: images, or a minimum confidence.');
+  }
+  return db.transaction(() => {
+    const rows = db
+      .prepare(
+        `SELECT s.image_id AS id, s.class_id AS classId ${PENDING_ON_UNLABELED}
+           AND (@ids IS NULL OR s.image_id IN (SELECT value FROM json_each(@ids)))
+           AND (@min IS NULL OR s.confidence >= @min - 1e-9)
+         ORDER BY s.image_id`,
+      )
+      .all({ ids: which.imageIds === undefined ? null : JSON.stringify(which.imageIds), min: which.minConfidence ?? null }) as { id: number; classId: number }[];
+    if (rows.length === 0) return [];
+    const imageIds = rows.map((r) => r.id);
+    const redo: Op[] = [
+      { t: 'labels', imageIds, classIds: rows.map((r) => r.classId), sources: rows.map(() => 'suggestion') },
+      { t: 'suggestionStatus', imageIds, statuses: rows.map(() => 'accepted') },
+    ];
+    const undo: Op[] = [
+      { t: 'labels', imageIds, classIds: rows.map(() => null), sources: rows.map(() => null) },
+      { t: 'suggestionStatus', imageIds, statuses: rows.map(() => 'pending') },
+    ];
+    record(db, 'label', `Accept ${plural(rows.length, 'suggested label')}`, redo, undo);
+    return imageIds;
+  })();
+}

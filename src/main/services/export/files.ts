@@ -1,0 +1,165 @@
+// The small files that travel with every export: labels.txt, preprocess.json and the model card.
+
+import { ARCH_INFO, type ExportFormat, type ExportParity, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
+import type { DB } from '../../store/database';
+import { INPUT_NAME, OUTPUT_NAME } from './onnx/convert';
+
+export const ONNX_FILE = 'model.onnx';
+export const TFJS_DIR = 'tfjs';
+export const LABELS_FILE = 'labels.txt';
+export const PREPROCESS_FILE = 'preprocess.json';
+export const CARD_FILE = 'model-card.md';
+/** Largest |Δp| an ONNX export may differ from TF.js by, on any class of any image. */
+export const PARITY_TOLERANCE = 1e-4;
+
+/** One label per line, in the model's output order (line i is output i). */
+export function labelsText(labels: string[]): string {
+  return labels.map((l) => l.replace(/[\r\n]+/g, ' ')).join('\n') + '\n';
+}
+
+export function parseLabels(text: string): string[] {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/** preprocess.json: the spec, and where each format expects the normalization. */
+export function preprocessJson(spec: PreprocessSpec, format: ExportFormat): string {
+  const file: Record<string, unknown> = { ...spec, labels: LABELS_FILE };
+  if (format !== 'tfjs') {
+    file.onnx = { file: ONNX_FILE, input: INPUT_NAME, output: OUTPUT_NAME, normalizationInGraph: true, note: 'Feed raw 0..255 pixels; the graph scales them.' };
+  }
+  if (format !== 'onnx') {
+    file.tfjs = { file: `${TFJS_DIR}/model.json`, normalizationInGraph: false, note: 'Apply x * scale + offset before predict.' };
+  }
+  return JSON.stringify(file, null, 2) + '\n';
+}
+
+export interface ClassRow {
+  label: string;
+  precision: number | null;
+  recall: number | null;
+  f1: number | null;
+  support: number;
+}
+
+/** Accuracy and per-class precision/recall/F1 from a run's stored predictions on one split. */
+export function storedMetrics(db: DB, runId: number, labels: string[]): { split: Split; images: number; accuracy: number; macroF1: number; classes: ClassRow[] } | null {
+  for (const split of ['test', 'val'] as const) {
+    const rows = db
+      .prepare('SELECT true_index AS t, predicted_index AS p FROM predictions WHERE run_id = ? AND split = ? AND true_index IS NOT NULL')
+      .all(runId, split) as { t: number; p: number }[];
+    if (rows.length === 0) continue;
+    const k = labels.length;
+    const tp = new Array<number>(k).fill(0);
+    const support = new Array<number>(k).fill(0);
+    const predicted = new Array<number>(k).fill(0);
+    for (const { t, p } of rows) {
+      if (t < k) support[t]++;
+      if (p < k) predicted[p]++;
+      if (t === p && t < k) tp[t]++;
+    }
+    const classes = labels.map((label, i) => {
+      const precision = predicted[i] > 0 ? tp[i] / predicted[i] : null;
+      const recall = support[i] > 0 ? tp[i] / support[i] : null;
+      const f1 = precision !== null && recall !== null && precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : precision === null && recall === null ? null : 0;
+      return { label, precision, recall, f1, support: support[i] };
+    });
+    const scored = classes.filter((c) => c.f1 !== null);
+    return {
+      split,
+      images: rows.length,
+      accuracy: tp.reduce((a, b) => a + b, 0) / rows.length,
+      macroF1: scored.reduce((a, c) => a + (c.f1 ?? 0), 0) / Math.max(1, scored.length),
+      classes,
+    };
+  }
+  return null;
+}
+
+const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+
+export interface CardInput {
+  projectName: string;
+  run: RunDetails;
+  labels: string[];
+  format: ExportFormat;
+  spec: PreprocessSpec;
+  parity: ExportParity;
+  /** For ONNX + TF.js exports: the check of the TF.js files, beside the ONNX one. */
+  tfjsParity: ExportParity | null;
+  paritySplit: Split | null;
+  metrics: ReturnType<typeof storedMetrics>;
+  version: string;
+  ortVersion: string;
+  date: Date;
+  files: string[];
+}
+
+export function modelCard(c: CardInput): string {
+  const { run, spec } = c;
+  const arch = ARCH_INFO[run.arch] ?? { title: run.arch, description: '' };
+  const colour = spec.channels === 1 ? 'greyscale' : 'RGB';
+  const lines = [
+    `# ${cell(c.projectName)} — run #${run.id} (${arch.title})`,
+    '',
+    `Exported by Loupe ${c.version} on ${c.date.toISOString().slice(0, 10)} (${c.date.toISOString()}).`,
+    '',
+    '## Model',
+    '',
+    `- Architecture: ${arch.title} (\`${run.arch}\`). ${arch.description}`,
+    `- Input: ${spec.width}x${spec.height} ${colour} (${spec.channels} channel${spec.channels === 1 ? '' : 's'}), NHWC. Resize "${spec.resize}"${spec.resize === 'cover' ? ' (scale to fill, then crop the centre)' : ''}; EXIF orientation applied first.`,
+    `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
+      (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
+    `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
+    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (best epoch ${run.bestEpoch ?? '–'})` +
+      `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
+    '',
+    '## Data',
+    '',
+    `Project "${cell(c.projectName)}": ${run.splits.train} training, ${run.splits.val} validation and ${run.splits.test} test images in ${c.labels.length} classes.`,
+    '',
+    '## Metrics',
+    '',
+  ];
+  const m = c.metrics;
+  if (m) {
+    lines.push(
+      `On the ${m.split === 'test' ? 'test' : 'validation'} split (${m.images} images): accuracy ${pct(m.accuracy)}, macro F1 ${pct(m.macroF1)}.`,
+      '',
+      '| class | precision | recall | F1 | images |',
+      '|---|---:|---:|---:|---:|',
+      ...m.classes.map((r) => `| ${cell(r.label)} | ${pct(r.precision)} | ${pct(r.recall)} | ${pct(r.f1)} | ${r.support} |`),
+    );
+  } else {
+    lines.push('The run recorded no predictions on a validation or test split.');
+  }
+  const p = c.parity;
+  const source = c.paritySplit ? `${p.images} ${c.paritySplit === 'test' ? 'test' : c.paritySplit === 'val' ? 'validation' : 'training'} images` : `${p.images} generated images (no image of the run could be read)`;
+  lines.push(
+    '',
+    '## Verification',
+    '',
+    p.against === 'onnxruntime'
+      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
+        `top-1 agreement ${pct(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
+      : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${pct(p.top1Agreement)}, ` +
+        `largest probability difference ${p.maxAbsDiff.toExponential(2)}.`,
+    ...(c.tfjsParity
+      ? [
+          '',
+          `The TF.js files were loaded with \`tf.loadLayersModel\` and checked on the same images: top-1 agreement ${pct(c.tfjsParity.top1Agreement)}, ` +
+            `largest probability difference ${c.tfjsParity.maxAbsDiff.toExponential(2)}.`,
+        ]
+      : []),
+    '',
+    '## Files',
+    '',
+    ...c.files.map((f) => `- \`${f}\``),
+    '',
+    'The sample programs in `samples/` load the model, preprocess one image as above and print the top classes.',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,141 @@
+// What every layer converter works with: the graph being built, the model's weights, and values
+// that know their layout. Keras images are NHWC; ONNX convolutions and pools want NCHW. A 4-D
+// value is moved to NCHW when a layer needs it there and back to NHWC only where Keras order
+// matters (Flatten, Reshape, Dense on images, the output), each move made once per value.
+
+import { LoupeError } from '../../../../shared/errors';
+import type { GraphBuilder } from './graph-builder';
+import type { LayerSpec, Weight } from './layers-model';
+
+/** `keras`: the tensor is in Keras order (NHWC for images); `nchw`: a 4-D tensor moved to NCHW. */
+export type Layout = 'keras' | 'nchw';
+
+export interface Value {
+  /** The ONNX tensor name. */
+  name: string;
+  /** The Keras shape without the batch dimension ([H, W, C] for images), whatever the layout. */
+  shape: number[];
+  layout: Layout;
+}
+
+export const NHWC_TO_NCHW = [0, 3, 1, 2];
+export const NCHW_TO_NHWC = [0, 2, 3, 1];
+
+export function unsupported(layer: LayerSpec, what: string): LoupeError {
+  return new LoupeError('NOT_SUPPORTED', `Layer "${layer.name}" (${layer.className}) ${what}, which the ONNX export does not support.`);
+}
+
+export class ConvertContext {
+  readonly #moved = new Map<string, Value>();
+
+  constructor(
+    readonly graph: GraphBuilder,
+    readonly weights: Map<string, Weight>,
+  ) {}
+
+  /** The value as an NCHW tensor (images only). */
+  channelsFirst(v: Value, layer: LayerSpec): Value {
+    if (v.shape.length !== 3) throw unsupported(layer, `gets a ${v.shape.length + 1}-D input where it needs an image (4-D)`);
+    if (v.layout === 'nchw') return v;
+    return this.#move(v, 'nchw', NHWC_TO_NCHW);
+  }
+
+  /** The value in Keras order. */
+  keras(v: Value): Value {
+    return v.layout === 'keras' ? v : this.#move(v, 'keras', NCHW_TO_NHWC);
+  }
+
+  #move(v: Value, layout: Layout, perm: number[]): Value {
+    const key = `${v.name}>${layout}`;
+    let moved = this.#moved.get(key);
+    if (!moved) {
+      moved = { name: this.graph.node('Transpose', [v.name], { perm }), shape: v.shape, layout };
+      this.#moved.set(key, moved);
+      // Moving back finds the original instead of transposing twice.
+      this.#moved.set(`${moved.name}>${v.layout}`, v);
+    }
+    return moved;
+  }
+
+  /** A weight of a layer (`kernel`, `bias`, `gamma`, ...), found by TF.js's `<layer>/<weight>` name. */
+  weight(layer: LayerSpec, name: string): Weight {
+    const found = this.optionalWeight(layer, name);
+    if (!found) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer "${layer.name}" has no ${name} weight.`);
+    return found;
+  }
+
+  optionalWeight(layer: LayerSpec, name: string): Weight | null {
+    const exact = this.weights.get(`${layer.name}/${name}`);
+    if (exact) return exact;
+    // Names made unique by TF.js carry a suffix (`kernel_1`); models saved in a scope carry a prefix.
+    const pattern = new RegExp(`(^|/)${escape(layer.name)}/${escape(name)}(_\\d+)?$`);
+    for (const [key, w] of this.weights) if (pattern.test(key)) return w;
+    return null;
+  }
+
+  /** Applies a Keras activation by name (`linear` adds nothing). */
+  activation(v: Value, activation: unknown, layer: LayerSpec): Value {
+    const g = this.graph;
+    const name = typeof activation === 'string' ? activation : 'linear';
+    const base = `${layer.name}/${name}`;
+    const same = (out: string): Value => ({ ...v, name: out });
+    switch (name) {
+      case 'linear':
+        return v;
+      case 'relu':
+        return same(g.node('Relu', [v.name], {}, base));
+      case 'relu6':
+        return same(g.node('Clip', [v.name, g.scalar(`${base}/min`, 0), g.scalar(`${base}/max`, 6)], {}, base));
+      case 'sigmoid':
+        return same(g.node('Sigmoid', [v.name], {}, base));
+      case 'tanh':
+        return same(g.node('Tanh', [v.name], {}, base));
+      case 'softmax':
+        // Keras takes the softmax over the last (channel) axis: axis 1 of an NCHW tensor.
+        return same(g.node('Softmax', [v.name], { axis: v.layout === 'nchw' ? 1 : -1 }, base));
+      case 'elu':
+        return same(g.node('Elu', [v.name], { alpha: { float: 1 } }, base));
+      case 'selu':
+        return same(g.node('Selu', [v.name], {}, base));
+      case 'softplus':
+        return same(g.node('Softplus', [v.name], {}, base));
+      case 'softsign':
+        return same(g.node('Softsign', [v.name], {}, base));
+      case 'hard_sigmoid':
+      case 'hardSigmoid':
+        return same(g.node('HardSigmoid', [v.name], { alpha: { float: 0.2 }, beta: { float: 0.5 } }, base));
+      case 'swish': {
+        const s = g.node('Sigmoid', [v.name]);
+        return same(g.node('Mul', [v.name, s], {}, base));
+      }
+      default:
+        throw unsupported(layer, `uses the activation "${name}"`);
+    }
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Reorders a dense row-major array: `perm[i]` is the source axis of output axis i. */
+export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const strides = new Array<number>(rank);
+  strides[rank - 1] = 1;
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
+  const srcStride = perm.map((p) => strides[p]);
+  const out = new Float32Array(data.length);
+  const index = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += index[i] * srcStride[i];
+    out[o] = data[src];
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++index[i] < outShape[i]) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+// TensorFlow.js layers model -> ONNX graph (opset 13), from the trained weights.
+//
+// The contract of the exported graph: input `pixels`, float32 [N, H, W, C] holding 0..255 (what
+// an image decoder gives), output `probabilities`, float32 [N, K]. The model's own input scaling
+// (x * scale + offset; 1/255 for Loupe's runs) and the move to NCHW are inside the graph, so a
+// caller only decodes, resizes and feeds pixels. The layer graph is walked from the output
+// back through each call's inputs, so Sequential and functional models (shared layers too)
+// convert the same way.
+
+import { LoupeError } from '../../../../shared/errors';
+import { ConvertContext, unsupported, type Value } from './context';
+import { GraphBuilder } from './graph-builder';
+import { callKey, type LayersGraph } from './layers-model';
+import { LAYER_CONVERTERS } from './layers';
+
+export const INPUT_NAME = 'pixels';
+export const OUTPUT_NAME = 'probabilities';
+
+export interface ConvertOptions {
+  /** What the model expects from raw pixels: x * scale + offset. Null: feed the model's own input. */
+  preprocess: { scale: number; offset: number } | null;
+  inputName?: string;
+  outputName?: string;
+  producerVersion: string;
+  docString?: string;
+  /** Key/value metadata stored in the model (labels, preprocessing). */
+  metadata?: Record<string, string>;
+}
+
+export interface Converted {
+  bytes: Uint8Array;
+  /** Input shape without the batch ([H, W, C] for images) and output shape without the batch. */
+  inputShape: number[];
+  outputShape: number[];
+  /** Layer classes converted, with counts (for the model card and tests). */
+  layers: Record<string, number>;
+}
+
+export function convertToOnnx(model: LayersGraph, options: ConvertOptions): Converted {
+  const g = new GraphBuilder();
+  const inputName = g.reserve(options.inputName ?? INPUT_NAME);
+  const outputName = g.reserve(options.outputName ?? OUTPUT_NAME);
+  const ctx = new ConvertContext(g, model.weights);
+
+  let input: Value = { name: inputName, shape: model.input.shape, layout: 'keras' };
+  if (options.preprocess) {
+    const { scale, offset } = options.preprocess;
+    if (scale !== 1) input = { ...input, name: g.node('Mul', [input.name, g.scalar('preprocess/scale', scale)], {}, 'preprocess/scaled') };
+    if (offset !== 0) input = { ...input, name: g.node('Add', [input.name, g.scalar('preprocess/offset', offset)], {}, 'preprocess/shifted') };
+  }
+
+  const counts: Record<string, number> = {};
+  const values = new Map<string, Value>([[model.input.call, input]]);
+  const visiting = new Set<string>();
+  // Iterative post-order walk: deep models (hundreds of layers) never exhaust the stack.
+  const valueOf = (target: string): Value => {
+    const stack = [target];
+    while (stack.length > 0) {
+      const key = stack[stack.length - 1];
+      if (values.has(key)) {
+        stack.pop();
+        continue;
+      }
+      const call = model.calls.get(key);
+      if (!call) throw new LoupeError('INVALID_INPUT', `The model cannot be read: it refers to a layer call ${key} it does not have.`);
+      const pending = call.inputs.map((i) => callKey(i.layer, i.index)).filter((k) => !values.has(k));
+      if (pending.length > 0) {
+        if (visiting.has(key)) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer ${call.layer.name} feeds itself.`);
+        visiting.add(key);
+        stack.push(...pending);
+        continue;
+      }
+      const { layer } = call;
+      if (call.inputs.length === 0) throw unsupported(layer, 'is a second model input');
+      const convert = LAYER_CONVERTERS[layer.className];
+      if (!convert) {
+        const nested = layer.className === 'Sequential' || layer.className === 'Model' || layer.className === 'Functional';
+        throw new LoupeError(
+          'NOT_SUPPORTED',
+          nested
+            ? `Layer "${layer.name}" is a nested model (${layer.className}); the ONNX export needs one flat model.`
+            : `The ONNX export does not support ${layer.className} layers (layer "${layer.name}").`,
+        );
+      }
+      values.set(key, convert(ctx, layer, call.inputs.map((i) => values.get(callKey(i.layer, i.index))!)));
+      counts[layer.className] = (counts[layer.className] ?? 0) + 1;
+      visiting.delete(key);
+      stack.pop();
+    }
+    return values.get(target)!;
+  };
+
+  const result = ctx.keras(valueOf(model.output));
+  g.node('Identity', [result.name], {}, outputName);
+  const bytes = g.encode({
+    name: model.name,
+    input: { name: inputName, dims: ['N', ...model.input.shape] },
+    output: { name: outputName, dims: ['N', ...result.shape] },
+    producerVersion: options.producerVersion,
+    docString: options.docString,
+    metadata: options.metadata,
+  });
+  return { bytes, inputShape: model.input.shape, outputShape: result.shape, layers: counts };
+}

@@ -1,0 +1,81 @@
+// The `exports` table: one row per export, running until it is written and checked.
+
+import fs from 'node:fs';
+import type { ExportFormat, ExportInfo, ExportParity, ExportStatus } from '../../../shared/types';
+import type { DB } from '../../store/database';
+
+interface Row {
+  id: number;
+  run_id: number;
+  format: ExportFormat;
+  path: string;
+  status: ExportStatus;
+  created_at: number;
+  parity_images: number | null;
+  parity_max_abs_diff: number | null;
+  parity_top1_agreement: number | null;
+  error: string | null;
+}
+
+export function createExportRecord(db: DB, runId: number, format: ExportFormat, folder: string, now = Date.now()): number {
+  return Number(
+    db
+      .prepare(`INSERT INTO exports (run_id, format, path, status, created_at) VALUES (?, ?, ?, 'running', ?)`)
+      .run(runId, format, folder, now).lastInsertRowid,
+  );
+}
+
+export function completeExport(db: DB, id: number, parity: ExportParity): void {
+  db.prepare(
+    `UPDATE exports SET status = 'completed', parity_images = ?, parity_max_abs_diff = ?, parity_top1_agreement = ?, error = NULL WHERE id = ?`,
+  ).run(parity.images, parity.maxAbsDiff, parity.top1Agreement, id);
+}
+
+export function failExport(db: DB, id: number, error: string, parity: ExportParity | null = null): void {
+  db.prepare(
+    `UPDATE exports SET status = 'failed', error = ?, parity_images = ?, parity_max_abs_diff = ?, parity_top1_agreement = ? WHERE id = ?`,
+  ).run(error, parity?.images ?? null, parity && Number.isFinite(parity.maxAbsDiff) ? parity.maxAbsDiff : null, parity?.top1Agreement ?? null, id);
+}
+
+/** A cancelled export leaves nothing behind, not even its row. */
+export function deleteExport(db: DB, id: number): void {
+  db.prepare('DELETE FROM exports WHERE id = ?').run(id);
+}
+
+function infoOf(row: Row): ExportInfo {
+  const zip = `${row.path}.zip`;
+  return {
+    id: row.id,
+    runId: row.run_id,
+    format: row.format,
+    path: row.path,
+    zipPath: row.status === 'completed' && fs.existsSync(zip) ? zip : null,
+    status: row.status,
+    createdAt: row.created_at,
+    parity:
+      row.parity_images === null || row.parity_top1_agreement === null
+        ? null
+        : {
+            against: row.format === 'tfjs' ? 'tfjs' : 'onnxruntime',
+            images: row.parity_images,
+            maxAbsDiff: row.parity_max_abs_diff ?? Infinity,
+            top1Agreement: row.parity_top1_agreement,
+          },
+    error: row.error,
+  };
+}
+
+/** Exports newest first, of one run or all. */
+export function listExports(db: DB, runId?: number): ExportInfo[] {
+  const rows = (
+    runId === undefined
+      ? db.prepare('SELECT * FROM exports ORDER BY id DESC').all()
+      : db.prepare('SELECT * FROM exports WHERE run_id = ? ORDER BY id DESC').all(runId)
+  ) as Row[];
+  return rows.map(infoOf);
+}
+
+export function exportInfo(db: DB, id: number): ExportInfo | null {
+  const row = db.prepare('SELECT * FROM exports WHERE id = ?').get(id) as Row | undefined;
+  return row ? infoOf(row) : null;
+}

@@ -1,0 +1,166 @@
+// The Evaluate view and model-assisted labeling in the real UI (browser mode, Chromium): a
+// confusion-matrix cell opens exactly its images, fixing a label there moves the counts, and a
+// suggestion is accepted with one key in the Label view.
+
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { evaluateRun, evaluationImages } from '../../src/main/services/evaluation/evaluate';
+import { Project } from '../../src/main/store/project';
+import { makeEvalProject } from '../evaluation-helpers';
+import { cliPath, tempDir } from '../helpers';
+import { hasChromium, launch, newPage, serve } from './harness';
+
+const CLASSES = ['red', 'green', 'blue'];
+const cellOf = (page: Page, t: string, p: string) => page.locator(`[data-testid=cm-cell][data-true-class="${t}"][data-predicted-class="${p}"]`);
+const countOf = async (page: Page, t: string, p: string) => Number(await cellOf(page, t, p).getAttribute('data-count'));
+const thumb = (page: Page, index: number) => page.locator(`[data-testid=cell][data-index="${index}"]`);
+const thumbLabel = async (page: Page, index: number) => ((await thumb(page, index).getByTestId('cell-label').textContent()) ?? '').trim();
+
+function train(dir: string, args: string[]) {
+  const run = spawnSync(process.execPath, [cliPath, 'train', dir, ...args, '--json'], { encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+}
+
+/** A trained project with planted label errors in its test split, and a few unlabeled images. */
+async function trainedProject() {
+  const dir = path.join(tempDir(), 'evaluate.loupe');
+  // Test images are i = 9, 19, ... 59 of each class: three red ones are labeled green.
+  await makeEvalProject(dir, {
+    look: 'colors',
+    perClass: 60,
+    mislabel: [9, 19, 29].map((i) => ({ cls: 0, i, as: 1 })),
+    unlabeledPerClass: 3,
+  });
+  train(dir, ['--arch', 'mlp', '--size', '8', '--epochs', '10', '--seed', '3', '--no-early-stop']);
+  // What the UI must show, computed by the core itself before the server opens the project.
+  const project = Project.open(dir);
+  try {
+    const e = evaluateRun(project.db);
+    let worst = { t: 0, p: 1, n: -1 };
+    e.confusion.forEach((row, t) => row.forEach((n, p) => t !== p && n > worst.n && (worst = { t, p, n })));
+    expect(worst.n, `no misclassified test image: ${JSON.stringify(e.confusion)}`).toBeGreaterThan(0);
+    const cell = evaluationImages(project.db, e.runId, 'test', { mode: 'all', trueClassId: e.classIds[worst.t], predictedClassId: e.classIds[worst.p] });
+    const names = cell.imageIds.map((id) => project.db.prepare('SELECT original_name FROM images WHERE id = ?').pluck().get(id) as string);
+    return { dir, e, t: CLASSES[worst.t], p: CLASSES[worst.p], pIndex: worst.p, names };
+  } finally {
+    project.close();
+  }
+}
+
+describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
+  it('opens a confusion cell’s images, fixes a label there, and accepts a suggestion in the Label view', async () => {
+    const { dir, e, t, p, pIndex, names } = await trainedProject();
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    await page.getByTestId('confusion-matrix').waitFor();
+
+    // The matrix and the scores are the core's.
+    expect(await page.getByTestId('cm-cell').count()).toBe(9);
+    expect(await countOf(page, t, p)).toBe(names.length);
+    expect(await page.getByTestId('eval-images').textContent()).toBe(String(e.images));
+    expect(await page.getByTestId('eval-accuracy').textContent()).toBe(`${(e.accuracy * 100).toFixed(1)}%`);
+    const diagonal = await countOf(page, p, p);
+
+    // A cell shows exactly its images: true t, predicted p, each with the model's confidence.
+    await cellOf(page, t, p).click();
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${names.length} image${names.length === 1 ? '' : 's'}`);
+    expect(await page.getByTestId('gallery-title').textContent()).toBe(`True “${t}”, predicted “${p}”`);
+    await thumb(page, names.length - 1).locator('img').waitFor();
+    const shown = await page.locator('[data-testid=cell] img').evaluateAll((imgs) => imgs.map((i) => i.getAttribute('alt')));
+    expect(new Set(shown)).toEqual(new Set(names));
+    for (let i = 0; i < names.length; i++) {
+      expect(await thumbLabel(page, i)).toBe(t);
+      expect(await thumb(page, i).getByTestId('prediction').textContent()).toMatch(new RegExp(`^${p}\\d+%$`));
+    }
+
+    // Fix the first one where it was found: the key of class p relabels it, and the counts move.
+    await page.keyboard.press(String(pIndex + 1));
+    await expect.poll(() => thumbLabel(page, 0)).toBe(p);
+    await expect.poll(() => countOf(page, t, p)).toBe(names.length - 1);
+    await expect.poll(() => countOf(page, p, p)).toBe(diagonal + 1);
+    await expect.poll(() => page.getByTestId('eval-relabeled').textContent()).toMatch(/^1 relabeled since this run/);
+    // Undo puts it back.
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => countOf(page, t, p)).toBe(names.length);
+
+    // Model-assisted labeling: suggestions on the unlabeled images, one key accepts.
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Label' }).click();
+    await page.getByTestId('filter-unlabeled').click();
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('9 images');
+    await page.getByTestId('suggest-button').click();
+    await expect.poll(() => page.getByTestId('suggestion-count').textContent(), { timeout: 30_000 }).toBe('9');
+    await expect.poll(() => page.getByTestId('suggestion').count()).toBe(9);
+    await page.getByLabel('Order').selectOption('confidence');
+    await thumb(page, 0).getByTestId('suggestion').waitFor();
+    const suggested = ((await thumb(page, 0).getByTestId('suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
+    expect(CLASSES).toContain(suggested);
+    await thumb(page, 0).click();
+    await page.keyboard.press('a');
+    // Labeled as suggested, and marked as an accepted suggestion (✓).
+    await expect.poll(() => thumbLabel(page, 0)).toBe(`${suggested}✓`);
+    expect(await thumb(page, 0).getByTestId('cell-label').locator('[title="Accepted model suggestion"]').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('8');
+    await expect.poll(() => page.getByTestId('suggestion-count').textContent()).toBe('8');
+
+    // Bulk: every suggestion at or above the threshold.
+    await page.getByLabel('Accept threshold').fill('0.5');
+    const bulk = Number(((await page.getByTestId('accept-above').textContent()) ?? '').replace(/\D/g, ''));
+    expect(bulk).toBeGreaterThan(0);
+    await page.getByTestId('accept-above').click();
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe(String(8 - bulk));
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('compares two runs and reviews likely label errors: accept with A, dismiss with D', async () => {
+    const { dir } = await trainedProject();
+    train(dir, ['--arch', 'mlp', '--size', '8', '--epochs', '1', '--seed', '1', '--no-augment', '--lr', '0.0001']);
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    await page.getByTestId('confusion-matrix').waitFor();
+
+    // Side by side with the weak run: its accuracy delta, and the images only one gets right.
+    await page.getByLabel('Compare with').selectOption({ index: 1 });
+    await page.getByTestId('run-compare').waitFor();
+    expect(await page.getByTestId('delta-accuracy').textContent()).toMatch(/^[+−±]\d+\.\d$/);
+    const better = page.getByTestId('compare-a');
+    const n = Number(((await better.textContent()) ?? '').replace(/.*:\s*/, ''));
+    if (n > 0) {
+      await better.click();
+      await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${n} image${n === 1 ? '' : 's'}`);
+    }
+
+    // The finder runs as a job; its findings open in the gallery with the suggested class.
+    await page.getByTestId('check-button').click();
+    await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
+    expect(pending).toBeGreaterThan(0); // the three planted test images are there to be found
+    console.log(`evaluate e2e: the label check flagged ${pending} images`);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+    const given = await thumbLabel(page, 0);
+    const badge = ((await thumb(page, 0).getByTestId('issue-suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
+    await thumb(page, 0).click();
+    await page.keyboard.press('a');
+    await expect.poll(() => thumbLabel(page, 0)).toBe(`${badge}✓`);
+    await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending - 1}`);
+    // Undo brings the label and the issue back; D then keeps the given label.
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending}`);
+    await expect.poll(() => thumbLabel(page, 0)).toBe(given);
+    await thumb(page, 0).getByTestId('issue-suggestion').waitFor();
+    await thumb(page, 0).click();
+    await page.keyboard.press('d');
+    await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending - 1}`);
+    expect(await thumbLabel(page, 0)).toBe(given);
+    await expect.poll(() => thumb(page, 0).getByTestId('issue-suggestion').count()).toBe(0);
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
