@@ -227,7 +227,7 @@ export const ARCH_INFO: Record<ArchName, { title: string; description: string }>
   lenet: { title: 'LeNet', description: 'LeNet-5: two 5x5 convolutions and three dense layers; the classic digit recogniser.' },
   'cnn-small': {
     title: 'Small CNN',
-    description: 'Two 3x3 convolution blocks with batch normalisation and dense 128: accurate and cheap on small images.',
+    description: 'Three 3x3 convolution blocks (32-64-128 maps) with batch normalisation and dense 128: accurate and cheap on small images.',
   },
   'keras-cifar': { title: 'Keras CIFAR CNN', description: 'The Keras CIFAR-10 tutorial CNN: four 3x3 convolutions, dense 512, dropout.' },
   'resnet-small': {

@@ -51,7 +51,7 @@ function side(stats: TrainDataStats, backend: BackendInfo): { size: number; why:
 
 function archFor(stats: TrainDataStats, size: number): { arch: ArchName; why: string } {
   if (stats.greyscale && size <= 32) {
-    return { arch: 'cnn-small', why: 'Small CNN: small greyscale images (digits, symbols, clothing) need little depth; two conv blocks with batch norm learn them fast.' };
+    return { arch: 'cnn-small', why: 'Small CNN: small greyscale images (digits, symbols, clothing) need little depth; three conv blocks with batch norm learn them fast.' };
   }
   return { arch: 'resnet-small', why: 'ResNet-8: colour images need more capacity; residual blocks with batch norm train reliably from scratch.' };
 }
@@ -72,7 +72,7 @@ function augmentationFor(stats: TrainDataStats, size: number): { augmentation: A
 
 function epochsFor(train: number): number {
   if (train < 1000) return 40;
-  if (train < 10_000) return 20;
+  if (train < 10_000) return 30;
   return 15;
 }
 
