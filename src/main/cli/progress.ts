@@ -5,6 +5,8 @@ import { ProgressMeter, systemClock, type Clock } from '../jobs/progress';
 
 export interface ProgressLine {
   update(done: number, total: number | null, phase: string): void;
+  /** Forgets an update not yet shown (it is out of date: something else was printed since). */
+  discard(): void;
   end(): void;
 }
 
@@ -52,6 +54,9 @@ export function progressLine(
         phaseShown = phase;
         show(text);
       } else pending = text;
+    },
+    discard() {
+      pending = null;
     },
     end() {
       if (pending !== null && pending !== shown) show(pending);

@@ -96,10 +96,11 @@ export const trainCommand: Command = {
         },
         onProgress: (done, total, phase, detail) => {
           if (!detail) return line.update(done, total, phase);
+          if (epochsShown < detail.history.length) line.discard();
           for (; epochsShown < detail.history.length; epochsShown++) {
             const e = detail.history[epochsShown];
             io.err(
-              `Epoch ${e.epoch}/${detail.epochs}: loss ${e.trainLoss?.toFixed(4)} acc ${pct(e.trainAccuracy)}  val loss ${e.valLoss?.toFixed(4) ?? '–'} acc ${pct(e.valAccuracy)}  ` +
+              `${process.stderr.isTTY ? '\r\x1b[2K' : ''}Epoch ${e.epoch}/${detail.epochs}: loss ${e.trainLoss?.toFixed(4)} acc ${pct(e.trainAccuracy)}  val loss ${e.valLoss?.toFixed(4) ?? '–'} acc ${pct(e.valAccuracy)}  ` +
                 `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s  ${e.seconds.toFixed(1)} s`,
             );
           }
