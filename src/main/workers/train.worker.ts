@@ -5,14 +5,24 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { probeBackends } from '../services/training/backends';
 import type { FromReplica, ReplicaInit } from '../services/training/protocol';
 import { ReplicaAborted, runReplica } from '../services/training/replica';
+import { measureThroughput } from '../services/training/throughput';
+import type { BackendName, TrainConfig } from '../../shared/types';
 
-type Data = { mode: 'probe' } | ({ mode: 'replica' } & ReplicaInit);
+type Data =
+  | { mode: 'probe' }
+  | { mode: 'calibrate'; backend: BackendName; config: TrainConfig; classes: number }
+  | ({ mode: 'replica' } & ReplicaInit);
 
 const data = workerData as Data;
 const port = parentPort!;
 
 if (data.mode === 'probe') {
   void probeBackends().then((backends) => port.postMessage({ type: 'backends', backends }));
+} else if (data.mode === 'calibrate') {
+  measureThroughput(data.backend, data.config, data.classes).then(
+    (imagesPerSecond) => port.postMessage({ type: 'rate', imagesPerSecond }),
+    () => port.postMessage({ type: 'error' }),
+  );
 } else {
   const post = (msg: FromReplica, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
   runReplica(data, post).catch((err: unknown) => {

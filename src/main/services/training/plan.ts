@@ -31,6 +31,8 @@ export interface CostModel {
   forwardMacs(arch: ArchName, width: number, height: number, channels: 1 | 3, classes: number): number;
   /** Cores that data-parallel replicas can use. */
   cores: number;
+  /** Training images per second measured on this machine for `config`, if known. */
+  imagesPerSecond?(config: TrainConfig): number | null;
 }
 
 const SMALL_IMAGE = 48;
@@ -83,12 +85,18 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
 }
 
 export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
+  const decode = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
+  const rate = cost.imagesPerSecond?.(config);
+  if (rate) {
+    // Evaluation is forward only: about a third of a training step per image.
+    const evaluated = stats.val * config.epochs + stats.val + stats.test;
+    return Math.round((stats.train * config.epochs) / rate + evaluated / (3 * rate) + decode + 3);
+  }
   const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
   const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
   const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
   // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
   const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);
-  const decode = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
   return Math.round(flops / flopsPerSecond + decode + 3);
 }
 

@@ -27,6 +27,7 @@ import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from './backends';
+import { measuredImagesPerSecond } from './calibrate';
 import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
 import { ensurePixelPack, type PixelPack } from './pixel-pack';
 import {
@@ -98,6 +99,8 @@ export async function planTraining(project: Project, overrides: TrainOverrides =
   if (draft.blocker) return { plan: draft, data };
   const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
   macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
+  const rate = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
+  cost.imagesPerSecond = () => rate;
   return { plan: makePlan(data.stats, backend, cost, overrides), data };
 }
 
