@@ -67,6 +67,16 @@ describe('one-click plan', () => {
     expect(one.blocker).toMatch(/at least two/);
   });
 
+  it('caps epochs so one click finishes within its budget at the measured speed', () => {
+    const big = stats({ train: 45_000, val: 5_000, classes: [{ id: 1, name: 'a', train: 22_500, val: 2_500, test: 5_000 }, { id: 2, name: 'b', train: 22_500, val: 2_500, test: 5_000 }] });
+    const slow = makePlan(big, wasm, { ...cost, imagesPerSecond: 400 });
+    expect(slow.config.epochs).toBe(10); // 20 min / (45,000/400 + 5,000/1,200 s per epoch)
+    expect(slow.explanation.join(' ')).toMatch(/fits in about 20 minutes at the 400 images\/s measured here/);
+    expect(slow.estimatedSeconds).toBeLessThan(20 * 60 + 60);
+    expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 20_000 }).config.epochs).toBe(15);
+    expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 400 }, { epochs: 40 }).config.epochs).toBe(40);
+  });
+
   it('chooses the best available backend and refuses an unavailable one that was asked for', async () => {
     const probes = await trainingBackends();
     expect(probes.map((p) => p.name)).toEqual(['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu']);

@@ -31,8 +31,8 @@ export interface CostModel {
   forwardMacs(arch: ArchName, width: number, height: number, channels: 1 | 3, classes: number): number;
   /** Cores that data-parallel replicas can use. */
   cores: number;
-  /** Training images per second measured on this machine for `config`, if known. */
-  imagesPerSecond?(config: TrainConfig): number | null;
+  /** Training images per second measured on this machine for the planned configuration. */
+  imagesPerSecond?: number | null;
 }
 
 const SMALL_IMAGE = 48;
@@ -78,6 +78,33 @@ function epochsFor(train: number): number {
   return 15;
 }
 
+/** One click aims to finish training within this long on the machine at hand. */
+export const ONE_CLICK_BUDGET_SECONDS = 20 * 60;
+const MIN_EPOCHS = 5;
+
+/** Epochs for the data, capped so the run fits the one-click budget at the measured speed. */
+function epochsWithin(stats: TrainDataStats, cost: CostModel, explanation: string[]): number {
+  const wanted = epochsFor(stats.train);
+  const why = `${stats.train.toLocaleString('en-US')} training images; fewer images need more passes`;
+  const rate = cost.imagesPerSecond;
+  if (!rate) {
+    explanation.push(`${wanted} epochs: ${why}.`);
+    return wanted;
+  }
+  const perEpoch = stats.train / rate + stats.val / (3 * rate);
+  const fit = Math.max(MIN_EPOCHS, Math.floor(ONE_CLICK_BUDGET_SECONDS / perEpoch));
+  if (fit >= wanted) {
+    explanation.push(`${wanted} epochs: ${why}.`);
+    return wanted;
+  }
+  const minutes = (s: number) => Math.round(s / 60);
+  explanation.push(
+    `${fit} epochs: what fits in about ${minutes(ONE_CLICK_BUDGET_SECONDS)} minutes at the ${Math.round(rate).toLocaleString('en-US')} images/s measured here ` +
+      `(${wanted} would take about ${minutes(wanted * perEpoch)}); set more in Advanced settings.`,
+  );
+  return fit;
+}
+
 function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSchedule | undefined {
   if (!s) return undefined;
   if (s.kind === 'step') return { kind: 'step', stepSize: s.stepSize ?? Math.max(1, Math.round(epochs / 3)), gamma: s.gamma ?? 0.1 };
@@ -86,7 +113,7 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
 
 export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
   const decode = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
-  const rate = cost.imagesPerSecond?.(config);
+  const rate = cost.imagesPerSecond;
   if (rate) {
     // Evaluation is forward only: about a third of a training step per image.
     const evaluated = stats.val * config.epochs + stats.val + stats.test;
@@ -119,11 +146,8 @@ export function makePlan(
   const arch = overrides.arch ?? chosen.arch;
   explanation.push(overrides.arch ? `${ARCHITECTURES[arch].title}: chosen in Advanced settings.` : chosen.why);
 
-  const epochs = overrides.epochs ?? epochsFor(stats.train);
-  if (overrides.epochs === undefined) {
-    explanation.push(`${epochs} epochs: ${stats.train.toLocaleString('en-US')} training images; fewer images need more passes.`);
-  }
-  const batchSize = overrides.batchSize ?? (stats.train >= 10_000 ? 128 : stats.train >= 1000 ? 64 : 32);
+  const batchSize = overrides.batchSize ?? (stats.train >= 1000 ? 64 : 32);
+  const epochs = overrides.epochs ?? epochsWithin(stats, cost, explanation);
   const optimizer = overrides.optimizer ?? 'adam';
   const learningRate = overrides.learningRate ?? (optimizer === 'adam' ? 0.002 : 0.05);
   const schedule = normalizeSchedule(overrides.schedule, epochs) ?? { kind: 'cosine' as const };

@@ -30,6 +30,7 @@ import { chooseBackend } from './backends';
 import { measuredImagesPerSecond } from './calibrate';
 import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
 import { ensurePixelPack, type PixelPack } from './pixel-pack';
+import { chooseTransfer, prepareFeatures, saveTransferModel, transferPlan } from './transfer';
 import {
   CONTROL_INTS,
   CTL_ABORT,
@@ -38,6 +39,7 @@ import {
   type BatchMessage,
   type FromReplica,
   type ReplicaInit,
+  type ReplicaInput,
   type SplitRows,
 } from './protocol';
 import { createRun, finishRun, recordEpoch } from './runs';
@@ -70,14 +72,14 @@ interface ModelSize {
 const sizes = new Map<string, ModelSize>();
 
 /** Counts an architecture's cost by building it (on the CPU backend, in this thread; cached). */
-async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number): Promise<ModelSize> {
-  const key = [arch, width, height, channels, classes].join(':');
+async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number, features?: number): Promise<ModelSize> {
+  const key = [arch, width, height, channels, classes, features].join(':');
   const hit = sizes.get(key);
   if (hit) return hit;
   const tf = await import('@tensorflow/tfjs');
   const { ARCHITECTURES, forwardMacs } = await import('./architectures');
   if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
-  const model = ARCHITECTURES[arch].build({ width, height, channels, classes });
+  const model = ARCHITECTURES[arch].build({ width, height, channels, classes, features });
   const size = { macs: forwardMacs(model), floats: model.countParams() };
   model.dispose();
   sizes.set(key, size);
@@ -93,15 +95,24 @@ export async function planTraining(project: Project, overrides: TrainOverrides =
     cores: os.availableParallelism(),
     forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
   };
+  // Transfer learning when a backbone suits the data (or is forced); else from scratch, saying why.
+  const choice = chooseTransfer(data.stats, overrides);
+  const transfer = await transferPlan(project, data.stats, data.items, backend, cost, overrides, choice);
+  if (transfer) return { plan: transfer, data };
+  const scratch = (plan: TrainPlan): TrainPlan => ({
+    ...plan,
+    config: { ...plan.config, backbone: null },
+    explanation: choice.why ? [choice.why, ...plan.explanation] : plan.explanation,
+    blocker: plan.blocker ?? choice.blocker,
+  });
   // The plan is pure; count the chosen architecture's cost, then plan again with it known.
-  const draft = makePlan(data.stats, backend, cost, overrides);
+  const draft = scratch(makePlan(data.stats, backend, cost, overrides));
   const { config } = draft;
   if (draft.blocker) return { plan: draft, data };
   const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
   macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
-  const rate = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
-  cost.imagesPerSecond = () => rate;
-  return { plan: makePlan(data.stats, backend, cost, overrides), data };
+  cost.imagesPerSecond = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
+  return { plan: scratch(makePlan(data.stats, backend, cost, overrides)), data };
 }
 
 export interface TrainOptions {
@@ -148,6 +159,8 @@ export interface ReplicaJob {
   config: TrainConfig;
   classes: number;
   pack: Pick<PixelPack, 'file' | 'rowBytes'>;
+  /** What pack rows hold; pixels when absent. */
+  input?: ReplicaInput;
   train: SplitRows;
   /** Picks the best epoch and stops early; empty: training accuracy decides. */
   val: SplitRows;
@@ -180,7 +193,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
   const trainN = job.train.rows.length;
   // Fewer replicas than cores when a batch would leave one with almost nothing to do.
   const replicas = cpu ? Math.max(1, Math.min(config.workers, Math.floor(config.batchSize / 8), trainN)) : 1;
-  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes);
+  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes, config.backbone?.features);
   const slotFloats = size.floats + SLOT_EXTRA;
   const control = new SharedArrayBuffer(CONTROL_INTS * 4);
   const exchange = new SharedArrayBuffer(2 * replicas * slotFloats * 4);
@@ -210,6 +223,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
           config,
           classes,
           pack: { file: job.pack.file, rowBytes: job.pack.rowBytes },
+          input: job.input,
           train: job.train,
           val: job.val,
           test: job.test,
@@ -239,7 +253,11 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
               if (++finished === replicas) resolve();
               break;
             case 'error':
-              fail(new LoupeError(msg.code === 'NOT_SUPPORTED' ? 'NOT_SUPPORTED' : 'INTERNAL', `Training failed: ${msg.message}`));
+              fail(
+                msg.code === 'ENOSPC' || msg.code === 'SQLITE_FULL'
+                  ? new LoupeError('DISK_FULL', `The disk is full: training stopped (${msg.message}). Free some space and train again.`)
+                  : new LoupeError(msg.code === 'NOT_SUPPORTED' ? 'NOT_SUPPORTED' : 'INTERNAL', `Training failed: ${msg.message}`),
+              );
               break;
           }
         });
@@ -270,15 +288,31 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   const { config } = plan;
   const classes = data.classes.length;
 
-  onProgress?.(0, data.items.length, 'Preparing images');
-  const pack = await ensurePixelPack(
-    project,
-    data.items,
-    { width: config.width, height: config.height, channels: config.channels, fit: 'cover' },
-    { signal, onProgress: (done, total) => onProgress?.(done, total, 'Preparing images') },
-  );
+  // Transfer runs train on the backbone's features (extracted once, cached); others on pixels.
+  let pack: Pick<PixelPack, 'file' | 'rowBytes' | 'rows'>;
+  let input: ReplicaInput = { kind: 'pixels' };
+  let flipRowOf: ((hash: string) => number) | null = null;
+  if (config.backbone) {
+    const features = await prepareFeatures(project, config, data.items, { signal, onProgress });
+    pack = features.pack;
+    input = { kind: 'features', features: features.pack.features };
+    if (config.backbone.augment === 'flip') flipRowOf = features.flipRowOf;
+  } else {
+    onProgress?.(0, data.items.length, 'Preparing images');
+    pack = await ensurePixelPack(
+      project,
+      data.items,
+      { width: config.width, height: config.height, channels: config.channels, fit: 'cover' },
+      { signal, onProgress: (done, total) => onProgress?.(done, total, 'Preparing images') },
+    );
+  }
   if (signal) throwIfCancelled(signal);
   const train = splitRows(data, 'train', pack.rows);
+  if (flipRowOf) {
+    const flips = flipRowOf;
+    const trainItems = data.items.filter((it) => it.split === 'train' && pack.rows.has(it.hash));
+    train.rows.flipRows = Int32Array.from(trainItems, (it) => flips(it.hash));
+  }
   const val = splitRows(data, 'val', pack.rows);
   const test = splitRows(data, 'test', pack.rows);
   if (train.imageIds.length === 0) throw new LoupeError('INVALID_INPUT', 'None of the training images could be read.');
@@ -327,6 +361,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     config,
     classes,
     pack,
+    input,
     train: train.rows,
     val: val.rows,
     test: test.rows,
@@ -353,7 +388,16 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   });
 
   const seconds = (performance.now() - started) / 1000;
-  const { done, failure, cancelled, predictions } = outcome;
+  const { done, cancelled, predictions } = outcome;
+  let { failure } = outcome;
+  if (!failure && !cancelled && config.backbone) {
+    // The run's model: the backbone's features model with the trained head on top.
+    try {
+      await saveTransferModel(modelDir, config.backbone);
+    } catch (err) {
+      failure = err instanceof LoupeError ? err : new LoupeError('INTERNAL', `Saving the model failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const status: RunStatus = failure && !cancelled ? 'failed' : cancelled ? 'cancelled' : 'completed';
   let valAccuracy = done?.bestValAccuracy ?? null;
   let testAccuracy: number | null = null;
@@ -384,6 +428,6 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     testAccuracy,
     seconds,
     imagesPerSecond,
-    backbone: null,
+    backbone: config.backbone?.name ?? null,
   };
 }
