@@ -118,6 +118,8 @@ async function throughput(): Promise<void> {
           console.log(
             `${arch.padEnd(13)} ${`${size}x${size}x${grey ? 1 : 3}`.padEnd(9)} ${backend.name.padEnd(8)} ${String(workers).padStart(8)}  ${num(rate, 1).padStart(8)}  ${num(mflop, 1).padStart(10)}  ${num(gflops, 2).padStart(7)}  ${num((100 * gflops) / ceiling, 1).padStart(11)}%`,
           );
+        } catch (err) {
+          console.log(`${arch.padEnd(13)} ${backend.name.padEnd(8)} ${workers}: failed: ${(err as Error).message}`);
         } finally {
           project.close();
         }

@@ -263,7 +263,10 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
         });
         worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
         worker.on('exit', (code) => {
-          if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
+          // A worker that ends normally may still have its last messages in flight: look after them.
+          setImmediate(() => {
+            if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
+          });
         });
       }
       // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
