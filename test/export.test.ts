@@ -110,9 +110,9 @@ describe('export', () => {
       tfjs: { file: 'tfjs/model.json', normalizationInGraph: false },
     });
     const card = read('model-card.md');
-    expect(card).toContain(`# shapes — run #${runId} (Small CNN)`);
+    expect(card).toContain(`# \`shapes\` — run #${runId} (Small CNN)`);
     expect(card).toContain('96 training, 12 validation and 12 test images in 3 classes');
-    expect(card).toMatch(/\| horizontal \| ([\d.]+%|–) \| [\d.]+% \| [\d.]+% \| 4 \|/);
+    expect(card).toMatch(/\| `horizontal` \| ([\d.]+%|–) \| [\d.]+% \| [\d.]+% \| 4 \|/);
     expect(card).toMatch(/on 12 test images and compared with TensorFlow.js \(wasm backend\) on the same pixels: top-1 agreement 100.0%, largest probability difference [\d.]+e-\d+ \(limit 1e-4\)/);
     expect(card).toContain(new Date().toISOString().slice(0, 10));
 

@@ -76,6 +76,37 @@ describe('onnxruntime training graphs', () => {
     }
   });
 
+  it('dense-head (feature vectors in, dropout first): loss and every gradient match TF.js', async () => {
+    Math.random = seededRandom(13);
+    const features = 40;
+    const model = ARCHITECTURES['dense-head'].build({ width: 1, height: 1, channels: 1, classes: 5, features });
+    const batch = 6;
+    const x = Float32Array.from({ length: batch * features }, () => Math.random() * 3);
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 5);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      const step = await trainer.step(x, labels, batch, 1, seededRandom(4));
+      const xs = tf.tensor2d(x, [batch, features]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
+      const random = seededRandom(4);
+      const { value, grads } = tf.variableGrads(() => tfjsLoss(model, xs, y, random), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      expect(step.loss / batch).toBeCloseTo(value.dataSync()[0], 4);
+      model.weights.forEach((w, i) => {
+        const expected = grads[(w.read() as tf.Variable).name].dataSync();
+        let scale = 1e-6;
+        for (const g of expected) scale = Math.max(scale, Math.abs(g));
+        let worst = 0;
+        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
+        expect(worst / scale, w.originalName).toBeLessThan(1e-4);
+      });
+      tf.dispose([xs, y, value, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
   it('predicts what the TF.js model predicts (batch-norm in inference mode)', async () => {
     Math.random = seededRandom(2);
     const model = ARCHITECTURES['resnet-small'].build({ width: 16, height: 16, channels: 3, classes: 4 });

@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -22,6 +24,18 @@ interface Reply {
 function request(port: number, rawPath: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: rawPath, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function requestWith(port: number, method: string, rawPath: string, headers: Record<string, string>): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: rawPath, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
@@ -174,6 +188,59 @@ describe('browser mode', () => {
     const reply = await request(port, `/media/${project.key}/image/${evil}`, auth);
     expect(reply.status).toBe(404);
     expect(reply.body).not.toContain('TOP SECRET');
+  });
+
+  it('cannot be reached on any other address of this machine by default', async () => {
+    const { port } = await setup();
+    const others = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((a): a is os.NetworkInterfaceInfo => a !== undefined && !a.internal && a.family === 'IPv4')
+      .map((a) => a.address);
+    for (const address of others) {
+      const reached = await new Promise<boolean>((resolve) => {
+        const socket = net.connect({ host: address, port }, () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      });
+      expect(reached, `${address}:${port}`).toBe(false);
+    }
+  });
+
+  it('never sends CORS headers, whatever is asked, and needs the token for uploads too', async () => {
+    const { port, project, hash, auth } = await setup();
+    const evil = { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' };
+    const replies = [
+      await request(port, '/', { ...auth, Origin: `http://127.0.0.1:${port}` }),
+      await request(port, `/media/${project.key}/image/${hash}`, auth),
+      await request(port, '/assets/app.js', { ...evil, ...auth }),
+      await request(port, '/', evil),
+      await request(port, '/nope', auth),
+      await requestWith(port, 'OPTIONS', '/', { ...evil, ...auth }),
+      await requestWith(port, 'OPTIONS', '/', { ...auth, Origin: `http://127.0.0.1:${port}`, 'Access-Control-Request-Method': 'POST' }),
+    ];
+    for (const reply of replies) {
+      for (const header of Object.keys(reply.headers)) expect(header).not.toMatch(/^access-control-/);
+    }
+    expect(replies[3].status).toBe(403);
+    expect(replies[5].status).toBe(403);
+    // The upload route: token first, like everything else.
+    expect((await requestWith(port, 'POST', `/upload/${'a'.repeat(32)}?path=x.png`, {})).status).toBe(401);
+    expect((await requestWith(port, 'POST', `/upload/${'a'.repeat(32)}?path=x.png`, { ...auth, Origin: 'https://evil.example' })).status).toBe(403);
+  });
+
+  it('makes a long random token when none is given', async () => {
+    const studio = makeStudio();
+    const rendererDir = tempDir();
+    fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html>');
+    const a = await startServer({ studio, rendererDir });
+    const b = await startServer({ studio, rendererDir });
+    onCleanup(() => a.close());
+    onCleanup(() => b.close());
+    expect(a.token).toMatch(/^[\w-]{43}$/); // 32 random bytes
+    expect(a.token).not.toBe(b.token);
+    expect(a.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 
   it('compares tokens in constant time and never accepts an empty one', () => {

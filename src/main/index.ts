@@ -111,6 +111,7 @@ async function start(): Promise<void> {
   const ses = session.defaultSession;
   ses.setPermissionRequestHandler((_wc, permission, callback) => callback(allowPermission(permission)));
   ses.setPermissionCheckHandler((_wc, permission) => allowPermission(permission));
+  ses.setDevicePermissionHandler((details) => allowPermission(details.deviceType));
   app.on('web-contents-created', (_event, contents) => harden(contents));
   handleProtocol(studio, path.join(here, '../renderer'));
   registerIpcApi(ipcMain, { apiFor: trustedApi });

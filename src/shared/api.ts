@@ -37,6 +37,7 @@ import type {
   ExportInfo,
   ExportStarted,
   PredictResult,
+  BackboneInfo,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS } from './types';
 
@@ -93,6 +94,7 @@ const trainOverrides = s.object({
   seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })),
   backend: s.optional(s.literal('auto', ...BACKEND_NAMES)),
   workers: s.optional(s.number({ int: true, min: 1, max: 16 })),
+  backbone: s.optional(s.nullable(s.string({ min: 1, max: 4096 }))),
 });
 const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
 const evalSplit = s.literal('val', 'test');
@@ -188,6 +190,26 @@ export const API = {
   startTraining: method<TrainStarted>()(s.object({ overrides: s.optional(trainOverrides) })),
   listRuns: method<RunSummary[]>()(none),
   runDetails: method<RunDetails>()(s.object({ runId: id })),
+
+  // Transfer learning: pretrained backbones (found on this machine, downloaded, or added by the
+  // user) whose features train a small head. Downloads and extractions are jobs of the open project.
+  /** Every backbone Loupe knows, and whether a usable copy is here. */
+  listBackbones: method<BackboneInfo[]>()(none),
+  /** Downloads a registry backbone from its official source, as a `backbone` job (result: BackboneDownload). */
+  downloadBackbone: method<{ jobId: string }>()(s.object({ name: s.string({ min: 1, max: 200 }) })),
+  /** Adds a backbone from this machine: a TF.js layers model folder or an ONNX file, with the layer or value to use as features. */
+  addBackbone: method<BackboneInfo>()(
+    s.object({
+      path: projectPath,
+      name: s.optional(s.string({ min: 1, max: 100, pattern: /^[\w.-]+$/ })),
+      output: s.optional(s.string({ min: 1, max: 500 })),
+      size: s.optional(s.number({ int: true, min: 16, max: 1024 })),
+      scale: s.optional(s.number({ min: -1000, max: 1000 })),
+      offset: s.optional(s.number({ min: -1000, max: 1000 })),
+    }),
+  ),
+  /** Extracts (and caches) the backbone features of every image, as a `features` job, so a later run starts at once. */
+  startFeatureExtraction: method<{ jobId: string }>()(s.object({ backbone: s.optional(s.string({ min: 1, max: 4096 })) })),
 
   // Evaluation and model-assisted labeling. Without a runId: the best completed run. The truth
   // is each image's current label, so fixing a label changes the evaluation at once.

@@ -19,6 +19,8 @@ export interface ProjectSummary {
   key: string;
   schemaVersion: number;
   readOnly: boolean;
+  /** Why it is read-only ("it is on a read-only disk"), or null. */
+  readOnlyReason: string | null;
   images: number;
   labeled: number;
   unlabeled: number;
@@ -66,7 +68,7 @@ export type MenuCommand = 'newProject' | 'openProject' | 'closeProject' | 'undo'
 
 // Long work (import, training, export, feature extraction) runs as jobs: it reports progress,
 // can be cancelled, and ends with a result or an error.
-export type JobKind = 'import' | 'train' | 'export' | 'features' | 'suggest' | 'labelErrors';
+export type JobKind = 'import' | 'train' | 'export' | 'features' | 'suggest' | 'labelErrors' | 'backbone';
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
 
 export interface JobProgress {
@@ -219,7 +221,8 @@ export interface SampleCreated {
 // and records every epoch; the plan says what one click would do and why.
 export type BackendName = 'tensorflow' | 'webgpu' | 'onnxruntime' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu'];
-export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small';
+export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small' | 'dense-head';
+/** The architectures trained from scratch on pixels (a `dense-head` trains on a backbone's features). */
 export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
 /** What people read about each architecture (the builders live in the main process). */
 export const ARCH_INFO: Record<ArchName, { title: string; description: string }> = {
@@ -233,6 +236,10 @@ export const ARCH_INFO: Record<ArchName, { title: string; description: string }>
   'resnet-small': {
     title: 'ResNet-8',
     description: 'A small residual network (32-64-128 maps, batch normalisation): the strongest from-scratch choice for colour images.',
+  },
+  'dense-head': {
+    title: 'Dense head',
+    description: "Dense layers with dropout trained on a pretrained backbone's features (transfer learning).",
   },
 };
 export type OptimizerName = 'adam' | 'sgd';
@@ -284,9 +291,13 @@ export interface TrainConfig {
   backend: BackendName | 'auto';
   /** Data-parallel replicas on CPU backends (one per core). */
   workers: number;
+  /** Transfer learning: the frozen backbone whose features the head trains on; null (or absent, in runs recorded before transfer learning) when trained from scratch. */
+  backbone?: TransferConfig | null;
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone'>> & {
+  /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
+  backbone?: string | null;
   augmentation?: Partial<Augmentation>;
   /** stepSize and gamma apply to 'step' (defaults: a third of the epochs, 0.1). */
   schedule?: { kind: LrSchedule['kind']; stepSize?: number; gamma?: number };
@@ -362,6 +373,8 @@ export interface RunSummary {
   error: string | null;
   /** The completed run with the best validation accuracy. */
   best: boolean;
+  /** The backbone of a transfer-learning run; null when trained from scratch. */
+  backbone: string | null;
 }
 
 export interface RunDetails extends RunSummary {
@@ -392,7 +405,8 @@ export interface TrainResult {
   testAccuracy: number | null;
   seconds: number;
   imagesPerSecond: number | null;
-  backbone: null;
+  /** The backbone's name for a transfer-learning run; null when trained from scratch. */
+  backbone: string | null;
 }
 
 // Evaluation, model-assisted labeling and label checks. The truth is each image's current label,
@@ -651,5 +665,56 @@ export interface PredictResult {
   /** The onnxruntime execution provider that ran (cpu, cuda, dml, coreml). */
   provider: string;
   predictions: ImagePrediction[];
+  seconds: number;
+}
+
+// Transfer learning. A backbone is a pretrained network (a registry entry in
+// resources/backbones.json, or one the user added) whose features a small dense head trains on.
+// Features are extracted once per image and backbone through onnxruntime and cached in the project.
+
+/** A backbone Loupe knows, and whether a usable copy is on this machine. */
+export interface BackboneInfo {
+  /** The registry id ("mobilenet_v1") or the name a user gave an added one. */
+  name: string;
+  title: string;
+  description: string;
+  license: string;
+  source: 'registry' | 'user';
+  format: 'tfjs-layers' | 'onnx';
+  /** The input size it was trained at (square), and the one Loupe runs it at by default. */
+  inputSize: number;
+  features: number | null;
+  present: boolean;
+  /** The copy in use: where it lies and which one it is (e.g. "official", "pw12"). */
+  path: string | null;
+  copy: string | null;
+  /** Why it is or is not usable here, for people. */
+  status: string;
+  /** Loupe can download it (an official source whose files have pinned checksums). */
+  downloadable: boolean;
+  /** Download size in bytes, when known. */
+  bytes: number | null;
+}
+
+/** The backbone part of a transfer-learning run's config. */
+export interface TransferConfig {
+  /** The backbone's name (BackboneInfo.name), or the path it was given as. */
+  name: string;
+  title: string;
+  /** Which copy of it (features differ between copies cut at different layers). */
+  copy: string;
+  /** Identifies the exact files and feature layer: a new value means new features. */
+  fingerprint: string;
+  /** Images are resized to resolution x resolution for the backbone. */
+  resolution: number;
+  features: number;
+  /** Extra training features: of left-right flipped copies ('flip'), or none. */
+  augment: 'none' | 'flip';
+}
+
+/** The `backbone` job's result (a download). */
+export interface BackboneDownload {
+  backbone: BackboneInfo;
+  bytes: number;
   seconds: number;
 }

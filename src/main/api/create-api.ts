@@ -2,6 +2,7 @@
 // Each capability contributes its handlers; `satisfies` makes a missing method a type error.
 
 import type { LoupeApi } from '../../shared/api';
+import { backboneHandlers } from './backbone-handlers';
 import { evalHandlers } from './eval-handlers';
 import { exportHandlers } from './export-handlers';
 import { importHandlers } from './import-handlers';
@@ -18,6 +19,7 @@ export function createApi(session: Session): LoupeApi {
     ...labelHandlers(session),
     ...importHandlers(session),
     ...trainHandlers(session),
+    ...backboneHandlers(session),
     ...evalHandlers(session),
     ...exportHandlers(session),
   } satisfies LoupeApi;

@@ -1,6 +1,7 @@
 // The process-wide state behind every front end: open projects (shared between the windows or
 // browser tabs that have the same project open), the app's own state, and the host's abilities.
 
+import fs from 'node:fs';
 import { LoupeError } from '../../shared/errors';
 import type { EventName, LoupeEvents } from '../../shared/api';
 import type { HostMode, JobKind, PathKind } from '../../shared/types';
@@ -56,13 +57,17 @@ export class Studio {
 
   /** Opens (or shares the already open) project for a session. */
   acquire(root: string, session: Session, create?: { name?: string }): Project {
+    // One project, one entry, however its path is spelled (a symbolic link, a bind mount):
+    // two windows share it rather than the second being refused as "open elsewhere".
+    if (!create) root = canonicalPath(root);
     let entry = this.#open.get(root);
     if (create) {
       if (entry) throw new LoupeError('ALREADY_EXISTS', `${root} is already an open project.`);
       entry = { project: Project.create(root, create.name), sessions: new Set() };
       this.#open.set(root, entry);
     } else if (!entry) {
-      const project = Project.open(root);
+      // A folder Loupe may not write to opens read-only (the window says so) rather than not at all.
+      const project = Project.open(root, { allowReadOnly: true });
       // Whatever a killed process left behind: interrupted imports, temp files, stale uploads.
       recoverImports(project);
       pruneUploads(project, new Set());
@@ -133,6 +138,15 @@ export class Studio {
     for (const { project } of this.#open.values()) project.close();
     this.#open.clear();
     this.appState.close();
+  }
+}
+
+/** The real path of a folder that exists; the path as given otherwise (opening reports it). */
+function canonicalPath(root: string): string {
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return root;
   }
 }
 

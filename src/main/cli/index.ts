@@ -5,6 +5,8 @@ import { LoupeError } from '../../shared/errors';
 import { toErrorPayload } from '../api/dispatch';
 import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
+import { terminalText } from './terminal';
+import { backbonesCommand } from './commands/backbones';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
@@ -19,6 +21,7 @@ export const COMMANDS: Command[] = [
   importCommand,
   sampleCommand,
   trainCommand,
+  backbonesCommand,
   evalCommand,
   suggestCommand,
   labelErrorsCommand,
@@ -47,8 +50,8 @@ function defaultIO(): CliIO {
     process.once('SIGTERM', resolve);
   });
   return {
-    out: (text) => process.stdout.write(text + '\n'),
-    err: (text) => process.stderr.write(text + '\n'),
+    out: (text) => process.stdout.write(terminalText(text) + '\n'),
+    err: (text) => process.stderr.write(terminalText(text) + '\n'),
     json: (value) => process.stdout.write(JSON.stringify(value) + '\n'),
     interrupted,
   };

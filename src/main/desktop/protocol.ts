@@ -35,7 +35,13 @@ export function handleProtocol(studio: Studio, rendererDir: string): void {
   protocol.handle(APP_SCHEME, (request) => {
     const url = new URL(request.url);
     if (url.host === 'app') {
-      const rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
+      let rel: string;
+      try {
+        rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
+      } catch {
+        return fail(400); // malformed percent-encoding
+      }
+      if (rel.includes('\0')) return fail(400);
       const file = path.resolve(rendererDir, '.' + rel);
       const type = TYPES[path.extname(file)];
       if (!file.startsWith(rendererDir + path.sep) || !type || !fs.existsSync(file)) return fail(404);

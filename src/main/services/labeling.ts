@@ -205,6 +205,11 @@ export function removeImages(db: DB, ids: number[], now = Date.now()): number[] 
 function assertFreeName(db: DB, name: string, exceptId?: number): string {
   const clean = normalizeClassName(name);
   if (!clean) throw new LoupeError('INVALID_INPUT', 'A class needs a name.');
+  // A name is one line of text: no line breaks, tabs or terminal escape sequences.
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(clean)) {
+    throw new LoupeError('INVALID_INPUT', 'A class name cannot contain line breaks, tabs or other control characters.');
+  }
   const taken = db.prepare('SELECT id FROM classes WHERE name = ?').get(clean) as { id: number } | undefined;
   if (taken && taken.id !== exceptId) throw new LoupeError('ALREADY_EXISTS', `There is already a class named “${clean}”.`);
   return clean;

@@ -76,6 +76,7 @@ function countSummary(project: Project): ProjectSummary {
     key: project.key,
     schemaVersion: project.schemaVersion,
     readOnly: project.readOnly,
+    readOnlyReason: project.readOnlyReason,
     images,
     labeled,
     unlabeled: images - labeled,

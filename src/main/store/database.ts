@@ -2,6 +2,11 @@
 // SQLite touches it, so a foreign file or one written by a newer Loupe is refused untouched.
 // An open project holds SQLite's exclusive lock for its whole life: a second process that tries
 // to open it is refused at once, and the operating system releases the lock if we crash.
+//
+// A project folder may come from anywhere (a download, a colleague's zip), so its database is
+// untrusted input: SQLite's defensive settings are on before anything is read, and a database
+// whose schema holds triggers or views (Loupe creates neither; they are how a crafted file runs
+// SQL of its own when Loupe writes or reads) is refused before Loupe writes a byte to it.
 
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -82,9 +87,16 @@ function asLockError(err: unknown, file: string): LoupeError | null {
 }
 
 /** Connection settings every project database gets, before anything else runs on it. */
-function configure(db: DB, readOnly: boolean): void {
-  // Never let a crafted project.db run SQL functions with side effects from its schema.
+function configure(db: DB, file: string, readOnly: boolean): void {
+  // SQLite's advice for database files from elsewhere (sqlite.org/security.html): the defensive
+  // flag (no writable_schema tricks; better-sqlite3 sets it, this says so), no SQL functions with
+  // side effects from the schema, corrupt b-tree cells detected, no memory-mapped reads.
+  db.unsafeMode(false);
   db.pragma('trusted_schema = OFF');
+  db.pragma('cell_size_check = ON');
+  db.pragma('mmap_size = 0');
+  // Before anything below writes to the file.
+  refuseActiveSchema(db, file);
   db.pragma('foreign_keys = ON');
   if (readOnly) return;
   db.pragma('locking_mode = EXCLUSIVE');
@@ -93,6 +105,27 @@ function configure(db: DB, readOnly: boolean): void {
   db.pragma('synchronous = FULL');
   // Take the exclusive lock now rather than at the first write.
   db.exec('BEGIN IMMEDIATE; COMMIT');
+}
+
+/**
+ * Refuses a database whose schema holds anything that runs SQL by itself: a trigger fires on
+ * the writes Loupe makes (opening a project marks interrupted runs, for one), and a view can
+ * stand in for a table. Only reads the schema table, which fires nothing.
+ */
+export function refuseActiveSchema(db: DB, file: string): void {
+  const rows = db
+    .prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'view') ORDER BY type, name")
+    .all() as { type: string; name: string }[];
+  if (rows.length === 0) return;
+  const list = rows
+    .slice(0, 5)
+    .map((r) => `${r.type} ${JSON.stringify(r.name.slice(0, 60))}`)
+    .join(', ');
+  throw new LoupeError(
+    'NOT_A_PROJECT',
+    `${file} holds SQL that runs by itself (${list}${rows.length > 5 ? ', …' : ''}), which Loupe never ` +
+      'creates: the file may have been crafted. Loupe did not open it and did not change it.',
+  );
 }
 
 /** Runs pending migrations in one transaction that also sets `user_version`. */
@@ -113,7 +146,7 @@ export function createDatabase(file: string): DB {
   const db = connect(file, { create: true });
   try {
     db.pragma(`application_id = ${APPLICATION_ID}`);
-    configure(db, false);
+    configure(db, file, false);
     migrate(db);
     return db;
   } catch (err) {
@@ -127,7 +160,7 @@ export function openDatabase(file: string, options: { readOnly?: boolean } = {})
   checkHeader(file, readHeader(file));
   const db = connect(file, { create: false, readOnly });
   try {
-    configure(db, readOnly);
+    configure(db, file, readOnly);
     // The header can be stale while changes sit in the WAL: check again through SQLite.
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     const userVersion = db.pragma('user_version', { simple: true }) as number;

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../shared/errors';
 import { createDatabase, openDatabase, type DB } from './database';
+import { readOnlyCopy, readOnlyReason, refuseEscapingFolders } from './folder-checks';
 import { SCHEMA_VERSION } from './migrations';
-import { recoverAfterCrash } from './recovery';
+import { recoverAfterCrash, sweepModelTemps } from './recovery';
 
 export const PROJECT_DB = 'project.db';
 export const PROJECT_DIRS = ['media', 'thumbs', 'models', 'cache'] as const;
@@ -46,6 +47,16 @@ export function projectRootOf(input: string): string {
   return path.basename(resolved) === PROJECT_DB ? path.dirname(resolved) : resolved;
 }
 
+export interface OpenOptions {
+  /** Open without writing anything, even where the folder is writable. */
+  readOnly?: boolean;
+  /**
+   * Where the folder cannot be written (a read-only disk or share, no permission), open it
+   * read-only instead of refusing it. The studio does; commands that write do not.
+   */
+  allowReadOnly?: boolean;
+}
+
 export function isProjectFolder(dir: string): boolean {
   try {
     return fs.statSync(path.join(dir, PROJECT_DB)).isFile();
@@ -57,13 +68,19 @@ export function isProjectFolder(dir: string): boolean {
 export class Project {
   readonly paths: ProjectPaths;
   #closed = false;
+  #dispose: (() => void) | null = null;
 
   private constructor(
     readonly root: string,
     readonly db: DB,
-    readonly readOnly: boolean,
+    /** Why the project is open read-only (a sentence fragment), or null when it is writable. */
+    readonly readOnlyReason: string | null,
   ) {
     this.paths = projectPaths(root);
+  }
+
+  get readOnly(): boolean {
+    return this.readOnlyReason !== null;
   }
 
   /** A stable, opaque name for this folder, used in media URLs instead of its path. */
@@ -116,7 +133,7 @@ export class Project {
         put.run('name', (name ?? defaultProjectName(root)).trim() || defaultProjectName(root));
         put.run('created_at', String(now));
       })();
-      return new Project(root, db, false);
+      return new Project(root, db, null);
     } catch (err) {
       // Leave nothing half-made behind.
       if (createdRoot) fs.rmSync(root, { recursive: true, force: true });
@@ -125,7 +142,7 @@ export class Project {
     }
   }
 
-  static open(input: string, options: { readOnly?: boolean } = {}): Project {
+  static open(input: string, options: OpenOptions = {}): Project {
     const root = projectRootOf(input);
     let stat: fs.Stats;
     try {
@@ -140,12 +157,35 @@ export class Project {
     if (!fs.existsSync(dbFile)) {
       throw new LoupeError('NOT_A_PROJECT', `${root} is not a Loupe project (it has no ${PROJECT_DB}).`);
     }
-    const db = openDatabase(dbFile, options);
-    const project = new Project(root, db, options.readOnly ?? false);
+    refuseEscapingFolders(root, dbFile);
+    const unwritable = readOnlyReason(root, dbFile);
+    if (unwritable && !options.readOnly && !options.allowReadOnly) {
+      throw new LoupeError(
+        'READ_ONLY',
+        `${root} is read-only (${unwritable}), so Loupe cannot save changes to it. Copy the project folder ` +
+          'somewhere you can write to, or open it in the studio to look at it read-only.',
+      );
+    }
+    let project: Project;
+    if (unwritable) {
+      const copy = readOnlyCopy(dbFile);
+      try {
+        project = new Project(root, openDatabase(copy.file, { readOnly: true }), unwritable);
+      } catch (err) {
+        copy.dispose();
+        if (err instanceof LoupeError) throw new LoupeError(err.code, err.message.replaceAll(copy.file, dbFile));
+        throw err;
+      }
+      project.#dispose = copy.dispose;
+    } else {
+      const readOnly = options.readOnly ?? false;
+      project = new Project(root, openDatabase(dbFile, { readOnly }), readOnly ? 'it was opened read-only' : null);
+    }
     if (!project.readOnly) {
       // Folders can go missing when a project is copied by hand; recreate the empty ones.
       for (const dir of PROJECT_DIRS) fs.mkdirSync(path.join(root, dir), { recursive: true });
-      recoverAfterCrash(db);
+      recoverAfterCrash(project.db);
+      sweepModelTemps(project.paths.models);
     }
     return project;
   }
@@ -162,5 +202,6 @@ export class Project {
     if (this.#closed) return;
     this.#closed = true;
     this.db.close();
+    this.#dispose?.();
   }
 }

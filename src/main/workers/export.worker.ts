@@ -16,14 +16,17 @@ async function predict(req: TfjsPredictRequest): Promise<Float32Array> {
   await ready;
   if (!models.has(req.modelDir)) models.set(req.modelDir, loadModel(req.modelDir));
   const model = await models.get(req.modelDir)!;
-  const [h, w, c] = req.shape;
-  const size = h * w * c;
+  const size = req.shape.reduce((a, b) => a * b, 1);
   let out: Float32Array | null = null;
   for (let start = 0; start < req.count; start += BATCH) {
     const n = Math.min(BATCH, req.count - start);
-    const input = new Float32Array(n * size);
-    for (let i = 0; i < input.length; i++) input[i] = req.pixels[start * size + i] * req.scale + req.offset;
-    const probs = tf.tidy(() => (model.predict(tf.tensor4d(input, [n, h, w, c])) as tf.Tensor).dataSync() as Float32Array);
+    let input: Float32Array;
+    if (req.values) input = req.values.slice(start * size, (start + n) * size);
+    else {
+      input = new Float32Array(n * size);
+      for (let i = 0; i < input.length; i++) input[i] = req.pixels[start * size + i] * req.scale + req.offset;
+    }
+    const probs = tf.tidy(() => (model.predict(tf.tensor(input, [n, ...req.shape])) as tf.Tensor).dataSync() as Float32Array);
     const classes = probs.length / n;
     out ??= new Float32Array(req.count * classes);
     out.set(probs, start * classes);

@@ -2,7 +2,7 @@ import type { ProjectSummary } from '../../../shared/types';
 import { AppState } from '../../services/app-state';
 import { appDataDir } from '../../services/app-paths';
 import { projectSummary } from '../../services/summary';
-import { Project } from '../../store/project';
+import { Project, type OpenOptions } from '../../store/project';
 import { requirePositional, type Command } from '../command';
 
 /** The stable shape scripts read from `loupe status --json`. */
@@ -21,6 +21,7 @@ export function statusJson(summary: ProjectSummary) {
 
 function printSummary(summary: ProjectSummary, out: (s: string) => void): void {
   out(`${summary.name}  (${summary.path})`);
+  if (summary.readOnly) out(`  read-only: ${summary.readOnlyReason ?? 'changes cannot be saved'}`);
   out(`  images:   ${summary.images}  (labeled ${summary.labeled}, unlabeled ${summary.unlabeled})`);
   out(`  splits:   train ${summary.splits.train}, val ${summary.splits.val}, test ${summary.splits.test}`);
   if (summary.classes.length === 0) out('  classes:  none yet');
@@ -32,8 +33,8 @@ function printSummary(summary: ProjectSummary, out: (s: string) => void): void {
 }
 
 /** Opens a project for the length of one command and always closes it. */
-export function withProject<T>(dir: string, fn: (project: Project) => T): T {
-  const project = Project.open(dir);
+export function withProject<T>(dir: string, fn: (project: Project) => T, options: OpenOptions = {}): T {
+  const project = Project.open(dir, options);
   try {
     return fn(project);
   } finally {
@@ -73,7 +74,8 @@ export const statusCommand: Command = {
   options: { json: { type: 'boolean' } },
   async run(positionals, values, io) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
-    const summary = withProject(dir, projectSummary);
+    // Looking needs no writing: a read-only folder is shown, and says so.
+    const summary = withProject(dir, projectSummary, { allowReadOnly: true });
     if (values.json) io.json(statusJson(summary));
     else printSummary(summary, io.out);
     return 0;

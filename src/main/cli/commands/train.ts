@@ -37,12 +37,21 @@ function overridesOf(values: OptionValues): TrainOverrides {
   }
   if (values['step-lr'] !== undefined) o.schedule = { kind: 'step', stepSize: intOption(values['step-lr'], 'step-lr', 1, 1000) };
   if (values['no-augment']) o.augmentation = { flip: false, shift: 0, brightness: 0 };
+  if (values.backbone !== undefined) o.backbone = values.backbone === 'none' ? null : String(values.backbone);
   for (const key of Object.keys(o) as (keyof TrainOverrides)[]) if (o[key] === undefined) delete o[key];
   return o;
 }
 
 export function describePlan(plan: TrainPlan): string[] {
   const c = plan.config;
+  const b = c.backbone;
+  if (b) {
+    return [
+      `Plan: transfer learning, ${ARCHITECTURES[c.arch].title} on ${b.title} (${b.copy}) features at ${b.resolution}x${b.resolution}${b.augment === 'flip' ? ' with flipped copies' : ''}, ` +
+        `${c.epochs} epochs, batch ${c.batchSize}, ${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; head on ${plan.backend.name}; about ${formatDuration(plan.estimatedSeconds)}.`,
+      ...plan.explanation.map((line) => `  - ${line}`),
+    ];
+  }
   return [
     `Plan: ${ARCHITECTURES[c.arch].title} (${c.arch}) on ${c.width}x${c.height}x${c.channels}, ${c.epochs} epochs, batch ${c.batchSize}, ` +
       `${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; backend ${plan.backend.name} on ${plan.backend.device}` +
@@ -53,13 +62,14 @@ export function describePlan(plan: TrainPlan): string[] {
 
 export const trainCommand: Command = {
   name: 'train',
-  usage: 'loupe train <project> [--arch A] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
+  usage: 'loupe train <project> [--arch A] [--backbone NAME|PATH|none] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
   summary:
-    'Train a classifier on the labeled images (one click: Loupe plans it). Also --batch-size, --lr, --optimizer adam|sgd, --step-lr N, --size PX, --workers N, --patience N, --no-early-stop, --no-augment.',
+    'Train a classifier on the labeled images (one click: Loupe plans it, with a pretrained backbone for photos when one is here; --backbone forces one, or none). Also --batch-size, --lr, --optimizer adam|sgd, --step-lr N, --size PX, --workers N, --patience N, --no-early-stop, --no-augment.',
   options: {
     json: { type: 'boolean' },
     plan: { type: 'boolean' },
     arch: { type: 'string' },
+    backbone: { type: 'string' },
     epochs: { type: 'string' },
     backend: { type: 'string' },
     seed: { type: 'string' },
@@ -111,7 +121,7 @@ export const trainCommand: Command = {
       if (values.json) io.json(result);
       else {
         io.out(
-          `Run #${result.runId} ${result.status}: ${result.arch} on ${result.backend}, ${result.epochs} epochs (best ${result.bestEpoch ?? '–'}), ` +
+          `Run #${result.runId} ${result.status}: ${result.arch}${result.backbone ? ` (${result.backbone} features)` : ''} on ${result.backend}, ${result.epochs} epochs (best ${result.bestEpoch ?? '–'}), ` +
             `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)}` +
             `${result.imagesPerSecond ? `, ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}.`,
         );

@@ -17,7 +17,9 @@ import type { Project } from '../../store/project';
 import { chooseBackend } from '../training/backends';
 import { ensurePixelPack } from '../training/pixel-pack';
 import { permutation, seededRandom, subSeed } from '../training/rng';
+import type { ReplicaInput } from '../training/protocol';
 import { trainingBackends, trainReplicas } from '../training/train';
+import { prepareFeatures } from '../training/transfer';
 import { completedRun, scoredPredictions, type RunInfo } from './evaluate';
 import { labelCheck } from './label-issues';
 import { flagLabelIssues, perClassThresholds } from './label-rule';
@@ -87,8 +89,16 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
 
   const items = labeledItems(db, run);
   const spec = { width: run.config.width, height: run.config.height, channels: run.config.channels, fit: 'cover' as const };
-  onProgress?.(0, items.length, 'Preparing images');
-  const pack = await ensurePixelPack(project, items, spec, { signal, onProgress: (d, t) => onProgress?.(d, t, 'Preparing images') });
+  // A transfer run's folds train heads on the cached backbone features, like the run itself.
+  let pack: { file: string; rowBytes: number; rows: Map<string, number> };
+  let input: ReplicaInput = { kind: 'pixels' };
+  if (run.config.backbone) {
+    pack = (await prepareFeatures(project, run.config, items.map(({ hash, ext }) => ({ hash, ext })), { signal, onProgress })).pack;
+    input = { kind: 'features', features: run.config.backbone.features };
+  } else {
+    onProgress?.(0, items.length, 'Preparing images');
+    pack = await ensurePixelPack(project, items, spec, { signal, onProgress: (d, t) => onProgress?.(d, t, 'Preparing images') });
+  }
   if (signal) throwIfCancelled(signal);
   const train = items.filter((it) => it.split === 'train' && pack.rows.has(it.hash));
   if (train.length < 2 * k) throw new LoupeError('INVALID_INPUT', `A label check needs at least ${2 * k} readable training images for ${k} folds.`);
@@ -116,6 +126,7 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
         config,
         classes,
         pack,
+        input,
         train: rowsOf(fit),
         val: none,
         test: rowsOf(held),

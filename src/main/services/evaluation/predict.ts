@@ -14,6 +14,7 @@ import { ensurePixelPack, type PackImage } from '../training/pixel-pack';
 import { MODEL_JSON } from '../training/checkpoint';
 import type { RunInfo } from './evaluate';
 import type { FromInfer, InferInit } from './infer';
+import { predictFromFeatures } from './transfer-predict';
 
 export interface PredictImage extends PackImage {
   imageId: number;
@@ -38,6 +39,8 @@ export interface PredictOptions {
 /** Every class probability of `images` under a run's saved model. */
 export async function predictImages(project: Project, run: RunInfo, images: PredictImage[], options: PredictOptions = {}): Promise<Predicted> {
   const { signal, onProgress } = options;
+  // A transfer run: the cached backbone features through its head (no backbone pass per image twice).
+  if (run.config.backbone) return predictFromFeatures(project, run, images, options);
   const classes = run.classes.length;
   const modelDir = path.join(project.paths.models, String(run.id), 'model');
   if (!fs.existsSync(path.join(modelDir, MODEL_JSON))) {

@@ -22,6 +22,8 @@ import { runModel, runToOnnx, type RunModel } from './run-model';
 import { sampleFiles } from './samples';
 import { TfjsPredictor } from './tfjs-predictor';
 import { zipFolder } from './zip';
+import { FeatureExtractor } from '../backbones/extract';
+import { backboneOf } from '../training/transfer';
 
 export interface ExportRequest {
   runId: number;
@@ -70,6 +72,9 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const { signal, onProgress } = options;
   const started = performance.now();
   const model = runModel(project, request.runId);
+  if (model.onnxFile && request.format !== 'onnx') {
+    throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} is built on an ONNX backbone (${model.run.config.backbone?.title}): it exports as ONNX only (--format onnx).`);
+  }
   const target = exportTarget(project, request);
   fs.mkdirSync(target.dir, { recursive: true });
   const onnx = request.format !== 'tfjs';
@@ -164,6 +169,28 @@ export async function exportRun(project: Project, request: ExportRequest, option
   }
 }
 
+/**
+ * The reference for a run on an ONNX backbone (there is no TF.js model of the whole): the
+ * backbone's features through onnxruntime, then TF.js on the trained head.
+ */
+async function headReference(model: RunModel, images: { pixels: Uint8Array; count: number }, run: ParityRun): Promise<Float32Array> {
+  const transfer = model.run.config.backbone!;
+  const extractor = await FeatureExtractor.create(backboneOf(transfer), transfer.resolution);
+  const size = transfer.resolution * transfer.resolution * 3;
+  const features = new Float32Array(images.count * transfer.features);
+  try {
+    for (let start = 0; start < images.count; start += 32) {
+      if (run.signal) throwIfCancelled(run.signal);
+      const n = Math.min(32, images.count - start);
+      features.set(await extractor.run(Float32Array.from(images.pixels.subarray(start * size, (start + n) * size)), n), start * transfer.features);
+    }
+  } finally {
+    await extractor.release();
+  }
+  const reply = await run.predictor.predict({ modelDir: model.modelDir, pixels: new Uint8Array(0), values: features, count: images.count, shape: [transfer.features], scale: 1, offset: 0 });
+  return reply.probs;
+}
+
 interface ParityRun {
   staging: string;
   onnxBytes: Uint8Array | null;
@@ -198,7 +225,9 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
       if (run.signal?.aborted) throw cancelledError();
       throw err;
     });
-  const reference = (await predicted(run.predictor.predict({ ...request, modelDir: model.modelDir }))).probs;
+  const reference = model.onnxFile
+    ? await headReference(model, images, run)
+    : (await predicted(run.predictor.predict({ ...request, modelDir: model.modelDir }))).probs;
   progress();
   const problems: string[] = [];
   let onnxParity: ExportParity | null = null;

@@ -12,9 +12,19 @@ export const CARD_FILE = 'model-card.md';
 /** Largest |Δp| an ONNX export may differ from TF.js by, on any class of any image. */
 export const PARITY_TOLERANCE = 1e-4;
 
-/** One label per line, in the model's output order (line i is output i). */
+/**
+ * Everything a reader of labels.txt may take for a line break (Python's str.splitlines() also
+ * splits on \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029), and other control characters.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_IN_A_LINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * One label per line, in the model's output order (line i is output i), whatever a class is
+ * called: a name can never add a line and shift every label after it.
+ */
 export function labelsText(labels: string[]): string {
-  return labels.map((l) => l.replace(/[\r\n]+/g, ' ')).join('\n') + '\n';
+  return labels.map((l) => l.replace(NOT_IN_A_LINE, ' ')).join('\n') + '\n';
 }
 
 export function parseLabels(text: string): string[] {
@@ -78,7 +88,22 @@ export function storedMetrics(db: DB, runId: number, labels: string[]): { split:
 }
 
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+
+/**
+ * A name (project, class, device) in the model card, as inert text: an inline code span, in
+ * which Markdown renders no links, images, HTML or emphasis. Line breaks and control characters
+ * become spaces, characters that can disguise text are written out, and in a table, pipes are
+ * escaped so a name stays in its cell.
+ */
+function cell(s: string, inTable = false): string {
+  let text = s
+    .replace(NOT_IN_A_LINE, ' ')
+    .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+  if (inTable) text = text.replace(/\|/g, '\\|');
+  const fence = '`'.repeat(Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') || text.trim() !== text ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
 
 export interface CardInput {
   projectName: string;
@@ -109,6 +134,11 @@ export function modelCard(c: CardInput): string {
     '## Model',
     '',
     `- Architecture: ${arch.title} (\`${run.arch}\`). ${arch.description}`,
+    ...(run.config.backbone
+      ? [
+          `- Backbone: ${cell(run.config.backbone.title)} (${cell(run.config.backbone.copy)}), frozen, inside the model; its ${run.config.backbone.features} features at ${run.config.backbone.resolution}x${run.config.backbone.resolution} feed the head. Mind the backbone's own license.`,
+        ]
+      : []),
     `- Input: ${spec.width}x${spec.height} ${colour} (${spec.channels} channel${spec.channels === 1 ? '' : 's'}), NHWC. Resize "${spec.resize}"${spec.resize === 'cover' ? ' (scale to fill, then crop the centre)' : ''}; EXIF orientation applied first.`,
     `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
       (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
@@ -118,7 +148,7 @@ export function modelCard(c: CardInput): string {
     '',
     '## Data',
     '',
-    `Project "${cell(c.projectName)}": ${run.splits.train} training, ${run.splits.val} validation and ${run.splits.test} test images in ${c.labels.length} classes.`,
+    `Project ${cell(c.projectName)}: ${run.splits.train} training, ${run.splits.val} validation and ${run.splits.test} test images in ${c.labels.length} classes.`,
     '',
     '## Metrics',
     '',
@@ -130,7 +160,7 @@ export function modelCard(c: CardInput): string {
       '',
       '| class | precision | recall | F1 | images |',
       '|---|---:|---:|---:|---:|',
-      ...m.classes.map((r) => `| ${cell(r.label)} | ${pct(r.precision)} | ${pct(r.recall)} | ${pct(r.f1)} | ${r.support} |`),
+      ...m.classes.map((r) => `| ${cell(r.label, true)} | ${pct(r.precision)} | ${pct(r.recall)} | ${pct(r.f1)} | ${r.support} |`),
     );
   } else {
     lines.push('The run recorded no predictions on a validation or test split.');

@@ -12,8 +12,10 @@ export interface TfjsPredictRequest {
   modelDir: string;
   /** count images of height x width x channels, HWC uint8. */
   pixels: Uint8Array;
+  /** Instead of pixels: the model's input as it is (e.g. feature vectors for a head), count rows of `shape`. */
+  values?: Float32Array;
   count: number;
-  shape: [number, number, number];
+  shape: number[];
   /** The model input is pixels * scale + offset. */
   scale: number;
   offset: number;

@@ -196,18 +196,24 @@ async function importFiles(
   const controller = new AbortController();
   const stop = () => controller.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
+  let poolFailure: unknown = null;
   try {
     await runTasks(tasks, config, workerCount(tasks.length, options.workers), (r) => {
       onResults(r);
       if (failure) controller.abort();
-    }, controller.signal);
-    // Whatever is complete gets committed, also after a cancel; a partial batch is left undone.
+    }, controller.signal).catch((err: unknown) => {
+      poolFailure = err;
+    });
+    // Whatever is complete gets committed, also after a cancel or a worker's failure (a full
+    // disk): its files were written whole. A partial batch is left undone. And no commit may
+    // still be pending once the import has returned.
     schedule();
     await chain;
   } finally {
     options.signal?.removeEventListener('abort', stop);
     syncer?.close();
   }
+  if (poolFailure) throw poolFailure;
   if (failure) throw failure;
   if (!options.signal?.aborted && committed !== items.length) {
     throw new LoupeError('INTERNAL', `The import ended with ${items.length - committed} files unaccounted for.`);

@@ -197,6 +197,7 @@ export function recoverImports(project: Project, except: number | null = null): 
 
 /** Deletes staged uploads that neither an open upload nor a pending import needs. */
 export function pruneUploads(project: Project, keep: ReadonlySet<string>): void {
+  if (project.readOnly) return;
   let names: string[];
   try {
     names = fs.readdirSync(uploadsDir(project.root));

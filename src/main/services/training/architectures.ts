@@ -10,6 +10,8 @@ export interface ArchInput {
   width: number;
   channels: number;
   classes: number;
+  /** A head's input: the backbone's feature count. */
+  features?: number;
 }
 
 export interface ArchInfo {
@@ -140,12 +142,30 @@ function resnetSmall({ height, width, channels, classes }: ArchInput): tf.Layers
   return tf.model({ name: 'resnet_small', inputs: input, outputs: output });
 }
 
+/**
+ * The transfer-learning head on a frozen backbone's feature vector: dropout on the features,
+ * dense 512 with ReLU, dropout 0.5, dense softmax. Layer names are fixed: the head is appended
+ * to the backbone's layers in the run's saved model.
+ */
+function denseHead({ height, width, channels, classes, features }: ArchInput): tf.LayersModel {
+  return tf.sequential({
+    name: 'dense_head',
+    layers: [
+      tf.layers.dropout({ inputShape: [features ?? height * width * channels], rate: 0.2, name: 'head_dropout_features' }),
+      tf.layers.dense({ units: 512, activation: relu, kernelInitializer: heNormal(), name: 'head_dense' }),
+      tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }),
+      tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_output' }),
+    ],
+  });
+}
+
 const BUILDERS: Record<ArchName, (input: ArchInput) => tf.LayersModel> = {
   mlp,
   lenet,
   'cnn-small': cnnSmall,
   'keras-cifar': kerasCifar,
   'resnet-small': resnetSmall,
+  'dense-head': denseHead,
 };
 
 export const ARCHITECTURES = Object.fromEntries(

@@ -19,6 +19,18 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
+  try {
+    await saveInto(model, tmp);
+  } catch (err) {
+    // A full disk: leave no half-written weights behind (a killed process's are swept on open).
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
+async function saveInto(model: tf.LayersModel, tmp: string): Promise<void> {
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const json = {
@@ -33,8 +45,6 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
 }
 
 export async function loadModel(dir: string): Promise<tf.LayersModel> {

@@ -100,9 +100,8 @@ export class TfjsEngine implements Engine {
 
   async step(x: Float32Array, labels: Int32Array, n: number, batchLength: number, lr: number): Promise<StepTotals> {
     const { config } = this.init;
-    const [, h, w, c] = this.model.inputs[0].shape as number[];
     (this.#optimizer as unknown as { learningRate: number }).learningRate = lr; // Adam, SGD and Momentum read it per update
-    const xs = tf.tensor4d(x.subarray(0, n * h * w * c), [n, h, w, c]);
+    const xs = this.#batch(x, n);
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels.subarray(0, n), 'int32'), this.init.classes));
     let correctT: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
@@ -163,9 +162,15 @@ export class TfjsEngine implements Engine {
     return summed;
   }
 
+  /** A batch of n inputs (images [n, h, w, c] or feature vectors [n, f]). */
+  #batch(x: Float32Array, n: number): tf.Tensor {
+    const shape = (this.model.inputs[0].shape as number[]).slice(1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    return tf.tensor(x.subarray(0, n * size), [n, ...shape]);
+  }
+
   async predict(x: Float32Array, n: number): Promise<Float32Array> {
-    const [, h, w, c] = this.model.inputs[0].shape as number[];
-    const probs = tf.tidy(() => this.model.predict(tf.tensor4d(x.subarray(0, n * h * w * c), [n, h, w, c])) as tf.Tensor2D);
+    const probs = tf.tidy(() => this.model.predict(this.#batch(x, n)) as tf.Tensor2D);
     const p = (await probs.data()) as Float32Array;
     probs.dispose();
     return p;

@@ -119,23 +119,36 @@ async function fillPack(
     try {
       let done = 0;
       let cursor = 0;
+      // An image that cannot be decoded is left out; a pack that cannot be written (a full
+      // disk) stops everything, rather than quietly training on the images that fitted.
+      let writeError: unknown = null;
       // Rows are numbered as decodes finish and written at once, so the index never has holes.
       const worker = async () => {
-        while (cursor < missing.length && !options.signal?.aborted) {
+        while (cursor < missing.length && !options.signal?.aborted && writeError === null) {
           const image = missing[cursor++];
+          let pixels: Buffer;
           try {
-            const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+            pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+          } catch (err) {
+            failed.set(image.hash, (err as Error).message);
+            options.onProgress?.(++done, missing.length);
+            continue;
+          }
+          if (writeError !== null) return;
+          try {
             const row = hashes.length;
             fs.writeSync(fd, pixels, 0, rowBytes, row * rowBytes);
             hashes.push(image.hash);
             rows.set(image.hash, row);
           } catch (err) {
-            failed.set(image.hash, (err as Error).message);
+            writeError = err;
+            return;
           }
           options.onProgress?.(++done, missing.length);
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      if (writeError !== null) throw writeError;
     } finally {
       fs.closeSync(fd);
       // Keep whatever was decoded, even when cancelled.

@@ -8,7 +8,12 @@ export interface SplitRows {
   /** Pack row of each image. */
   rows: Int32Array;
   labels: Int32Array;
+  /** Features packs: the row of each image's flipped copy (-1: none), drawn half the time in training. */
+  flipRows?: Int32Array;
 }
+
+/** What a pack row holds: raw pixels (uint8 HWC) or a backbone's features (float32). */
+export type ReplicaInput = { kind: 'pixels' } | { kind: 'features'; features: number };
 
 export interface ReplicaInit {
   rank: number;
@@ -17,6 +22,8 @@ export interface ReplicaInit {
   config: TrainConfig;
   classes: number;
   pack: { file: string; rowBytes: number };
+  /** Pixels when absent. */
+  input?: ReplicaInput;
   train: SplitRows;
   val: SplitRows;
   test: SplitRows;

@@ -44,14 +44,16 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
 
   // Identical initial weights on every replica; then each its own dropout masks.
   Math.random = seededRandom(subSeed(config.seed, 0));
-  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes });
+  const input = init.input ?? { kind: 'pixels' };
+  const features = input.kind === 'features' ? input.features : undefined;
+  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features });
   Math.random = seededRandom(subSeed(config.seed, 1, rank));
   const engine: Engine = native
     ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
     : new TfjsEngine(model, init);
 
   const shape = { height: config.height, width: config.width, channels: config.channels };
-  const imageFloats = config.height * config.width * config.channels;
+  const imageFloats = features ?? config.height * config.width * config.channels;
   const fd = fs.openSync(init.pack.file, 'r');
   const checkpointDir = path.join(init.modelDir, 'best');
   let bestEpoch: number | null = null;
@@ -65,6 +67,18 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     const rows = Int32Array.from(indices as ArrayLike<number>, (i) => split.rows[i]);
     return readRows(fd, init.pack, rows);
   };
+  /** The model's input for images of a split: pixels scaled to [0, 1], or the stored features. */
+  const inputBatch = (split: SplitRows, indices: ArrayLike<number>): Float32Array => {
+    const bytes = readBatch(split, indices);
+    return features === undefined ? toInput(bytes) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
+  /** Training features: each image's flipped copy half the time, where there is one. */
+  const featureBatch = (indices: ArrayLike<number>, random: () => number): Float32Array => {
+    const flips = init.train.flipRows;
+    const rows = Int32Array.from(indices as ArrayLike<number>, (i) => (flips && flips[i] >= 0 && random() < 0.5 ? flips[i] : init.train.rows[i]));
+    const bytes = readRows(fd, init.pack, rows);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
 
   /** Loss and correct count of this replica's share of a split; predictions posted when asked. */
   const evaluate = async (split: SplitRows, name: 'val' | 'test', postPredictions: boolean) => {
@@ -75,7 +89,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
       const n = Math.min(EVAL_BATCH, end - b);
       const indices = Array.from({ length: n }, (_, i) => b + i);
       const labels = Int32Array.from(indices, (i) => split.labels[i]);
-      const p = await engine.predict(toInput(readBatch(split, indices)), n);
+      const p = await engine.predict(inputBatch(split, indices), n);
       for (let i = 0; i < n; i++) {
         const row = p.subarray(i * init.classes, (i + 1) * init.classes);
         let arg = 0;
@@ -110,9 +124,9 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
         const [start, end] = shard(batch.length, rank, replicas);
         const mine = batch.subarray(start, end);
         const labels = Int32Array.from(mine, (i) => init.train.labels[i]);
-        augmentBatch(readBatch(init.train, mine), mine.length, shape, config.augmentation, augRandom, x);
+        const xs = features === undefined ? augmentBatch(readBatch(init.train, mine), mine.length, shape, config.augmentation, augRandom, x) : featureBatch(mine, augRandom);
         lr = learningRateAt(config, epoch, (epoch * batches + b) / totalSteps);
-        const result = await engine.step(x, labels, mine.length, batch.length, lr);
+        const result = await engine.step(xs, labels, mine.length, batch.length, lr);
         lossSum += result.loss;
         correct += result.correct;
         seen += result.n;

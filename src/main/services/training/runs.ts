@@ -120,6 +120,7 @@ function bestRunId(db: DB): number | null {
 }
 
 function summaryOf(row: RunRow, best: number | null): RunSummary {
+  const config = JSON.parse(row.config) as TrainConfig;
   return {
     id: row.id,
     status: row.status,
@@ -132,12 +133,13 @@ function summaryOf(row: RunRow, best: number | null): RunSummary {
     seconds: row.seconds,
     imagesPerSecond: row.images_per_second,
     epochs: row.epochs,
-    plannedEpochs: (JSON.parse(row.config) as TrainConfig).epochs,
+    plannedEpochs: config.epochs,
     bestEpoch: row.best_epoch,
     valAccuracy: row.val_accuracy,
     testAccuracy: row.test_accuracy,
     error: row.error,
     best: row.id === best,
+    backbone: config.backbone?.name ?? null,
   };
 }
 

@@ -234,7 +234,9 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
         };
         const worker = spawnWorker('train', { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
         workers.push(worker);
+        let last = 'none';
         worker.on('message', (msg: FromReplica) => {
+          last = msg.type;
           switch (msg.type) {
             case 'ready':
               if (rank === 0) job.onReady?.(msg.device);
@@ -263,10 +265,12 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
         });
         worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
         worker.on('exit', (code) => {
-          // A worker that ends normally may still have its last messages in flight: look after them.
-          setImmediate(() => {
-            if (finished < replicas && !failure) fail(new LoupeError('INTERNAL', `A training worker stopped unexpectedly (exit code ${code}).`));
-          });
+          // A worker that ends normally may still have its last messages in flight: give them a moment.
+          setTimeout(() => {
+            if (finished < replicas && !failure) {
+              fail(new LoupeError('INTERNAL', `Training worker ${rank} stopped unexpectedly (exit code ${code}, last message: ${last}).`));
+            }
+          }, code === 0 ? 1000 : 0);
         });
       }
       // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.

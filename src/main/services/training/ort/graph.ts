@@ -4,7 +4,8 @@
 // trained values go straight back into the TF.js model for saving and export.
 //
 // Internally activations are NCHW (onnxruntime's native layout); the graph takes NHWC pixels
-// scaled to [0, 1], like the TF.js model. Supported layers: the ones Loupe's architectures use.
+// scaled to [0, 1], like the TF.js model, or a batch of feature vectors ([B, F], a transfer
+// head). Supported layers: the ones Loupe's architectures use.
 
 import type * as tf from '@tensorflow/tfjs';
 import { GraphBuilder, INT64, type Dim } from './builder';
@@ -224,9 +225,12 @@ interface Built {
 
 function walk(ctx: Ctx, model: tf.LayersModel): Built {
   const { g } = ctx;
-  const [, h, w, ch] = (model.inputs[0].shape as (number | null)[]).map((d) => d ?? -1);
-  const x = g.input('x', ['B', h, w, ch]);
-  ctx.values.set((model.inputs[0] as unknown as { id: number }).id, g.node('Transpose', [x], { perm: NHWC_TO_NCHW }));
+  const inShape = (model.inputs[0].shape as (number | null)[]).slice(1).map((d) => d ?? -1);
+  if (inShape.length !== 3 && inShape.length !== 1) throw new Error(`The onnxruntime trainer takes images or feature vectors, not a ${inShape.length + 1}-D input.`);
+  const x = g.input('x', ['B', ...inShape]);
+  ctx.values.set((model.inputs[0] as unknown as { id: number }).id, inShape.length === 3 ? g.node('Transpose', [x], { perm: NHWC_TO_NCHW }) : x);
+  // Values that depend on a trainable weight: only their gradients are ever needed.
+  const requiresGrad = new Set<number>();
   const layers = model.layers as LayerLike[];
   let last: Built | null = null;
   const lastLayer = layers[layers.length - 1];
@@ -237,8 +241,9 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
     const inIds = node.inputTensors.map((t) => t.id);
     const outId = node.outputTensors[0].id;
     const inputs = inIds.map((id) => ctx.values.get(id)!);
-    // The first layer's input (the pixels) needs no gradient.
-    const needsDx = inIds.some((id) => id !== (model.inputs[0] as unknown as { id: number }).id);
+    // The input (pixels or features), and what is computed from it without weights, needs no gradient.
+    const needsDx = inIds.some((id) => requiresGrad.has(id));
+    if (needsDx || layer.trainableWeights.length > 0) requiresGrad.add(outId);
     let y: string;
     let back: ((dy: string) => (string | null)[]) | null = null;
     switch (cls) {

@@ -20,7 +20,7 @@ export class OrtTrainer {
     private readonly train: ort.InferenceSession,
     private readonly infer: ort.InferenceSession,
     private readonly graph: TrainingGraph,
-    private readonly input: { height: number; width: number; channels: number; classes: number },
+    private readonly input: { shape: number[]; size: number; classes: number },
     weights: Float32Array[],
     shapes: number[][],
   ) {
@@ -41,10 +41,11 @@ export class OrtTrainer {
       ort.InferenceSession.create(graph.bytes, options),
       ort.InferenceSession.create(inferenceGraph(model), options),
     ]);
-    const [, height, width, channels] = model.inputs[0].shape as number[];
+    const shape = (model.inputs[0].shape as number[]).slice(1);
     const weights = model.getWeights().map((t) => t.dataSync().slice() as Float32Array);
     const shapes = model.weights.map((w) => w.shape as number[]);
-    return new OrtTrainer(train, infer, graph, { height, width, channels, classes: model.outputs[0].shape[1] as number }, weights, shapes);
+    const size = shape.reduce((a, b) => a * b, 1);
+    return new OrtTrainer(train, infer, graph, { shape, size, classes: model.outputs[0].shape[1] as number }, weights, shapes);
   }
 
   #weightFeeds(feeds: Record<string, ort.Tensor>): void {
@@ -52,8 +53,8 @@ export class OrtTrainer {
   }
 
   #x(x: Float32Array, n: number): ort.Tensor {
-    const { height, width, channels } = this.input;
-    return new ort.Tensor('float32', x.subarray(0, n * height * width * channels), [n, height, width, channels]);
+    const { shape, size } = this.input;
+    return new ort.Tensor('float32', x.subarray(0, n * size), [n, ...shape]);
   }
 
   /** One optimizer step on a batch; `random` draws the dropout masks. */

@@ -1,0 +1,59 @@
+import type { BackboneInfo } from '../../../shared/types';
+import { addBackbone, downloadBackbone, listBackbones } from '../../services/backbones/service';
+import { intOption, requirePositional, UsageError, type CliIO, type Command } from '../command';
+import { progressLine } from '../progress';
+
+function line(b: BackboneInfo): string {
+  const state = b.present ? 'present ' : b.downloadable ? 'download' : 'missing ';
+  return `${b.name.padEnd(16)} ${state}  ${b.title}${b.features ? `, ${b.features} features` : ''} (${b.license})\n${' '.repeat(27)}${b.status}`;
+}
+
+export const backbonesCommand: Command = {
+  name: 'backbones',
+  usage: 'loupe backbones [download NAME | add PATH [--name N] [--output LAYER] [--size PX] [--scale S --offset O]] [--json]',
+  summary:
+    'List the pretrained backbones for transfer learning and whether each is here; download one from its official source, or add a model from this machine: a TensorFlow.js model folder or an .onnx file (--output: the layer or value holding the features; ONNX: --size, and --scale/--offset on pixels in [0, 1]). LOUPE_BACKBONE_DIR names a folder searched first.',
+  options: {
+    json: { type: 'boolean' },
+    name: { type: 'string' },
+    output: { type: 'string' },
+    size: { type: 'string' },
+    scale: { type: 'string' },
+    offset: { type: 'string' },
+  },
+  async run(positionals, values, io: CliIO) {
+    const [action] = positionals;
+    if (action === undefined) {
+      const list = listBackbones();
+      if (values.json) io.json({ backbones: list });
+      else for (const b of list) io.out(line(b));
+      return 0;
+    }
+    if (action === 'download') {
+      const name = requirePositional(positionals, 1, 'the backbone to download', this.usage);
+      const controller = new AbortController();
+      void io.interrupted.then(() => controller.abort());
+      const progress = progressLine((t) => process.stderr.write(t), { tty: Boolean(process.stderr.isTTY), unit: 'bytes' });
+      const result = await downloadBackbone(name, { signal: controller.signal, onProgress: (d, t) => progress.update(d, t, `Downloading ${name}`) });
+      progress.end();
+      if (values.json) io.json(result);
+      else io.out(line(result.backbone));
+      return 0;
+    }
+    if (action === 'add') {
+      const target = requirePositional(positionals, 1, 'the model folder or .onnx file', this.usage);
+      const info = await addBackbone({
+        path: target,
+        name: typeof values.name === 'string' ? values.name : undefined,
+        output: typeof values.output === 'string' ? values.output : undefined,
+        size: intOption(values.size, 'size', 16, 1024),
+        scale: values.scale === undefined ? undefined : Number(values.scale),
+        offset: values.offset === undefined ? undefined : Number(values.offset),
+      });
+      if (values.json) io.json(info);
+      else io.out(line(info));
+      return 0;
+    }
+    throw new UsageError(`Unknown action "${action}".\nUsage: ${this.usage}`);
+  },
+};

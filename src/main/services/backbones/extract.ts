@@ -1,0 +1,308 @@
+// Feature extraction at native speed: the backbone, cut at its feature layer, is converted to
+// ONNX by Loupe's own exporter and run through onnxruntime-node (every core, or a GPU where
+// onnxruntime has one). Features are cached per project like decoded pixels
+// (cache/features-<fingerprint>-<resolution>/: one float32 row per image and variant, found by
+// content hash), so each image goes through the backbone once per backbone. A changed image is
+// a new hash; a changed backbone is a new fingerprint, and the old one's cache is removed.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { LoupeError } from '../../../shared/errors';
+import { throwIfCancelled } from '../../jobs/jobs';
+import { mediaRelPath } from '../../store/media';
+import type { Project } from '../../store/project';
+import { loupeVersion } from '../../version';
+import { convertToOnnx } from '../export/onnx/convert';
+import { parseLayersModel } from '../export/onnx/layers-model';
+import { createSession, onnxruntime, type OrtSession } from '../inference/providers';
+import { decodeToSpec } from '../training/pixel-pack';
+import type { ResolvedBackbone } from './locate';
+import { onnxFeatureGraph } from './onnx-backbone';
+import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
+
+export const FEATURES_OUTPUT = 'features';
+const BATCH = 32;
+const DECODE_LANES = 4;
+const INDEX_SAVE_MS = 15_000;
+
+/** The backbone's features model at `resolution`, as TF.js files (what a transfer run's model starts from). */
+export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: number): LayersFiles {
+  if (backbone.format !== 'tfjs-layers') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model; only TensorFlow.js backbones make a TF.js features model.`);
+  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer, resolution, channels: 3, preprocess: backbone.preprocess });
+}
+
+const onnxCache = new Map<string, { bytes: Uint8Array; features: number }>();
+
+/** The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]. */
+export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number): Promise<{ bytes: Uint8Array; features: number }> {
+  const key = `${backbone.fingerprint}:${resolution}`;
+  const hit = onnxCache.get(key);
+  if (hit) return hit;
+  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution);
+  if (onnxCache.size >= 2) onnxCache.delete(onnxCache.keys().next().value!);
+  onnxCache.set(key, out);
+  return out;
+}
+
+function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): { bytes: Uint8Array; features: number } {
+  const files = backboneFeatureFiles(backbone, resolution);
+  const converted = convertToOnnx(parseLayersModel(files.json, files.weights), {
+    preprocess: { scale: 1 / 255, offset: 0 },
+    outputName: FEATURES_OUTPUT,
+    producerVersion: loupeVersion(),
+    docString: `${backbone.title} (${backbone.copy}) features at ${resolution}x${resolution}.`,
+  });
+  if (converted.outputShape.length !== 1) throw new LoupeError('INVALID_INPUT', `${backbone.title}'s feature layer gives ${converted.outputShape.join('x')} values per image, not a vector.`);
+  return { bytes: converted.bytes, features: converted.outputShape[0] };
+}
+
+/** One onnxruntime session of a backbone's features graph. */
+export class FeatureExtractor {
+  private constructor(
+    private readonly ort: OrtSession,
+    readonly resolution: number,
+    readonly features: number,
+  ) {}
+
+  get provider(): string {
+    return this.ort.provider;
+  }
+
+  static async create(backbone: ResolvedBackbone, resolution: number): Promise<FeatureExtractor> {
+    const { bytes, features } = await backboneOnnx(backbone, resolution);
+    const session = await createSession(bytes).catch((err: unknown) => {
+      throw new LoupeError('INTERNAL', `onnxruntime cannot load ${backbone.title}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    });
+    return new FeatureExtractor(session, resolution, features);
+  }
+
+  /** Features of `n` images of raw HWC pixels (0..255). */
+  async run(pixels: Float32Array, n: number): Promise<Float32Array> {
+    const ort = await onnxruntime();
+    const r = this.resolution;
+    const out = await this.ort.session.run({ pixels: new ort.Tensor('float32', pixels.subarray(0, n * r * r * 3), [n, r, r, 3]) });
+    return out[FEATURES_OUTPUT].data as Float32Array;
+  }
+
+  release(): Promise<void> {
+    return this.ort.session.release();
+  }
+}
+
+export interface FeatureImage {
+  hash: string;
+  ext: string;
+  /** Also extract the features of the left-right flipped image (training augmentation). */
+  flip?: boolean;
+}
+
+export interface FeaturePack {
+  dir: string;
+  file: string;
+  features: number;
+  rowBytes: number;
+  /** Row of each image by content hash, and of its flipped copy by `${hash}:flip`. */
+  rows: Map<string, number>;
+  failed: Map<string, string>;
+}
+
+export const flipKey = (hash: string) => `${hash}:flip`;
+
+interface Meta {
+  name: string;
+  copy: string;
+  fingerprint: string;
+  resolution: number;
+  features: number;
+  /** Backbone images per second measured by the last extraction (for the plan's estimate). */
+  imagesPerSecond?: number;
+}
+
+/** The extraction rate last measured for this backbone and resolution in this project, if any. */
+export function measuredRate(project: Project, backbone: ResolvedBackbone, resolution: number): number | null {
+  try {
+    const meta = JSON.parse(fs.readFileSync(path.join(featureDir(project, backbone, resolution), 'meta.json'), 'utf8')) as Meta;
+    return meta.imagesPerSecond ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function featureDir(project: Project, backbone: ResolvedBackbone, resolution: number): string {
+  return path.join(project.paths.cache, `features-${backbone.fingerprint}-${resolution}`);
+}
+
+/** Caches of the same backbone (same name and resolution) made from other files: no longer valid. */
+function removeStale(project: Project, backbone: ResolvedBackbone, resolution: number, keep: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(project.paths.cache).filter((n) => n.startsWith('features-'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(project.paths.cache, name);
+    if (dir === keep) continue;
+    try {
+      const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
+      if (meta.name === backbone.name && meta.resolution === resolution && meta.fingerprint !== backbone.fingerprint) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not ours to judge.
+    }
+  }
+}
+
+function loadIndex(dir: string, rowBytes: number): string[] {
+  try {
+    const keys = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as string[];
+    const size = fs.statSync(path.join(dir, 'features.f32')).size;
+    return keys.slice(0, Math.floor(size / rowBytes));
+  } catch {
+    return [];
+  }
+}
+
+function flipped(pixels: Buffer, size: number): Buffer {
+  const out = Buffer.allocUnsafe(pixels.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const s = (y * size + x) * 3;
+      const d = (y * size + (size - 1 - x)) * 3;
+      out[d] = pixels[s];
+      out[d + 1] = pixels[s + 1];
+      out[d + 2] = pixels[s + 2];
+    }
+  }
+  return out;
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+export interface FeatureOptions {
+  signal?: AbortSignal;
+  /** Images extracted now (already cached ones are free) out of those missing. */
+  onProgress?: (done: number, total: number) => void;
+  /** Tests: how many images go through the backbone at once. */
+  batch?: number;
+}
+
+/** The feature rows of `images` (and of their flipped copies where asked), extracting the ones not cached. */
+export function ensureFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, images: FeatureImage[], options: FeatureOptions = {}): Promise<FeaturePack> {
+  const dir = featureDir(project, backbone, resolution);
+  const mine = (locks.get(dir) ?? Promise.resolve()).catch(() => {}).then(() => fillFeatures(project, backbone, resolution, dir, images, options));
+  locks.set(dir, mine);
+  void mine.catch(() => {}).finally(() => {
+    if (locks.get(dir) === mine) locks.delete(dir);
+  });
+  return mine;
+}
+
+async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, dir: string, images: FeatureImage[], options: FeatureOptions): Promise<FeaturePack> {
+  removeStale(project, backbone, resolution, dir);
+  fs.mkdirSync(dir, { recursive: true });
+  const readMeta = (): Meta | null => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
+    } catch {
+      return null;
+    }
+  };
+  let meta = readMeta();
+  const file = path.join(dir, 'features.f32');
+  const keys = meta ? loadIndex(dir, meta.features * 4) : [];
+  const rows = new Map(keys.map((k, i) => [k, i]));
+  const wanted = new Map<string, { image: FeatureImage; plain: boolean; flip: boolean }>();
+  for (const im of images) {
+    const plain = !rows.has(im.hash);
+    const flip = im.flip === true && !rows.has(flipKey(im.hash));
+    if (!plain && !flip) continue;
+    const w = wanted.get(im.hash) ?? { image: im, plain: false, flip: false };
+    w.plain ||= plain;
+    w.flip ||= flip;
+    wanted.set(im.hash, w);
+  }
+  const failed = new Map<string, string>();
+  const todo = [...wanted.values()];
+  if (todo.length === 0 && meta) return { dir, file, features: meta.features, rowBytes: meta.features * 4, rows, failed };
+
+  const extractor = await FeatureExtractor.create(backbone, resolution);
+  const features = extractor.features;
+  const rowBytes = features * 4;
+  if (meta && meta.features !== features) {
+    // Same fingerprint, another width: never mix rows.
+    keys.length = 0;
+    rows.clear();
+  }
+  meta = { name: backbone.name, copy: backbone.copy, fingerprint: backbone.fingerprint, resolution, features };
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+  const saveIndex = () => {
+    const tmp = path.join(dir, 'index.json.tmp');
+    fs.writeFileSync(tmp, JSON.stringify(keys));
+    fs.renameSync(tmp, path.join(dir, 'index.json'));
+  };
+  const spec = { width: resolution, height: resolution, channels: 3 as const, fit: 'cover' as const };
+  const imageFloats = resolution * resolution * 3;
+  const batch = options.batch ?? BATCH;
+  const fd = fs.openSync(file, keys.length > 0 && fs.existsSync(file) ? 'r+' : 'w+');
+  let done = 0;
+  // Images (and flipped copies) through the backbone per second of wall time, decoding included.
+  let backboneImages = 0;
+  const started = performance.now();
+  let lastSave = performance.now();
+  try {
+    // Decode the next chunk while the backbone runs on this one.
+    const decodeChunk = async (start: number) => {
+      const chunk = todo.slice(start, start + batch);
+      const decoded: ({ key: string; pixels: Buffer }[] | null)[] = new Array(chunk.length).fill(null);
+      let cursor = 0;
+      const lane = async () => {
+        while (cursor < chunk.length && !options.signal?.aborted) {
+          const i = cursor++;
+          const { image, plain, flip } = chunk[i];
+          try {
+            const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+            decoded[i] = [...(plain ? [{ key: image.hash, pixels }] : []), ...(flip ? [{ key: flipKey(image.hash), pixels: flipped(pixels, resolution) }] : [])];
+          } catch (err) {
+            failed.set(image.hash, (err as Error).message);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: DECODE_LANES }, lane));
+      return { count: chunk.length, items: decoded.flatMap((d) => d ?? []) };
+    };
+    let next: ReturnType<typeof decodeChunk> | null = decodeChunk(0);
+    for (let start = 0; next; start += batch) {
+      const current: Awaited<ReturnType<typeof decodeChunk>> = await next;
+      if (options.signal) throwIfCancelled(options.signal);
+      next = start + batch < todo.length ? decodeChunk(start + batch) : null;
+      for (let from = 0; from < current.items.length; from += batch) {
+        const part = current.items.slice(from, from + batch);
+        const input = new Float32Array(part.length * imageFloats);
+        part.forEach((it, i) => {
+          for (let j = 0; j < imageFloats; j++) input[i * imageFloats + j] = it.pixels[j];
+        });
+        const out = await extractor.run(input, part.length);
+        backboneImages += part.length;
+        part.forEach((it, i) => {
+          const row = keys.length;
+          fs.writeSync(fd, new Uint8Array(out.buffer, out.byteOffset + i * rowBytes, rowBytes), 0, rowBytes, row * rowBytes);
+          keys.push(it.key);
+          rows.set(it.key, row);
+        });
+      }
+      done += current.count;
+      options.onProgress?.(done, todo.length);
+      if (performance.now() - lastSave > INDEX_SAVE_MS) {
+        saveIndex();
+        lastSave = performance.now();
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+    saveIndex();
+    await extractor.release();
+    const seconds = (performance.now() - started) / 1000;
+    if (backboneImages >= 64) fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, imagesPerSecond: backboneImages / seconds }));
+  }
+  return { dir, file, features, rowBytes, rows, failed };
+}

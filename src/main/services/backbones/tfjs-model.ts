@@ -1,0 +1,241 @@
+// A TF.js layers backbone as data (model.json + weight bytes), cut and joined without loading
+// TensorFlow.js: the features model is the backbone up to its feature layer, at the chosen input
+// size, with its preprocessing as a Rescaling layer in front (so it takes pixels scaled to [0, 1]
+// like every Loupe model) and global average pooling after a spatial feature layer. A transfer
+// run's saved model is that plus the trained head: one flat functional model that
+// tf.loadLayersModel reads and the ONNX exporter converts into one graph.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { LoupeError } from '../../../shared/errors';
+import type { ModelJson } from '../export/onnx/layers-model';
+
+export interface LayersFiles {
+  json: ModelJson;
+  /** Every weight, concatenated in manifest order. */
+  weights: Uint8Array;
+}
+
+interface KLayer {
+  class_name: string;
+  name: string;
+  config: Record<string, unknown>;
+  inbound_nodes: [string, number, number, Record<string, unknown>][][];
+}
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype?: string;
+}
+
+interface Functional {
+  name: string;
+  layers: KLayer[];
+  input: string;
+  output: string;
+}
+
+export const PREPROCESS_LAYER = 'loupe_preprocess';
+export const FEATURES_LAYER = 'loupe_features';
+
+const SPATIAL = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'MaxPooling2D', 'AveragePooling2D', 'ZeroPadding2D', 'Conv2DTranspose', 'UpSampling2D']);
+const VECTOR = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten']);
+
+function bad(message: string): LoupeError {
+  return new LoupeError('INVALID_INPUT', `The backbone cannot be used: ${message}`);
+}
+
+export function readTfjsFolder(dir: string): LayersFiles {
+  let json: ModelJson;
+  try {
+    json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
+  } catch {
+    throw bad(`${dir} holds no readable model.json.`);
+  }
+  const chunks = (json.weightsManifest ?? []).flatMap((g) => g.paths).map((p) => fs.readFileSync(path.resolve(dir, p)));
+  const bytes = Buffer.concat(chunks);
+  return { json, weights: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+}
+
+/** Writes model.json + weights.bin into `dir` (through a temporary folder: complete or absent). */
+export function writeTfjsFolder(files: LayersFiles, dir: string): void {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const json = { ...files.json, weightsManifest: [{ paths: ['./weights.bin'], weights: files.json.weightsManifest.flatMap((g) => g.weights) }] };
+  fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(json));
+  fs.writeFileSync(path.join(tmp, 'weights.bin'), files.weights);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** Any topology (Sequential or functional, TF.js or Keras converter layout) as a functional layer list. */
+function functional(json: ModelJson): Functional {
+  let topology = json.modelTopology as Record<string, unknown> | null;
+  if (!topology || typeof topology !== 'object') throw bad('model.json has no modelTopology.');
+  if (topology.model_config && typeof topology.model_config === 'object') topology = topology.model_config as Record<string, unknown>;
+  const config = topology.config as Record<string, unknown> | unknown[];
+  if (topology.class_name === 'Sequential') {
+    const raw = clone((Array.isArray(config) ? config : (config.layers as unknown[])) as { class_name: string; config: Record<string, unknown>; name?: string }[]);
+    const layers: KLayer[] = [];
+    let previous: string | null = null;
+    for (const l of raw) {
+      const name = (l.config.name as string) ?? l.name;
+      if (previous === null && l.class_name !== 'InputLayer') {
+        const shape = l.config.batch_input_shape ?? l.config.batchInputShape;
+        if (!Array.isArray(shape)) throw bad('its first layer gives no input shape.');
+        layers.push({ class_name: 'InputLayer', name: `${name}_input`, config: { name: `${name}_input`, batch_input_shape: shape, dtype: 'float32', sparse: false }, inbound_nodes: [] });
+        previous = `${name}_input`;
+      }
+      delete l.config.batch_input_shape;
+      delete l.config.batchInputShape;
+      layers.push({ class_name: l.class_name, name, config: l.config, inbound_nodes: previous === null ? [] : [[[previous, 0, 0, {}]]] });
+      previous = name;
+    }
+    if (!previous) throw bad('it has no layers.');
+    return { name: String((!Array.isArray(config) && config.name) || 'sequential'), layers, input: layers[0].name, output: previous };
+  }
+  if ((topology.class_name === 'Model' || topology.class_name === 'Functional') && !Array.isArray(config)) {
+    const layers = clone(config.layers as KLayer[]).map((l) => ({ ...l, name: l.name ?? (l.config.name as string) }));
+    const inputs = config.input_layers as [string, number, number][];
+    const outputs = config.output_layers as [string, number, number][];
+    if (inputs?.length !== 1 || outputs?.length !== 1) throw bad('it must have exactly one input and one output.');
+    return { name: String(config.name ?? 'model'), layers, input: inputs[0][0], output: outputs[0][0] };
+  }
+  throw bad(`its topology is a ${String(topology.class_name)}.`);
+}
+
+/** The layers `target` depends on (itself included), in the model's order. */
+function ancestors(model: Functional, target: string): KLayer[] {
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  if (!byName.has(target)) throw bad(`it has no layer named "${target}" (its feature layer).`);
+  const keep = new Set<string>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (keep.has(name)) continue;
+    keep.add(name);
+    const layer = byName.get(name);
+    if (!layer) throw bad(`layer ${name} is referred to but missing.`);
+    if (layer.inbound_nodes.length > 1) throw bad(`layer ${name} is shared (called more than once), which feature extraction does not support.`);
+    for (const ref of layer.inbound_nodes[0] ?? []) stack.push(ref[0]);
+  }
+  return model.layers.filter((l) => keep.has(l.name));
+}
+
+/** Whether a layer's output is an image-like [H, W, C] map (to be pooled) rather than a vector. */
+function isSpatial(layers: KLayer[], name: string): boolean {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  for (let layer = byName.get(name); layer; ) {
+    if (SPATIAL.has(layer.class_name)) return true;
+    if (VECTOR.has(layer.class_name)) return layer.config.keepdims === true;
+    if (layer.class_name === 'InputLayer') return ((layer.config.batch_input_shape ?? layer.config.batch_shape) as unknown[]).length === 4;
+    if (layer.class_name === 'Reshape') return ((layer.config.target_shape ?? []) as unknown[]).length === 3;
+    const from = layer.inbound_nodes[0]?.[0]?.[0];
+    layer = from ? byName.get(from) : undefined;
+  }
+  return false;
+}
+
+/** Keeps the weights of the given layers: the manifest entries and their bytes, in order. */
+function weightsOf(files: LayersFiles, layerNames: Set<string>): { specs: WeightSpec[]; bytes: Uint8Array } {
+  const specs: WeightSpec[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const spec of files.json.weightsManifest.flatMap((g) => g.weights) as WeightSpec[]) {
+    if ((spec.dtype ?? 'float32') !== 'float32') throw bad(`weight ${spec.name} is ${spec.dtype}; Loupe needs float32 weights.`);
+    const size = spec.shape.reduce((a, b) => a * b, 1) * 4;
+    if (offset + size > files.weights.byteLength) throw bad(`its weight files end before weight ${spec.name} (a shard is truncated).`);
+    const layer = spec.name.slice(0, spec.name.lastIndexOf('/'));
+    const owner = layerNames.has(layer) || [...layerNames].some((n) => layer.endsWith(`/${n}`));
+    if (owner) {
+      specs.push(spec);
+      parts.push(files.weights.subarray(offset, offset + size));
+    }
+    offset += size;
+  }
+  if (offset !== files.weights.byteLength) throw bad(`its weight files hold ${files.weights.byteLength} bytes where its manifest describes ${offset}.`);
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  parts.reduce((at, p) => (bytes.set(p, at), at + p.byteLength), 0);
+  return { specs, bytes };
+}
+
+function toFiles(name: string, layers: KLayer[], input: string, output: string, specs: WeightSpec[], weights: Uint8Array): LayersFiles {
+  return {
+    json: {
+      modelTopology: {
+        class_name: 'Model',
+        config: { name, layers, input_layers: [[input, 0, 0]], output_layers: [[output, 0, 0]] },
+        keras_version: 'tfjs-layers 4.22.0',
+        backend: 'tensor_flow.js',
+      },
+      weightsManifest: [{ paths: ['./weights.bin'], weights: specs as never }],
+    },
+    weights,
+  };
+}
+
+export interface FeatureModelOptions {
+  featureLayer: string;
+  resolution: number;
+  channels: number;
+  /** On pixels scaled to [0, 1]. */
+  preprocess: { scale: number; offset: number };
+}
+
+/** The backbone cut at its feature layer: [N, res, res, C] pixels in [0, 1] -> [N, features]. */
+export function featureModel(files: LayersFiles, options: FeatureModelOptions): LayersFiles {
+  const model = functional(files.json);
+  const layers = ancestors(model, options.featureLayer);
+  const input = layers.find((l) => l.class_name === 'InputLayer');
+  if (!input || input.name !== model.input) throw bad('its feature layer does not depend on its input.');
+  input.config.batch_input_shape = [null, options.resolution, options.resolution, options.channels];
+  delete input.config.batch_shape;
+  const { scale, offset } = options.preprocess;
+  if (scale !== 1 || offset !== 0) {
+    for (const l of layers) for (const node of l.inbound_nodes) for (const ref of node) if (ref[0] === input.name) ref[0] = PREPROCESS_LAYER;
+    const rescale: KLayer = {
+      class_name: 'Rescaling',
+      name: PREPROCESS_LAYER,
+      config: { name: PREPROCESS_LAYER, trainable: false, dtype: 'float32', scale, offset },
+      inbound_nodes: [[[input.name, 0, 0, {}]]],
+    };
+    layers.splice(layers.indexOf(input) + 1, 0, rescale);
+  }
+  let output = options.featureLayer;
+  if (isSpatial(layers, output)) {
+    layers.push({
+      class_name: 'GlobalAveragePooling2D',
+      name: FEATURES_LAYER,
+      config: { name: FEATURES_LAYER, trainable: false, dtype: 'float32', data_format: 'channels_last' },
+      inbound_nodes: [[[output, 0, 0, {}]]],
+    });
+    output = FEATURES_LAYER;
+  }
+  const { specs, bytes } = weightsOf(files, new Set(layers.map((l) => l.name)));
+  return toFiles(`${model.name}_features`, layers, input.name, output, specs, bytes);
+}
+
+/** The features model followed by a trained head (a model whose input is the feature vector). */
+export function withHead(features: LayersFiles, head: LayersFiles, name = 'loupe_transfer'): LayersFiles {
+  const base = functional(features.json);
+  const top = functional(head.json);
+  const taken = new Set(base.layers.map((l) => l.name));
+  const headLayers = top.layers.filter((l) => l.class_name !== 'InputLayer');
+  for (const l of headLayers) {
+    if (taken.has(l.name)) throw bad(`the head's layer ${l.name} has the name of a backbone layer.`);
+    for (const node of l.inbound_nodes) for (const ref of node) if (ref[0] === top.input) ref[0] = base.output;
+    delete l.config.batch_input_shape;
+  }
+  const headWeights = weightsOf(head, new Set(headLayers.map((l) => l.name)));
+  const baseWeights = weightsOf(features, taken);
+  const bytes = new Uint8Array(baseWeights.bytes.byteLength + headWeights.bytes.byteLength);
+  bytes.set(baseWeights.bytes, 0);
+  bytes.set(headWeights.bytes, baseWeights.bytes.byteLength);
+  return toFiles(name, [...base.layers, ...headLayers], base.input, top.output, [...baseWeights.specs, ...headWeights.specs], bytes);
+}

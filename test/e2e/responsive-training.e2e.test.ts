@@ -1,0 +1,81 @@
+// The UI stays responsive while a training run keeps every core busy: labeling keystrokes are
+// saved and painted within 100 ms (95th percentile), in the real UI in Chromium.
+
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { makeFixtureProject } from '../fixtures';
+import { tempDir } from '../helpers';
+import { hasChromium, launch, newPage, serve } from './harness';
+
+const CLASSES = ['cat', 'dog', 'bird'];
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+/** A second client of the same server (as another tab would be), to start and watch the run. */
+async function apiClient(openUrl: string) {
+  const url = new URL(openUrl);
+  const ws = new WebSocket(`ws://${url.host}/api`, { headers: { Origin: url.origin, Authorization: `Bearer ${url.searchParams.get('token')}` } });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  let next = 1;
+  const progress: number[] = [];
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.type === 'event' && msg.name === 'onJobProgress' && msg.payload.kind === 'train') progress.push(Date.now());
+  });
+  const call = (method: string, params: unknown = {}) =>
+    new Promise<{ ok: boolean; value?: unknown; error?: unknown }>((resolve) => {
+      const id = next++;
+      const onMessage = (data: WebSocket.RawData) => {
+        const msg = JSON.parse(String(data));
+        if (msg.type === 'result' && msg.id === id) {
+          ws.off('message', onMessage);
+          resolve(msg);
+        }
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ type: 'call', id, method, params }));
+    });
+  return { call, progress, close: () => ws.close() };
+}
+
+describe.runIf(hasChromium)('responsiveness during training (Chromium, browser mode)', () => {
+  it('labels within 100 ms (p95, saved and painted) while a run trains on every core', { timeout: 120_000 }, async () => {
+    const dir = path.join(tempDir(), 'busy.loupe');
+    await makeFixtureProject(dir, { count: 3000, classes: CLASSES, distinct: 300, label: (i) => (i % 2 ? CLASSES[i % 3] : undefined) });
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByTestId('filter-unlabeled').click();
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('1,500 images');
+
+    const api = await apiClient(server.openUrl);
+    expect((await api.call('openProject', { path: dir })).ok).toBe(true);
+    const started = await api.call('startTraining', { overrides: { arch: 'mlp', width: 16, height: 16, epochs: 1000, patience: null } });
+    expect(started.ok, JSON.stringify(started.error)).toBe(true);
+    // Wait until it is really training (past preparing the images).
+    await expect.poll(() => api.progress.length, { timeout: 60_000 }).toBeGreaterThan(20);
+
+    const firstProgress = api.progress.length;
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press(String((i % 3) + 1));
+      await page.waitForTimeout(125);
+    }
+    await expect.poll(() => page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label?.length ?? 0)).toBe(80);
+    const latencies = await page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label);
+    // The run kept going the whole time.
+    expect(api.progress.length - firstProgress).toBeGreaterThan(10);
+    const jobs = (await api.call('listJobs')).value as { jobId: string; kind: string; status: string }[];
+    const training = jobs.filter((j) => j.kind === 'train' && j.status === 'running');
+    expect(training).toHaveLength(1);
+    await api.call('cancelJob', { jobId: training[0].jobId });
+    api.close();
+
+    const p50 = percentile(latencies, 50);
+    const p95 = percentile(latencies, 95);
+    console.log(`[figures] label keystroke saved+painted during training: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (n=${latencies.length})`);
+    expect(p95).toBeLessThan(100);
+    expect(await page.getByTestId('count-unlabeled').textContent()).toBe('1420');
+    expect(problems).toEqual([]);
+  });
+});

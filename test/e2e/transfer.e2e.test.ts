@@ -1,0 +1,65 @@
+// Transfer learning in the real UI (browser mode, Chromium), on a tiny generated backbone: the
+// plan shows the backbone and why, the Backbones panel shows it is here, Advanced settings can
+// turn it off (from scratch) and on again, and a run trains a head with feature extraction as
+// part of the train job's progress.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeFixtureProject } from '../fixtures';
+import { tempDir } from '../helpers';
+import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbone-helpers';
+import { hasChromium, launch, newPage, serve } from './harness';
+
+const text = async (page: import('playwright-core').Page, testid: string) => ((await page.getByTestId(testid).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+describe.runIf(hasChromium)('transfer learning in the train view (Chromium, browser mode)', () => {
+  it('plans with the backbone, turns it off and on in Advanced settings, and trains a head on its features', async () => {
+    const work = tempDir('loupe-e2e-transfer-');
+    const backbones = path.join(work, 'backbones');
+    await makeTinyBackbone(path.join(backbones, TINY_ID));
+    const registry = path.join(work, 'backbones.json');
+    writeTinyRegistry(registry, path.join(backbones, TINY_ID));
+    const dir = path.join(work, 'photos.loupe');
+    await makeFixtureProject(dir, { count: 120, classes: ['cat', 'dog'], label: (i) => (i % 2 ? 'cat' : 'dog') });
+    const server = await serve(['--project', dir], { LOUPE_BACKBONE_REGISTRY: registry, LOUPE_BACKBONE_DIR: backbones });
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();
+    await page.getByTestId('plan-estimate').waitFor();
+
+    await expect.poll(() => text(page, 'config-backbone')).toMatch(/^TinyNet \(official\) at 32×32, 24 features/);
+    expect(await text(page, 'config-arch')).toBe('Dense head (dense-head)');
+    expect(await text(page, 'plan-explanation')).toMatch(/^Transfer learning: these look like photos, so TinyNet/);
+    await page.getByTestId('backbones').locator('summary').click();
+    expect(await text(page, 'backbone-state')).toBe('Here');
+
+    await page.getByTestId('train-advanced').locator('summary').click();
+    await page.getByTestId('backbone-select').selectOption('none');
+    await expect.poll(() => text(page, 'config-backbone'), { timeout: 30_000 }).toBe('none (trained from scratch)');
+    await page.getByTestId('backbone-select').selectOption(TINY_ID);
+    await expect.poll(() => text(page, 'config-backbone')).toMatch(/^TinyNet/);
+    await page.getByLabel('Epochs', { exact: true }).fill('2');
+    await expect.poll(() => page.getByTestId('config-epochs').textContent()).toBe('2');
+    await expect.poll(() => page.getByTestId('train-button').isEnabled()).toBe(true);
+
+    await page.evaluate(() => {
+      const seen = window as unknown as { phases?: string[] };
+      seen.phases = [];
+      const look = () => {
+        const p = document.querySelector('[data-testid=train-phase]')?.textContent;
+        if (p && !seen.phases!.includes(p)) seen.phases!.push(p);
+      };
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
+    });
+    await page.getByTestId('train-button').click();
+    const row = page.getByTestId('run-row').first();
+    await expect.poll(() => row.getByTestId('run-status').textContent(), { timeout: 60_000 }).toBe('completed');
+    expect(await row.getByTestId('run-arch').textContent()).toBe('Dense head');
+    const phases = await page.evaluate(() => (window as unknown as { phases: string[] }).phases);
+    expect(phases.some((p) => p.startsWith('Extracting features (TinyNet)'))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'cache')).some((n) => n.startsWith('features-'))).toBe(true);
+    expect(problems).toEqual([]);
+  });
+});
