@@ -32,7 +32,8 @@ describe.runIf(hasChromium)('hostile names in the UI (Chromium, browser mode)', 
     // The image viewer shows the file name as text.
     await page.keyboard.press('Enter');
     await page.getByTestId('viewer').waitFor();
-    expect(await page.getByTestId('viewer').getByText(IMAGE, { exact: true }).count()).toBe(1);
+    // The name arrives with the image's details, a moment after the viewer opens.
+    await expect.poll(() => page.getByTestId('viewer').getByText(IMAGE, { exact: true }).count()).toBe(1);
     await page.keyboard.press('Escape');
 
     for (const view of ['Overview', 'Train', 'Evaluate', 'Export', 'Predict', 'Label']) {
