@@ -10,6 +10,7 @@
 //
 //   Options: --only speed|subset|full  --full  --dir DIR (projects; default /var/tmp)
 //            --resolutions 128,160,224 (speed)  --size PX (forces the backbone input size)
+//            --keep (keeps the projects, for a look in Loupe afterwards)
 // The backbone comes from LOUPE_BACKBONE_DIR (default: ../shared/models).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     resolutions: { type: 'string' },
     size: { type: 'string' },
+    keep: { type: 'boolean' },
   },
 });
 process.env.LOUPE_BACKBONE_DIR ??= path.join(repo, '..', 'shared', 'models');
@@ -130,7 +132,8 @@ async function oneClick(name: string, source: string): Promise<void> {
         `wall time of loupe train ${num(seconds, 0)} s (feature extraction included; import took ${num(imported, 0)} s)`,
     );
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (values.keep) console.log(`${name}: kept ${project}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

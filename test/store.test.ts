@@ -146,4 +146,37 @@ describe('project store', () => {
     const project = open(dir);
     expect(project.db.prepare("SELECT value FROM meta WHERE key = 'k'").get()).toEqual({ value: 'v' });
   });
+
+  it('sweeps what an export cut off by a crash left beside its folder, and nothing that is not its own', () => {
+    const dir = path.join(tempDir(), 'crash.loupe');
+    const out = tempDir('loupe-out-');
+    const project = Project.create(dir);
+    const now = Date.now();
+    project.db
+      .prepare(`INSERT INTO runs (id, status, arch, backend, seed, plan, config, classes, created_at) VALUES (1, 'completed', 'mlp', 'cpu', 1, '{}', '{}', '[]', ?)`)
+      .run(now);
+    const insert = project.db.prepare(`INSERT INTO exports (id, run_id, format, path, status, created_at) VALUES (?, 1, 'all', ?, ?, ?)`);
+    insert.run(7, path.join(out, 'pets-run-1'), 'running', now);
+    insert.run(8, path.join(out, 'done'), 'completed', now);
+    project.close();
+    const staging = (name: string, mark: object | null) => {
+      fs.mkdirSync(path.join(out, name));
+      fs.writeFileSync(path.join(out, name, 'model.onnx'), 'half');
+      if (mark) fs.writeFileSync(path.join(out, name, '.loupe-export-staging'), JSON.stringify(mark));
+    };
+    staging('.pets-run-1.partial-0a1b2c3d', { exportId: 7 }); // the crashed export's: removed
+    staging('.pets-run-1.partial-11111111', { exportId: 9 }); // another export's
+    staging('.pets-run-1.partial-22222222', null); // unmarked: not provably ours
+    staging('.done.partial-33333333', { exportId: 8 }); // a completed export is not swept
+    fs.writeFileSync(path.join(out, 'pets-run-1.zip.partial'), 'half a zip');
+    fs.writeFileSync(path.join(out, 'pets-run-1.zip'), 'someone else\'s');
+
+    const reopened = Project.open(dir);
+    onCleanup(() => reopened.close());
+    expect(reopened.db.prepare('SELECT id, status FROM exports ORDER BY id').all()).toEqual([
+      { id: 7, status: 'failed' },
+      { id: 8, status: 'completed' },
+    ]);
+    expect(fs.readdirSync(out).sort()).toEqual(['.done.partial-33333333', '.pets-run-1.partial-11111111', '.pets-run-1.partial-22222222', 'pets-run-1.zip']);
+  });
 });

@@ -134,6 +134,21 @@ describe('the transfer plan', () => {
     expect(large.explanation.join(' ')).toMatch(/60,000 images at 224 px would take about 33 min to extract here; 160 px takes about 17 min/);
     expect(large.estimatedSeconds).toBeGreaterThan(10);
   });
+
+  it('keeps the best validation epoch only when there are enough validation images to tell', () => {
+    const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'x' };
+    const cost = { cores: 2, pending: () => 0, extractRate: () => 100 };
+    const base = { why: 'Transfer.', blocker: null, notes: [] };
+    const few = makeTransferPlan(stats({ val: 200 }), onnx, backbone, cost, {}, base);
+    expect(few.config.restoreBest).toBe(false);
+    expect(few.explanation.join(' ')).toMatch(/the last epoch is kept: 200 validation images are too few to pick a better one \(one image is 0\.5 points\)/);
+    const many = makeTransferPlan(stats({ train: 45_000, val: 5_000 }), onnx, backbone, cost, {}, base);
+    expect(many.config.restoreBest).toBe(true);
+    expect(many.explanation.join(' ')).toMatch(/the epoch with the best validation accuracy is kept\./);
+    const forced = makeTransferPlan(stats({ val: 200 }), onnx, backbone, cost, { restoreBest: true }, base);
+    expect(forced.config.restoreBest).toBe(true);
+    expect(forced.explanation.join(' ')).toMatch(/best validation accuracy is kept \(Advanced settings\)/);
+  });
 });
 
 describe('one click with a backbone', () => {
@@ -185,6 +200,26 @@ describe('one click with a backbone', () => {
     const summary = inspectOnnx(fs.readFileSync(path.join(out, 'tiny', 'model.onnx')), 'model.onnx');
     expect(summary.inputs).toEqual([expect.objectContaining({ name: 'pixels', dims: [null, 32, 32, 3] })]);
     expect(summary.outputs[0].dims).toEqual([null, 3]);
+
+    // `loupe predict` on raw image files (16 px, resized by the export's preprocessing) gives
+    // what the run stored for them: backbone and head in one graph.
+    const stored = project.db
+      .prepare(
+        `SELECT i.hash, i.ext, p.predicted_index AS k, p.confidence FROM predictions p JOIN images i ON i.id = p.image_id
+          WHERE p.run_id = ? AND p.split = 'test' ORDER BY i.id LIMIT 4`,
+      )
+      .all(first.runId) as { hash: string; ext: string; k: number; confidence: number }[];
+    const labels = fs.readFileSync(path.join(out, 'tiny', 'labels.txt'), 'utf8').trim().split('\n');
+    const printed: string[] = [];
+    const io = { out: (t: string) => printed.push(t), err: () => {}, json: (v: unknown) => printed.push(JSON.stringify(v)), interrupted: new Promise<never>(() => {}) };
+    const files = stored.map((r) => path.join(project.root, 'media', r.hash.slice(0, 2), `${r.hash}.${r.ext}`));
+    expect(await main(['predict', path.join(out, 'tiny'), ...files, '--json'], io)).toBe(0);
+    const predicted = JSON.parse(printed[0]) as { predictions: { top: { label: string; probability: number }[]; error: string | null }[] };
+    predicted.predictions.forEach((p, i) => {
+      expect(p.error).toBeNull();
+      expect(p.top[0].label).toBe(labels[stored[i].k]);
+      expect(Math.abs(p.top[0].probability - stored[i].confidence)).toBeLessThan(1e-4);
+    });
   }, 120_000);
 
   it('re-extracts when the backbone changes (and drops the old cache), and only the new image when one is added', async () => {

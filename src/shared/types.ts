@@ -239,7 +239,7 @@ export const ARCH_INFO: Record<ArchName, { title: string; description: string }>
   },
   'dense-head': {
     title: 'Dense head',
-    description: "Dense layers with dropout trained on a pretrained backbone's features (transfer learning).",
+    description: "Dense 1024 with dropout, trained on a pretrained backbone's features (transfer learning).",
   },
 };
 export type OptimizerName = 'adam' | 'sgd';

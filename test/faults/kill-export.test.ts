@@ -1,6 +1,7 @@
 // kill -9 at seeded random moments during `loupe export` (ONNX + TF.js + zip). After each kill
 // the project opens, SQLite finds it sound, the export is recorded as failed (not running), and
-// the chosen folder holds only complete exports: nothing half-written under the export's name.
+// once the project is open again the chosen folder holds only complete exports: the staging
+// folder and temporary zip a kill leaves are swept.
 // Exporting again then succeeds.
 
 import fs from 'node:fs';
@@ -68,15 +69,17 @@ describe('kill -9 during an export', () => {
       if (!killed) expect((await child.exited).code, child.stderr()).toBe(0);
 
       expectIntact(dir);
-      const visible = expectOnlyCompleteExports(out);
+      // What the kill left: a hidden staging folder (".<name>.partial-…"), a "<name>.zip.partial".
+      const leftovers = fs.readdirSync(out).filter((n) => n.startsWith('.') || n.endsWith('.partial')).length;
       const project = Project.open(dir);
       try {
+        // Opening the project swept them: only complete exports remain, nothing hidden.
+        const visible = expectOnlyCompleteExports(out);
+        expect(fs.readdirSync(out).filter((n) => n.startsWith('.') || n.endsWith('.partial')), 'leftovers after reopening').toEqual([]);
         const exports = listExports(project.db);
         expect(exports.filter((e) => e.status === 'running'), 'an export cut off with its process is not left running').toEqual([]);
         if (!killed) expect(exports.map((e) => e.status)).toEqual(['completed']);
-        // Hidden staging folders (".<name>.partial-…") a kill leaves are not exports; they are counted.
-        const hidden = fs.readdirSync(out).filter((n) => n.startsWith('.')).length;
-        outcomes.push(`${exports[0]?.status ?? 'none'}/${visible.length ? visible.map((v) => (v.endsWith('.zip') ? 'zip' : 'folder')).join('+') : 'nothing'}${hidden ? '+hidden' : ''}(${delayMs}ms)`);
+        outcomes.push(`${exports[0]?.status ?? 'none'}/${visible.length ? visible.map((v) => (v.endsWith('.zip') ? 'zip' : 'folder')).join('+') : 'nothing'}${leftovers ? `+${leftovers} swept` : ''}(${delayMs}ms)`);
       } finally {
         project.close();
       }

@@ -20,11 +20,51 @@ export function recoverAfterCrash(db: DB, now = Date.now()): Recovered {
          WHERE status = 'running'`,
       )
       .run(now).changes;
-    const failedExports = db
-      .prepare("UPDATE exports SET status = 'failed', error = 'Interrupted before it finished.' WHERE status = 'running'")
-      .run().changes;
-    return { interruptedRuns, failedExports };
+    const cutOff = db.prepare("SELECT id, path FROM exports WHERE status = 'running'").all() as { id: number; path: string }[];
+    db.prepare("UPDATE exports SET status = 'failed', error = 'Interrupted before it finished.' WHERE status = 'running'").run();
+    for (const e of cutOff) sweepExportStaging(e.id, e.path);
+    return { interruptedRuns, failedExports: cutOff.length };
   })();
+}
+
+/** The file exportRun writes first into its hidden staging folder, naming the export it belongs to. */
+export const STAGING_MARK = '.loupe-export-staging';
+
+/**
+ * Deletes what an export cut off by a crash left beside its destination: the hidden staging
+ * folder (`.<name>.partial-<hex>`) and a half-written zip (`<name>.zip.partial`). The destination
+ * comes from the project's database, which may be someone else's: only a folder of exactly that
+ * name holding the staging mark of this export id is removed, and only a plain file of the zip's
+ * temporary name; nothing else is touched.
+ */
+export function sweepExportStaging(exportId: number, destination: string): number {
+  if (typeof destination !== 'string' || !path.isAbsolute(destination)) return 0;
+  const dir = path.dirname(destination);
+  const name = path.basename(destination);
+  let removed = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    try {
+      if (entry.isDirectory() && entry.name.startsWith(`.${name}.partial-`) && /^[0-9a-f]{8}$/.test(entry.name.slice(name.length + 10))) {
+        const mark = JSON.parse(fs.readFileSync(path.join(full, STAGING_MARK), 'utf8')) as { exportId?: unknown };
+        if (mark.exportId !== exportId) continue;
+        fs.rmSync(full, { recursive: true, force: true });
+        removed++;
+      } else if (entry.isFile() && entry.name === `${name}.zip.partial`) {
+        fs.rmSync(full, { force: true });
+        removed++;
+      }
+    } catch {
+      // No mark, or not ours: left alone.
+    }
+  }
+  return removed;
 }
 
 /** The temp folders saveModel (training/checkpoint.ts) writes a model into: `<dir>.tmp-<pid>-<time>`. */

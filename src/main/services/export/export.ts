@@ -24,6 +24,7 @@ import { TfjsPredictor } from './tfjs-predictor';
 import { zipFolder } from './zip';
 import { FeatureExtractor } from '../backbones/extract';
 import { backboneOf } from '../training/transfer';
+import { STAGING_MARK, sweepExportStaging } from '../../store/recovery';
 
 export interface ExportRequest {
   runId: number;
@@ -63,7 +64,7 @@ export function exportTarget(project: Project, request: ExportRequest): { dir: s
 /** Every file under `dir`, relative, sorted. */
 function listFiles(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-    .filter((d) => d.isFile())
+    .filter((d) => d.isFile() && !(d.name === STAGING_MARK && d.parentPath === dir))
     .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
     .sort();
 }
@@ -82,7 +83,9 @@ export async function exportRun(project: Project, request: ExportRequest, option
 
   // An export still "running" in the table was cut off with its process (exports of a project
   // run one at a time, in the process that holds it open).
+  const cutOff = project.db.prepare(`SELECT id, path FROM exports WHERE status = 'running'`).all() as { id: number; path: string }[];
   project.db.prepare(`UPDATE exports SET status = 'failed', error = 'Interrupted: Loupe stopped during the export.' WHERE status = 'running'`).run();
+  for (const e of cutOff) sweepExportStaging(e.id, e.path);
   const exportId = createExportRecord(project.db, model.run.id, request.format, target.folder);
   options.onStarted?.(exportId, target.folder);
   const staging = inside(target.dir, `.${target.name}.partial-${randomBytes(4).toString('hex')}`);
@@ -92,6 +95,8 @@ export async function exportRun(project: Project, request: ExportRequest, option
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     fs.mkdirSync(staging);
+    // Names this folder as export `exportId`'s, for the sweep after a crash (store/recovery.ts).
+    fs.writeFileSync(path.join(staging, STAGING_MARK), JSON.stringify({ exportId }));
     const write = (rel: string, data: string | Uint8Array) => {
       const file = inside(staging, rel);
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -144,6 +149,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
       onProgress?.(0, null, 'Zipping');
       zipFolder(staging, target.name, files, inside(target.dir, `${target.name}.zip`));
     }
+    fs.rmSync(path.join(staging, STAGING_MARK));
     fs.renameSync(staging, target.folder);
     completeExport(project.db, exportId, parity);
     return {

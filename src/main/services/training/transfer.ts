@@ -99,7 +99,7 @@ export async function transferPlan(
   const plan = await planBackbone(backbone);
   const scratch = makePlan(stats, backend, cost, { seed: overrides.seed, backend: overrides.backend });
   const notes: string[] = [];
-  if (stats.heldOut > 0) notes.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out to pick the best epoch.`);
+  if (stats.heldOut > 0) notes.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out for validation.`);
   else if (stats.val === 0) notes.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
   if (stats.excluded > 0) notes.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
   if (!backbone.verified) notes.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
