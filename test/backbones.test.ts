@@ -13,6 +13,9 @@ import { backboneFeatureFiles, FeatureExtractor } from '../src/main/services/bac
 import { findCopy, listBackbones, resolveBackbone } from '../src/main/services/backbones/locate';
 import { loadRegistry } from '../src/main/services/backbones/registry';
 import { addBackbone } from '../src/main/services/backbones/service';
+import { withFlipAverage } from '../src/main/services/backbones/tfjs-model';
+import { convertToOnnx } from '../src/main/services/export/onnx/convert';
+import { parseLayersModel } from '../src/main/services/export/onnx/layers-model';
 import { repoRoot, tempDir } from './helpers';
 import { makeTinyBackbone, serveFolder, TINY_ID, writeTinyOnnx, writeTinyRegistry, type FileServer } from './backbone-helpers';
 
@@ -178,6 +181,54 @@ describe('the features model', () => {
         await extractor.release();
         model.dispose();
       }
+    }
+  });
+});
+
+describe('flip averaging', () => {
+  it('makes the model the mean of itself on the image and on its mirror image, in TF.js and through onnxruntime', async () => {
+    await tf.setBackend('cpu');
+    const r = 12;
+    // A model that tells left from right (flattened, not pooled), with a preprocessing layer first.
+    const net = tf.sequential({
+      layers: [
+        tf.layers.rescaling({ inputShape: [r, r, 3], scale: 2, offset: -1, name: 'pre' }),
+        tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.flatten({ name: 'flat' }),
+        tf.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ],
+    });
+    let saved: tf.io.ModelArtifacts | null = null;
+    await net.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const artifacts = saved as unknown as tf.io.ModelArtifacts;
+    const plain = {
+      json: { modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['./weights.bin'], weights: artifacts.weightSpecs! }] },
+      weights: new Uint8Array(artifacts.weightData as ArrayBuffer),
+    } as Parameters<typeof withFlipAverage>[0];
+    const averaged = withFlipAverage(plain, r);
+    const both = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: averaged.json.modelTopology as object, weightSpecs: averaged.json.weightsManifest.flatMap((g) => g.weights) as never, weightData: averaged.weights.slice().buffer }),
+    );
+    const pixels = Float32Array.from({ length: 2 * r * r * 3 }, (_, i) => (i * 37 + ((i * i) % 11)) % 256);
+    const x = tf.tensor4d(pixels.map((v) => v / 255), [2, r, r, 3]);
+    const direct = (net.predict(x) as tf.Tensor).dataSync();
+    const mirrored = (net.predict(tf.reverse(x, 2)) as tf.Tensor).dataSync();
+    const expected = direct.map((v, i) => (v + mirrored[i]) / 2);
+    const worst = (a: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    // The model sees the mirror image differently, so the mean is not the plain output...
+    expect(worst(direct)).toBeGreaterThan(1e-3);
+    // ...and the averaged model gives exactly that mean, in TF.js and through onnxruntime.
+    expect(worst((both.predict(x) as tf.Tensor).dataSync())).toBeLessThan(1e-6);
+    const converted = convertToOnnx(parseLayersModel(averaged.json, averaged.weights), { preprocess: { scale: 1 / 255, offset: 0 }, outputName: 'probabilities', producerVersion: 'test' });
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(converted.bytes);
+    try {
+      const out = await session.run({ pixels: new ort.Tensor('float32', pixels, [2, r, r, 3]) });
+      expect(worst(out.probabilities.data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+      net.dispose();
+      both.dispose();
     }
   });
 });

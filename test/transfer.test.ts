@@ -168,9 +168,10 @@ describe('one click with a backbone', () => {
     expect(fs.readdirSync(path.join(project.paths.models, String(first.runId))).sort()).toEqual(['head', 'model']);
     const evaluation = evaluateRun(project.db, first.runId, 'test');
     expect(evaluation.images).toBeGreaterThan(0);
-    // 60 images, and the flipped copies of the 48 training ones (the 10% held out for validation are train images too).
+    // 60 images and their mirror images: training draws them, predictions average with them.
+    expect(plan.config.backbone?.flipAverage).toBe(true);
     const rows = featureRows(project);
-    expect(Object.values(rows)).toEqual([60 + 48]);
+    expect(Object.values(rows)).toEqual([60 + 60]);
 
     // A second run extracts nothing.
     const again: string[] = [];
@@ -183,13 +184,13 @@ describe('one click with a backbone', () => {
     const hash = await addImage(project, 99);
     const suggested = await runSuggestions(project, first.runId);
     expect(suggested.images).toBe(1);
-    expect(Object.values(featureRows(project))).toEqual([60 + 48 + 1]);
+    expect(Object.values(featureRows(project))).toEqual([60 + 60 + 2]);
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
 
     // The label check's fold models train heads on the same cached features.
     const check = await runLabelCheck(project, first.runId, { folds: 2, epochs: 1 });
     expect(check.folds).toBe(2);
-    expect(Object.values(featureRows(project))).toEqual([60 + 48 + 1]);
+    expect(Object.values(featureRows(project))).toEqual([60 + 60 + 2]);
 
     // Export: one ONNX graph from raw pixels to probabilities, checked against TF.js.
     const out = tempDir('loupe-transfer-export-');
@@ -334,10 +335,10 @@ describe('feature extraction as its own job', () => {
     expect(job).toMatchObject({ kind: 'features', status: 'completed' });
     expect(job.result).toMatchObject({ images: 30, failed: 0 });
     expect(c.events.some((e) => e.name === 'onJobProgress' && (e.payload as { phase: string }).phase === 'Extracting features (TinyNet)')).toBe(true);
-    // 30 images and the flipped copies of the 24 training images (the held-out 10% are train images too).
+    // 30 images and their mirror images (training draws them; predictions average with them).
     const cache = fs.readdirSync(path.join(dir, 'cache')).filter((n) => n.startsWith('features-'));
     expect(cache).toHaveLength(1);
-    expect(fs.statSync(path.join(dir, 'cache', cache[0], 'features.f32')).size).toBe(54 * 24 * 4);
+    expect(fs.statSync(path.join(dir, 'cache', cache[0], 'features.f32')).size).toBe(60 * 24 * 4);
   }, 60_000);
 });
 

@@ -710,6 +710,11 @@ export interface TransferConfig {
   features: number;
   /** Extra training features: of left-right flipped copies ('flip'), or none. */
   augment: 'none' | 'flip';
+  /**
+   * Predictions average the image and its left-right mirror image (test-time augmentation): the
+   * run's model holds both passes. Absent in runs made before it existed.
+   */
+  flipAverage?: boolean;
 }
 
 /** The `backbone` job's result (a download). */

@@ -68,9 +68,9 @@ describe('kill -9 during an export', () => {
       const killed = await killAfter(child, delayMs);
       if (!killed) expect((await child.exited).code, child.stderr()).toBe(0);
 
-      expectIntact(dir);
       // What the kill left: a hidden staging folder (".<name>.partial-…"), a "<name>.zip.partial".
       const leftovers = fs.readdirSync(out).filter((n) => n.startsWith('.') || n.endsWith('.partial')).length;
+      expectIntact(dir);
       const project = Project.open(dir);
       try {
         // Opening the project swept them: only complete exports remain, nothing hidden.

@@ -239,3 +239,69 @@ export function withHead(features: LayersFiles, head: LayersFiles, name = 'loupe
   bytes.set(headWeights.bytes, baseWeights.bytes.byteLength);
   return toFiles(name, [...base.layers, ...headLayers], base.input, top.output, [...baseWeights.specs, ...headWeights.specs], bytes);
 }
+
+const FLIP_IN = 'loupe_flip_in';
+const FLIP = 'loupe_flip';
+const FLIP_OUT = 'loupe_flip_out';
+const FLIP_AVERAGE = 'loupe_flip_average';
+
+/**
+ * Test-time flip averaging inside the model: the output becomes the mean of the model on the
+ * image and on its left-right mirror image (the same layers and weights, called twice). TF.js
+ * layers have no flip, so the mirror is a Dense layer on the width axis whose kernel is the
+ * reversal permutation (exact: each output is one input times 1 plus zeros), between two
+ * Permutes. The ONNX exporter turns these into Transpose, MatMul and Mean.
+ */
+export function withFlipAverage(files: LayersFiles, width: number): LayersFiles {
+  const model = functional(files.json);
+  const input = model.layers.find((l) => l.name === model.input);
+  const shape = (input?.config.batch_input_shape ?? input?.config.batch_shape) as unknown[] | undefined;
+  if (!input || shape?.length !== 4 || shape[2] !== width) throw bad(`flip averaging needs an image input ${width} pixels wide.`);
+  const config = (name: string, extra: Record<string, unknown>) => ({ name, trainable: false, dtype: 'float32', ...extra });
+  const mirror: KLayer[] = [
+    { class_name: 'Permute', name: FLIP_IN, config: config(FLIP_IN, { dims: [1, 3, 2] }), inbound_nodes: [[[input.name, 0, 0, {}]]] },
+    {
+      class_name: 'Dense',
+      name: FLIP,
+      config: config(FLIP, {
+        units: width,
+        activation: 'linear',
+        use_bias: false,
+        kernel_initializer: { class_name: 'Zeros', config: {} },
+        bias_initializer: { class_name: 'Zeros', config: {} },
+        kernel_regularizer: null,
+        bias_regularizer: null,
+        activity_regularizer: null,
+        kernel_constraint: null,
+        bias_constraint: null,
+      }),
+      inbound_nodes: [[[FLIP_IN, 0, 0, {}]]],
+    },
+    { class_name: 'Permute', name: FLIP_OUT, config: config(FLIP_OUT, { dims: [1, 3, 2] }), inbound_nodes: [[[FLIP, 0, 0, {}]]] },
+  ];
+  const rest = model.layers.filter((l) => l !== input);
+  for (const l of rest) {
+    if ([FLIP_IN, FLIP, FLIP_OUT, FLIP_AVERAGE].includes(l.name)) throw bad(`it already has a layer named ${l.name}.`);
+    if (l.inbound_nodes.length !== 1) throw bad(`layer ${l.name} is shared (called more than once).`);
+    const node = l.inbound_nodes[0];
+    l.inbound_nodes.push(node.map(([from, index, tensor, kwargs]) => (from === input.name ? [FLIP_OUT, 0, 0, kwargs ?? {}] : [from, index + 1, tensor, kwargs ?? {}])));
+  }
+  const average: KLayer = {
+    class_name: 'Average',
+    name: FLIP_AVERAGE,
+    config: config(FLIP_AVERAGE, {}),
+    inbound_nodes: [
+      [
+        [model.output, 0, 0, {}],
+        [model.output, 1, 0, {}],
+      ],
+    ],
+  };
+  const reversal = new Float32Array(width * width);
+  for (let i = 0; i < width; i++) reversal[i * width + (width - 1 - i)] = 1;
+  const specs = [...(files.json.weightsManifest.flatMap((g) => g.weights) as WeightSpec[]), { name: `${FLIP}/kernel`, shape: [width, width], dtype: 'float32' }];
+  const bytes = new Uint8Array(files.weights.byteLength + reversal.byteLength);
+  bytes.set(files.weights, 0);
+  bytes.set(new Uint8Array(reversal.buffer), files.weights.byteLength);
+  return toFiles(model.name, [input, ...mirror, ...rest, average], input.name, FLIP_AVERAGE, specs, bytes);
+}

@@ -30,7 +30,8 @@ export async function predictFromFeatures(project: Project, run: RunInfo, images
   const { signal, onProgress } = options;
   const classes = run.classes.length;
   const bytes = headOnnx(project, run.id);
-  const { pack, rowOf } = await prepareFeatures(project, run.config, images, { signal, onProgress });
+  const { pack, rowOf, flipRowOf } = await prepareFeatures(project, run.config, images, { signal, onProgress });
+  const average = run.config.backbone?.flipAverage === true;
   if (signal) throwIfCancelled(signal);
   const readable = images.filter((im) => rowOf(im.hash) !== undefined);
   const probs = new Float32Array(readable.length * classes);
@@ -46,7 +47,15 @@ export async function predictFromFeatures(project: Project, run: RunInfo, images
         const raw = readRows(fd, pack, Int32Array.from(part, (im) => rowOf(im.hash)!));
         const x = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
         const out = await session.run({ features: new ort.Tensor('float32', x, [part.length, pack.features]) });
-        probs.set(out.probabilities.data as Float32Array, start * classes);
+        const p = out.probabilities.data as Float32Array;
+        if (average) {
+          // The run's model averages each image with its mirror image.
+          const flips = readRows(fd, pack, Int32Array.from(part, (im) => (flipRowOf(im.hash) >= 0 ? flipRowOf(im.hash) : rowOf(im.hash)!)));
+          const mirrored = await session.run({ features: new ort.Tensor('float32', new Float32Array(flips.buffer, flips.byteOffset, flips.byteLength / 4), [part.length, pack.features]) });
+          const q = mirrored.probabilities.data as Float32Array;
+          for (let j = 0; j < p.length; j++) p[j] = (p[j] + q[j]) / 2;
+        }
+        probs.set(p, start * classes);
         onProgress?.(start + part.length, readable.length, 'Predicting');
       }
     } finally {

@@ -8,7 +8,7 @@ export interface SplitRows {
   /** Pack row of each image. */
   rows: Int32Array;
   labels: Int32Array;
-  /** Features packs: the row of each image's flipped copy (-1: none), drawn half the time in training. */
+  /** Features packs: the row of each image's flipped copy (-1: none), drawn half the time in training; in val and test, averaged with the image's. */
   flipRows?: Int32Array;
 }
 

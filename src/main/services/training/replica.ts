@@ -90,6 +90,13 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
       const indices = Array.from({ length: n }, (_, i) => b + i);
       const labels = Int32Array.from(indices, (i) => split.labels[i]);
       const p = await engine.predict(inputBatch(split, indices), n);
+      if (split.flipRows) {
+        // The mean of the image's and its mirror image's predictions, as the saved model computes.
+        const flips = split.flipRows;
+        const bytes = readRows(fd, init.pack, Int32Array.from(indices, (i) => (flips[i] >= 0 ? flips[i] : split.rows[i])));
+        const q = await engine.predict(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), n);
+        for (let j = 0; j < p.length; j++) p[j] = (p[j] + q[j]) / 2;
+      }
       for (let i = 0; i < n; i++) {
         const row = p.subarray(i * init.classes, (i + 1) * init.classes);
         let arg = 0;

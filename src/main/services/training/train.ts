@@ -322,6 +322,16 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   }
   const val = splitRows(data, 'val', pack.rows);
   const test = splitRows(data, 'test', pack.rows);
+  if (flipRowOf && config.backbone?.flipAverage) {
+    // Evaluation averages each image with its mirror image, as the saved model does.
+    for (const [split, rows] of [['val', val], ['test', test]] as const) {
+      const flips = flipRowOf;
+      rows.rows.flipRows = Int32Array.from(
+        data.items.filter((it) => it.split === split && pack.rows.has(it.hash)),
+        (it) => flips(it.hash),
+      );
+    }
+  }
   if (train.imageIds.length === 0) throw new LoupeError('INVALID_INPUT', 'None of the training images could be read.');
 
   const started = performance.now();

@@ -16,11 +16,13 @@ export interface PlanBackbone {
   resolutions: number[];
   features: number;
   license: string;
+  /** ONNX backbones' runs are one ONNX graph, without flip averaging. */
+  format?: 'tfjs-layers' | 'onnx';
 }
 
 export interface TransferCost {
   cores: number;
-  /** Images (or flipped copies) whose features are not cached yet, for the chosen resolution and augmentation. */
+  /** Images (and, with `flip`, their flipped copies) whose features are not cached yet, at `resolution`. */
   pending(resolution: number, flip: boolean): number;
   /** Backbone images per second through onnxruntime at `resolution`. */
   extractRate(resolution: number): number;
@@ -113,10 +115,14 @@ export function makeTransferPlan(
   const flipAllowed = overrides.augmentation?.flip ?? !stats.greyscale;
   const flipFits = cost.pending(resolution, true) / cost.extractRate(resolution) <= EXTRACT_BUDGET_SECONDS;
   const flip = flipAllowed && (overrides.augmentation?.flip === true || flipFits);
+  const flipAverage = flip && backbone.format !== 'onnx';
   if (overrides.augmentation?.flip === false) explanation.push('Augmentation: off (Advanced settings); the head trains on each image\'s features once per epoch.');
   else if (flip) {
     explanation.push(
-      `Augmentation: features of left-right flipped copies are extracted too (${stats.train.toLocaleString('en-US')} more backbone passes) and the head sees either copy at random: as good as twice the training images, for the cost of extracting them (the backbone stays frozen).`,
+      `Augmentation: features of left-right flipped copies are extracted too and the head sees either copy at random: as good as twice the training images, for the cost of extracting them (the backbone stays frozen).` +
+        (flipAverage
+          ? ' Predictions average each image and its mirror image (the model holds both passes): on CIFAR-10 that added 0.8 points on the full set and 1 on 2,000 images.'
+          : ''),
     );
   } else if (stats.greyscale) explanation.push('Augmentation: none (no flips for greyscale images such as digits or text).');
   else {
@@ -157,6 +163,7 @@ export function makeTransferPlan(
     resolution,
     features: backbone.features,
     augment: flip ? 'flip' : 'none',
+    flipAverage,
   };
   const config: TrainConfig = {
     arch: 'dense-head',

@@ -11,7 +11,7 @@ import type { Project } from '../../store/project';
 import { backboneOnnx, ensureFeatures, featureDir, flipKey, measuredRate, type FeaturePack } from '../backbones/extract';
 import { findCopy, resolveBackbone, type ResolvedBackbone } from '../backbones/locate';
 import { loadRegistry } from '../backbones/registry';
-import { readTfjsFolder, withHead, writeTfjsFolder } from '../backbones/tfjs-model';
+import { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from '../backbones/tfjs-model';
 import { backboneFeatureFiles } from '../backbones/extract';
 import { appendHead } from '../backbones/onnx-backbone';
 import { convertToOnnx } from '../export/onnx/convert';
@@ -72,7 +72,7 @@ export function chooseTransfer(stats: TrainDataStats, overrides: TrainOverrides)
 
 async function planBackbone(backbone: ResolvedBackbone): Promise<PlanBackbone> {
   const features = backbone.features ?? (await backboneOnnx(backbone, backbone.inputSize)).features;
-  return { ...backbone, features };
+  return { ...backbone, features, format: backbone.format };
 }
 
 /** Keys already in a backbone's feature cache (to tell what a run still has to extract). */
@@ -118,7 +118,8 @@ export async function transferPlan(
         let n = 0;
         for (const it of items) {
           if (!keys.has(it.hash)) n++;
-          if (flip && it.split === 'train' && !keys.has(flipKey(it.hash))) n++;
+          // Flipped copies of every image: training draws them, predictions average with them.
+          if (flip && !keys.has(flipKey(it.hash))) n++;
         }
         return n;
       },
@@ -162,7 +163,7 @@ export async function prepareFeatures(
     project,
     backbone,
     transfer.resolution,
-    items.map((it) => ({ hash: it.hash, ext: it.ext, flip: transfer.augment === 'flip' && it.split === 'train' })),
+    items.map((it) => ({ hash: it.hash, ext: it.ext, flip: transfer.flipAverage === true || (transfer.augment === 'flip' && it.split === 'train') })),
     { signal: options.signal, onProgress: (d, t) => options.onProgress?.(d, t, phase) },
   );
   if (pack.features !== transfer.features) throw new LoupeError('INTERNAL', `${backbone.title} gave ${pack.features} features where the plan expected ${transfer.features}.`);
@@ -192,5 +193,5 @@ export async function saveTransferModel(modelDir: string, transfer: TransferConf
     return;
   }
   const combined = withHead(backboneFeatureFiles(backbone, transfer.resolution), readTfjsFolder(headDir));
-  writeTfjsFolder(combined, modelPath);
+  writeTfjsFolder(transfer.flipAverage ? withFlipAverage(combined, transfer.resolution) : combined, modelPath);
 }

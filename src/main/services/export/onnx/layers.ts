@@ -276,6 +276,27 @@ const rescaling: LayerConverter = (ctx, layer, inputs) => {
   return { ...x, name: offset === 0 ? scaled : g.node('Add', [scaled, g.scalar(`${layer.name}/offset`, offset)], {}, layer.name) };
 };
 
+/** Keras Permute: reorders the axes after the batch (`dims` counts from 1). */
+const permuteLayer: LayerConverter = (ctx, layer, inputs) => {
+  const x = ctx.keras(one(layer, inputs));
+  const dims = layer.config.dims;
+  if (!Array.isArray(dims) || dims.length !== x.shape.length || [...dims].sort().join() !== x.shape.map((_, i) => i + 1).join()) {
+    throw unsupported(layer, `has dims ${JSON.stringify(dims)} for a ${x.shape.length}-d input`);
+  }
+  const perm = [0, ...dims.map(Number)];
+  const name = ctx.graph.node('Transpose', [x.name], { perm }, layer.name);
+  return { name, shape: perm.slice(1).map((d) => x.shape[d - 1]), layout: 'keras' };
+};
+
+/** Keras Average: the element-wise mean of its inputs. */
+const average: LayerConverter = (ctx, layer, inputs) => {
+  if (inputs.length < 2) throw unsupported(layer, `has ${inputs.length} input`);
+  const shape = inputs[0].shape;
+  if (!inputs.every((v) => v.shape.join() === shape.join())) throw unsupported(layer, `averages different shapes (${inputs.map((v) => v.shape.join('x')).join(', ')})`);
+  const xs = inputs.map((v) => ctx.keras(v));
+  return { name: ctx.graph.node('Mean', xs.map((v) => v.name), {}, layer.name), shape, layout: 'keras' };
+};
+
 /** Layers that do nothing at inference. */
 const identity: LayerConverter = (_ctx, layer, inputs) => one(layer, inputs);
 
@@ -299,6 +320,8 @@ export const LAYER_CONVERTERS: Record<string, LayerConverter> = {
   Add: merge('Add'),
   Multiply: merge('Mul'),
   Concatenate: concatenate,
+  Average: average,
+  Permute: permuteLayer,
   Rescaling: rescaling,
   Dropout: identity,
   SpatialDropout2D: identity,
