@@ -1,4 +1,4 @@
-// LOUPE_LOAD=1 only (about 5 minutes here): a generated 100,000-image folder imported with
+// About 75 s on a quiet machine here (LOUPE_LOAD=0 skips it): a generated 100,000-image folder imported with
 // `loupe import`, then opened in the real UI in Chromium: the first thumbnails within a second,
 // a labeling keystroke saved and painted within 50 ms (p95), a bounded DOM scrolling from top to
 // bottom, and 50 concurrent thumbnail requests from the page all served.
@@ -16,7 +16,7 @@ const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 type Metrics = { __loupeMetrics: { samples: Record<string, number[]> } };
 
-describe.runIf(hasChromium && process.env.LOUPE_LOAD === '1')('a 100,000-image project (LOUPE_LOAD=1)', () => {
+describe.runIf(hasChromium && process.env.LOUPE_LOAD !== '0')('a 100,000-image project', () => {
   it('imports, opens, labels and scrolls within the limits', { timeout: 1_200_000 }, async () => {
     const src = tempDir('loupe-100k-src-');
     let t = performance.now();
