@@ -168,7 +168,7 @@ describe('project store', () => {
     staging('.pets-run-1.partial-11111111', { exportId: 9 }); // another export's
     staging('.pets-run-1.partial-22222222', null); // unmarked: not provably ours
     staging('.done.partial-33333333', { exportId: 8 }); // a completed export is not swept
-    fs.writeFileSync(path.join(out, 'pets-run-1.zip.partial'), 'half a zip');
+    fs.writeFileSync(path.join(out, 'pets-run-1.zip.partial'), 'not written by Loupe'); // (Loupe zips inside the staging folder)
     fs.writeFileSync(path.join(out, 'pets-run-1.zip'), 'someone else\'s');
 
     const reopened = Project.open(dir);
@@ -177,6 +177,6 @@ describe('project store', () => {
       { id: 7, status: 'failed' },
       { id: 8, status: 'completed' },
     ]);
-    expect(fs.readdirSync(out).sort()).toEqual(['.done.partial-33333333', '.pets-run-1.partial-11111111', '.pets-run-1.partial-22222222', 'pets-run-1.zip']);
+    expect(fs.readdirSync(out).sort()).toEqual(['.done.partial-33333333', '.pets-run-1.partial-11111111', '.pets-run-1.partial-22222222', 'pets-run-1.zip', 'pets-run-1.zip.partial']);
   });
 });

@@ -12,7 +12,7 @@ export interface Recovered {
 }
 
 export function recoverAfterCrash(db: DB, now = Date.now()): Recovered {
-  return db.transaction(() => {
+  const recovered = db.transaction(() => {
     const interruptedRuns = db
       .prepare(
         `UPDATE runs SET status = 'interrupted', finished_at = ?, owner_pid = NULL,
@@ -22,9 +22,10 @@ export function recoverAfterCrash(db: DB, now = Date.now()): Recovered {
       .run(now).changes;
     const cutOff = db.prepare("SELECT id, path FROM exports WHERE status = 'running'").all() as { id: number; path: string }[];
     db.prepare("UPDATE exports SET status = 'failed', error = 'Interrupted before it finished.' WHERE status = 'running'").run();
-    for (const e of cutOff) sweepExportStaging(e.id, e.path);
-    return { interruptedRuns, failedExports: cutOff.length };
+    return { interruptedRuns, cutOff };
   })();
+  for (const e of recovered.cutOff) sweepExportStaging(e.id, e.path);
+  return { interruptedRuns: recovered.interruptedRuns, failedExports: recovered.cutOff.length };
 }
 
 /** The file exportRun writes first into its hidden staging folder, naming the export it belongs to. */
@@ -32,10 +33,9 @@ export const STAGING_MARK = '.loupe-export-staging';
 
 /**
  * Deletes what an export cut off by a crash left beside its destination: the hidden staging
- * folder (`.<name>.partial-<hex>`) and a half-written zip (`<name>.zip.partial`). The destination
- * comes from the project's database, which may be someone else's: only a folder of exactly that
- * name holding the staging mark of this export id is removed, and only a plain file of the zip's
- * temporary name; nothing else is touched.
+ * folder (`.<name>.partial-<hex>`, which also holds a half-written zip). The destination comes
+ * from the project's database, which may be someone else's: only a folder of exactly that name
+ * holding the staging mark of this export id is removed; nothing else is touched.
  */
 export function sweepExportStaging(exportId: number, destination: string): number {
   if (typeof destination !== 'string' || !path.isAbsolute(destination)) return 0;
@@ -55,9 +55,6 @@ export function sweepExportStaging(exportId: number, destination: string): numbe
         const mark = JSON.parse(fs.readFileSync(path.join(full, STAGING_MARK), 'utf8')) as { exportId?: unknown };
         if (mark.exportId !== exportId) continue;
         fs.rmSync(full, { recursive: true, force: true });
-        removed++;
-      } else if (entry.isFile() && entry.name === `${name}.zip.partial`) {
-        fs.rmSync(full, { force: true });
         removed++;
       }
     } catch {

@@ -147,7 +147,8 @@ export async function exportRun(project: Project, request: ExportRequest, option
 
     if (request.zip) {
       onProgress?.(0, null, 'Zipping');
-      zipFolder(staging, target.name, files, inside(target.dir, `${target.name}.zip`));
+      // Written inside the staging folder, so a crash leaves nothing but that folder to sweep.
+      zipFolder(staging, target.name, files, inside(target.dir, `${target.name}.zip`), path.join(staging, '.zip.partial'));
     }
     fs.rmSync(path.join(staging, STAGING_MARK));
     fs.renameSync(staging, target.folder);

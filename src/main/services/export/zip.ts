@@ -6,15 +6,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 
-/** Writes `zipFile` holding every file under `dir` as `<name>/<relative path>`. */
-export function zipFolder(dir: string, name: string, files: string[], zipFile: string): void {
+/**
+ * Writes `zipFile` holding every file under `dir` as `<name>/<relative path>`, through `tmp`
+ * (renamed into place: the zip is complete or absent).
+ */
+export function zipFolder(dir: string, name: string, files: string[], zipFile: string, tmp = `${zipFile}.partial`): void {
   const entries: Zippable = {};
   for (const rel of files) {
     const data = new Uint8Array(fs.readFileSync(path.join(dir, rel)));
     const binary = /\.(onnx|bin)$/.test(rel);
     entries[`${name}/${rel.split(path.sep).join('/')}`] = [data, { level: binary ? 1 : 6 }];
   }
-  const tmp = `${zipFile}.partial`;
   fs.writeFileSync(tmp, zipSync(entries, { mtime: new Date() }));
   fs.renameSync(tmp, zipFile);
 }

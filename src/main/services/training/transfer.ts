@@ -104,6 +104,7 @@ export async function transferPlan(
   if (stats.excluded > 0) notes.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
   if (!backbone.verified) notes.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
   const cache = new Map<number, Set<string>>();
+  const averages = backbone.format !== 'onnx';
   return makeTransferPlan(
     stats,
     backend,
@@ -118,8 +119,8 @@ export async function transferPlan(
         let n = 0;
         for (const it of items) {
           if (!keys.has(it.hash)) n++;
-          // Flipped copies of every image: training draws them, predictions average with them.
-          if (flip && !keys.has(flipKey(it.hash))) n++;
+          // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
+          if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
         }
         return n;
       },
