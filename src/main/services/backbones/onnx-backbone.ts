@@ -4,15 +4,13 @@
 // pruned. A transfer run's model is that graph with the trained head appended: one ONNX graph.
 
 import fs from 'node:fs';
-import onnxProto from 'onnx-proto';
 import { LoupeError } from '../../../shared/errors';
 import { onnxruntime } from '../inference/providers';
+import { FLOAT, onnx, valueInfo, type Onnx } from '../onnx/proto';
 
-const { onnx } = onnxProto;
-type Model = onnxProto.onnx.ModelProto;
-type Node = onnxProto.onnx.INodeProto;
+type Model = Onnx.ModelProto;
+type Node = Onnx.INodeProto;
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INPUT = 'pixels';
 const OUTPUT = 'features';
 
@@ -20,14 +18,7 @@ function bad(file: string, why: string): LoupeError {
   return new LoupeError('INVALID_INPUT', `${file} cannot be used as a backbone: ${why}`);
 }
 
-function valueInfo(name: string, dims: (number | string)[] | null): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType: FLOAT, ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } : {}) } },
-  };
-}
-
-function floatConst(name: string, value: number): onnxProto.onnx.ITensorProto {
+function floatConst(name: string, value: number): Onnx.ITensorProto {
   return { name, dataType: FLOAT, dims: [], rawData: new Uint8Array(Float32Array.of(value).buffer) };
 }
 

@@ -1,29 +1,16 @@
-// Collects ONNX nodes and initializers with unique names and encodes them as a ModelProto through
-// onnx-proto (protobufjs). The one place that knows the protobuf field shapes.
+// The exporter's ONNX graph builder: nodes and initializers with unique names (layer names
+// become tensor names), one input and one output, encoded through onnx/proto.ts (shared with
+// the training compiler's builder).
 
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { attribute, encodeModel, onnx, valueInfo, type AttrValue, type Onnx } from '../../onnx/proto';
 
-export const { onnx } = onnxProto;
-export type { Onnx };
+export { onnx, type AttrValue, type Onnx };
 
 export const OPSET = 13;
 /** IR version 7 is the one that goes with opset 13 (ONNX 1.8). */
 export const IR_VERSION = 7;
 
-export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
 type Attrs = Record<string, AttrValue | undefined>;
-
-function attribute(name: string, value: AttrValue): Onnx.IAttributeProto {
-  const { AttributeType } = onnx.AttributeProto;
-  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new Error(`attribute ${name}: use { float } for ${value}`);
-    return { name, type: AttributeType.INT, i: value };
-  }
-  if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
-  if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
-  return { name, type: AttributeType.FLOATS, floats: value.floats };
-}
 
 export interface ValueInfo {
   name: string;
@@ -105,30 +92,20 @@ export class GraphBuilder {
     docString?: string;
     metadata?: Record<string, string>;
   }): Uint8Array {
-    const valueInfo = (v: ValueInfo): Onnx.IValueInfoProto => ({
-      name: v.name,
-      type: {
-        tensorType: {
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: { dim: v.dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-        },
-      },
-    });
-    const model = onnx.ModelProto.create({
+    return encodeModel({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opset: OPSET,
       producerName: 'Loupe',
       producerVersion: options.producerVersion,
-      docString: options.docString ?? '',
+      docString: options.docString,
+      metadata: options.metadata,
       graph: {
         name: options.name,
         node: this.#nodes,
         initializer: this.#initializers,
-        input: [valueInfo(options.input)],
-        output: [valueInfo(options.output)],
+        input: [valueInfo(options.input.name, options.input.dims)],
+        output: [valueInfo(options.output.name, options.output.dims)],
       },
-      metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     });
-    return onnx.ModelProto.encode(model).finish();
   }
 }

@@ -1,35 +1,17 @@
-// A small ONNX graph builder over onnx-proto: named values, nodes with typed attributes, float
-// and int64 constants, and symbolic dimensions. It writes the protobuf bytes onnxruntime loads.
+// The training compiler's ONNX graph builder: named values, several graph inputs and outputs,
+// multi-output nodes, deduplicated float and int64 constants, and symbolic dimensions. The
+// protobuf shapes are in onnx/proto.ts, shared with the exporter's builder.
 
-import onnxProto from 'onnx-proto';
+import { attribute, encodeModel, FLOAT, INT64, valueInfo, type AttrValue, type Dim, type Onnx } from '../../onnx/proto';
 
-const { onnx } = onnxProto;
-export const FLOAT = onnx.TensorProto.DataType.FLOAT;
-export const INT64 = onnx.TensorProto.DataType.INT64;
-
-export type Attr = number | number[] | string | { float: number };
-export type Dim = number | string;
-
-function attribute(name: string, value: Attr): onnxProto.onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
-  if (typeof value === 'object' && !Array.isArray(value)) return { name, type: T.FLOAT, f: value.float };
-  if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
-  return { name, type: T.INT, i: value };
-}
-
-function valueInfo(name: string, dims: Dim[], elemType = FLOAT): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-  };
-}
+export { FLOAT, INT64, type Dim };
+export type Attr = AttrValue;
 
 export class GraphBuilder {
-  readonly #nodes: onnxProto.onnx.INodeProto[] = [];
-  readonly #inputs: onnxProto.onnx.IValueInfoProto[] = [];
-  readonly #outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  readonly #initializers: onnxProto.onnx.ITensorProto[] = [];
+  readonly #nodes: Onnx.INodeProto[] = [];
+  readonly #inputs: Onnx.IValueInfoProto[] = [];
+  readonly #outputs: Onnx.IValueInfoProto[] = [];
+  readonly #initializers: Onnx.ITensorProto[] = [];
   readonly #constants = new Map<string, string>();
   #counter = 0;
 
@@ -93,12 +75,11 @@ export class GraphBuilder {
   }
 
   encode(opset = 17): Uint8Array {
-    const model = onnx.ModelProto.create({
+    return encodeModel({
       irVersion: 8,
+      opset,
       producerName: 'loupe',
-      opsetImport: [{ domain: '', version: opset }],
       graph: { name: this.name, node: this.#nodes, input: this.#inputs, output: this.#outputs, initializer: this.#initializers },
     });
-    return onnx.ModelProto.encode(model).finish();
   }
 }
