@@ -29,7 +29,7 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();
     await page.getByTestId('plan-estimate').waitFor();
 
-    await expect.poll(() => text(page, 'config-backbone')).toMatch(/^TinyNet \(official\) at 32×32, 24 features/);
+    await expect.poll(() => text(page, 'config-backbone')).toMatch(/^TinyNet \(official\) at 32×32, 24 features, with flipped copies; predictions average each image and its mirror image$/);
     expect(await text(page, 'config-arch')).toBe('Dense head (dense-head)');
     expect(await text(page, 'plan-explanation')).toMatch(/^Transfer learning: these look like photos, so TinyNet/);
     await page.getByTestId('backbones').locator('summary').click();

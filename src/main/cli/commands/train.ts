@@ -47,7 +47,7 @@ export function describePlan(plan: TrainPlan): string[] {
   const b = c.backbone;
   if (b) {
     return [
-      `Plan: transfer learning, ${ARCHITECTURES[c.arch].title} on ${b.title} (${b.copy}) features at ${b.resolution}x${b.resolution}${b.augment === 'flip' ? ' with flipped copies' : ''}, ` +
+      `Plan: transfer learning, ${ARCHITECTURES[c.arch].title} on ${b.title} (${b.copy}) features at ${b.resolution}x${b.resolution}${b.augment === 'flip' ? ' with flipped copies' : ''}${b.flipAverage ? ' (flip-averaged predictions)' : ''}, ` +
         `${c.epochs} epochs, batch ${c.batchSize}, ${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; head on ${plan.backend.name}; about ${formatDuration(plan.estimatedSeconds)}.`,
       ...plan.explanation.map((line) => `  - ${line}`),
     ];
