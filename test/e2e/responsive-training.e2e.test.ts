@@ -3,9 +3,9 @@
 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
+import { connectApi } from '../ws-api';
 import { hasChromium, launch, newPage, serve } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
@@ -13,29 +13,12 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 
 /** A second client of the same server (as another tab would be), to start and watch the run. */
 async function apiClient(openUrl: string) {
-  const url = new URL(openUrl);
-  const ws = new WebSocket(`ws://${url.host}/api`, { headers: { Origin: url.origin, Authorization: `Bearer ${url.searchParams.get('token')}` } });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let next = 1;
+  const api = await connectApi(openUrl);
   const progress: number[] = [];
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data));
-    if (msg.type === 'event' && msg.name === 'onJobProgress' && msg.payload.kind === 'train') progress.push(Date.now());
+  api.onEvent((name, payload) => {
+    if (name === 'onJobProgress' && (payload as { kind: string }).kind === 'train') progress.push(Date.now());
   });
-  const call = (method: string, params: unknown = {}) =>
-    new Promise<{ ok: boolean; value?: unknown; error?: unknown }>((resolve) => {
-      const id = next++;
-      const onMessage = (data: WebSocket.RawData) => {
-        const msg = JSON.parse(String(data));
-        if (msg.type === 'result' && msg.id === id) {
-          ws.off('message', onMessage);
-          resolve(msg);
-        }
-      };
-      ws.on('message', onMessage);
-      ws.send(JSON.stringify({ type: 'call', id, method, params }));
-    });
-  return { call, progress, close: () => ws.close() };
+  return { call: api.call, progress, close: api.close };
 }
 
 describe.runIf(hasChromium)('responsiveness during training (Chromium, browser mode)', () => {

@@ -4,10 +4,10 @@
 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { Project } from '../../src/main/store/project';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
+import { connectApi } from '../ws-api';
 import { expectIntact, killAfter, seededRandom, startCli, waitFor } from './fault-helpers';
 
 const TRIALS = Number(process.env.LOUPE_FAULT_TRIALS ?? 20);
@@ -15,46 +15,6 @@ const SEED = Number(process.env.LOUPE_FAULT_SEED ?? 20261130);
 const CLASSES = ['ant', 'bee', 'cow'];
 const IMAGES = 4000;
 const IN_FLIGHT = 8;
-
-interface Client {
-  call(method: string, params: unknown): Promise<unknown>;
-  close(): void;
-}
-
-async function connect(openUrl: string): Promise<Client> {
-  const url = new URL(openUrl);
-  const token = url.searchParams.get('token')!;
-  const ws = new WebSocket(`ws://${url.host}/api`, { headers: { Origin: url.origin, Authorization: `Bearer ${token}` } });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  ws.on('error', () => {}); // the server is killed under it
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { type: string; id?: number; ok?: boolean; value?: unknown; error?: unknown };
-    if (msg.type !== 'result' || msg.id === undefined) return;
-    const w = waiting.get(msg.id);
-    waiting.delete(msg.id);
-    if (msg.ok) w?.resolve(msg.value);
-    else w?.reject(msg.error);
-  });
-  ws.on('close', () => {
-    for (const w of waiting.values()) w.reject(new Error('closed'));
-    waiting.clear();
-  });
-  let next = 1;
-  return {
-    call(method, params) {
-      const id = next++;
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        ws.send(JSON.stringify({ type: 'call', id, method, params }));
-      });
-    },
-    close: () => ws.terminate(),
-  };
-}
 
 describe('kill -9 while labeling at full speed through the API', () => {
   it(`keeps every acknowledged label (${TRIALS} kills, seed ${SEED})`, { timeout: 600_000 }, async () => {
@@ -70,9 +30,9 @@ describe('kill -9 while labeling at full speed through the API', () => {
       const server = startCli(['serve', '--project', dir]);
       await waitFor(server, server.stdout, /\?token=[\w-]+/);
       const openUrl = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(server.stdout())![1];
-      const client = await connect(openUrl);
-      await client.call('openProject', { path: dir });
-      const { classes } = (await client.call('projectSummary', {})) as { classes: { id: number }[] };
+      const client = await connectApi(openUrl);
+      await client.value('openProject', { path: dir });
+      const { classes } = await client.value<{ classes: { id: number }[] }>('projectSummary');
 
       // What may be on disk for an image whose label was sent but not acknowledged: either.
       const inFlight = new Map<number, number>();
@@ -87,7 +47,7 @@ describe('kill -9 while labeling at full speed through the API', () => {
           const classId = classes[Math.floor(random() * classes.length)].id;
           inFlight.set(imageId, classId);
           try {
-            await client.call('setLabel', { imageIds: [imageId], classId });
+            await client.value('setLabel', { imageIds: [imageId], classId });
           } catch {
             return; // the server is gone
           }

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { createApi } from '../../src/main/api/create-api';
 import { Project } from '../../src/main/store/project';
 import { makeFixtureProject } from '../fixtures';
 import { makeStudio, tempDir } from '../helpers';
+import { connectApi } from '../ws-api';
 import { expectIntact, runCli, startCli, waitFor } from './fault-helpers';
 
 const LOCKED = /open in another Loupe window or process/;
@@ -60,23 +60,7 @@ describe('the same project opened twice', () => {
     const app = startCli(['serve', '--project', dir]);
     await waitFor(app, app.stdout, /\?token=[\w-]+/);
     const openUrl = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(app.stdout())![1];
-    const url = new URL(openUrl);
-    const ws = new WebSocket(`ws://${url.host}/api`, { headers: { Origin: url.origin, Authorization: `Bearer ${url.searchParams.get('token')}` } });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    let nextId = 1;
-    const call = (method: string, params: unknown) =>
-      new Promise<{ ok: boolean; value?: unknown }>((resolve) => {
-        const id = nextId++;
-        const onMessage = (data: WebSocket.RawData) => {
-          const msg = JSON.parse(String(data));
-          if (msg.type === 'result' && msg.id === id) {
-            ws.off('message', onMessage);
-            resolve(msg);
-          }
-        };
-        ws.on('message', onMessage);
-        ws.send(JSON.stringify({ type: 'call', id, method, params }));
-      });
+    const { call, close } = await connectApi(openUrl);
     const opened = (await call('openProject', { path: dir })) as { ok: boolean; value: { classes: { id: number }[] } };
     expect(opened.ok).toBe(true);
 
@@ -108,7 +92,7 @@ describe('the same project opened twice', () => {
 
     labeling = false;
     await labeler;
-    ws.close();
+    close();
     app.proc.kill('SIGTERM');
     expect((await app.exited).code).toBe(0);
     expect(fs.statSync(path.join(dir, 'project.db')).size).toBeGreaterThanOrEqual(before);
