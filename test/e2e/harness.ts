@@ -72,3 +72,25 @@ export async function newPage(browser: Browser): Promise<{ page: Page; problems:
   page.on('pageerror', (err) => problems.push(err.message));
   return { page, problems };
 }
+
+/** The p-th percentile (0-100) of `xs`, nearest rank. */
+export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+/** Opens the gallery at `url`; milliseconds until the first cell's thumbnail has painted. */
+export async function openGallery(page: Page, url: string): Promise<number> {
+  const t0 = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => {
+    const img = document.querySelector<HTMLImageElement>('[data-testid=cell][data-index="0"] img');
+    return img !== null && img.complete && img.naturalWidth > 0;
+  });
+  return Date.now() - t0;
+}
+
+type Metrics = { __loupeMetrics: { samples: Record<string, number[]> } };
+
+/** The labeling latencies (keystroke to saved and painted, ms) the page recorded, once there are at least `n`. */
+export async function labelLatencies(page: Page, n: number): Promise<number[]> {
+  await page.waitForFunction((count) => ((window as never as Metrics).__loupeMetrics.samples.label?.length ?? 0) >= count, n);
+  return page.evaluate(() => (window as never as Metrics).__loupeMetrics.samples.label);
+}

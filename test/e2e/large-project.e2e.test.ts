@@ -5,12 +5,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, labelLatencies, launch, newPage, openGallery, percentile, serve } from './harness';
 
 const N = 60_000;
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 describe.runIf(hasChromium)('a 60,000-image project (Chromium, browser mode)', () => {
   let dir: string;
@@ -24,13 +23,7 @@ describe.runIf(hasChromium)('a 60,000-image project (Chromium, browser mode)', (
     const browser = await launch();
     const { page, problems } = await newPage(browser);
 
-    const t0 = Date.now();
-    await page.goto(server.openUrl);
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('[data-testid=cell][data-index="0"] img');
-      return img !== null && img.complete && img.naturalWidth > 0;
-    });
-    const firstThumbMs = Date.now() - t0;
+    const firstThumbMs = await openGallery(page, server.openUrl);
     expect(await page.getByTestId('gallery-count').textContent()).toBe('60,000 images');
 
     // Label 120 images in a row from the keyboard at a fast labeler's pace (8 keys a second);
@@ -41,8 +34,8 @@ describe.runIf(hasChromium)('a 60,000-image project (Chromium, browser mode)', (
       await page.keyboard.press(String((i % 9) + 1));
       await page.waitForTimeout(125);
     }
-    await expect.poll(() => page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label?.length ?? 0)).toBe(120);
-    const latencies = await page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label);
+    const latencies = await labelLatencies(page, 120);
+    expect(latencies).toHaveLength(120);
     await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('29880');
     const p50 = percentile(latencies, 50);
     const p95 = percentile(latencies, 95);

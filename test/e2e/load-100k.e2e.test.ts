@@ -9,12 +9,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, tempDir } from '../helpers';
 import { writePngs } from '../faults/images';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, labelLatencies, launch, newPage, openGallery, percentile, serve } from './harness';
 
 const N = 100_000;
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-type Metrics = { __loupeMetrics: { samples: Record<string, number[]> } };
 
 describe.runIf(hasChromium && process.env.LOUPE_LOAD !== '0')('a 100,000-image project', () => {
   it('imports, opens, labels and scrolls within the limits', { timeout: 1_200_000 }, async () => {
@@ -35,13 +33,7 @@ describe.runIf(hasChromium && process.env.LOUPE_LOAD !== '0')('a 100,000-image p
     const server = await serve(['--project', dir]);
     const browser = await launch();
     const { page, problems } = await newPage(browser);
-    const t0 = Date.now();
-    await page.goto(server.openUrl);
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('[data-testid=cell][data-index="0"] img');
-      return img !== null && img.complete && img.naturalWidth > 0;
-    });
-    const firstThumbMs = Date.now() - t0;
+    const firstThumbMs = await openGallery(page, server.openUrl);
     expect(await page.getByTestId('gallery-count').textContent()).toBe('100,000 images');
 
     // 50 thumbnails at once, as the page itself asks for them.
@@ -58,8 +50,8 @@ describe.runIf(hasChromium && process.env.LOUPE_LOAD !== '0')('a 100,000-image p
       await page.keyboard.press(String((i % 9) + 1));
       await page.waitForTimeout(125);
     }
-    await expect.poll(() => page.evaluate(() => (window as never as Metrics).__loupeMetrics.samples.label?.length ?? 0)).toBe(120);
-    const latencies = await page.evaluate(() => (window as never as Metrics).__loupeMetrics.samples.label);
+    const latencies = await labelLatencies(page, 120);
+    expect(latencies).toHaveLength(120);
 
     // Scroll from top to bottom: only what is on screen is in the DOM.
     const grid = page.getByTestId('grid');

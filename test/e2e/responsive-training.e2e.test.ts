@@ -6,10 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
 import { connectApi } from '../ws-api';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, labelLatencies, launch, newPage, percentile, serve } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 /** A second client of the same server (as another tab would be), to start and watch the run. */
 async function apiClient(openUrl: string) {
@@ -44,8 +43,8 @@ describe.runIf(hasChromium)('responsiveness during training (Chromium, browser m
       await page.keyboard.press(String((i % 3) + 1));
       await page.waitForTimeout(125);
     }
-    await expect.poll(() => page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label?.length ?? 0)).toBe(80);
-    const latencies = await page.evaluate(() => (window as never as { __loupeMetrics: { samples: Record<string, number[]> } }).__loupeMetrics.samples.label);
+    const latencies = await labelLatencies(page, 80);
+    expect(latencies).toHaveLength(80);
     // The run kept going the whole time.
     expect(api.progress.length - firstProgress).toBeGreaterThan(10);
     const jobs = (await api.call('listJobs')).value as { jobId: string; kind: string; status: string }[];
