@@ -38,8 +38,9 @@ export const EXTRACT_BUDGET_SECONDS = 20 * 60;
 export const BEST_EPOCH_MIN_VAL = 1000;
 /**
  * Small images are upscaled at most this much: further, they only look blurred to the backbone.
- * Measured on CIFAR-10 (32 px; 2,000 train / 1,000 test, linear head on MobileNet v1 features):
- * 72.5% at 96 px, 77.1% at 128, 74.8% at 160, 73.4% at 192, 72.5% at 224, 66.6% at 288.
+ * Measured on CIFAR-10 (32 px) with MobileNet v1: on 2,000 train / 1,000 test images the dense
+ * head reached about 77% at 128 px and 73% at 96; on the full set its validation accuracy after
+ * 9 epochs was 81.6% at 128 px against 78.8% at 224.
  */
 export const MAX_UPSCALE = 4;
 

@@ -22,10 +22,13 @@ import { makePlan, type CostModel } from './plan';
 import { makeTransferPlan, transferSuits, type PlanBackbone } from './transfer-plan';
 
 /**
- * Backbone images per second through onnxruntime at 224 px, per core (MobileNet v1 here:
- * measured by bench:transfer); other resolutions scale with the pixel count.
+ * Backbone images per second at 224 px, per core, before a project has measured its own (the
+ * plan's first estimate). MobileNet v1 here, 2 cores: bench:transfer measured 301 images/s
+ * through onnxruntime at 224 px (906 at 128: the pixel count's ratio); inside a run, decoding
+ * included, extraction reached about 300 at 224 px and 600 at 128. Other resolutions scale
+ * with the pixel count.
  */
-export const EXTRACT_RATE_224_PER_CORE = 40;
+export const EXTRACT_RATE_224_PER_CORE = 120;
 
 export interface TransferChoice {
   backbone: ResolvedBackbone | null;
