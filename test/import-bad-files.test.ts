@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tiffDirectoryPastEnd } from '../src/main/services/import/formats';
+import { decodeErrorReason } from '../src/main/services/import/reasons';
 import { cliPath, tempDir } from './helpers';
 import { bombPng, folder, image, importInto, imagesOf, newProject, put, reasonFor } from './import-helpers';
 
@@ -108,5 +110,38 @@ describe('truncation', () => {
       expect(looksTruncated(format, whole), format).toBe(false);
       expect(looksTruncated(format, whole.subarray(0, Math.floor(whole.length * 0.7))), format).toBe(true);
     }
+  });
+});
+
+describe('decoder errors as reasons', () => {
+  const reason = (message: string, format: Parameters<typeof decodeErrorReason>[2]) => decodeErrorReason(new Error(message), 150e6, format);
+
+  it('quotes only what the decoder said about this file, not what other images decoding at the time said', () => {
+    // libvips keeps one error log per process: a GIF's error can carry a WebP's words.
+    expect(reason('Input buffer has corrupt header: webp: unable to parse image', 'gif')).toBe("The GIF file's header is damaged.");
+    expect(reason('Input buffer has corrupt header: gifload_buffer: no frames in GIF\nwebp: unable to parse image', 'gif')).toBe(
+      "The GIF file's header is damaged: gifload_buffer: no frames in GIF",
+    );
+    // Another image's "read error" does not make this one truncated.
+    expect(reason('vipspng: libpng read error', 'gif')).toBe('The GIF file cannot be decoded: its image data is damaged.');
+    expect(reason('vipspng: libpng read error\nvipspng: libpng read error', 'png')).toBe('The PNG file is truncated or damaged: vipspng: libpng read error');
+    expect(reason('VipsJpeg: Premature end of JPEG file\nVipsJpeg: out of order read', 'jpeg')).toBe(
+      'The JPEG file is truncated or damaged: VipsJpeg: Premature end of JPEG file; VipsJpeg: out of order read',
+    );
+  });
+
+  it('says what is wrong even when the decoder gave no words', () => {
+    expect(reason('Input buffer has corrupt header: ', 'png')).toBe("The PNG file's header is damaged.");
+    expect(reason('Unknown error', 'webp')).toBe('The WebP file cannot be decoded: its image data is damaged.');
+    expect(reason('Input buffer contains unsupported image format', 'tiff')).toBe('The TIFF file is damaged: it starts as a TIFF does, but the decoder cannot read it.');
+    expect(reason('Input image exceeds pixel limit', 'png')).toMatch(/over the limit of 150 megapixels/);
+  });
+
+  it('tells a TIFF whose directory lies past its end', () => {
+    const tiff = Buffer.from('II*\0\x08\0\0\0\0\0', 'latin1');
+    expect(tiffDirectoryPastEnd(tiff)).toBe(false);
+    expect(tiffDirectoryPastEnd(tiff.subarray(0, 9))).toBe(true);
+    expect(tiffDirectoryPastEnd(Buffer.from('MM\0*\x7f\xff\xff\xf0', 'latin1'))).toBe(true);
+    expect(tiffDirectoryPastEnd(Buffer.from('MM\0*\0\0\0\x08\0\0', 'latin1'))).toBe(false);
   });
 });

@@ -101,6 +101,20 @@ export function bombPng(width: number, height: number): Buffer {
   ]);
 }
 
+/** A PNG's chunks with one chunk's data replaced (CRC recomputed: damage the decoder must catch itself). */
+export function pngWithChunk(type: string, data: Buffer, w: number, h: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const chunks = [pngChunk('IHDR', ihdr)];
+  chunks.push(pngChunk(type, data));
+  if (type !== 'IDAT') chunks.push(pngChunk('IDAT', deflateSync(Buffer.alloc((w * 3 + 1) * h))));
+  chunks.push(pngChunk('IEND', Buffer.alloc(0)));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks]);
+}
+
 export const skippedPaths = (report: ImportReport) => report.skipped.map((s) => s.path);
 export const reasonFor = (report: ImportReport, suffix: string) => report.skipped.find((s) => s.path.endsWith(suffix))?.reason;
 

@@ -124,6 +124,14 @@ function jpegDimensions(buf: Buffer): Dimensions | null {
  * keeps its error text in one buffer for all threads, so under load a decoder error can arrive
  * as "Unknown error"; this check gives truncated files a reliable reason all the same.
  */
+/** A TIFF whose first image directory starts past the end of the file (cut off, or damaged). */
+export function tiffDirectoryPastEnd(buf: Buffer): boolean {
+  if (buf.length < 8) return true;
+  const offset = ascii(buf, 0, 2) === 'II' ? buf.readUInt32LE(4) : buf.readUInt32BE(4);
+  // A directory is at least its 2-byte entry count.
+  return offset + 2 > buf.length;
+}
+
 export function looksTruncated(format: ImageFormat, buf: Buffer): boolean {
   const tail = buf.subarray(Math.max(0, buf.length - 64));
   switch (format) {

@@ -1,5 +1,7 @@
 // Why a file was not imported, in sentences a person can act on.
 
+import type { ImageFormat } from './formats';
+
 export function fsErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
@@ -21,17 +23,49 @@ export function fsErrorReason(err: unknown): string {
   }
 }
 
-/** Turns a decoder (libvips) error into a reason; the decoder's own words follow a colon. */
-export function decodeErrorReason(err: unknown, pixelLimit: number): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const detail = message.split('\n')[0].trim().slice(0, 160);
-  if (/pixel limit/i.test(message)) return tooManyPixels(null, pixelLimit);
-  if (/premature end|truncat|read error|bad seek|unexpected end|not enough data|end of file|short read/i.test(message)) {
-    return `The image is truncated or damaged: ${detail}`;
-  }
-  if (/unsupported image format|corrupt header/i.test(message)) return `The image cannot be read: ${detail}`;
-  return `The image cannot be decoded: ${detail}`;
+const FORMAT_NAME: Record<ImageFormat, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', tiff: 'TIFF', avif: 'AVIF' };
+/** How libvips' loaders name themselves in their messages ("VipsJpeg:", "vipspng:", "gifload_buffer:"). */
+const LOADER_WORD: Record<ImageFormat, RegExp> = { jpeg: /jpe?g/i, png: /png/i, webp: /webp/i, gif: /gif/i, tiff: /tiff/i, avif: /heif|avif/i };
+
+/**
+ * The decoder's lines that can be about this file. libvips keeps one error log for the whole
+ * process, so while other images decode on other threads it can hold their messages too (see
+ * libvips/libvips#707): a line naming another format's loader is someone else's.
+ */
+function ownLines(message: string, format: ImageFormat): string[] {
+  const others = (Object.keys(LOADER_WORD) as ImageFormat[]).filter((f) => f !== format);
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && (LOADER_WORD[format].test(line) || !others.some((f) => LOADER_WORD[f].test(line))));
 }
+
+/**
+ * Turns a decoder (libvips, through sharp) error into a reason; the decoder's own words follow a
+ * colon. The format is known from the file's first bytes, so "unsupported format" means damage.
+ */
+export function decodeErrorReason(err: unknown, pixelLimit: number, format: ImageFormat): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const name = FORMAT_NAME[format];
+  if (/pixel limit/i.test(message)) return tooManyPixels(null, pixelLimit);
+  // sharp's own words come first ("Input buffer has corrupt header: ..."); the rest is libvips'.
+  const header = /^Input (buffer|file) has corrupt header:?/i.exec(message);
+  const lines = ownLines(header ? message.slice(header[0].length) : message, format);
+  const said = [...new Set(lines.filter((l) => !/^unknown error$/i.test(l)))].join('; ').slice(0, 160);
+  const quote = said ? `: ${said}` : '.';
+  if (/unsupported image format/i.test(message)) return `The ${name} file is damaged: it starts as a ${name} does, but the decoder cannot read it.`;
+  if (header) return `The ${name} file's header is damaged${quote}`;
+  if (/premature end|truncat|read error|bad seek|unexpected end|not enough data|end of file|short read/i.test(said)) {
+    return `The ${name} file is truncated or damaged${quote}`;
+  }
+  return `The ${name} file cannot be decoded${said ? quote : ': its image data is damaged.'}`;
+}
+
+/** A file that ends before its image data does (its end marker is missing). */
+export const truncatedReason = (format: ImageFormat) => `The ${FORMAT_NAME[format]} file is truncated: it ends before its image data does.`;
+
+/** Where a TIFF's first image directory lies past the end of the file: cut off, or damaged. */
+export const TIFF_DIRECTORY_MISSING = 'The TIFF file is truncated or damaged: its image directory lies past the end of the file.';
 
 export function tooManyPixels(dims: { width: number; height: number } | null, pixelLimit: number): string {
   const limit = `${(pixelLimit / 1e6).toLocaleString('en-US')} megapixels`;

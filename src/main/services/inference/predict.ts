@@ -2,9 +2,12 @@
 // at most), images decoded exactly as for training (EXIF orientation, cover resize, channels)
 // and run in batches.
 
+import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, ImagePrediction, PredictResult } from '../../../shared/types';
-import { decodeToSpec } from '../training/pixel-pack';
+import { sniffFormat } from '../import/formats';
+import { decodeErrorReason } from '../import/reasons';
+import { DECODE_PIXEL_LIMIT, decodeToSpec } from '../training/pixel-pack';
 import type { PredictableModel } from './models';
 import { createSession, onnxruntime, type OrtSession } from './providers';
 
@@ -84,7 +87,7 @@ export async function predict(
           for (let j = 0; j < size; j++) pixels[i * size + j] = raw[j];
           ok.push(i);
         } catch (err) {
-          predictions[start + i].error = imageError(err);
+          predictions[start + i].error = imageError(err, batch[i].source);
         }
       }
     };
@@ -104,11 +107,26 @@ export async function predict(
   return { model: model.title, labels: model.labels, provider, predictions, seconds: (performance.now() - started) / 1000 };
 }
 
-function imageError(err: unknown): string {
+function imageError(err: unknown, source: string | Buffer): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || /Input file is missing/.test(String((err as Error)?.message))) return 'The file does not exist.';
   if (code === 'EISDIR') return 'This is a folder, not an image.';
-  const message = err instanceof Error ? err.message : String(err);
-  if (/unsupported image format|Input buffer contains unsupported|Input file contains unsupported/i.test(message)) return 'Not an image Loupe can read.';
-  return `The image cannot be read: ${message.split('\n')[0]}`;
+  const sniffed = sniffFormat(typeof source === 'string' ? firstBytes(source) : source);
+  if (!sniffed || 'other' in sniffed) return 'Not an image Loupe can read.';
+  return decodeErrorReason(err, DECODE_PIXEL_LIMIT, sniffed.format);
+}
+
+/** The first bytes of a file, enough to tell its format (empty when it cannot be read). */
+function firstBytes(file: string): Buffer {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(64);
+      return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return Buffer.alloc(0);
+  }
 }

@@ -42,9 +42,12 @@ export function packDir(project: Project, spec: InputSpec): string {
   return path.join(project.paths.cache, `pixels-${spec.width}x${spec.height}x${spec.channels}-${spec.fit}`);
 }
 
+/** The most pixels an image may have to be decoded for training or prediction (sharp's default). */
+export const DECODE_PIXEL_LIMIT = 268_402_689;
+
 /** Decodes one image file to exactly `spec`'s raw pixels (HWC, uint8). */
 export async function decodeToSpec(input: string | Buffer, spec: InputSpec): Promise<Buffer> {
-  const { data, info } = await sharp(input, { failOn: 'none', limitInputPixels: 268_402_689 })
+  const { data, info } = await sharp(input, { failOn: 'none', limitInputPixels: DECODE_PIXEL_LIMIT })
     .rotate()
     .resize(spec.width, spec.height, { fit: spec.fit, position: 'centre' })
     .removeAlpha()
