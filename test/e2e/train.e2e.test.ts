@@ -33,9 +33,10 @@ async function planSmallRun(page: Page, epochs: number, width = 8) {
   await page.getByLabel('Architecture').selectOption('mlp');
   await page.getByLabel('Input width').fill(String(width));
   await page.getByLabel('Epochs', { exact: true }).fill(String(epochs));
-  await expect.poll(() => page.getByTestId('config-epochs').textContent()).toBe(String(epochs));
+  // A new input size is timed on this machine for the estimate, which takes a moment.
+  await expect.poll(() => page.getByTestId('config-epochs').textContent(), { timeout: 10_000 }).toBe(String(epochs));
   await expect.poll(() => page.getByTestId('config-arch').textContent()).toBe('MLP (mlp)');
-  await expect.poll(() => page.getByTestId('train-button').isEnabled()).toBe(true);
+  await expect.poll(() => page.getByTestId('train-button').isEnabled(), { timeout: 10_000 }).toBe(true);
 }
 
 describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
@@ -93,8 +94,8 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
 
   it('cancels a long run, which the history then shows as cancelled', async () => {
     const { page, problems } = await openTrainView();
-    // About 200 s on this 2-core machine: far longer than the test, even on a fast or busy one.
-    await planSmallRun(page, 1000, 32);
+    // About 200 s on this 2-core machine (64 px): far longer than the test, even on a fast machine.
+    await planSmallRun(page, 1000, 64);
     await page.getByLabel('Stop early').uncheck();
     await expect.poll(() => page.getByTestId('config-stopping').textContent()).toMatch(/^\s*off/);
 
@@ -108,6 +109,9 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     await expect.poll(() => points(page, 'curve-loss-train')).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('live-run').count()).toBe(1);
     await expect.poll(() => page.getByTestId('train-eta').textContent()).toMatch(/left$/);
+    // Counts are images trained on over all epochs (240 per epoch), with their rate.
+    await expect.poll(() => text(page, 'train-count')).toMatch(/^[\d,]+ of 240,000 images$/);
+    expect(await text(page, 'train-progress')).toMatch(/ [\d,]+ images\/s /);
     expect(await page.getByTestId('train-button').isDisabled()).toBe(true);
     const cancelledAt = Date.now();
     await page.getByTestId('train-cancel').click();

@@ -49,6 +49,13 @@ class PredictState {
   done = $state(0);
   total = $state(0);
   error = $state<string | null>(null);
+  /** When the current prediction started (performance.now()), for its rate. */
+  #startedAt = $state(0);
+  /** How far the prediction is, as a job reports it: images per second so far, time left. */
+  readonly progress = $derived.by(() => {
+    const rate = this.done > 0 ? this.done / Math.max(0.001, (performance.now() - this.#startedAt) / 1000) : null;
+    return { phase: 'Predicting', done: this.done, total: this.total, ratePerSecond: rate, etaSeconds: rate ? (this.total - this.done) / rate : null };
+  });
 
   #abort: AbortController | null = null;
   #nextId = 1;
@@ -161,6 +168,7 @@ class PredictState {
     this.#abort = abort;
     this.running = true;
     this.total = count;
+    this.#startedAt = performance.now();
     try {
       await work(abort.signal);
     } catch (err) {
