@@ -38,6 +38,7 @@ import type {
   ExportStarted,
   PredictResult,
   BackboneInfo,
+  TrainOverrides,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS } from './types';
 
@@ -64,7 +65,8 @@ const imageFilter = s.object({
   unlabeled: s.optional(s.boolean()),
   search: s.optional(s.string({ max: 500 })),
 });
-const trainOverrides = s.object({
+/** Advanced training settings: each one replaces the plan's choice. */
+export const trainOverrides = s.object({
   arch: s.optional(s.literal(...ARCH_NAMES)),
   width: s.optional(s.number({ int: true, min: 8, max: 512 })),
   height: s.optional(s.number({ int: true, min: 8, max: 512 })),
@@ -188,6 +190,10 @@ export const API = {
   /** What one click would do with the current data (with any overrides applied), and why. */
   trainPlan: method<TrainPlan>()(s.object({ overrides: s.optional(trainOverrides) })),
   startTraining: method<TrainStarted>()(s.object({ overrides: s.optional(trainOverrides) })),
+  /** The Advanced settings kept with the project, as the Train view last left them. */
+  trainSettings: method<TrainOverrides>()(none),
+  /** Keeps the Advanced settings with the project (a backbone given as a path is not kept). */
+  saveTrainSettings: method<TrainOverrides>()(s.object({ overrides: trainOverrides })),
   listRuns: method<RunSummary[]>()(none),
   runDetails: method<RunDetails>()(s.object({ runId: id })),
 

@@ -102,9 +102,13 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     await page.getByTestId('train-button').click();
     await expect.poll(() => points(page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
 
-    // A reload finds the running training again, with its progress and curves so far.
+    // A reload finds the running training again, with its progress and curves so far, and the
+    // Advanced settings it was started with (they are kept with the project).
     await page.reload();
     await page.getByTestId('train-progress').waitFor();
+    await expect.poll(() => page.getByTestId('config-epochs').textContent(), { timeout: 10_000 }).toBe('1000');
+    expect(await page.getByTestId('config-arch').textContent()).toBe('MLP (mlp)');
+    expect(await text(page, 'train-advanced')).toContain('3 changed');
     await expect.poll(() => page.getByTestId('train-phase').textContent(), { timeout: 10_000 }).toMatch(/^Epoch \d+\/1000$/);
     await expect.poll(() => points(page, 'curve-loss-train')).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('live-run').count()).toBe(1);

@@ -53,6 +53,8 @@ async function expectBrowsableReadOnly(dir: string, reason: RegExp): Promise<voi
   await expect(api.createClass({ name: 'bird' })).rejects.toMatchObject(refused);
   await expect(api.importPaths({ paths: [tempDir()] })).rejects.toMatchObject(refused);
   await expect(api.startTraining({})).rejects.toMatchObject(refused);
+  await expect(api.saveTrainSettings({ overrides: { epochs: 5 } })).rejects.toMatchObject(refused);
+  expect(await api.trainSettings()).toEqual({});
   await api.closeProject();
 }
 

@@ -1,15 +1,17 @@
 // Training over the API: the plan for one click, starting a run as a `train` job (its progress
-// detail carries the live curves), and the run history. When a run ends every window showing
+// detail carries the live curves), the Advanced settings kept with the project, and the run
+// history. When a run ends every window showing
 // the project hears `onRunsChanged`.
 
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
 import type { TrainProgress } from '../../shared/types';
 import { listRuns, runDetails } from '../services/training/runs';
+import { saveTrainSettings, trainSettings } from '../services/training/settings';
 import { planTraining, runTraining, trainingBackends } from '../services/training/train';
 import type { Session } from './studio';
 
-type TrainApi = Pick<LoupeApi, 'trainingBackends' | 'trainPlan' | 'startTraining' | 'listRuns' | 'runDetails'>;
+type TrainApi = Pick<LoupeApi, 'trainingBackends' | 'trainPlan' | 'startTraining' | 'trainSettings' | 'saveTrainSettings' | 'listRuns' | 'runDetails'>;
 
 export function trainHandlers(session: Session): TrainApi {
   const { studio } = session;
@@ -50,6 +52,14 @@ export function trainHandlers(session: Session): TrainApi {
       // The run is recorded once the images are prepared; a failure before that ends the job.
       const runId = await Promise.race([runCreated, promise.then(() => 0, (err: unknown) => Promise.reject(err))]);
       return { jobId, runId };
+    },
+    async trainSettings() {
+      return trainSettings(session.requireProject().db);
+    },
+    async saveTrainSettings({ overrides }) {
+      const project = session.requireProject();
+      if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; settings cannot be saved.');
+      return saveTrainSettings(project.db, overrides);
     },
     async listRuns() {
       return listRuns(session.requireProject().db);

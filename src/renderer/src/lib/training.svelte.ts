@@ -81,7 +81,17 @@ class TrainingState {
   async load(projectPath: string): Promise<void> {
     if (projectPath !== this.#projectPath) this.reset();
     this.#projectPath = projectPath;
+    await this.#loadSettings();
     await Promise.all([this.refreshPlan(), this.#loadBackends(), this.refreshRuns(), this.#reattach()]);
+  }
+
+  /** The Advanced settings kept with the project (another window may have changed them). */
+  async #loadSettings(): Promise<void> {
+    try {
+      this.overrides = await api.trainSettings();
+    } catch {
+      // No project (closed meanwhile): nothing to show.
+    }
   }
 
   /** Plans again once the overrides or the data have stopped changing for a moment. */
@@ -113,6 +123,10 @@ class TrainingState {
     const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)) as TrainOverrides;
     this.overrides = clean;
     this.schedulePlan();
+    // Kept with the project at once, so a reload or another window shows them too.
+    api.saveTrainSettings({ overrides: clean }).catch((err: unknown) => {
+      if (!(err instanceof LoupeError && err.code === 'READ_ONLY')) toasts.show(errorMessage(err), 'error');
+    });
   }
 
   setInvalid(field: string, invalid: boolean): void {
