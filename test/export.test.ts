@@ -21,7 +21,7 @@ import { runTraining } from '../src/main/services/training/train';
 import { Project } from '../src/main/store/project';
 import { client, finished } from './api-helpers';
 import { makeStudio, onCleanup, repoRoot, snapshotDir, tempDir } from './helpers';
-import { bombPng } from './import-helpers';
+import { bombPng, image } from './import-helpers';
 import { makePatternProject, PATTERNS } from './train-helpers';
 
 const { onnx } = onnxProto;
@@ -320,17 +320,21 @@ describe('export and predict over the API', () => {
     expect(byRun.model).toBe(`run #${runId}`);
     expect(byRun.predictions.map((p) => p.top[0].label)).toEqual(images.map((i) => i.label));
     expect(byRun.predictions[0].top).toHaveLength(3);
+    const whole = await image('png', { width: 64, height: 64, seed: 3 });
+    const cutPng = whole.subarray(0, Math.floor(whole.length * 0.6));
     const uploaded = await c.api.predictImages({
       model: { path: started.path },
       images: images.map((i) => ({ name: path.basename(i.file), data: fs.readFileSync(i.file).toString('base64') })).concat([
           { name: 'notes.txt', data: Buffer.from('hello').toString('base64') },
-          // A PNG whose header claims 0 x 0 pixels.
+          // A PNG whose header claims 0 x 0 pixels, and one cut off: refused as the import refuses them.
           { name: 'empty.png', data: bombPng(0, 0).toString('base64') },
+          { name: 'cut.png', data: cutPng.toString('base64') },
         ]),
     });
     expect(uploaded.predictions.slice(0, 2).map((p) => p.top[0].label)).toEqual(images.map((i) => i.label));
     uploaded.predictions.slice(0, 2).forEach((p, i) => expect(Math.abs(p.top[0].probability - byRun.predictions[i].top[0].probability)).toBeLessThan(1e-6));
     expect(uploaded.predictions[2]).toMatchObject({ name: 'notes.txt', top: [], error: 'Not an image Loupe can read.' });
     expect(uploaded.predictions[3]).toMatchObject({ name: 'empty.png', top: [], error: "The PNG file's header is damaged." });
+    expect(uploaded.predictions[4]).toMatchObject({ name: 'cut.png', top: [], error: 'The PNG file is truncated: it ends before its image data does.' });
   });
 });

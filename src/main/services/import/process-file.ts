@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
 import { mediaRelPath, thumbRelPath } from '../../store/media';
-import { DISPLAYABLE, headerDimensions, looksTruncated, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, tiffDirectoryPastEnd, type ImageFormat } from './formats';
+import { DISPLAYABLE, headerDimensions, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, type ImageFormat } from './formats';
 import type { KnownHashes } from './known-hashes';
 import type { ImageLimits } from './limits';
 import type { MediaWriter } from './media-writer';
 import type { FileOutcome } from './protocol';
-import { decodeErrorReason, fsErrorReason, TIFF_DIRECTORY_MISSING, tooManyPixels, truncatedReason } from './reasons';
+import { decodeFailureReason, fsErrorReason, tooManyPixels } from './reasons';
 
 export interface FileContext {
   limits: ImageLimits;
@@ -44,9 +44,7 @@ export async function processFile(file: string, ctx: FileContext, inMemory?: Uin
   try {
     decoded = await decode(bytes, format, ctx.limits);
   } catch (err) {
-    if (looksTruncated(format, bytes)) return fail(truncatedReason(format));
-    if (format === 'tiff' && tiffDirectoryPastEnd(bytes)) return fail(TIFF_DIRECTORY_MISSING);
-    return fail(decodeErrorReason(err, ctx.limits.maxPixels, format));
+    return fail(decodeFailureReason(err, bytes, format, ctx.limits.maxPixels));
   }
   if ('refused' in decoded) return fail(decoded.refused);
 

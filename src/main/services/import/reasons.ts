@@ -1,6 +1,6 @@
 // Why a file was not imported, in sentences a person can act on.
 
-import type { ImageFormat } from './formats';
+import { looksTruncated, tiffDirectoryPastEnd, type ImageFormat } from './formats';
 
 export function fsErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -61,11 +61,15 @@ export function decodeErrorReason(err: unknown, pixelLimit: number, format: Imag
   return `The ${name} file cannot be decoded${said ? quote : ': its image data is damaged.'}`;
 }
 
-/** A file that ends before its image data does (its end marker is missing). */
-export const truncatedReason = (format: ImageFormat) => `The ${FORMAT_NAME[format]} file is truncated: it ends before its image data does.`;
-
-/** Where a TIFF's first image directory lies past the end of the file: cut off, or damaged. */
-export const TIFF_DIRECTORY_MISSING = 'The TIFF file is truncated or damaged: its image directory lies past the end of the file.';
+/**
+ * Why a file whose first bytes say `format` did not decode: cut off (its end marker or a TIFF's
+ * directory missing), or what the decoder said about it.
+ */
+export function decodeFailureReason(err: unknown, bytes: Buffer, format: ImageFormat, pixelLimit: number): string {
+  if (looksTruncated(format, bytes)) return `The ${FORMAT_NAME[format]} file is truncated: it ends before its image data does.`;
+  if (format === 'tiff' && tiffDirectoryPastEnd(bytes)) return 'The TIFF file is truncated or damaged: its image directory lies past the end of the file.';
+  return decodeErrorReason(err, pixelLimit, format);
+}
 
 export function tooManyPixels(dims: { width: number; height: number } | null, pixelLimit: number): string {
   const limit = `${(pixelLimit / 1e6).toLocaleString('en-US')} megapixels`;

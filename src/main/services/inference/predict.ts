@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, ImagePrediction, PredictResult } from '../../../shared/types';
 import { sniffFormat } from '../import/formats';
-import { decodeErrorReason } from '../import/reasons';
+import { decodeFailureReason } from '../import/reasons';
 import { DECODE_PIXEL_LIMIT, decodeToSpec } from '../training/pixel-pack';
 import type { PredictableModel } from './models';
 import { createSession, onnxruntime, type OrtSession } from './providers';
@@ -83,7 +83,7 @@ export async function predict(
       while (cursor < batch.length) {
         const i = cursor++;
         try {
-          const raw = await decodeToSpec(batch[i].source, { width, height, channels, fit: model.spec.resize });
+          const raw = await decodeToSpec(batch[i].source, { width, height, channels, fit: model.spec.resize }, { strict: true });
           for (let j = 0; j < size; j++) pixels[i * size + j] = raw[j];
           ok.push(i);
         } catch (err) {
@@ -111,21 +111,16 @@ function imageError(err: unknown, source: string | Buffer): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || /Input file is missing/.test(String((err as Error)?.message))) return 'The file does not exist.';
   if (code === 'EISDIR') return 'This is a folder, not an image.';
-  const sniffed = sniffFormat(typeof source === 'string' ? firstBytes(source) : source);
+  const bytes = typeof source === 'string' ? contents(source) : source;
+  const sniffed = sniffFormat(bytes);
   if (!sniffed || 'other' in sniffed) return 'Not an image Loupe can read.';
-  return decodeErrorReason(err, DECODE_PIXEL_LIMIT, sniffed.format);
+  return decodeFailureReason(err, bytes, sniffed.format, DECODE_PIXEL_LIMIT);
 }
 
-/** The first bytes of a file, enough to tell its format (empty when it cannot be read). */
-function firstBytes(file: string): Buffer {
+/** A file's bytes, to tell why it did not decode (empty when it cannot be read). */
+function contents(file: string): Buffer {
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.alloc(64);
-      return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
+    return fs.readFileSync(file);
   } catch {
     return Buffer.alloc(0);
   }

@@ -45,9 +45,13 @@ export function packDir(project: Project, spec: InputSpec): string {
 /** The most pixels an image may have to be decoded for training or prediction (sharp's default). */
 export const DECODE_PIXEL_LIMIT = 268_402_689;
 
-/** Decodes one image file to exactly `spec`'s raw pixels (HWC, uint8). */
-export async function decodeToSpec(input: string | Buffer, spec: InputSpec): Promise<Buffer> {
-  const { data, info } = await sharp(input, { failOn: 'none', limitInputPixels: DECODE_PIXEL_LIMIT })
+/**
+ * Decodes one image file to exactly `spec`'s raw pixels (HWC, uint8). Project images passed the
+ * import's checks already; a file from outside (`strict`) is refused when truncated, as the
+ * import refuses it, rather than read as far as it goes.
+ */
+export async function decodeToSpec(input: string | Buffer, spec: InputSpec, options: { strict?: boolean } = {}): Promise<Buffer> {
+  const { data, info } = await sharp(input, { failOn: options.strict ? 'truncated' : 'none', limitInputPixels: DECODE_PIXEL_LIMIT })
     .rotate()
     .resize(spec.width, spec.height, { fit: spec.fit, position: 'centre' })
     .removeAlpha()
