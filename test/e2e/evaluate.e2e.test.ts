@@ -87,6 +87,11 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     // Undo puts it back.
     await page.keyboard.press('Control+z');
     await expect.poll(() => countOf(page, t, p)).toBe(names.length);
+    // The large view opens here too (Space), and Escape closes it.
+    await page.keyboard.press('Space');
+    await page.getByTestId('viewer').waitFor();
+    await page.keyboard.press('Escape');
+    expect(await page.getByTestId('viewer').count()).toBe(0);
 
     // Model-assisted labeling: suggestions on the unlabeled images, one key accepts.
     await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Label' }).click();
