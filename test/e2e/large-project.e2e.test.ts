@@ -36,7 +36,7 @@ describe.runIf(hasChromium)('a 60,000-image project (Chromium, browser mode)', (
     }
     const latencies = await labelLatencies(page, 120);
     expect(latencies).toHaveLength(120);
-    await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('29880');
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('29,880');
     const p50 = percentile(latencies, 50);
     const p95 = percentile(latencies, 95);
 

@@ -57,7 +57,7 @@ describe.runIf(hasChromium)('responsiveness during training (Chromium, browser m
     const p95 = percentile(latencies, 95);
     console.log(`[figures] label keystroke saved+painted during training: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (n=${latencies.length})`);
     expect(p95).toBeLessThan(100);
-    expect(await page.getByTestId('count-unlabeled').textContent()).toBe('1420');
+    expect(await page.getByTestId('count-unlabeled').textContent()).toBe('1,420');
     expect(problems).toEqual([]);
   });
 });
