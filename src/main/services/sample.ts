@@ -9,6 +9,7 @@
 
 import { createRequire } from 'node:module';
 import { crc32, deflateSync } from 'node:zlib';
+import { seededRandom } from './training/rng';
 
 export type SampleName = 'digits';
 
@@ -19,18 +20,6 @@ const SIDE = 28;
 interface MnistDigit {
   raw: number[];
   length: number;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SampleFile {
@@ -46,7 +35,7 @@ export function digitFiles(seed = 20240611): SampleFile[] {
   digits.forEach((d, digit) => {
     for (let k = 0; k < d.length; k++) all.push({ digit, k });
   });
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [all[i], all[j]] = [all[j], all[i]];
