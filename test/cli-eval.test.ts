@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, tempDir } from './helpers';
 import { makeEvalProject } from './evaluation-helpers';
+import { folder } from './import-helpers';
 
 function loupe(args: string[]) {
   const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, LOUPE_HOME: tempDir('loupe-home-') } });
@@ -57,5 +58,24 @@ describe('loupe eval and suggest', () => {
     expect(found.issues).toHaveLength(found.check.flagged);
     for (const issue of found.issues) expect(Object.keys(issue)).toEqual(['imageId', 'name', 'path', 'split', 'given', 'suggested', 'givenProbability', 'suggestedProbability', 'source']);
     expect(loupe(['label-errors', dir, '--folds', '1']).code).toBe(2);
+  }, 60_000);
+
+  it('says a run with no validation or test images has nothing to score, rather than 0%', async () => {
+    // Two images per class, all in train: too few to hold any out for validation.
+    const src = await folder({ 'a/1.png': 1, 'a/2.png': 2, 'b/3.png': 3, 'b/4.png': 4 });
+    const dir = path.join(tempDir(), 'tiny.loupe');
+    expect(loupe(['create', dir]).code).toBe(0);
+    expect(loupe(['import', dir, src]).code).toBe(0);
+    const train = loupe(['train', dir, '--arch', 'mlp', '--size', '8', '--epochs', '2', '--json']);
+    expect(train.code, train.stderr).toBe(0);
+    // The best epoch was picked on training accuracy: that is not reported as a validation score.
+    expect(JSON.parse(train.stdout)).toMatchObject({ status: 'completed', valAccuracy: null, testAccuracy: null });
+
+    const e = JSON.parse(loupe(['eval', dir, '--json']).stdout);
+    expect(e).toMatchObject({ images: 0, accuracy: null, macroF1: null });
+    const text = loupe(['eval', dir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^Run #1 has no validation images to score: the split was empty when it trained\./);
+    expect(text.stdout).not.toMatch(/0\.00%/);
   }, 60_000);
 });

@@ -113,12 +113,12 @@ describe('evaluating a run', () => {
       }
     }
     const wrong = evaluationImages(p.db, runId, 'test', { mode: 'misclassified' });
-    expect(wrong.imageIds).toHaveLength(18 - Math.round(e.accuracy * 18));
+    expect(wrong.imageIds).toHaveLength(18 - Math.round(e.accuracy! * 18));
     const loss = new Map(scored.map((s) => [s.imageId, s.loss]));
     const losses = wrong.imageIds.map((id) => loss.get(id)!);
     expect(losses).toEqual([...losses].sort((a, b) => b - a));
     const unsure = evaluationImages(p.db, runId, 'test', { mode: 'leastConfident' });
-    expect(unsure.imageIds).toHaveLength(Math.round(e.accuracy * 18));
+    expect(unsure.imageIds).toHaveLength(Math.round(e.accuracy! * 18));
     expect(unsure.confidences).toEqual([...unsure.confidences].sort((a, b) => a - b));
     const ofClass = evaluationImages(p.db, runId, 'test', { mode: 'all', trueClassId: e.classIds[1] });
     expect(ofClass.imageIds).toHaveLength(e.perClass[1].support);

@@ -448,9 +448,10 @@ export interface Evaluation {
   split: EvalSplit;
   /** Images evaluated. */
   images: number;
-  accuracy: number;
-  /** Mean F1 over every class of the run. */
-  macroF1: number;
+  /** Null when no image was evaluated (an empty split). */
+  accuracy: number | null;
+  /** Mean F1 over every class of the run; null when no image was evaluated. */
+  macroF1: number | null;
   /** The run's classes, in its order: the rows and columns of `confusion`. */
   labels: string[];
   classIds: number[];

@@ -63,7 +63,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(await page.getByTestId('cm-cell').count()).toBe(9);
     expect(await countOf(page, t, p)).toBe(names.length);
     expect(await page.getByTestId('eval-images').textContent()).toBe(String(e.images));
-    expect(await page.getByTestId('eval-accuracy').textContent()).toBe(`${(e.accuracy * 100).toFixed(1)}%`);
+    expect(await page.getByTestId('eval-accuracy').textContent()).toBe(`${(e.accuracy! * 100).toFixed(1)}%`);
     const diagonal = await countOf(page, p, p);
 
     // A cell shows exactly its images: true t, predicted p, each with the model's confidence.

@@ -12,7 +12,7 @@ import { intOption, requirePositional, UsageError, type CliIO, type Command, typ
 import { progressLine } from '../progress';
 import { withProject } from './project';
 
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
 const num = (n: number) => n.toLocaleString('en-US');
 
 function runOption(values: OptionValues): number | undefined {
@@ -36,6 +36,10 @@ export function evalJson(e: Evaluation) {
 }
 
 function printEvaluation(e: Evaluation, out: (s: string) => void): void {
+  if (e.images === 0) {
+    out(`Run #${e.runId} has no ${e.split === 'test' ? 'test' : 'validation'} images to score: ${emptyWhy(e)}`);
+    return;
+  }
   out(`Run #${e.runId} on ${e.split} (${num(e.images)} images): accuracy ${pct(e.accuracy)}, macro F1 ${pct(e.macroF1)}`);
   if (e.relabeled > 0) out(`  ${num(e.relabeled)} images were relabeled since the run; their current label is the truth.`);
   if (e.excluded > 0) out(`  ${num(e.excluded)} images left out: removed, unlabeled, or in a class the run does not know.`);
@@ -50,6 +54,13 @@ function printEvaluation(e: Evaluation, out: (s: string) => void): void {
   out('  Confusion matrix (rows: true class, columns: predicted, in the order above):');
   const cw = Math.max(4, ...e.confusion.flat().map((n) => String(n).length));
   e.confusion.forEach((row, t) => out(`  ${names[t].padEnd(w)}  ${row.map((n) => String(n).padStart(cw)).join(' ')}`));
+}
+
+/** Why a split has nothing to score, for people. */
+export function emptyWhy(e: Evaluation): string {
+  return e.excluded > 0
+    ? `its ${num(e.excluded)} images were removed, unlabeled or moved to a class the run does not know since it trained.`
+    : 'the split was empty when it trained. Give the project validation and test images (import train/val/test folders, or re-split) and train again.';
 }
 
 export const evalCommand: Command = {

@@ -416,7 +416,8 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     }
   }
   const status: RunStatus = failure && !cancelled ? 'failed' : cancelled ? 'cancelled' : 'completed';
-  let valAccuracy = done?.bestValAccuracy ?? null;
+  // Without validation images the best epoch was chosen on training accuracy: not a val score.
+  let valAccuracy = val.imageIds.length > 0 ? (done?.bestValAccuracy ?? null) : null;
   let testAccuracy: number | null = null;
   if (status === 'completed') {
     valAccuracy = storePredictions(project.db, runId, 'val', val.imageIds, val.rows.labels, predictions.val, classes) ?? valAccuracy;
