@@ -1,5 +1,6 @@
 // TF.js predictions for export checks: loads a layers model (tf.loadLayersModel) on the wasm
 // backend and predicts batches of raw pixels. See services/export/tfjs-predictor.ts.
+import '../services/training/quiet-tf';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { TfjsPredictReply, TfjsPredictRequest } from '../services/export/tfjs-predictor';

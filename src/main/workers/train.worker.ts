@@ -1,6 +1,7 @@
 // Training worker: one replica of a run (services/training/replica.ts), or a probe of which
 // backends can run here. TensorFlow.js state is per thread, so both happen here, never on the
 // main thread.
+import '../services/training/quiet-tf';
 import { parentPort, workerData } from 'node:worker_threads';
 import { probeBackends } from '../services/training/backends';
 import type { FromReplica, ReplicaInit } from '../services/training/protocol';

@@ -58,7 +58,23 @@ function gpuAdapter(): Promise<GpuAdapterLike | null> {
   return gpuReady;
 }
 
+/**
+ * Linux: Dawn reaches a GPU through the Vulkan loader. Without one it finds nothing and prints a
+ * warning to the terminal, so ask the dynamic loader first (it says "cannot open shared object"
+ * only when the library is absent; a library that is there fails later, as not a Node addon).
+ */
+function vulkanLoaderMissing(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    process.dlopen({ exports: {} }, 'libvulkan.so.1');
+  } catch (err) {
+    return /cannot open shared object/i.test((err as Error).message);
+  }
+  return false;
+}
+
 async function probeWebGpu(): Promise<BackendInfo> {
+  if (vulkanLoaderMissing()) return { name: 'webgpu', available: false, reason: 'no Vulkan loader (libvulkan.so.1), so no GPU to reach.', device: '' };
   try {
     const adapter = await gpuAdapter();
     if (!adapter) return { name: 'webgpu', available: false, reason: 'no WebGPU adapter (no GPU, or no Vulkan/Metal/D3D12 driver).', device: '' };
