@@ -3,6 +3,7 @@ import type { JobInfo, JobProgress } from '../src/shared/types';
 import { toErrorPayload } from '../src/main/api/dispatch';
 import { Jobs, throwIfCancelled } from '../src/main/jobs/jobs';
 import { ProgressMeter } from '../src/main/jobs/progress';
+import { progressText } from '../src/main/cli/progress';
 
 function fakeClock() {
   let t = 0;
@@ -16,6 +17,13 @@ function sink() {
 }
 
 describe('progress meter', () => {
+  it('writes a CLI progress line with counts, rate and time left, or only the step when it counts nothing', () => {
+    expect(progressText(1500, 4000, 'Importing', 312.4, 8.01, 'files')).toBe('Importing: 1,500/4,000  312 files/s  ETA 0:08');
+    expect(progressText(7, null, 'Scanning', null, null, 'files')).toBe('Scanning: 7');
+    expect(progressText(0, null, 'Converting to ONNX', null, null, 'files')).toBe('Converting to ONNX…');
+    expect(progressText(0, 0, 'Preparing images', null, null, 'images')).toBe('Preparing images…');
+  });
+
   it('reports items per second and the time left from a sliding window', () => {
     const clock = fakeClock();
     const meter = new ProgressMeter(clock.now, 5000);

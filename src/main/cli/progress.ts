@@ -1,5 +1,5 @@
 // Progress of long work on stderr: one line rewritten in place on a terminal, a line every few
-// seconds otherwise (logs, CI), always with done/total, items per second and time left.
+// seconds otherwise (logs, CI), with done/total, items per second and time left once known.
 
 import { ProgressMeter, systemClock, type Clock } from '../jobs/progress';
 
@@ -21,6 +21,8 @@ export function formatDuration(seconds: number): string {
 }
 
 export function progressText(done: number, total: number | null, phase: string, rate: number | null, eta: number | null, unit: string): string {
+  // A step that counts nothing yet (or nothing at all) is named alone: "Writing files…".
+  if (done === 0 && (total === null || total === 0)) return `${phase}…`;
   const parts = [`${phase}: ${num(done)}${total === null ? '' : `/${num(total)}`}`];
   if (rate !== null) parts.push(`${num(Math.round(rate))} ${unit}/s`);
   if (eta !== null) parts.push(`ETA ${formatDuration(eta)}`);
