@@ -57,10 +57,10 @@ function printEvaluation(e: Evaluation, out: (s: string) => void): void {
 }
 
 /** Why a split has nothing to score, for people. */
-export function emptyWhy(e: Evaluation): string {
+function emptyWhy(e: Evaluation): string {
   return e.excluded > 0
     ? `its ${num(e.excluded)} images were removed, unlabeled or moved to a class the run does not know since it trained.`
-    : 'the split was empty when it trained. Give the project validation and test images (import train/val/test folders, or re-split) and train again.';
+    : 'the split was empty when it trained (with only a few images per class, all of them train). Add images, or move some to the validation and test splits in the Label view, and train again.';
 }
 
 export const evalCommand: Command = {
