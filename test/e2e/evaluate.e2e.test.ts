@@ -10,6 +10,7 @@ import { evaluateRun, evaluationImages } from '../../src/main/services/evaluatio
 import { Project } from '../../src/main/store/project';
 import { makeEvalProject } from '../evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
+import { folder } from '../import-helpers';
 import { hasChromium, launch, newPage, serve } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];
@@ -168,4 +169,24 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await expect.poll(() => thumb(page, 0).getByTestId('issue-suggestion').count()).toBe(0);
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it('says why a run with no validation or test images has nothing to score', async () => {
+    // Two images per class: all of them train.
+    const dir = path.join(tempDir(), 'tiny.loupe');
+    const src = await folder({ 'red/1.png': 1, 'red/2.png': 2, 'blue/3.png': 3, 'blue/4.png': 4 });
+    for (const args of [['create', dir], ['import', dir, src]]) expect(spawnSync(process.execPath, [cliPath, ...args]).status).toBe(0);
+    train(dir, ['--arch', 'mlp', '--size', '8', '--epochs', '2']);
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    await page.getByTestId('eval-empty').waitFor();
+    expect(await page.getByTestId('eval-empty').textContent()).toMatch(/No validation image of this run can be scored: the split was empty when it trained/);
+    expect(await page.getByTestId('eval-accuracy').textContent()).toBe('–');
+    // No table, matrix or chart of zeros.
+    expect(await page.getByTestId('per-class').count()).toBe(0);
+    expect(await page.getByTestId('confusion-matrix').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });
