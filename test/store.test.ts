@@ -7,6 +7,7 @@ import { LoupeError } from '../src/shared/errors';
 import { APPLICATION_ID } from '../src/main/store/database';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/store/migrations';
 import { Project } from '../src/main/store/project';
+import { removeFolder, replaceFolder, tempSibling } from '../src/main/store/swap';
 import { projectSummary } from '../src/main/services/summary';
 import { cliPath, onCleanup, snapshotDir, tempDir } from './helpers';
 
@@ -178,5 +179,33 @@ describe('project store', () => {
       { id: 8, status: 'completed' },
     ]);
     expect(fs.readdirSync(out).sort()).toEqual(['.done.partial-33333333', '.pets-run-1.partial-11111111', '.pets-run-1.partial-22222222', 'pets-run-1.zip', 'pets-run-1.zip.partial']);
+  });
+
+  it('replaces and removes model folders by renaming, and sweeps what a kill left beside them', () => {
+    const dir = path.join(tempDir(), 'models.loupe');
+    Project.create(dir).close();
+    const run = path.join(dir, 'models', '1');
+    const write = (folder: string, text: string) => {
+      fs.mkdirSync(folder, { recursive: true });
+      fs.writeFileSync(path.join(folder, 'model.json'), text);
+      fs.writeFileSync(path.join(folder, 'weights.bin'), text);
+    };
+    // Replace: the new folder takes the place of the old one, and nothing is left beside it.
+    write(path.join(run, 'best'), 'epoch 1');
+    const next = tempSibling(path.join(run, 'best'), 'new');
+    write(next, 'epoch 2');
+    replaceFolder(next, path.join(run, 'best'));
+    expect(fs.readFileSync(path.join(run, 'best', 'model.json'), 'utf8')).toBe('epoch 2');
+    expect(fs.readdirSync(run)).toEqual(['best']);
+    removeFolder(path.join(run, 'best'));
+    expect(fs.readdirSync(run)).toEqual([]);
+
+    // A kill between the renames leaves whole folders under temporary names only: swept on open.
+    write(path.join(run, 'model'), 'final');
+    write(tempSibling(path.join(run, 'best'), 'old'), 'epoch 3');
+    write(tempSibling(path.join(run, 'best'), 'new'), 'epoch 4');
+    write(path.join(run, 'best.tmp-notes'), 'not ours: not a temp name of Loupe');
+    open(dir);
+    expect(fs.readdirSync(run).sort()).toEqual(['best.tmp-notes', 'model']);
   });
 });

@@ -64,7 +64,7 @@ export function sweepExportStaging(exportId: number, destination: string): numbe
   return removed;
 }
 
-/** The temp folders saveModel (training/checkpoint.ts) writes a model into: `<dir>.tmp-<pid>-<time>`. */
+/** The temp folders of swap.ts beside a model (one being written, or an old one being removed): `<dir>.<what>.tmp-<pid>-<time>`. */
 const MODEL_TEMP = /\.tmp-\d+-\d+$/;
 
 /**

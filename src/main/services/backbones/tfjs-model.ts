@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
+import { replaceFolder, tempSibling } from '../../store/swap';
 import type { ModelJson } from '../export/onnx/layers-model';
 
 export interface LayersFiles {
@@ -60,14 +61,13 @@ export function readTfjsFolder(dir: string): LayersFiles {
 
 /** Writes model.json + weights.bin into `dir` (through a temporary folder: complete or absent). */
 export function writeTfjsFolder(files: LayersFiles, dir: string): void {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = tempSibling(dir, 'new');
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   const json = { ...files.json, weightsManifest: [{ paths: ['./weights.bin'], weights: files.json.weightsManifest.flatMap((g) => g.weights) }] };
   fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(json));
   fs.writeFileSync(path.join(tmp, 'weights.bin'), files.weights);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+  replaceFolder(tmp, dir);
 }
 
 function clone<T>(v: T): T {

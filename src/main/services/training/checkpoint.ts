@@ -1,10 +1,11 @@
 // Models on disk in TensorFlow.js layers format (model.json + weights.bin), loadable by
-// tf.loadLayersModel. Written to a temporary folder and renamed, so a model folder is complete
-// or absent.
+// tf.loadLayersModel. Written to a temporary folder and renamed (store/swap.ts), so a model
+// folder is complete or absent whenever the process is killed.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { replaceFolder, tempSibling } from '../../store/swap';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -16,7 +17,7 @@ function weightBytes(data: tf.io.ModelArtifacts['weightData']): Uint8Array {
 }
 
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = tempSibling(dir, 'new');
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   try {
@@ -26,8 +27,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+  replaceFolder(tmp, dir);
 }
 
 async function saveInto(model: tf.LayersModel, tmp: string): Promise<void> {

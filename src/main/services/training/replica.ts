@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, TrainConfig } from '../../../shared/types';
+import { removeFolder } from '../../store/swap';
 import { ARCHITECTURES } from './architectures';
 import { augmentBatch, toInput } from './augment';
 import { activateBackend, cpuName } from './backends';
@@ -191,7 +192,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
       if (rank === 0) {
         engine.syncModel();
         await saveModel(model, path.join(init.modelDir, 'model'));
-        fs.rmSync(checkpointDir, { recursive: true, force: true });
+        removeFolder(checkpointDir);
       }
       await evaluate(init.val, 'val', true);
       await evaluate(init.test, 'test', true);
