@@ -11,6 +11,7 @@ import { LoupeError } from '../../../shared/errors';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { mediaRelPath } from '../../store/media';
 import type { Project } from '../../store/project';
+import { removeFolder } from '../../store/swap';
 import { loupeVersion } from '../../version';
 import { convertToOnnx } from '../export/onnx/convert';
 import { parseLayersModel } from '../export/onnx/layers-model';
@@ -145,7 +146,7 @@ function removeStale(project: Project, backbone: ResolvedBackbone, resolution: n
     if (dir === keep) continue;
     try {
       const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
-      if (meta.name === backbone.name && meta.resolution === resolution && meta.fingerprint !== backbone.fingerprint) fs.rmSync(dir, { recursive: true, force: true });
+      if (meta.name === backbone.name && meta.resolution === resolution && meta.fingerprint !== backbone.fingerprint) removeFolder(dir);
     } catch {
       // Not ours to judge.
     }
