@@ -206,6 +206,8 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
   const onAbort = () => Atomics.store(ctl, CTL_CANCEL, 1);
   signal?.addEventListener('abort', onAbort, { once: true });
   let killTimer: NodeJS.Timeout | null = null;
+  /** The grace timers of workers that exited; cleared once the run is over, so none holds the process. */
+  const exitTimers: NodeJS.Timeout[] = [];
   try {
     await new Promise<void>((resolve) => {
       let finished = 0;
@@ -266,11 +268,13 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
         worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
         worker.on('exit', (code) => {
           // A worker that ends normally may still have its last messages in flight: give them a moment.
-          setTimeout(() => {
-            if (finished < replicas && !failure) {
-              fail(new LoupeError('INTERNAL', `Training worker ${rank} stopped unexpectedly (exit code ${code}, last message: ${last}).`));
-            }
-          }, code === 0 ? 1000 : 0);
+          exitTimers.push(
+            setTimeout(() => {
+              if (finished < replicas && !failure) {
+                fail(new LoupeError('INTERNAL', `Training worker ${rank} stopped unexpectedly (exit code ${code}, last message: ${last}).`));
+              }
+            }, code === 0 ? 1000 : 0),
+          );
         });
       }
       // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
@@ -280,6 +284,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
     signal?.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
     await Promise.all(workers.map((w) => w.terminate()));
+    for (const timer of exitTimers) clearTimeout(timer);
   }
   const d = done as DoneMessage | null;
   const f = failure as LoupeError | null;
