@@ -452,6 +452,8 @@ export interface Evaluation {
   accuracy: number | null;
   /** Mean F1 over every class of the run; null when no image was evaluated. */
   macroF1: number | null;
+  /** Why no image could be scored, for people; null when some were. */
+  unscored: string | null;
   /** The run's classes, in its order: the rows and columns of `confusion`. */
   labels: string[];
   classIds: number[];

@@ -50,14 +50,20 @@ async function trainedProject() {
   }
 }
 
+/** The studio on `dir` in Chromium, showing the Evaluate view. */
+async function openEvaluateView(dir: string) {
+  const server = await serve(['--project', dir]);
+  const browser = await launch();
+  const opened = await newPage(browser);
+  await opened.page.goto(server.openUrl);
+  await opened.page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+  return opened;
+}
+
 describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
   it('opens a confusion cell’s images, fixes a label there, and accepts a suggestion in the Label view', async () => {
     const { dir, e, t, p, pIndex, names } = await trainedProject();
-    const server = await serve(['--project', dir]);
-    const browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await page.goto(server.openUrl);
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    const { page, problems } = await openEvaluateView(dir);
     await page.getByTestId('confusion-matrix').waitFor();
 
     // The matrix and the scores are the core's.
@@ -125,11 +131,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
   it('compares two runs and reviews likely label errors: accept with A, dismiss with D', async () => {
     const { dir } = await trainedProject();
     train(dir, ['--arch', 'mlp', '--size', '8', '--epochs', '1', '--seed', '1', '--no-augment', '--lr', '0.0001']);
-    const server = await serve(['--project', dir]);
-    const browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await page.goto(server.openUrl);
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    const { page, problems } = await openEvaluateView(dir);
     await page.getByTestId('confusion-matrix').waitFor();
 
     // Side by side with the weak run: its accuracy delta, and the images only one gets right.
@@ -176,11 +178,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     const src = await folder({ 'red/1.png': 1, 'red/2.png': 2, 'blue/3.png': 3, 'blue/4.png': 4 });
     for (const args of [['create', dir], ['import', dir, src]]) expect(spawnSync(process.execPath, [cliPath, ...args]).status).toBe(0);
     train(dir, ['--arch', 'mlp', '--size', '8', '--epochs', '2']);
-    const server = await serve(['--project', dir]);
-    const browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await page.goto(server.openUrl);
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    const { page, problems } = await openEvaluateView(dir);
     await page.getByTestId('eval-empty').waitFor();
     expect(await page.getByTestId('eval-empty').textContent()).toMatch(/No validation image of this run can be scored: the split was empty when it trained/);
     expect(await page.getByTestId('eval-accuracy').textContent()).toBe('–');

@@ -36,8 +36,8 @@ export function evalJson(e: Evaluation) {
 }
 
 function printEvaluation(e: Evaluation, out: (s: string) => void): void {
-  if (e.images === 0) {
-    out(`Run #${e.runId} has no ${e.split === 'test' ? 'test' : 'validation'} images to score: ${emptyWhy(e)}`);
+  if (e.unscored !== null) {
+    out(`Run #${e.runId} has no ${e.split === 'test' ? 'test' : 'validation'} images to score: ${e.unscored}`);
     return;
   }
   out(`Run #${e.runId} on ${e.split} (${num(e.images)} images): accuracy ${pct(e.accuracy)}, macro F1 ${pct(e.macroF1)}`);
@@ -54,13 +54,6 @@ function printEvaluation(e: Evaluation, out: (s: string) => void): void {
   out('  Confusion matrix (rows: true class, columns: predicted, in the order above):');
   const cw = Math.max(4, ...e.confusion.flat().map((n) => String(n).length));
   e.confusion.forEach((row, t) => out(`  ${names[t].padEnd(w)}  ${row.map((n) => String(n).padStart(cw)).join(' ')}`));
-}
-
-/** Why a split has nothing to score, for people. */
-function emptyWhy(e: Evaluation): string {
-  return e.excluded > 0
-    ? `its ${num(e.excluded)} images were removed, unlabeled or moved to a class the run does not know since it trained.`
-    : 'the split was empty when it trained (with only a few images per class, all of them train). Add images, or move some to the validation and test splits in the Label view, and train again.';
 }
 
 export const evalCommand: Command = {

@@ -155,6 +155,12 @@ export function evaluateRun(db: DB, runId?: number, split?: EvalSplit): Evaluati
     images: images.length,
     accuracy: images.length > 0 ? report.accuracy : null,
     macroF1: images.length > 0 ? report.macroF1 : null,
+    unscored:
+      images.length > 0
+        ? null
+        : excluded > 0
+          ? `its ${excluded.toLocaleString('en-US')} images were removed, unlabeled or moved to a class the run does not know since it trained.`
+          : 'the split was empty when it trained (with only a few images per class, all of them train). Add images, or move some to the validation and test splits in the Label view, and train again.',
     labels: run.classes.map((c) => c.name),
     classIds: run.classes.map((c) => c.id),
     perClass: report.perClass.map((s, k) => ({ classId: run.classes[k].id, label: run.classes[k].name, ...s })),
