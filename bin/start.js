@@ -38,7 +38,7 @@ if (electron) {
     startBrowserMode();
   }
 } else {
-  console.log("Electron's binary is not installed (run `npx install-electron` where GitHub is reachable); starting browser mode instead.");
+  console.log("Electron's binary is not installed (run `node node_modules/electron/install.js` where GitHub is reachable); starting browser mode instead.");
   startBrowserMode();
 }
 
