@@ -33,6 +33,7 @@ for (const [where, entry] of Object.entries(lock.packages ?? {})) {
 // The README quotes the range itself, so the two cannot drift apart.
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 if (!readme.includes(`Node.js \`${ours}\``)) problems.push(`README.md does not name the range (Node.js \`${ours}\`)`);
+if (!semver.satisfies(process.version, ours)) problems.push(`this Node.js (${process.version}) is outside that range`);
 const npmVersion = /npm\/(\S+)/.exec(process.env.npm_config_user_agent ?? '')?.[1];
 if (npmVersion && pkg.engines.npm && !semver.satisfies(npmVersion, pkg.engines.npm)) {
   problems.push(`npm ${npmVersion} is older than engines.npm ${pkg.engines.npm}`);
