@@ -227,9 +227,17 @@ export const API = {
   startSuggestions: method<SuggestStarted>()(s.object({ runId: s.optional(id) })),
   /** Pending suggestions of the unlabeled images, least confident first. */
   suggestions: method<SuggestionList>()(none),
-  /** Labels images with their suggestions (source 'suggestion'); never overwrites a label. Undoable. */
+  /**
+   * Labels images with their suggestions (source 'suggestion'); never overwrites a label. Undoable.
+   * minConfidence compares whole percents, as shown; by confidence alone only train images are
+   * labeled unless `splits` names others.
+   */
   acceptSuggestions: method<ReviewResult>()(
-    s.object({ imageIds: s.optional(ids), minConfidence: s.optional(s.number({ min: 0, max: 1 })) }),
+    s.object({
+      imageIds: s.optional(ids),
+      minConfidence: s.optional(s.number({ min: 0, max: 1 })),
+      splits: s.optional(s.array(s.literal('train', 'val', 'test'), { max: 3 })),
+    }),
   ),
   /** Looks for likely label errors (k-fold out-of-sample predictions), as a `labelErrors` job (result: LabelCheckInfo). */
   startLabelCheck: method<LabelCheckStarted>()(
