@@ -161,7 +161,7 @@ export async function outOfFoldProbabilities(project: Project, runId: number | u
 }
 
 type Source = 'fold' | 'run';
-interface Finding {
+export interface Finding {
   judged: Judged;
   source: Source;
   suggested: number;
@@ -183,22 +183,19 @@ function perClassCounts(given: number[], classes: number): { fewest: number; med
   return { fewest: sorted[0] ?? 0, median: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0 };
 }
 
-export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
-  const started = performance.now();
-  const { run, folds, epochs, judged } = await outOfFoldProbabilities(project, runId, options);
-  const db = project.db;
-  const classes = run.classes.length;
+export interface GroupsJudgement {
+  flagged: Finding[];
+  thresholds: Record<string, number[]>;
+  reliability: LabelCheckGroup[];
+}
 
-  // Val and test: the run's own predictions, against the current labels.
-  const inFolds = new Set(judged.map((j) => j.imageId));
-  const fromRun: Judged[] = [];
-  for (const split of ['val', 'test'] as const) {
-    for (const im of scoredPredictions(db, run, split).images) {
-      if (!inFolds.has(im.imageId)) fromRun.push({ imageId: im.imageId, given: im.truth, probs: im.probs });
-    }
-  }
-  const groups: Record<Source, Judged[]> = { fold: judged, run: fromRun };
+/**
+ * The findings of both judges: the fold models on train (`fold`), and the run on val/test
+ * (`fromRun`), whose classes with too few sure calls borrow the fold models' trust.
+ */
+export function judgeGroups(run: RunInfo, fold: Judged[], fromRun: Judged[]): GroupsJudgement {
+  const classes = run.classes.length;
+  const groups: Record<Source, Judged[]> = { fold, run: fromRun };
   const thresholds: Record<string, number[]> = {};
   const reliability: LabelCheckGroup[] = [];
   const flagged: Finding[] = [];
@@ -225,6 +222,27 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
       heldSmallMargin: verdict.held.filter((h) => h.reason === 'smallMargin').length,
     });
   }
+  return { flagged, thresholds, reliability };
+}
+
+/** Val and test images judged by the run's own predictions (it never trained on them), against the current labels. */
+export function judgedByRun(db: DB, run: RunInfo, exclude: Set<number> = new Set()): Judged[] {
+  const out: Judged[] = [];
+  for (const split of ['val', 'test'] as const) {
+    for (const im of scoredPredictions(db, run, split).images) {
+      if (!exclude.has(im.imageId)) out.push({ imageId: im.imageId, given: im.truth, probs: im.probs });
+    }
+  }
+  return out;
+}
+
+export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  const started = performance.now();
+  const { run, folds, epochs, judged } = await outOfFoldProbabilities(project, runId, options);
+  const db = project.db;
+  const fromRun = judgedByRun(db, run, new Set(judged.map((j) => j.imageId)));
+  const { flagged, thresholds, reliability } = judgeGroups(run, judged, fromRun);
   const seconds = (performance.now() - started) / 1000;
   const checkId = storeIssues(db, run, { folds, epochs, images: judged.length + fromRun.length, seconds, thresholds, reliability }, flagged);
   return labelCheck(db, checkId);
