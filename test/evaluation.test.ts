@@ -329,6 +329,12 @@ describe('evaluation API', () => {
     expect((await a.api.projectSummary()).unlabeled).toBe(0);
     expect(result.undo.undo).toBe('Accept 12 suggested labels');
     await expect(a.api.evaluateRun({ runId: 999 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Taking a test image's prediction as its label (A in the Evaluate gallery) is a model's word.
+    const misclassified = await a.api.evaluationImages({ runId, split: 'test', filter: { mode: 'misclassified' } });
+    const [wrong] = misclassified.imageIds;
+    await a.api.setLabel({ imageIds: [wrong], classId: misclassified.predictedClassIds[0], source: 'suggestion' });
+    expect((await a.api.imageDetails({ id: wrong })).labelSource).toBe('suggestion');
+    expect(await a.api.evaluateRun()).toMatchObject({ modelLabeled: 1, modelLabeledSinceRun: 1 });
     const check = await a.api.startLabelCheck({ epochs: 1, folds: 2 });
     const done = (await finished(a, check.jobId)) as JobInfo;
     expect(done).toMatchObject({ kind: 'labelErrors', status: 'completed' });

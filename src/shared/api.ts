@@ -140,7 +140,8 @@ export const API = {
   /** The next unlabeled image after `afterId` in the filter's order. */
   nextUnlabeled: method<number | null>()(s.object({ filter: imageFilter, afterId: s.number({ int: true, min: 0 }) })),
   imageDetails: method<ImageDetails>()(s.object({ id })),
-  setLabel: method<ImagesChanged>()(s.object({ imageIds: ids, classId: s.nullable(id) })),
+  /** source 'suggestion': the label is a model's prediction accepted as is (scores count it apart); default 'user'. */
+  setLabel: method<ImagesChanged>()(s.object({ imageIds: ids, classId: s.nullable(id), source: s.optional(s.literal('user', 'suggestion')) })),
   moveToSplit: method<ImagesChanged>()(s.object({ imageIds: ids, split })),
   removeImages: method<ImagesChanged>()(s.object({ imageIds: ids })),
   createClass: method<ImagesChanged & { classId: number }>()(

@@ -197,7 +197,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('issue-accept-all').click();
     await page.getByTestId('bulk-accept').waitFor();
     const text = (await page.getByTestId('bulk-accept').textContent()) ?? '';
-    const [, train, val, test] = /(\d+) train, (\d+) validation and (\d+) test \(left out\)/.exec(text) ?? [];
+    const [, train, val, test] = /(\d+) train\. The (\d+) validation and (\d+) test are left out/.exec(text) ?? [];
     expect(Number(test), text).toBeGreaterThan(0); // the planted test images
     expect(Number(train) + Number(val) + Number(test)).toBe(pending);
     expect(await page.getByTestId('bulk-count').textContent()).toBe(train);
@@ -205,6 +205,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(await page.getByTestId('review-issues').textContent()).toBe(`Review ${pending}`);
     await page.getByTestId('bulk-include-held-out').check();
     expect(await page.getByTestId('bulk-count').textContent()).toBe(String(pending));
+    expect(await page.getByTestId('bulk-summary').textContent()).toMatch(new RegExp(`${train} train, ${val} validation and ${test} test\\.`));
     await page.getByTestId('bulk-confirm').click();
     await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe('Review 0');
 
