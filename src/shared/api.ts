@@ -63,6 +63,7 @@ const imageFilter = s.object({
   split: s.optional(split),
   classId: s.optional(id),
   unlabeled: s.optional(s.boolean()),
+  modelLabeled: s.optional(s.boolean()),
   search: s.optional(s.string({ max: 500 })),
 });
 /** Advanced training settings: each one replaces the plan's choice. */

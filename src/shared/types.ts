@@ -116,6 +116,8 @@ export interface ImageFilter {
   classId?: number;
   /** Only images without a label. */
   unlabeled?: boolean;
+  /** Only images whose label a model wrote (source 'suggestion' or 'check'). */
+  modelLabeled?: boolean;
   /** Case-insensitive substring of the original file name. */
   search?: string;
 }
