@@ -3,6 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { evaluationImages } from '../src/main/services/evaluation/evaluate';
+import { setLabel } from '../src/main/services/labeling';
+import { Project } from '../src/main/store/project';
 import { cliPath, tempDir } from './helpers';
 import { makeEvalProject } from './evaluation-helpers';
 import { folder } from './import-helpers';
@@ -28,8 +31,23 @@ describe('loupe eval and suggest', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
     const e = JSON.parse(run.stdout);
-    expect(Object.keys(e)).toEqual(['runId', 'split', 'images', 'accuracy', 'macroF1', 'labels', 'perClass', 'confusion', 'relabeled', 'excluded']);
-    expect(e).toMatchObject({ runId, split: 'test', images: 6, labels: ['horizontal', 'vertical', 'diagonal'], relabeled: 0, excluded: 0 });
+    expect(Object.keys(e)).toEqual([
+      'runId',
+      'split',
+      'images',
+      'accuracy',
+      'macroF1',
+      'labels',
+      'perClass',
+      'confusion',
+      'relabeled',
+      'excluded',
+      'modelLabeled',
+      'modelLabeledSinceRun',
+      'independent',
+    ]);
+    expect(e).toMatchObject({ runId, split: 'test', images: 6, labels: ['horizontal', 'vertical', 'diagonal'], relabeled: 0, excluded: 0, modelLabeled: 0 });
+    expect(e.independent).toEqual({ images: 6, accuracy: e.accuracy, macroF1: e.macroF1 });
     expect(e.perClass).toHaveLength(3);
     expect(Object.keys(e.perClass[0])).toEqual(['label', 'precision', 'recall', 'f1', 'support']);
     expect(e.perClass.map((c: { support: number }) => c.support)).toEqual([2, 2, 2]);
@@ -40,7 +58,18 @@ describe('loupe eval and suggest', () => {
     const text = loupe(['eval', dir]);
     expect(text.stdout).toMatch(/^Run #\d+ on test \(6 images\): accuracy [\d.]+%, macro F1 [\d.]+%/);
     expect(text.stdout).toMatch(/Confusion matrix \(rows: true class/);
+    expect(text.stdout).not.toMatch(/written by a model/);
     expect(loupe(['eval', dir, '--split', 'train']).code).toBe(2);
+
+    // Test labels a model wrote since the run (every one, to its own prediction): the plain score
+    // is 100%, and the score on labels no model wrote is the one from before.
+    const p = Project.open(dir);
+    const wrong = evaluationImages(p.db, runId, 'test', { mode: 'all' });
+    wrong.imageIds.forEach((id, i) => setLabel(p.db, [id], wrong.predictedClassIds[i], 'suggestion'));
+    p.close();
+    const relabeled = JSON.parse(loupe(['eval', dir, '--json']).stdout);
+    expect(relabeled).toMatchObject({ accuracy: 1, modelLabeled: 6, modelLabeledSinceRun: 6, independent: e.independent });
+    expect(loupe(['eval', dir]).stdout).toMatch(/6 of these labels were written by a model \(6 since the run trained\)[^]*On labels no model wrote[^]*accuracy [\d.]+%/);
     expect(loupe(['eval', dir, '--run', '99']).stderr).toMatch(/no run #99/);
 
     const suggest = loupe(['suggest', dir, '--json']);
@@ -56,6 +85,8 @@ describe('loupe eval and suggest', () => {
     const found = JSON.parse(check.stdout);
     expect(found.check).toMatchObject({ runId, folds: 2, epochs: 1, images: 60 });
     expect(found.issues).toHaveLength(found.check.flagged);
+    expect(found.check.reliability.map((g: { source: string }) => g.source)).toEqual(['fold', 'run']);
+    expect(loupe(['label-errors', dir, '--folds', '2', '--epochs', '1']).stdout).toMatch(/Models trained without each image \(2 folds\) agree with \d+% of the 48 training labels/);
     for (const issue of found.issues) expect(Object.keys(issue)).toEqual(['imageId', 'name', 'path', 'split', 'given', 'suggested', 'givenProbability', 'suggestedProbability', 'source']);
     expect(loupe(['label-errors', dir, '--folds', '1']).code).toBe(2);
   }, 60_000);

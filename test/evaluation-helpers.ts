@@ -5,9 +5,11 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ensureClasses } from '../src/main/services/classes';
+import { encodeGrayPng } from '../src/main/services/sample';
 import { seededRandom } from '../src/main/services/training/rng';
 import { Project } from '../src/main/store/project';
 import { PATTERNS, patternPixels } from './train-helpers';
@@ -83,4 +85,56 @@ export async function makeEvalProject(dir: string, options: EvalProjectOptions):
   } finally {
     project.close();
   }
+}
+
+/**
+ * A project of real handwritten digits (the `mnist` package, 28x28 grayscale), `perClass` of each
+ * digit split 80/10/10, with a seeded `flipRate` of the labels changed to another random digit
+ * (injected label errors). Returns the names of the images whose label was flipped.
+ */
+export async function makeDigitsProject(dir: string, options: { perClass: number; flipRate: number; classes?: number; seed?: number }): Promise<Set<string>> {
+  const { perClass, flipRate, classes = 10, seed = 1 } = options;
+  const digits = createRequire(import.meta.url)('mnist') as { raw: number[]; length: number }[];
+  const random = seededRandom(seed);
+  const project = Project.create(dir, path.basename(dir, '.loupe'));
+  const flipped = new Set<string>();
+  try {
+    const db = project.db;
+    const insert = db.prepare(
+      `INSERT OR IGNORE INTO images (hash, ext, format, width, height, channels, bytes, original_name, split, added_at)
+       VALUES (?, 'png', 'png', 28, 28, 1, ?, ?, ?, 0)`,
+    );
+    const label = db.prepare("INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (?, ?, 'import', 0)");
+    const names = Array.from({ length: classes }, (_, d) => String(d));
+    const pixels = new Uint8Array(28 * 28);
+    db.transaction(() => {
+      const ids = ensureClasses(db, names);
+      for (let d = 0; d < classes; d++) {
+        for (let i = 0; i < perClass; i++) {
+          const raw = digits[d].raw;
+          // Spread over the digit's samples, so small sets are not the first few alone.
+          const k = Math.floor((i * digits[d].length) / perClass);
+          for (let p = 0; p < pixels.length; p++) pixels[p] = Math.round(Math.min(1, Math.max(0, raw[k * pixels.length + p])) * 255);
+          const buf = encodeGrayPng(28, 28, pixels);
+          const hash = createHash('sha256').update(buf).digest('hex');
+          const file = path.join(dir, 'media', hash.slice(0, 2), `${hash}.png`);
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, buf);
+          const name = `${d}_${i}.png`;
+          const result = insert.run(hash, buf.length, name, SPLIT_OF(i));
+          if (!result.changes) continue;
+          let given = d;
+          if (random() < flipRate) {
+            given = (d + 1 + Math.floor(random() * (classes - 1))) % classes;
+            flipped.add(name);
+          }
+          label.run(Number(result.lastInsertRowid), ids.get(names[given])!);
+        }
+      }
+    })();
+    project.checkpoint();
+  } finally {
+    project.close();
+  }
+  return flipped;
 }

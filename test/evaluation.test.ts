@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo, LabelCheckInfo, SuggestResult } from '../src/shared/types';
+import { wholePercent, type JobInfo, type LabelCheckInfo, type SuggestResult } from '../src/shared/types';
 import * as history from '../src/main/services/history';
 import * as labeling from '../src/main/services/labeling';
 import { compareRuns, evaluateRun, evaluationImages, scoredPredictions, runInfo } from '../src/main/services/evaluation/evaluate';
@@ -99,6 +99,40 @@ describe('evaluating a run', () => {
     expect(evaluateRun(p.db)).toMatchObject({ images: 17, excluded: 1 });
   });
 
+  it('a score that is not raised by accepting the model’s own labels: scored again on the labels no model wrote', () => {
+    const p = copy();
+    const run = runInfo(p.db, runId);
+    const before = evaluateRun(p.db);
+    expect(before).toMatchObject({ modelLabeled: 0, modelLabeledSinceRun: 0, independent: { images: 18, accuracy: before.accuracy, macroF1: before.macroF1 } });
+    // Accept the model's word on every test image it gets "wrong" (the planted error among them).
+    const wrong = evaluationImages(p.db, runId, 'test', { mode: 'misclassified' });
+    expect(wrong.imageIds.length).toBeGreaterThan(0);
+    wrong.imageIds.forEach((id, i) => labeling.setLabel(p.db, [id], wrong.predictedClassIds[i], 'check'));
+    const after = evaluateRun(p.db);
+    expect(after.accuracy).toBe(1);
+    expect(after).toMatchObject({ modelLabeled: wrong.imageIds.length, modelLabeledSinceRun: wrong.imageIds.length });
+    expect(after.independent).toEqual(before.independent);
+    // Compare says the same for both sides.
+    const c = compareRuns(p.db, runId, runId);
+    expect(c.modelLabeled).toBe(wrong.imageIds.length);
+    expect(c.a.accuracy).toBe(1);
+    expect(c.a.independent.accuracy).toBe(before.accuracy);
+
+    // A person who looks and labels the image makes it theirs: counted as given.
+    const [first] = wrong.imageIds;
+    labeling.setLabel(p.db, [first], wrong.predictedClassIds[0], 'user');
+    const mine = evaluateRun(p.db);
+    expect(mine.modelLabeled).toBe(wrong.imageIds.length - 1);
+    expect(mine.independent.accuracy).toBeCloseTo((before.accuracy! * 18 + 1) / 18, 12);
+    // A label a model wrote before the run has no label of a person's behind it: left out.
+    if (wrong.imageIds.length > 1) {
+      p.db.prepare('UPDATE labels SET updated_at = ? WHERE image_id = ?').run(run.createdAt - 1, wrong.imageIds[1]);
+      const early = evaluateRun(p.db);
+      expect(early).toMatchObject({ modelLabeled: wrong.imageIds.length - 1, modelLabeledSinceRun: wrong.imageIds.length - 2 });
+      expect(early.independent.images).toBe(17);
+    }
+  });
+
   it('lists exactly the images of a confusion cell, and the top losses and least confident ones in order', () => {
     const p = copy();
     const run = runInfo(p.db, runId);
@@ -176,8 +210,9 @@ describe('model suggestions for unlabeled images', () => {
     expect(acceptSuggestions(p.db, { imageIds: [second] })).toEqual([]);
     expect(labelOf(p, second)).toEqual({ classId: other, source: 'user' });
 
+    // A bulk accept compares whole percents, as shown: a suggestion shown as 90% is accepted at 90%.
     const threshold = list.confidences[6];
-    const above = list.imageIds.filter((_, i) => list.confidences[i] >= threshold && i > 1);
+    const above = list.imageIds.filter((_, i) => wholePercent(list.confidences[i]) >= wholePercent(threshold) && i > 1);
     expect(acceptSuggestions(p.db, { minConfidence: threshold }).sort()).toEqual(above.sort());
     expect(history.undoState(p.db).undo).toBe(`Accept ${above.length} suggested labels`);
     history.undo(p.db);
@@ -187,15 +222,56 @@ describe('model suggestions for unlabeled images', () => {
     expect(above.every((id) => labelOf(p, id)?.source === 'suggestion')).toBe(true);
     expect(() => acceptSuggestions(p.db, {})).toThrow(/Say which/);
   });
+
+  it('accepts what is shown as 90% at “90% or more”, and in bulk only training images unless asked', async () => {
+    const p = copy();
+    await runSuggestions(p, runId);
+    const list = listSuggestions(p.db);
+    expect(list.splits.every((s) => s === 'train')).toBe(true);
+    const [a, b, c] = list.imageIds;
+    // Shown as 90% (rounded), and one just below what rounds to 90%.
+    p.db.prepare('UPDATE suggestions SET confidence = ? WHERE image_id = ?').run(0.896, a);
+    p.db.prepare('UPDATE suggestions SET confidence = ? WHERE image_id = ?').run(0.8949, b);
+    p.db.prepare('UPDATE suggestions SET confidence = ? WHERE image_id = ?').run(0.95, c);
+    p.db.prepare('UPDATE suggestions SET confidence = 0.5 WHERE image_id NOT IN (?, ?, ?)').run(a, b, c);
+    expect(wholePercent(0.896)).toBe(90);
+    // A test image is left out of a bulk accept unless its split is named.
+    labeling.moveToSplit(p.db, [c], 'test');
+    const now = listSuggestions(p.db);
+    expect(now.splits[now.imageIds.indexOf(c)]).toBe('test');
+    expect(acceptSuggestions(p.db, { minConfidence: 0.9 })).toEqual([a]);
+    expect(labelOf(p, b)).toBeUndefined();
+    expect(labelOf(p, c)).toBeUndefined();
+    expect(acceptSuggestions(p.db, { minConfidence: 0.9, splits: ['train', 'val', 'test'] })).toEqual([c]);
+    expect(labelOf(p, c)?.source).toBe('suggestion');
+  });
 });
 
 describe('label-error finder', () => {
   it('finds the planted mislabeled images out of sample, and accepting fixes one undoably', async () => {
     const p = copy();
     const phases: string[] = [];
-    const check = await runLabelCheck(p, runId, { epochs: 10, onProgress: (_d, _t, phase) => phases.push(phase) });
+    const totals = new Set<number | null>();
+    let last = 0;
+    const check = await runLabelCheck(p, runId, {
+      epochs: 10,
+      onProgress: (done, total, phase) => {
+        phases.push(phase);
+        if (phase.startsWith('Fold')) {
+          totals.add(total);
+          expect(done).toBeGreaterThanOrEqual(last);
+          last = done;
+        }
+      },
+    });
     expect(check).toMatchObject({ runId, folds: 4, epochs: 10, images: 180 });
-    expect(phases).toContain('Fold 4/4: epoch 10/10');
+    expect(phases).toContain('Fold 4 of 4, epoch 10 of 10');
+    // Progress counts images (the 144 training images judged), not images × epochs or folds.
+    expect([...totals]).toEqual([144]);
+    expect(last).toBe(144);
+    // 48 training images per colour, one red one planted as green.
+    expect(check.reliability.find((g) => g.source === 'fold')).toMatchObject({ images: 144, fewestPerClass: 47, medianPerClass: 48 });
+    expect(check.verdict).toMatch(/agree with \d+% of the 144 training labels/);
     const { issues } = listLabelIssues(p.db);
     console.log(`label check: ${check.flagged} of ${check.images} flagged in ${check.seconds.toFixed(1)} s`);
     const planted = idOf(p, PLANTED_TRAIN);
@@ -207,7 +283,8 @@ describe('label-error finder', () => {
     expect(check.flagged).toBeLessThanOrEqual(4);
 
     expect(resolveLabelIssues(p.db, [planted], 'accept')).toEqual([planted]);
-    expect(labelOf(p, planted)).toEqual({ classId: classId(p, 'red'), source: 'suggestion' });
+    // Marked as written by a model: scores count it apart.
+    expect(labelOf(p, planted)).toEqual({ classId: classId(p, 'red'), source: 'check' });
     expect(listLabelIssues(p.db).issues.map((i) => i.imageId)).not.toContain(planted);
     expect(listLabelIssues(p.db, 'accepted').issues.map((i) => i.imageId)).toEqual([planted]);
     history.undo(p.db);
@@ -252,6 +329,12 @@ describe('evaluation API', () => {
     expect((await a.api.projectSummary()).unlabeled).toBe(0);
     expect(result.undo.undo).toBe('Accept 12 suggested labels');
     await expect(a.api.evaluateRun({ runId: 999 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Taking a test image's prediction as its label (A in the Evaluate gallery) is a model's word.
+    const misclassified = await a.api.evaluationImages({ runId, split: 'test', filter: { mode: 'misclassified' } });
+    const [wrong] = misclassified.imageIds;
+    await a.api.setLabel({ imageIds: [wrong], classId: misclassified.predictedClassIds[0], source: 'suggestion' });
+    expect((await a.api.imageDetails({ id: wrong })).labelSource).toBe('suggestion');
+    expect(await a.api.evaluateRun()).toMatchObject({ modelLabeled: 1, modelLabeledSinceRun: 1 });
     const check = await a.api.startLabelCheck({ epochs: 1, folds: 2 });
     const done = (await finished(a, check.jobId)) as JobInfo;
     expect(done).toMatchObject({ kind: 'labelErrors', status: 'completed' });

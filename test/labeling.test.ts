@@ -34,6 +34,14 @@ describe('gallery queries', () => {
     expect(list({ search: '100%' })).toHaveLength(5);
     expect(list({ search: 'CAT_' })).toHaveLength(5);
     expect(list({ search: '_1' })).toHaveLength(15); // dog_1, dog_11..19, cat_100%_*
+    // Labels a model wrote (accepted suggestions or label-check findings) can be listed apart.
+    labeling.setLabel(p.db, ids.slice(2, 4), cat, 'suggestion');
+    labeling.setLabel(p.db, [ids[30]], cat, 'check');
+    expect(list({ modelLabeled: true })).toEqual([ids[2], ids[3], ids[30]]);
+    expect(list({ modelLabeled: true, split: 'train' }).every((id) => [ids[2], ids[3], ids[30]].includes(id))).toBe(true);
+    labeling.setLabel(p.db, ids.slice(2, 4), cat);
+    labeling.setLabel(p.db, [ids[30]], null);
+    expect(list({ modelLabeled: true })).toEqual([]);
 
     const page = labeling.imagesById(p.db, ids.slice(18, 22));
     expect(page.map((i) => [i.id, i.classId, i.labelSource])).toEqual([

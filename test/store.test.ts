@@ -59,6 +59,48 @@ describe('project store', () => {
     expect(project.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
   });
 
+  it('migrates a v3 database to v4: labels keep their rows and index and accept the source "check"', () => {
+    const dir = path.join(tempDir(), 'v3.loupe');
+    fs.mkdirSync(dir);
+    const raw = new Database(path.join(dir, 'project.db'));
+    raw.pragma(`application_id = ${APPLICATION_ID}`);
+    raw.pragma('foreign_keys = ON');
+    raw.transaction(() => {
+      for (const m of MIGRATIONS.filter((x) => x.version <= 3)) m.up(raw);
+      raw.pragma('user_version = 3');
+      raw.prepare("INSERT INTO classes (id, name, color, position, created_at) VALUES (1, 'cat', '#000000', 0, 0)").run();
+      const image = raw.prepare(
+        `INSERT INTO images (id, hash, ext, format, width, height, channels, bytes, original_name, split, added_at)
+         VALUES (?, ?, 'png', 'png', 1, 1, 3, 1, ?, 'test', 0)`,
+      );
+      for (const id of [1, 2, 3]) image.run(id, String(id).repeat(64), `${id}.png`);
+      const label = raw.prepare('INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (?, 1, ?, ?)');
+      label.run(1, 'user', 11);
+      label.run(2, 'import', 12);
+      label.run(3, 'suggestion', 13);
+      expect(() => label.run(3, 'check', 14)).toThrow(/CHECK/);
+      raw.prepare("INSERT INTO runs (id, status, arch, backend, seed, plan, config, classes, created_at) VALUES (1, 'completed', 'mlp', 'cpu', 1, '{}', '{}', '[]', 0)").run();
+      raw.prepare("INSERT INTO label_checks (run_id, folds, epochs, images, flagged, seconds, thresholds, created_at) VALUES (1, 4, 10, 3, 0, 1, '{}', 5)").run();
+    })();
+    raw.close();
+
+    const project = open(dir);
+    const db = project.db;
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT image_id AS id, class_id AS c, source, updated_at AS at FROM labels ORDER BY image_id').all()).toEqual([
+      { id: 1, c: 1, source: 'user', at: 11 },
+      { id: 2, c: 1, source: 'import', at: 12 },
+      { id: 3, c: 1, source: 'suggestion', at: 13 },
+    ]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'labels'").pluck().all()).toContain('labels_class');
+    db.prepare("UPDATE labels SET source = 'check' WHERE image_id = 3").run();
+    expect(() => db.prepare("UPDATE labels SET source = 'robot' WHERE image_id = 3").run()).toThrow(/CHECK/);
+    // Foreign keys still hold on the rebuilt table, and a check made before v4 reads as such.
+    expect(() => db.prepare("INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (99, 1, 'user', 0)").run()).toThrow(/FOREIGN KEY/);
+    expect(db.prepare('SELECT held_back AS h, reliability AS r FROM label_checks').get()).toEqual({ h: 0, r: '[]' });
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+  });
+
   it('refuses a database written by a newer Loupe and leaves it untouched', () => {
     const dir = path.join(tempDir(), 'future.loupe');
     Project.create(dir).close();

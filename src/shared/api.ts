@@ -63,6 +63,7 @@ const imageFilter = s.object({
   split: s.optional(split),
   classId: s.optional(id),
   unlabeled: s.optional(s.boolean()),
+  modelLabeled: s.optional(s.boolean()),
   search: s.optional(s.string({ max: 500 })),
 });
 /** Advanced training settings: each one replaces the plan's choice. */
@@ -140,7 +141,8 @@ export const API = {
   /** The next unlabeled image after `afterId` in the filter's order. */
   nextUnlabeled: method<number | null>()(s.object({ filter: imageFilter, afterId: s.number({ int: true, min: 0 }) })),
   imageDetails: method<ImageDetails>()(s.object({ id })),
-  setLabel: method<ImagesChanged>()(s.object({ imageIds: ids, classId: s.nullable(id) })),
+  /** source 'suggestion': the label is a model's prediction accepted as is (scores count it apart); default 'user'. */
+  setLabel: method<ImagesChanged>()(s.object({ imageIds: ids, classId: s.nullable(id), source: s.optional(s.literal('user', 'suggestion')) })),
   moveToSplit: method<ImagesChanged>()(s.object({ imageIds: ids, split })),
   removeImages: method<ImagesChanged>()(s.object({ imageIds: ids })),
   createClass: method<ImagesChanged & { classId: number }>()(
@@ -227,9 +229,17 @@ export const API = {
   startSuggestions: method<SuggestStarted>()(s.object({ runId: s.optional(id) })),
   /** Pending suggestions of the unlabeled images, least confident first. */
   suggestions: method<SuggestionList>()(none),
-  /** Labels images with their suggestions (source 'suggestion'); never overwrites a label. Undoable. */
+  /**
+   * Labels images with their suggestions (source 'suggestion'); never overwrites a label. Undoable.
+   * minConfidence compares whole percents, as shown; by confidence alone only train images are
+   * labeled unless `splits` names others.
+   */
   acceptSuggestions: method<ReviewResult>()(
-    s.object({ imageIds: s.optional(ids), minConfidence: s.optional(s.number({ min: 0, max: 1 })) }),
+    s.object({
+      imageIds: s.optional(ids),
+      minConfidence: s.optional(s.number({ min: 0, max: 1 })),
+      splits: s.optional(s.array(s.literal('train', 'val', 'test'), { max: 3 })),
+    }),
   ),
   /** Looks for likely label errors (k-fold out-of-sample predictions), as a `labelErrors` job (result: LabelCheckInfo). */
   startLabelCheck: method<LabelCheckStarted>()(

@@ -96,7 +96,18 @@ export interface JobInfo extends JobProgress {
 }
 
 // Labeling.
-export type LabelSource = 'user' | 'import' | 'suggestion';
+/**
+ * Who wrote a label: a person, the import, or a model: an accepted suggestion ('suggestion') or an
+ * accepted label-check finding ('check'). Scores say how many model-written labels they count.
+ */
+export type LabelSource = 'user' | 'import' | 'suggestion' | 'check';
+export const MODEL_LABEL_SOURCES: readonly LabelSource[] = ['suggestion', 'check'];
+
+/**
+ * A confidence as the whole percent people see (0.896 is 90). Bulk accepts compare on it, so a
+ * suggestion shown as 90% is accepted at "90% or more".
+ */
+export const wholePercent = (x: number): number => Math.round(x * 100 + 1e-9);
 
 /** Which images a gallery shows. All fields narrow the set; none means every image. */
 export interface ImageFilter {
@@ -105,6 +116,8 @@ export interface ImageFilter {
   classId?: number;
   /** Only images without a label. */
   unlabeled?: boolean;
+  /** Only images whose label a model wrote (source 'suggestion' or 'check'). */
+  modelLabeled?: boolean;
   /** Case-insensitive substring of the original file name. */
   search?: string;
 }
@@ -470,6 +483,24 @@ export interface Evaluation {
   excluded: number;
   /** Predictions stored per split. */
   available: Record<EvalSplit, number>;
+  /** Evaluated images whose current label a model wrote (an accepted suggestion or label-check finding): counted in the scores above. */
+  modelLabeled: number;
+  /** Of those, labeled so after the run trained. */
+  modelLabeledSinceRun: number;
+  /**
+   * The scores on labels no model wrote: an image a model relabeled since the run trained is
+   * scored against its label in the run's snapshot; one a model labeled before is left out.
+   * Equal to the above when modelLabeled is 0.
+   */
+  independent: IndependentScore;
+}
+
+/** Scores on labels no model wrote (see Evaluation.independent). */
+export interface IndependentScore {
+  images: number;
+  /** Null when no such image is left. */
+  accuracy: number | null;
+  macroF1: number | null;
 }
 
 /**
@@ -501,8 +532,11 @@ export interface ComparedImage {
 export interface RunComparison {
   split: EvalSplit;
   images: number;
-  a: { runId: number; accuracy: number; macroF1: number };
-  b: { runId: number; accuracy: number; macroF1: number };
+  /** `independent`: the run's scores without the images of `modelLabeled`. */
+  a: { runId: number; accuracy: number; macroF1: number; independent: IndependentScore };
+  b: { runId: number; accuracy: number; macroF1: number; independent: IndependentScore };
+  /** Compared images whose current label a model wrote: counted in accuracy and macroF1, not in independent (see Evaluation.independent). */
+  modelLabeled: number;
   perClass: {
     classId: number;
     label: string;
@@ -521,6 +555,8 @@ export interface SuggestionList {
   imageIds: number[];
   classIds: number[];
   confidences: number[];
+  /** Each image's split: a bulk accept leaves validation and test images out unless asked. */
+  splits: Split[];
 }
 
 export interface SuggestStarted {
@@ -555,6 +591,38 @@ export interface LabelCheckInfo {
   flagged: number;
   seconds: number;
   createdAt: number;
+  /** Findings not shown: the judging model is not precise enough on the class, or the margin is small. */
+  heldBack: number;
+  /** How far to trust the findings, per kind of judge (fold models on train, the run on val/test); empty for a check made before Loupe measured it. */
+  reliability: LabelCheckGroup[];
+  /** The reliability in one or two sentences, for people (the view and the CLI). */
+  verdict: string;
+}
+
+/** How reliable a label check's judge was on the images it judged. */
+export interface LabelCheckGroup {
+  /** fold: models trained without each image (train split); run: the run itself (val, test). */
+  source: 'fold' | 'run';
+  images: number;
+  /** Share of images whose out-of-sample top class is the given label. */
+  accuracy: number;
+  fewestPerClass: number;
+  medianPerClass: number;
+  perClass: {
+    classId: number;
+    label: string;
+    /** Images labeled with the class. */
+    images: number;
+    /** Images the judge calls this class, and the share of them labeled so (with its 95% lower bound). */
+    predicted: number;
+    precision: number;
+    lowerBound: number;
+    /** Findings that suggest this class are shown only when trusted. */
+    trusted: boolean;
+  }[];
+  shown: number;
+  heldWeakClass: number;
+  heldSmallMargin: number;
 }
 
 /** An image whose given label the model contradicts, judged out of sample. */

@@ -113,9 +113,9 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(CLASSES).toContain(suggested);
     await thumb(page, 0).click();
     await page.keyboard.press('a');
-    // Labeled as suggested, and marked as an accepted suggestion (✓).
-    await expect.poll(() => thumbLabel(page, 0)).toBe(`${suggested}✓`);
-    expect(await thumb(page, 0).getByTestId('cell-label').locator('[title="Accepted model suggestion"]').count()).toBe(1);
+    // Labeled as suggested, and marked as written by a model.
+    await expect.poll(() => thumbLabel(page, 0)).toBe(suggested);
+    expect(await thumb(page, 0).getByTestId('cell-label').getByTestId('model-label').getAttribute('title')).toMatch(/^Label written by a model \(an accepted suggestion\)/);
     await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('8');
     await expect.poll(() => page.getByTestId('suggestion-count').textContent()).toBe('8');
 
@@ -124,6 +124,11 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     const bulk = Number(((await page.getByTestId('accept-above').textContent()) ?? '').replace(/\D/g, ''));
     expect(bulk).toBeGreaterThan(0);
     await page.getByTestId('accept-above').click();
+    // It asks first, with the count (all of them train images here).
+    await page.getByTestId('bulk-accept').waitFor();
+    expect(await page.getByTestId('bulk-count').textContent()).toBe(String(bulk));
+    expect(await page.getByTestId('count-unlabeled').textContent()).toBe('8');
+    await page.getByTestId('bulk-confirm').click();
     await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe(String(8 - bulk));
     expect(problems).toEqual([]);
   }, 120_000);
@@ -157,7 +162,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     const badge = ((await thumb(page, 0).getByTestId('issue-suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
     await thumb(page, 0).click();
     await page.keyboard.press('a');
-    await expect.poll(() => thumbLabel(page, 0)).toBe(`${badge}✓`);
+    await expect.poll(() => thumbLabel(page, 0)).toBe(badge);
+    expect(await thumb(page, 0).getByTestId('model-label').count()).toBe(1);
     await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending - 1}`);
     // Undo brings the label and the issue back; D then keeps the given label.
     await page.keyboard.press('Control+z');
@@ -169,6 +175,50 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending - 1}`);
     expect(await thumbLabel(page, 0)).toBe(given);
     await expect.poll(() => thumb(page, 0).getByTestId('issue-suggestion').count()).toBe(0);
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('a score that is not raised by accepting the model’s own labels: Accept all asks first, and the view shows the score on labels no model wrote', async () => {
+    const { dir, e } = await trainedProject();
+    const before = `${(e.accuracy! * 100).toFixed(1)}%`;
+    const { page, problems } = await openEvaluateView(dir);
+    await page.getByTestId('confusion-matrix').waitFor();
+    expect(await page.getByTestId('eval-accuracy').textContent()).toBe(before);
+    expect(await page.getByTestId('eval-model-labels').count()).toBe(0);
+
+    await page.getByTestId('check-button').click();
+    await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
+    // How far to trust the findings is said, with the data's images per class and folds.
+    expect(await page.getByTestId('check-reliability').textContent()).toMatch(/Models trained without each image \(4 folds\) agree with \d+% of the \d+ training labels \(\d+–\d+ images per class\)/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
+
+    // Accept all asks first, per split, and leaves validation and test out unless ticked.
+    await page.getByTestId('issue-accept-all').click();
+    await page.getByTestId('bulk-accept').waitFor();
+    const text = (await page.getByTestId('bulk-accept').textContent()) ?? '';
+    const [, train, val, test] = /(\d+) train\. The (\d+) validation and (\d+) test are left out/.exec(text) ?? [];
+    expect(Number(test), text).toBeGreaterThan(0); // the planted test images
+    expect(Number(train) + Number(val) + Number(test)).toBe(pending);
+    expect(await page.getByTestId('bulk-count').textContent()).toBe(train);
+    // Nothing changed yet.
+    expect(await page.getByTestId('review-issues').textContent()).toBe(`Review ${pending}`);
+    await page.getByTestId('bulk-include-held-out').check();
+    expect(await page.getByTestId('bulk-count').textContent()).toBe(String(pending));
+    expect(await page.getByTestId('bulk-summary').textContent()).toMatch(new RegExp(`${train} train, ${val} validation and ${test} test\\.`));
+    await page.getByTestId('bulk-confirm').click();
+    await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe('Review 0');
+
+    // The test labels the model wrote would raise its score; the view says so and shows the
+    // score on labels no model wrote, the one from before.
+    await page.getByTestId('eval-model-labels').waitFor();
+    expect(await page.getByTestId('eval-model-labels').textContent()).toMatch(new RegExp(`${test} of these ${e.images} labels were written by a model \\(${test} since this run trained\\)`));
+    expect(await page.getByTestId('eval-independent-accuracy').textContent()).toBe(before);
+    expect(Number.parseFloat((await page.getByTestId('eval-accuracy').textContent()) ?? '')).toBeGreaterThan(Number.parseFloat(before));
+    // The thumbnails mark the labels a model wrote.
+    await page.getByTestId('mode-all').click();
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${e.images} images`);
+    await expect.poll(() => page.locator('[data-testid=cell] [data-testid=model-label]').count()).toBe(Number(test));
     expect(problems).toEqual([]);
   }, 120_000);
 

@@ -51,8 +51,8 @@ export function evalHandlers(session: Session): EvalApi {
     async suggestions() {
       return listSuggestions(db());
     },
-    async acceptSuggestions({ imageIds, minConfidence } = {}) {
-      const ids = acceptSuggestions(writable(session.requireProject()).db, { imageIds, minConfidence });
+    async acceptSuggestions({ imageIds, minConfidence, splits } = {}) {
+      const ids = acceptSuggestions(writable(session.requireProject()).db, { imageIds, minConfidence, splits });
       return { ...imagesChanged(session, ids), changed: ids.length };
     },
     async startLabelCheck({ runId, folds, epochs } = {}) {

@@ -59,10 +59,10 @@ export function labelHandlers(session: Session): LabelApi {
     async imageDetails({ id }) {
       return labeling.imageDetails(session.requireProject().db, id);
     },
-    async setLabel({ imageIds, classId }) {
+    async setLabel({ imageIds, classId, source }) {
       const project = writable(session.requireProject());
       const before = projectSummary(project);
-      const changes = labeling.setLabel(project.db, imageIds, classId);
+      const changes = labeling.setLabel(project.db, imageIds, classId, source);
       const after = summaryAfterRelabel(project, before, changes, classId);
       return changed(
         changes.map((c) => c.id),

@@ -7,6 +7,7 @@
 // parameter (json_each), so 60,000 ids are as cheap to pass as ten.
 
 import { LoupeError } from '../../shared/errors';
+import { MODEL_LABEL_SOURCES } from '../../shared/types';
 import type {
   ImageDetails,
   ImageFilter,
@@ -49,6 +50,7 @@ export function filterSql(filter: ImageFilter): Where {
     params.push(filter.split);
   }
   if (filter.unlabeled) conds.push('l.image_id IS NULL');
+  if (filter.modelLabeled) conds.push(`l.source IN (${MODEL_LABEL_SOURCES.map((x) => `'${x}'`).join(', ')})`);
   if (filter.search) {
     conds.push("i.original_name LIKE ? ESCAPE '\\'");
     params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);

@@ -32,6 +32,11 @@ export function evalJson(e: Evaluation) {
     confusion: e.confusion,
     relabeled: e.relabeled,
     excluded: e.excluded,
+    // Images whose current label a model wrote (accepted suggestions or label-check findings),
+    // and the scores on labels no model wrote (see Evaluation.independent).
+    modelLabeled: e.modelLabeled,
+    modelLabeledSinceRun: e.modelLabeledSinceRun,
+    independent: e.independent,
   };
 }
 
@@ -43,6 +48,15 @@ function printEvaluation(e: Evaluation, out: (s: string) => void): void {
   out(`Run #${e.runId} on ${e.split} (${num(e.images)} images): accuracy ${pct(e.accuracy)}, macro F1 ${pct(e.macroF1)}`);
   if (e.relabeled > 0) out(`  ${num(e.relabeled)} images were relabeled since the run; their current label is the truth.`);
   if (e.excluded > 0) out(`  ${num(e.excluded)} images left out: removed, unlabeled, or in a class the run does not know.`);
+  if (e.modelLabeled > 0) {
+    const since = e.modelLabeledSinceRun > 0 ? ` (${num(e.modelLabeledSinceRun)} since the run trained)` : '';
+    out(`  ${num(e.modelLabeled)} of these labels were written by a model${since}: a model graded on them grades itself.`);
+    const left = e.images - e.independent.images;
+    out(
+      `  On labels no model wrote (the label in the run's snapshot for those relabeled since${left > 0 ? `; ${num(left)} labeled by a model before the run left out` : ''}): ` +
+        `accuracy ${pct(e.independent.accuracy)}, macro F1 ${pct(e.independent.macroF1)} on ${num(e.independent.images)} images`,
+    );
+  }
   const names = e.labels.map((l) => JSON.stringify(l));
   const w = Math.max(5, ...names.map((n) => n.length));
   out('');
@@ -147,6 +161,7 @@ export const labelErrorsCommand: Command = {
       if (values.json) io.json({ check, issues });
       else {
         io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${check.seconds.toFixed(1)} s).`);
+        io.out(`  ${check.verdict}`);
         for (const i of issues.slice(0, 50)) {
           io.out(`  ${JSON.stringify(i.name)} (${i.split}): labeled ${JSON.stringify(i.given)} (${pct(i.givenProbability)}), looks like ${JSON.stringify(i.suggested)} (${pct(i.suggestedProbability)})`);
         }

@@ -2,8 +2,16 @@
 // image's current label. Using the current label as the truth is what lets a person fix a label
 // where the model found it and see the counts move at once; the run's own labels stay in its
 // snapshot (run_images) and are counted here as "relabeled".
+//
+// A label a model wrote (an accepted suggestion or label-check finding) is no truth to grade a
+// model on: accepting a model's guesses on test images would raise its score by construction.
+// Leaving those images out would not do either (they are exactly the ones the model got "wrong"),
+// so every score also comes as "independent": an image a model relabeled since the run trained is
+// scored against the label it had in the run's snapshot, the one a model had not written; an image
+// a model labeled before the run has no such label and is left out.
 
 import { LoupeError } from '../../../shared/errors';
+import { MODEL_LABEL_SOURCES } from '../../../shared/types';
 import type {
   BackendName,
   ComparedImage,
@@ -11,6 +19,8 @@ import type {
   Evaluation,
   EvaluationFilter,
   EvaluationImages,
+  IndependentScore,
+  LabelSource,
   RunComparison,
   RunStatus,
   TrainConfig,
@@ -21,6 +31,8 @@ import { classificationReport, confidenceHistogram, coverageCurve } from './metr
 
 export interface RunInfo {
   id: number;
+  /** When the run took its snapshot of the data (ms). */
+  createdAt: number;
   status: RunStatus;
   backend: BackendName;
   classes: RunClass[];
@@ -29,8 +41,10 @@ export interface RunInfo {
 }
 
 export function runInfo(db: DB, runId: number): RunInfo {
-  const row = db.prepare('SELECT id, status, backend, classes, config, best_epoch AS bestEpoch FROM runs WHERE id = ?').get(runId) as
-    | { id: number; status: RunStatus; backend: BackendName; classes: string; config: string; bestEpoch: number | null }
+  const row = db
+    .prepare('SELECT id, status, backend, classes, config, best_epoch AS bestEpoch, created_at AS createdAt FROM runs WHERE id = ?')
+    .get(runId) as
+    | { id: number; createdAt: number; status: RunStatus; backend: BackendName; classes: string; config: string; bestEpoch: number | null }
     | undefined;
   if (!row) throw new LoupeError('NOT_FOUND', `There is no run #${runId} in this project.`);
   return { ...row, classes: JSON.parse(row.classes) as RunClass[], config: JSON.parse(row.config) as TrainConfig };
@@ -65,6 +79,12 @@ export interface ScoredImage {
   /** Cross-entropy against the current label. */
   loss: number;
   relabeled: boolean;
+  /** The label in the run's snapshot (index), if it was labeled with one of the run's classes then. */
+  snapshotTruth: number | null;
+  /** The current label was written by a model (source 'suggestion' or 'check'). */
+  modelLabeled: boolean;
+  /** ... after the run took its snapshot. */
+  modelLabeledSinceRun: boolean;
 }
 
 export interface Scored {
@@ -81,6 +101,8 @@ interface PredictionRow {
   confidence: number;
   probs: Buffer;
   classId: number | null;
+  source: LabelSource | null;
+  labeledAt: number | null;
   removed: number;
 }
 
@@ -109,7 +131,7 @@ export function scoredPredictions(db: DB, run: RunInfo, split: EvalSplit): Score
   const rows = db
     .prepare(
       `SELECT p.image_id AS imageId, p.true_index AS snapshotTruth, p.predicted_index AS predicted, p.confidence, p.probs,
-              l.class_id AS classId, i.removed_at IS NOT NULL AS removed
+              l.class_id AS classId, l.source, l.updated_at AS labeledAt, i.removed_at IS NOT NULL AS removed
          FROM predictions p JOIN images i ON i.id = p.image_id LEFT JOIN labels l ON l.image_id = p.image_id
         WHERE p.run_id = ? AND p.split = ?
         ORDER BY p.image_id`,
@@ -125,6 +147,7 @@ export function scoredPredictions(db: DB, run: RunInfo, split: EvalSplit): Score
       continue;
     }
     const probs = probsOf(r.probs);
+    const modelLabeled = r.source !== null && MODEL_LABEL_SOURCES.includes(r.source);
     images.push({
       imageId: r.imageId,
       truth,
@@ -133,6 +156,9 @@ export function scoredPredictions(db: DB, run: RunInfo, split: EvalSplit): Score
       probs,
       loss: -Math.log(Math.max(probs[truth] ?? 0, 1e-7)),
       relabeled: r.snapshotTruth !== truth,
+      snapshotTruth: r.snapshotTruth,
+      modelLabeled,
+      modelLabeledSinceRun: modelLabeled && (r.labeledAt ?? 0) >= run.createdAt,
     });
   }
   return { run, split, images, excluded };
@@ -170,6 +196,32 @@ export function evaluateRun(db: DB, runId?: number, split?: EvalSplit): Evaluati
     relabeled: images.filter((im) => im.relabeled).length,
     excluded,
     available: availableSplits(db, run.id),
+    ...independentScore(run, images),
+  };
+}
+
+/**
+ * The truth a model did not write: the current label; for a label a model wrote since the run
+ * trained, the run's snapshot label; undefined (leave the image out) for a label a model wrote
+ * before the run.
+ */
+export function independentTruth(im: ScoredImage): number | undefined {
+  if (!im.modelLabeled) return im.truth;
+  return im.modelLabeledSinceRun && im.snapshotTruth !== null ? im.snapshotTruth : undefined;
+}
+
+/** Counts of model-written labels among `images`, and the scores on the labels no model wrote. */
+export function independentScore(run: RunInfo, images: ScoredImage[]): { modelLabeled: number; modelLabeledSinceRun: number; independent: IndependentScore } {
+  const kept = images.filter((im) => independentTruth(im) !== undefined);
+  const report = classificationReport(
+    kept.map((im) => independentTruth(im)!),
+    kept.map((im) => im.predicted),
+    run.classes.length,
+  );
+  return {
+    modelLabeled: images.filter((im) => im.modelLabeled).length,
+    modelLabeledSinceRun: images.filter((im) => im.modelLabeledSinceRun).length,
+    independent: { images: kept.length, accuracy: kept.length > 0 ? report.accuracy : null, macroF1: kept.length > 0 ? report.macroF1 : null },
   };
 }
 
@@ -207,13 +259,34 @@ export function compareRuns(db: DB, runA: number, runB: number, split?: EvalSpli
   const chosen = split ?? (availableSplits(db, a.id).test > 0 && availableSplits(db, b.id).test > 0 ? 'test' : 'val');
   const classes = [...a.classes, ...b.classes.filter((c) => !a.classes.some((x) => x.id === c.id))];
   const union = new Map(classes.map((c, i) => [c.id, i]));
-  const byImage = (s: Scored) => new Map(s.images.map((im) => [im.imageId, { truth: s.run.classes[im.truth].id, predicted: s.run.classes[im.predicted].id, confidence: im.confidence }]));
+  const byImage = (s: Scored) =>
+    new Map(
+      s.images.map((im) => {
+        const honest = independentTruth(im);
+        return [
+          im.imageId,
+          {
+            truth: s.run.classes[im.truth].id,
+            predicted: s.run.classes[im.predicted].id,
+            confidence: im.confidence,
+            modelLabeled: im.modelLabeled,
+            independent: honest === undefined ? null : s.run.classes[honest].id,
+          },
+        ];
+      }),
+    );
   const pa = byImage(scoredPredictions(db, a, chosen));
   const pb = byImage(scoredPredictions(db, b, chosen));
   const common = [...pa.keys()].filter((id) => pb.has(id));
   const truth = common.map((id) => union.get(pa.get(id)!.truth)!);
   const ra = classificationReport(truth, common.map((id) => union.get(pa.get(id)!.predicted)!), classes.length);
   const rb = classificationReport(truth, common.map((id) => union.get(pb.get(id)!.predicted)!), classes.length);
+  // The same on labels no model wrote: both runs must agree on what that label is.
+  const kept = common.filter((id) => pa.get(id)!.independent !== null && pa.get(id)!.independent === pb.get(id)!.independent);
+  const keptTruth = kept.map((id) => union.get(pa.get(id)!.independent!)!);
+  const ia = classificationReport(keptTruth, kept.map((id) => union.get(pa.get(id)!.predicted)!), classes.length);
+  const ib = classificationReport(keptTruth, kept.map((id) => union.get(pb.get(id)!.predicted)!), classes.length);
+  const independent = (r: typeof ia) => ({ images: kept.length, accuracy: kept.length > 0 ? r.accuracy : null, macroF1: kept.length > 0 ? r.macroF1 : null });
   const aOnlyCorrect: ComparedImage[] = [];
   const bOnlyCorrect: ComparedImage[] = [];
   for (const id of common) {
@@ -232,8 +305,9 @@ export function compareRuns(db: DB, runA: number, runB: number, split?: EvalSpli
   return {
     split: chosen,
     images: common.length,
-    a: { runId: a.id, accuracy: ra.accuracy, macroF1: ra.macroF1 },
-    b: { runId: b.id, accuracy: rb.accuracy, macroF1: rb.macroF1 },
+    a: { runId: a.id, accuracy: ra.accuracy, macroF1: ra.macroF1, independent: independent(ia) },
+    b: { runId: b.id, accuracy: rb.accuracy, macroF1: rb.macroF1, independent: independent(ib) },
+    modelLabeled: common.filter((id) => pa.get(id)!.modelLabeled).length,
     perClass: classes.map((c, k) => ({ classId: c.id, label: c.name, support: ra.perClass[k].support, a: scores(ra.perClass[k]), b: scores(rb.perClass[k]) })),
     aOnlyCorrect,
     bOnlyCorrect,

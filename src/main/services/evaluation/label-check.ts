@@ -5,12 +5,13 @@
 //   Epochs are capped (the run's best epoch, at most LABEL_CHECK_MAX_EPOCHS) to keep it quick;
 //   early stopping is off, as the folds have no validation images.
 // - val and test: the run's stored predictions (the run never trained on them).
-// The rule that flags an image is in label-rule.ts. Findings are stored as label issues.
+// The rule that flags an image, and the gate that holds back findings the judge is not reliable
+// enough for, are in label-rule.ts. Findings are stored as label issues, with what was held back.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { LabelCheckInfo, Split, TrainConfig } from '../../../shared/types';
+import type { LabelCheckGroup, LabelCheckInfo, Split, TrainConfig } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
@@ -22,7 +23,7 @@ import { trainingBackends, trainReplicas } from '../training/train';
 import { prepareFeatures } from '../training/transfer';
 import { completedRun, scoredPredictions, type RunInfo } from './evaluate';
 import { labelCheck } from './label-issues';
-import { flagLabelIssues, perClassThresholds } from './label-rule';
+import { judgeLabels, perClassThresholds, type Reliability } from './label-rule';
 
 export const LABEL_CHECK_FOLDS = 4;
 export const LABEL_CHECK_MAX_EPOCHS = 10;
@@ -71,21 +72,32 @@ export function assignFolds(labels: ArrayLike<number>, folds: number, seed: numb
   return fold;
 }
 
-interface Judged {
+export interface Judged {
   imageId: number;
   given: number;
   probs: Float32Array;
 }
 
-export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+export interface OutOfFold {
+  run: RunInfo;
+  folds: number;
+  epochs: number;
+  /** Every readable training image, judged by the model trained without its fold. */
+  judged: Judged[];
+}
+
+/**
+ * Class probabilities of every training image from a model that never saw it (k-fold
+ * cross-validation with the run's plan). Progress counts images judged: a fold's images count
+ * as its models train, so the total is the number of training images, whatever k and the epochs.
+ */
+export async function outOfFoldProbabilities(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<OutOfFold> {
   const { signal, onProgress } = options;
   const db = project.db;
   const run = completedRun(db, runId);
   const k = options.folds ?? LABEL_CHECK_FOLDS;
   const epochs = options.epochs ?? Math.max(1, Math.min(LABEL_CHECK_MAX_EPOCHS, run.bestEpoch ?? run.config.epochs));
   const classes = run.classes.length;
-  const started = performance.now();
 
   const items = labeledItems(db, run);
   const spec = { width: run.config.width, height: run.config.height, channels: run.config.channels, fit: 'cover' as const };
@@ -109,8 +121,7 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
   const fold = assignFolds(train.map((it) => it.given), k, config.seed);
   const rowsOf = (list: Item[]) => ({ rows: Int32Array.from(list, (it) => pack.rows.get(it.hash)!), labels: Int32Array.from(list, (it) => it.given) });
   const none = { rows: new Int32Array(0), labels: new Int32Array(0) };
-  const sizes = Array.from({ length: k }, (_, f) => train.length - fold.filter((x) => x === f).length);
-  const total = sizes.reduce((a, b) => a + b, 0) * epochs;
+  const total = train.length;
   let before = 0;
   const judged: Judged[] = [];
   const workDir = path.join(project.paths.cache, 'label-check');
@@ -119,7 +130,7 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
       const fit = train.filter((_, i) => fold[i] !== f);
       const held = train.filter((_, i) => fold[i] === f);
       const n = fit.length;
-      const phase = (epoch: number) => `Fold ${f + 1}/${k}: epoch ${epoch}/${epochs}`;
+      const phase = (epoch: number) => `Fold ${f + 1} of ${k}, epoch ${Math.min(epoch, epochs)} of ${epochs}`;
       onProgress?.(before, total, phase(1));
       const outcome = await trainReplicas({
         backend,
@@ -132,55 +143,137 @@ export async function runLabelCheck(project: Project, runId: number | undefined,
         test: rowsOf(held),
         modelDir: path.join(workDir, `fold-${f + 1}`),
         signal,
-        onBatch: (msg) => onProgress?.(before + msg.epoch * n + Math.min(n, msg.batch * config.batchSize), total, phase(msg.epoch + 1)),
+        onBatch: (msg) => {
+          const work = Math.min(1, (msg.epoch * n + Math.min(n, msg.batch * config.batchSize)) / (n * epochs));
+          onProgress?.(before + Math.floor(held.length * work), total, phase(msg.epoch + 1));
+        },
       });
       if (outcome.cancelled) throw new LoupeError('CANCELLED', 'Cancelled.');
       if (outcome.failure) throw outcome.failure;
       held.forEach((it, i) => judged.push({ imageId: it.imageId, given: it.given, probs: outcome.predictions.test.subarray(i * classes, (i + 1) * classes) }));
-      before += n * epochs;
+      before += held.length;
+      onProgress?.(before, total, phase(epochs));
     }
   } finally {
     fs.rmSync(workDir, { recursive: true, force: true });
   }
+  return { run, folds: k, epochs, judged };
+}
 
-  // Val and test: the run's own predictions, against the current labels.
-  const inFolds = new Set(train.map((it) => it.imageId));
-  const fromRun: Judged[] = [];
-  for (const split of ['val', 'test'] as const) {
-    for (const im of scoredPredictions(db, run, split).images) {
-      if (!inFolds.has(im.imageId)) fromRun.push({ imageId: im.imageId, given: im.truth, probs: im.probs });
-    }
-  }
-  const groups = { fold: judged, run: fromRun };
+type Source = 'fold' | 'run';
+export interface Finding {
+  judged: Judged;
+  source: Source;
+  suggested: number;
+  pg: number;
+  ps: number;
+}
+
+function stack(list: Judged[], classes: number): { probs: Float32Array; given: number[] } {
+  const probs = new Float32Array(list.length * classes);
+  list.forEach((j, i) => probs.set(j.probs, i * classes));
+  return { probs, given: list.map((j) => j.given) };
+}
+
+/** The fewest and the median images per class among `given` (classes with none count as 0). */
+function perClassCounts(given: number[], classes: number): { fewest: number; median: number } {
+  const counts = new Array<number>(classes).fill(0);
+  for (const g of given) counts[g] += 1;
+  const sorted = [...counts].sort((a, b) => a - b);
+  return { fewest: sorted[0] ?? 0, median: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0 };
+}
+
+export interface GroupsJudgement {
+  flagged: Finding[];
+  thresholds: Record<string, number[]>;
+  reliability: LabelCheckGroup[];
+}
+
+/**
+ * The findings of both judges: the fold models on train (`fold`), and the run on val/test
+ * (`fromRun`), whose classes with too few sure calls borrow the fold models' trust.
+ */
+export function judgeGroups(run: RunInfo, fold: Judged[], fromRun: Judged[]): GroupsJudgement {
+  const classes = run.classes.length;
+  const groups: Record<Source, Judged[]> = { fold, run: fromRun };
   const thresholds: Record<string, number[]> = {};
-  const flagged: { judged: Judged; source: 'fold' | 'run'; suggested: number; pg: number; ps: number }[] = [];
-  for (const [source, list] of Object.entries(groups) as ['fold' | 'run', Judged[]][]) {
+  const reliability: LabelCheckGroup[] = [];
+  const flagged: Finding[] = [];
+  let foldReliability: Reliability | undefined;
+  for (const [source, list] of Object.entries(groups) as [Source, Judged[]][]) {
     if (list.length === 0) continue;
-    const probs = new Float32Array(list.length * classes);
-    list.forEach((j, i) => probs.set(j.probs, i * classes));
-    const given = list.map((j) => j.given);
+    const { probs, given } = stack(list, classes);
     thresholds[source] = perClassThresholds(probs, given, classes);
-    for (const hit of flagLabelIssues(probs, given, classes, thresholds[source])) {
+    const verdict = judgeLabels(probs, given, classes, {}, source === 'run' ? foldReliability : undefined);
+    if (source === 'fold') foldReliability = verdict.reliability;
+    for (const hit of verdict.shown) {
       flagged.push({ judged: list[hit.index], source, suggested: hit.suggested, pg: hit.givenProbability, ps: hit.suggestedProbability });
     }
+    const counts = perClassCounts(given, classes);
+    reliability.push({
+      source,
+      images: list.length,
+      accuracy: verdict.reliability.accuracy,
+      fewestPerClass: counts.fewest,
+      medianPerClass: counts.median,
+      perClass: verdict.reliability.perClass.map((c, i) => ({ classId: run.classes[i].id, label: run.classes[i].name, ...c })),
+      shown: verdict.shown.length,
+      heldWeakClass: verdict.held.filter((h) => h.reason === 'weakClass').length,
+      heldSmallMargin: verdict.held.filter((h) => h.reason === 'smallMargin').length,
+    });
   }
+  return { flagged, thresholds, reliability };
+}
+
+/** Val and test images judged by the run's own predictions (it never trained on them), against the current labels. */
+export function judgedByRun(db: DB, run: RunInfo, exclude: Set<number> = new Set()): Judged[] {
+  const out: Judged[] = [];
+  for (const split of ['val', 'test'] as const) {
+    for (const im of scoredPredictions(db, run, split).images) {
+      if (!exclude.has(im.imageId)) out.push({ imageId: im.imageId, given: im.truth, probs: im.probs });
+    }
+  }
+  return out;
+}
+
+export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  const started = performance.now();
+  const { run, folds, epochs, judged } = await outOfFoldProbabilities(project, runId, options);
+  const db = project.db;
+  const fromRun = judgedByRun(db, run, new Set(judged.map((j) => j.imageId)));
+  const { flagged, thresholds, reliability } = judgeGroups(run, judged, fromRun);
   const seconds = (performance.now() - started) / 1000;
-  const checkId = storeIssues(db, run, { folds: k, epochs, images: judged.length + fromRun.length, seconds, thresholds }, flagged);
+  const checkId = storeIssues(db, run, { folds, epochs, images: judged.length + fromRun.length, seconds, thresholds, reliability }, flagged);
   return labelCheck(db, checkId);
 }
 
 function storeIssues(
   db: DB,
   run: RunInfo,
-  check: { folds: number; epochs: number; images: number; seconds: number; thresholds: Record<string, number[]> },
-  flagged: { judged: Judged; source: 'fold' | 'run'; suggested: number; pg: number; ps: number }[],
+  check: { folds: number; epochs: number; images: number; seconds: number; thresholds: Record<string, number[]>; reliability: LabelCheckGroup[] },
+  flagged: Finding[],
 ): number {
   const now = Date.now();
   return db.transaction(() => {
     const checkId = Number(
       db
-        .prepare('INSERT INTO label_checks (run_id, folds, epochs, images, flagged, seconds, thresholds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(run.id, check.folds, check.epochs, check.images, flagged.length, check.seconds, JSON.stringify(check.thresholds), now).lastInsertRowid,
+        .prepare(
+          `INSERT INTO label_checks (run_id, folds, epochs, images, flagged, seconds, thresholds, held_back, reliability, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          run.id,
+          check.folds,
+          check.epochs,
+          check.images,
+          flagged.length,
+          check.seconds,
+          JSON.stringify(check.thresholds),
+          check.reliability.reduce((n, g) => n + g.heldWeakClass + g.heldSmallMargin, 0),
+          JSON.stringify(check.reliability),
+          now,
+        ).lastInsertRowid,
     );
     db.prepare("DELETE FROM label_issues WHERE status = 'pending'").run();
     const existing = db.prepare('SELECT status, given_class_id AS given FROM label_issues WHERE image_id = ?');

@@ -1,9 +1,11 @@
 // Model-assisted labeling: a completed run's model suggests a class for every unlabeled image.
 // Suggestions never touch a label by themselves; accepting one labels the image (source
 // 'suggestion') through the undo log, and a later suggest job replaces the pending ones.
+// A bulk accept (by confidence) labels training images only unless validation or test are asked
+// for by name: a label a model wrote on a test image would let a model grade itself.
 
 import { LoupeError } from '../../../shared/errors';
-import type { SuggestionList, SuggestResult } from '../../../shared/types';
+import { wholePercent, type Split, type SuggestionList, type SuggestResult } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
 import { record, type Op } from '../history';
@@ -63,13 +65,14 @@ const PENDING_ON_UNLABELED = `FROM suggestions s JOIN images i ON i.id = s.image
 /** The pending suggestions of the images that are still unlabeled, least confident first. */
 export function listSuggestions(db: DB): SuggestionList {
   const rows = db
-    .prepare(`SELECT s.image_id AS imageId, s.class_id AS classId, s.confidence, s.run_id AS runId ${PENDING_ON_UNLABELED} ORDER BY s.confidence, s.image_id`)
-    .all() as { imageId: number; classId: number; confidence: number; runId: number }[];
+    .prepare(`SELECT s.image_id AS imageId, s.class_id AS classId, s.confidence, s.run_id AS runId, i.split ${PENDING_ON_UNLABELED} ORDER BY s.confidence, s.image_id`)
+    .all() as { imageId: number; classId: number; confidence: number; runId: number; split: Split }[];
   return {
     runId: rows.length ? Math.max(...rows.map((r) => r.runId)) : null,
     imageIds: rows.map((r) => r.imageId),
     classIds: rows.map((r) => r.classId),
     confidences: rows.map((r) => r.confidence),
+    splits: rows.map((r) => r.split),
   };
 }
 
@@ -77,22 +80,31 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
  * Accepts the pending suggestions of these images, or of every image at or above a confidence
- * (both given: both apply). Only unlabeled images are labeled: a suggestion never overwrites a
- * label. One undoable action. Returns the images labeled.
+ * (both given: both apply). A confidence compares as the whole percent shown (wholePercent).
+ * `splits` narrows to images of these splits; a bulk accept by confidence without it takes
+ * training images only. Only unlabeled images are labeled: a suggestion never overwrites a label.
+ * One undoable action. Returns the images labeled.
  */
-export function acceptSuggestions(db: DB, which: { imageIds?: number[]; minConfidence?: number }): number[] {
+export function acceptSuggestions(db: DB, which: { imageIds?: number[]; minConfidence?: number; splits?: Split[] }): number[] {
   if (which.imageIds === undefined && which.minConfidence === undefined) {
     throw new LoupeError('INVALID_INPUT', 'Say which suggestions to accept: images, or a minimum confidence.');
   }
+  const splits = which.splits ?? (which.imageIds === undefined ? ['train'] : null);
   return db.transaction(() => {
-    const rows = db
-      .prepare(
-        `SELECT s.image_id AS id, s.class_id AS classId ${PENDING_ON_UNLABELED}
-           AND (@ids IS NULL OR s.image_id IN (SELECT value FROM json_each(@ids)))
-           AND (@min IS NULL OR s.confidence >= @min - 1e-9)
-         ORDER BY s.image_id`,
-      )
-      .all({ ids: which.imageIds === undefined ? null : JSON.stringify(which.imageIds), min: which.minConfidence ?? null }) as { id: number; classId: number }[];
+    const rows = (
+      db
+        .prepare(
+          `SELECT s.image_id AS id, s.class_id AS classId, s.confidence ${PENDING_ON_UNLABELED}
+             AND (@ids IS NULL OR s.image_id IN (SELECT value FROM json_each(@ids)))
+             AND (@splits IS NULL OR i.split IN (SELECT value FROM json_each(@splits)))
+           ORDER BY s.image_id`,
+        )
+        .all({ ids: which.imageIds === undefined ? null : JSON.stringify(which.imageIds), splits: splits === null ? null : JSON.stringify(splits) }) as {
+        id: number;
+        classId: number;
+        confidence: number;
+      }[]
+    ).filter((r) => which.minConfidence === undefined || wholePercent(r.confidence) >= wholePercent(which.minConfidence));
     if (rows.length === 0) return [];
     const imageIds = rows.map((r) => r.id);
     const redo: Op[] = [

@@ -5,6 +5,7 @@ import type { Database } from 'better-sqlite3';
 import * as v1 from './001-initial';
 import * as v2 from './002-import';
 import * as v3 from './003-evaluation';
+import * as v4 from './004-label-provenance';
 
 export interface Migration {
   version: number;
@@ -16,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: v1.up },
   { version: 2, name: 'import', up: v2.up },
   { version: 3, name: 'evaluation', up: v3.up },
+  { version: 4, name: 'label-provenance', up: v4.up },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

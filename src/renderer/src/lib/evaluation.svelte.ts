@@ -211,6 +211,7 @@ class EvaluationState {
       await this.gallery.accept(
         (id) => this.issues.get(id)?.suggestedClassId,
         (ids) => api.resolveLabelIssues({ imageIds: ids, action: 'accept' }),
+        'check',
       );
     } else {
       try {

@@ -182,17 +182,17 @@ export class Gallery {
    * Labels the targets (null removes the label), then moves focus to the next unlabeled image.
    * `startedAt` is the keydown's timestamp, for the save-and-repaint latency figure.
    */
-  async label(classId: number | null, startedAt = performance.now()): Promise<void> {
+  async label(classId: number | null, startedAt = performance.now(), source: 'user' | 'suggestion' = 'user'): Promise<void> {
     const targets = this.targets();
     if (targets.length === 0) return;
     const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
-    const before = this.#patch(targets, (item) => ({ ...item, classId, labelSource: classId === null ? null : 'user' }));
+    const before = this.#patch(targets, (item) => ({ ...item, classId, labelSource: classId === null ? null : source }));
     const painted = metrics.nextPaint();
     const bulk = this.selection.size > 0;
     this.selection.clear();
     if (classId !== null) void this.#next(lastIndex);
     try {
-      const result = await api.setLabel({ imageIds: targets, classId });
+      const result = await api.setLabel({ imageIds: targets, classId, ...(source === 'user' ? {} : { source }) });
       const savedAt = performance.now();
       this.undoState = result.undo;
       metrics.record(bulk ? 'bulkLabelSaved' : 'labelSaved', savedAt - startedAt);
@@ -208,11 +208,15 @@ export class Gallery {
    * which returns the change. Images `classOf` has no class for are left alone. Like label(),
    * the grid shows the labels at once and focus moves on. Returns how many were sent.
    */
-  async accept(classOf: (id: number) => number | undefined, save: (ids: number[]) => Promise<ImagesChanged>): Promise<number> {
+  async accept(
+    classOf: (id: number) => number | undefined,
+    save: (ids: number[]) => Promise<ImagesChanged>,
+    source: 'suggestion' | 'check' = 'suggestion',
+  ): Promise<number> {
     const targets = this.targets().filter((id) => classOf(id) !== undefined);
     if (targets.length === 0) return 0;
     const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
-    const before = this.#patch(targets, (item) => ({ ...item, classId: classOf(item.id)!, labelSource: 'suggestion' }));
+    const before = this.#patch(targets, (item) => ({ ...item, classId: classOf(item.id)!, labelSource: source }));
     this.selection.clear();
     void this.#next(lastIndex);
     try {

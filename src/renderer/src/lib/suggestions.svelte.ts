@@ -2,13 +2,14 @@
 // image, the `suggest` job while it runs, the order (import order or least confident first),
 // and the confidence above which "Accept all" applies. Accepting goes through the API (undoable).
 
-import type { JobInfo, JobProgress, ReviewResult, RunSummary, SuggestResult } from '../../../shared/types';
+import { wholePercent, type JobInfo, type JobProgress, type ReviewResult, type RunSummary, type Split, type SuggestResult } from '../../../shared/types';
 import { api, errorMessage } from './client';
 import { toasts } from './toasts.svelte';
 
 export interface Suggestion {
   classId: number;
   confidence: number;
+  split: Split;
 }
 
 export type SuggestionOrder = 'import' | 'confidence';
@@ -32,7 +33,14 @@ class SuggestionsState {
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   readonly count = $derived(this.byImage.size);
-  readonly aboveThreshold = $derived([...this.byImage.values()].filter((s) => s.confidence >= this.threshold - 1e-9).length);
+  /** Suggestions at or above the threshold per split, compared as the whole percents shown. */
+  readonly aboveBySplit = $derived.by(() => {
+    const counts: Record<Split, number> = { train: 0, val: 0, test: 0 };
+    const min = wholePercent(this.threshold);
+    for (const s of this.byImage.values()) if (wholePercent(s.confidence) >= min) counts[s.split] += 1;
+    return counts;
+  });
+  readonly aboveThreshold = $derived(this.aboveBySplit.train + this.aboveBySplit.val + this.aboveBySplit.test);
 
   constructor() {
     api.on('onJobProgress', (p) => {
@@ -86,7 +94,7 @@ class SuggestionsState {
       const list = await api.suggestions();
       if (seq !== this.#seq) return;
       this.runId = list.runId;
-      this.byImage = new Map(list.imageIds.map((id, i) => [id, { classId: list.classIds[i], confidence: list.confidences[i] }]));
+      this.byImage = new Map(list.imageIds.map((id, i) => [id, { classId: list.classIds[i], confidence: list.confidences[i], split: list.splits[i] }]));
     } catch {
       // No project (closed meanwhile): nothing to show.
     }
@@ -121,10 +129,10 @@ class SuggestionsState {
     }
   }
 
-  /** Accepts every suggestion at or above the threshold. */
-  async acceptAboveThreshold(): Promise<ReviewResult | null> {
+  /** Accepts every suggestion at or above the threshold: of training images, and of validation and test ones only when asked. */
+  async acceptAboveThreshold(includeHeldOut = false): Promise<ReviewResult | null> {
     try {
-      const result = await api.acceptSuggestions({ minConfidence: this.threshold });
+      const result = await api.acceptSuggestions({ minConfidence: this.threshold, splits: includeHeldOut ? ['train', 'val', 'test'] : ['train'] });
       toasts.show(`${result.changed} image${result.changed === 1 ? '' : 's'} labeled from suggestions. Undo with Ctrl+Z.`);
       await this.refresh();
       return result;
