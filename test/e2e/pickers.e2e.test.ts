@@ -173,6 +173,14 @@ describe.runIf(hasChromium)('folder pickers (Chromium, browser mode)', () => {
     await dialog.getByRole('heading', { name: 'Import images' }).waitFor();
     expect(await page.getByTestId('import-report').count()).toBe(0);
     expect(await page.getByTestId('import-dialog-progress').count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // Straight from one project to another by its URL: the other one's images, in a fresh frame.
+    await page.getByRole('button', { name: 'Overview' }).click();
+    await expect.poll(() => page.getByTestId('stat-images').textContent()).toBe('0');
+    await page.evaluate((p) => (location.hash = `#/p/${encodeURIComponent(p)}/overview`), path.join(where, 'Garden.loupe'));
+    await expect.poll(() => page.getByTestId('project-name').textContent()).toBe('Garden');
+    await expect.poll(() => page.getByTestId('stat-images').textContent()).toBe('5');
     expect(problems).toEqual([]);
   });
 });
