@@ -238,3 +238,30 @@ describe('export download route', () => {
     expect(attachmentHeader('été.zip')).toBe(`attachment; filename="_t_.zip"; filename*=UTF-8''%C3%A9t%C3%A9.zip`);
   });
 });
+
+describe('export zip stream', () => {
+  it('waits for a slow reader without piling up listeners, and holds every byte', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { writeExportZip } = await import('../src/main/services/export/download');
+    const dir = tempDir();
+    const big = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    fs.writeFileSync(path.join(dir, 'model.onnx'), big);
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const chunks: Buffer[] = [];
+    const done = writeExportZip({ name: 'm', fileName: 'm.zip', files: [{ rel: 'model.onnx', file: path.join(dir, 'model.onnx') }] }, out);
+    // Read slowly, so the writer has to wait for the stream to drain many times.
+    for await (const chunk of out) {
+      chunks.push(chunk as Buffer);
+      await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    process.off('warning', onWarning);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    expect(out.listenerCount('drain')).toBe(0);
+    expect(Buffer.from(unzipSync(new Uint8Array(Buffer.concat(chunks)))['m/model.onnx']).equals(big)).toBe(true);
+  });
+});

@@ -74,7 +74,15 @@ export async function writeExportZip(download: ExportDownload, out: Writable, mt
     if (final && !err) out.end();
   });
   const drained = () =>
-    out.writableNeedDrain && !out.destroyed ? new Promise<void>((resolve) => out.once('drain', resolve).once('close', resolve)) : Promise.resolve();
+    out.writableNeedDrain && !out.destroyed
+      ? new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done).off('close', done);
+            resolve();
+          };
+          out.on('drain', done).on('close', done);
+        })
+      : Promise.resolve();
   for (const { rel, file } of download.files) {
     const entry = new ZipDeflate(`${download.name}/${rel}`, { level: /\.(onnx|bin)$/.test(rel) ? 1 : 6 });
     entry.mtime = mtime;
