@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { Zip, ZipDeflate } from 'fflate';
+import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { LoupeError } from '../../../shared/errors';
 import { MODEL_JSON, WEIGHTS_BIN } from '../training/checkpoint';
 import type { Project } from '../../store/project';
@@ -84,7 +84,9 @@ export async function writeExportZip(download: ExportDownload, out: Writable, mt
         })
       : Promise.resolve();
   for (const { rel, file } of download.files) {
-    const entry = new ZipDeflate(`${download.name}/${rel}`, { level: /\.(onnx|bin)$/.test(rel) ? 1 : 6 });
+    // Weights barely compress (about 6%) and deflating them is the slow part: stored as they are.
+    const entryName = `${download.name}/${rel}`;
+    const entry = /\.(onnx|bin)$/.test(rel) ? new ZipPassThrough(entryName) : new ZipDeflate(entryName, { level: 6 });
     entry.mtime = mtime;
     zip.add(entry);
     const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
