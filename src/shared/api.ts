@@ -7,6 +7,7 @@ import { s, type Schema } from './schema';
 import type {
   DirectoryListing,
   HostInfo,
+  PathInfo,
   ImageDetails,
   ImageItem,
   ImagesChanged,
@@ -40,7 +41,7 @@ import type {
   BackboneInfo,
   TrainOverrides,
 } from './types';
-import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS } from './types';
+import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS, FOLDER_PURPOSES } from './types';
 
 interface MethodSpec<P, R> {
   params: Schema<P>;
@@ -131,7 +132,14 @@ export const API = {
       title: s.optional(s.string({ max: 200 })),
     }),
   ),
-  listDirectory: method<DirectoryListing>()(s.object({ path: s.optional(projectPath) })),
+  listDirectory: method<DirectoryListing>()(s.object({ path: s.optional(projectPath), showHidden: s.optional(s.boolean()) })),
+  /** Whether a path exists, is a folder, a project, empty, or inside a project (never throws for a missing path). */
+  pathInfo: method<PathInfo>()(s.object({ path: projectPath })),
+  /** Creates one folder, `name` (a plain folder name), inside `parent`; returns its path. */
+  createFolder: method<string>()(s.object({ parent: projectPath, name: s.string({ min: 1, max: 255 }) })),
+  /** Where a picker for this purpose starts: the folder last used for it, if it is still there; else home. */
+  lastFolder: method<string>()(s.object({ purpose: s.literal(...FOLDER_PURPOSES) })),
+  rememberFolder: method<null>()(s.object({ purpose: s.literal(...FOLDER_PURPOSES), path: projectPath })),
 
   // Labeling. A gallery fetches the ordered ids of its filter once, then pages by id.
   // Every change is undoable.

@@ -62,7 +62,28 @@ export interface DirectoryListing {
   path: string;
   parent: string | null;
   entries: DirectoryEntry[];
+  /** Folders left out because their names start with a dot (0 when they were asked for). */
+  hiddenFolders: number;
+  /** The Loupe project this folder is or lies inside, or null. */
+  project: string | null;
 }
+
+/** What a path on the machine Loupe runs on is, for a picker deciding whether it can be used. */
+export interface PathInfo {
+  path: string;
+  exists: boolean;
+  isDirectory: boolean;
+  /** A folder holding a project.db. */
+  isProject: boolean;
+  /** A folder with nothing in it (false where it does not exist). */
+  empty: boolean;
+  /** The Loupe project this path lies inside (not the path itself), or null. */
+  insideProject: string | null;
+}
+
+/** What a folder picker is for: each starts where the last one for the same purpose ended. */
+export const FOLDER_PURPOSES = ['projects', 'import', 'export', 'predict', 'model'] as const;
+export type FolderPurpose = (typeof FOLDER_PURPOSES)[number];
 
 export type MenuCommand = 'newProject' | 'openProject' | 'closeProject' | 'undo' | 'redo';
 

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { runTraining } from '../../src/main/services/training/train';
 import { mediaRelPath } from '../../src/main/store/media';
@@ -67,6 +68,26 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     expect(fs.existsSync(path.join(folder, 'model.onnx'))).toBe(true);
     await expect.poll(() => page.getByTestId('export-row').count()).toBe(1);
     expect(await page.getByTestId('export-row').getAttribute('data-status')).toBe('completed');
+
+    // Browser mode: the export is on the server's disk, so the page offers it as one zip
+    // (made on demand: this export was not zipped), in the result and in the history.
+    const link = result.getByTestId('export-download');
+    const href = (await link.getAttribute('href'))!;
+    expect(href).toMatch(/^\/exports\/[0-9a-f]{24}\/\d+\.zip$/);
+    expect(await page.getByTestId('export-row').getByTestId('export-download').getAttribute('href')).toBe(href);
+    const [zipped] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(zipped.suggestedFilename()).toBe(`shapes-run-${runId}.zip`);
+    const zipBytes = fs.readFileSync((await zipped.path())!);
+    expect(zipBytes.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+    const entries = unzipSync(new Uint8Array(zipBytes));
+    const onnxEntry = entries[`shapes-run-${runId}/model.onnx`];
+    expect(Buffer.from(onnxEntry).equals(fs.readFileSync(path.join(folder, 'model.onnx')))).toBe(true);
+    expect(Object.keys(entries)).toContain(`shapes-run-${runId}/labels.txt`);
+    // Without the token, or from another site, it is refused.
+    expect((await fetch(server.origin + href)).status).toBe(401);
+    const foreign = await page.context().request.get(server.origin + href, { headers: { Origin: 'https://evil.example' } });
+    expect(foreign.status()).toBe(403);
+    expect((await page.context().request.get(server.origin + href)).status()).toBe(200);
 
     await views.getByRole('button', { name: 'Predict' }).click();
     await expect.poll(() => page.getByTestId('predict-model').inputValue()).toBe(String(runId));

@@ -29,7 +29,8 @@ describe.runIf(hasChromium)('hostile names in the UI (Chromium, browser mode)', 
     const classList = page.getByTestId('class-list');
     for (const name of CLASSES) expect(await classList.getByText(name, { exact: true }).count(), name).toBeGreaterThan(0);
 
-    // The image viewer shows the file name as text.
+    // The image viewer shows the file name as text (Enter opens it once the gallery has its images).
+    await page.getByTestId('cell').first().waitFor();
     await page.keyboard.press('Enter');
     await page.getByTestId('viewer').waitFor();
     // The name arrives with the image's details, a moment after the viewer opens.

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
-import type { DirectoryEntry, ProjectSummary } from '../../shared/types';
+import type { DirectoryEntry, FolderPurpose, PathInfo, ProjectSummary } from '../../shared/types';
+import { folderNameProblem } from '../../shared/folder-names';
 import { projectSummary } from '../services/summary';
-import { isProjectFolder, projectRootOf, type Project } from '../store/project';
+import { enclosingProject, isProjectFolder, projectRootOf, type Project } from '../store/project';
 import type { Session } from './studio';
 
 type ProjectApi = Pick<
@@ -19,14 +20,31 @@ type ProjectApi = Pick<
   | 'forgetRecentProject'
   | 'choosePath'
   | 'listDirectory'
+  | 'pathInfo'
+  | 'createFolder'
+  | 'lastFolder'
+  | 'rememberFolder'
 >;
 
 const MAX_LISTING = 5000;
+
+const folderSetting = (purpose: FolderPurpose) => `folder.${purpose}`;
+
+const statOrNull = (p: string): fs.Stats | null => {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
+};
+const isDirectory = (p: string) => statOrNull(p)?.isDirectory() ?? false;
 
 /** Makes `project` the session's project, remembers it, and tells the session. */
 export function openedForSession(session: Session, project: Project): ProjectSummary {
   session.setProject(project);
   session.studio.appState.touchRecent(project.root, project.name);
+  // The next project picker starts beside this project, not back in the home folder.
+  session.studio.appState.setSetting(folderSetting('projects'), path.dirname(project.root));
   const summary = projectSummary(project);
   session.emit('onProjectChanged', summary);
   return summary;
@@ -84,7 +102,60 @@ export function projectHandlers(session: Session): ProjectApi {
       return studio.host.choosePath(kind, title);
     },
 
-    async listDirectory({ path: dir } = {}) {
+    async pathInfo({ path: p }) {
+      const target = path.resolve(p);
+      const stat = statOrNull(target);
+      const isDir = stat?.isDirectory() ?? false;
+      let empty = false;
+      if (isDir) {
+        try {
+          empty = fs.readdirSync(target).length === 0;
+        } catch {
+          empty = false;
+        }
+      }
+      const info: PathInfo = {
+        path: target,
+        exists: stat !== null,
+        isDirectory: isDir,
+        isProject: isDir && isProjectFolder(target),
+        empty,
+        insideProject: enclosingProject(target),
+      };
+      return info;
+    },
+
+    async createFolder({ parent, name }) {
+      const problem = folderNameProblem(name);
+      if (problem) throw new LoupeError('INVALID_INPUT', problem);
+      const dir = path.resolve(parent);
+      if (!isDirectory(dir)) throw new LoupeError('NOT_FOUND', `${dir} is not a folder that exists.`);
+      const created = path.join(dir, name);
+      // The name is one plain component, so this cannot leave `dir`; checked all the same.
+      if (path.dirname(created) !== dir) throw new LoupeError('INVALID_INPUT', `${name} is not a plain folder name.`);
+      try {
+        fs.mkdirSync(created);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new LoupeError('ALREADY_EXISTS', `${created} already exists.`);
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new LoupeError('READ_ONLY', `Loupe may not create folders in ${dir}.`);
+        throw new LoupeError('IO_ERROR', `Cannot create ${created}: ${code ?? 'unknown error'}.`);
+      }
+      return created;
+    },
+
+    async lastFolder({ purpose }) {
+      const last = studio.appState.getSetting(folderSetting(purpose));
+      return last && isDirectory(last) ? last : os.homedir();
+    },
+
+    async rememberFolder({ purpose, path: p }) {
+      const target = path.resolve(p);
+      if (isDirectory(target)) studio.appState.setSetting(folderSetting(purpose), target);
+      return null;
+    },
+
+    async listDirectory({ path: dir, showHidden = false } = {}) {
       const target = path.resolve(dir ?? os.homedir());
       let dirents: fs.Dirent[];
       try {
@@ -96,8 +167,8 @@ export function projectHandlers(session: Session): ProjectApi {
         throw new LoupeError('IO_ERROR', `Cannot read ${target}: ${code ?? 'unknown error'}.`);
       }
       const entries: DirectoryEntry[] = [];
+      let hiddenFolders = 0;
       for (const d of dirents) {
-        if (d.name.startsWith('.')) continue;
         let isDir = d.isDirectory();
         if (d.isSymbolicLink()) {
           try {
@@ -105,6 +176,10 @@ export function projectHandlers(session: Session): ProjectApi {
           } catch {
             continue; // broken link
           }
+        }
+        if (d.name.startsWith('.') && !showHidden) {
+          if (isDir) hiddenFolders++;
+          continue;
         }
         const full = path.join(target, d.name);
         entries.push({ name: d.name, kind: isDir ? 'directory' : 'file', isProject: isDir && isProjectFolder(full) });
@@ -114,7 +189,13 @@ export function projectHandlers(session: Session): ProjectApi {
         a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'directory' ? -1 : 1,
       );
       const parent = path.dirname(target);
-      return { path: target, parent: parent === target ? null : parent, entries };
+      return {
+        path: target,
+        parent: parent === target ? null : parent,
+        entries,
+        hiddenFolders,
+        project: isProjectFolder(target) ? target : enclosingProject(target),
+      };
     },
   };
 }

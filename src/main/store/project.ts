@@ -65,6 +65,40 @@ export function isProjectFolder(dir: string): boolean {
   }
 }
 
+/** The folders holding `dir`, nearest first (not `dir` itself), up to the file system's root. */
+function ancestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    out.push(d);
+    if (path.dirname(d) === d) return out;
+  }
+}
+
+/**
+ * The Loupe project `dir` lies inside (strictly: not `dir` itself), or null. Both the path as
+ * given and the real path of its nearest existing folder are checked, so a link into a project
+ * is seen too.
+ */
+export function enclosingProject(dir: string): string | null {
+  const resolved = path.resolve(dir);
+  const chains = [ancestors(resolved)];
+  const existing = [resolved, ...chains[0]].find((d) => fs.existsSync(d));
+  if (existing) {
+    try {
+      const real = fs.realpathSync(existing);
+      // The real path of `dir` itself (when it exists) is not its own ancestor.
+      chains.push(existing === resolved ? ancestors(real) : [real, ...ancestors(real)]);
+    } catch {
+      // Unreadable: the lexical chain is all there is.
+    }
+  }
+  for (const chain of chains) {
+    const found = chain.find((d) => isProjectFolder(d));
+    if (found) return found;
+  }
+  return null;
+}
+
 export class Project {
   readonly paths: ProjectPaths;
   #closed = false;
@@ -105,6 +139,13 @@ export class Project {
 
   static create(dir: string, name?: string): Project {
     const root = path.resolve(dir);
+    const outer = enclosingProject(root);
+    if (outer) {
+      throw new LoupeError(
+        'INVALID_PATH',
+        `${root} is inside the Loupe project ${outer}: a project cannot hold another project. Choose a folder outside it.`,
+      );
+    }
     let createdRoot = false;
     try {
       const entries = fs.readdirSync(root);

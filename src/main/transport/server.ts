@@ -15,6 +15,7 @@ import { MAX_MESSAGE_BYTES } from '../../shared/protocol';
 import type { Studio } from '../api/studio';
 import { UPLOAD_ROUTE } from '../api/import-handlers';
 import { UploadError } from '../services/import/uploads';
+import { sendExportDownload } from './export-route';
 import { resolveMediaUrlPath } from './media-route';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './security';
 import { attachWebSocketApi } from './ws-api';
@@ -221,6 +222,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const code = err instanceof LoupeError ? err.code : 'INTERNAL';
         return send(res, code === 'NOT_FOUND' ? 404 : 403, code === 'NOT_FOUND' ? 'Not found' : 'Forbidden');
       }
+    }
+    // A finished export as one zip (its folder is on this machine's disk, not the browser's).
+    if (rawPath.startsWith('/exports/')) {
+      return sendExportDownload(studio, rawPath, req, res, (status, text) => send(res, status, text));
     }
     return serveStatic(res, url.pathname);
   });

@@ -4,6 +4,7 @@
 
 import type { BackboneInfo, JobProgress } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 class BackbonesState {
@@ -16,6 +17,7 @@ class BackbonesState {
   readonly #listeners = new Set<() => void>();
 
   constructor() {
+    onLeaveProject(() => this.reset());
     api.on('onJobProgress', (p) => {
       if (p.kind === 'backbone') this.download = p;
       else if (p.kind === 'features') this.extraction = p;

@@ -15,6 +15,7 @@ import type {
   RunSummary,
 } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { Gallery } from './gallery.svelte';
 import { toasts } from './toasts.svelte';
 
@@ -59,6 +60,10 @@ class EvaluationState {
   #seq = 0;
 
   constructor() {
+    onLeaveProject(() => {
+      this.reset();
+      this.#projectPath = null;
+    });
     api.on('onRunsChanged', () => void this.#refreshRuns());
     api.on('onJobProgress', (p) => {
       if (p.kind === 'labelErrors') this.checkJob = p;

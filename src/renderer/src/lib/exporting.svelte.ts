@@ -4,6 +4,7 @@
 import { LoupeError } from '../../../shared/errors';
 import type { ExportFormat, ExportInfo, ExportResult, JobInfo, JobProgress, RunSummary } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 export interface ExportForm {
@@ -44,6 +45,7 @@ class ExportState {
   #early: JobInfo[] = [];
 
   constructor() {
+    onLeaveProject(() => this.reset());
     api.on('onJobProgress', (p) => {
       if (p.kind === 'export') this.job = p;
     });

@@ -3,6 +3,7 @@
 
 import type { ImportReport, ImportSkip, JobProgress, PendingImport } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 import { importFiles, type PickedFile } from './upload';
 
@@ -16,10 +17,16 @@ class ImportState {
   report = $state<ImportReport | null>(null);
   refused = $state<ImportSkip[]>([]);
   pending = $state<PendingImport[]>([]);
+  /** An import asked for whose first progress has not come yet. */
+  starting = $state(false);
 
   constructor() {
+    onLeaveProject(() => this.reset());
     api.on('onJobProgress', (p) => {
-      if (p.kind === 'import') this.progress = p;
+      if (p.kind !== 'import') return;
+      // A new import: the last one's report is history, not what this one is doing.
+      if (p.jobId !== this.progress?.jobId) this.report = null;
+      this.progress = p;
     });
     api.on('onJobFinished', (job) => {
       if (job.kind !== 'import') return;
@@ -34,7 +41,20 @@ class ImportState {
   }
 
   get running(): boolean {
-    return this.progress !== null || this.uploading !== null;
+    return this.progress !== null || this.uploading !== null || this.starting;
+  }
+
+  /** Starts an import: what the dialog shows from now on is this one, not the last report. */
+  async #start(work: () => Promise<unknown>): Promise<void> {
+    this.report = null;
+    this.starting = true;
+    try {
+      await work();
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    } finally {
+      this.starting = false;
+    }
   }
 
   async refreshPending(): Promise<void> {
@@ -50,24 +70,21 @@ class ImportState {
     if (files.length === 0) return;
     this.refused = [];
     this.uploading = window.loupe ? null : { done: 0, total: files.length };
-    try {
-      const { started, refused } = await importFiles(api, files, window.loupe, (done, total) => (this.uploading = { done, total }));
-      this.refused = refused;
-      if (!started && refused.length > 0) toasts.show('Nothing could be uploaded.', 'error');
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    } finally {
-      this.uploading = null;
-    }
+    await this.#start(async () => {
+      try {
+        const { started, refused } = await importFiles(api, files, window.loupe, (done, total) => (this.uploading = { done, total }));
+        this.refused = refused;
+        if (!started && refused.length > 0) toasts.show('Nothing could be uploaded.', 'error');
+      } finally {
+        this.uploading = null;
+      }
+    });
   }
 
   async importPaths(paths: string[]): Promise<void> {
     if (paths.length === 0) return;
-    try {
-      await api.importPaths({ paths });
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    }
+    this.refused = [];
+    await this.#start(() => api.importPaths({ paths }));
   }
 
   async cancel(): Promise<void> {
@@ -75,11 +92,7 @@ class ImportState {
   }
 
   async resume(importId: number): Promise<void> {
-    try {
-      await api.resumeImport({ importId });
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    }
+    await this.#start(() => api.resumeImport({ importId }));
   }
 
   async discard(importId: number): Promise<void> {
@@ -94,6 +107,7 @@ class ImportState {
   reset(): void {
     this.progress = null;
     this.uploading = null;
+    this.starting = false;
     this.report = null;
     this.refused = [];
     this.pending = [];

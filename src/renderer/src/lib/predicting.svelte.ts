@@ -6,6 +6,7 @@
 import { MAX_PREDICT_IMAGE_BYTES } from '../../../shared/api';
 import type { ClassScore, PredictModel, PredictResult } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import type { PickedFile } from './upload';
 
 export interface PredictRow {
@@ -60,6 +61,14 @@ class PredictState {
   #abort: AbortController | null = null;
   #nextId = 1;
   #projectPath: string | null = null;
+
+  constructor() {
+    onLeaveProject(() => {
+      this.clear();
+      this.model = null;
+      this.#projectPath = null;
+    });
+  }
 
   /** Results belong to the project they were made in: another project starts empty. */
   show(projectPath: string): void {

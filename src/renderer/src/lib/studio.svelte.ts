@@ -4,6 +4,7 @@
 import type { HostInfo, ProjectSummary, RecentProject } from '../../../shared/types';
 import { LoupeError } from '../../../shared/errors';
 import { api, errorMessage } from './client';
+import { leaveProject } from './project-scope';
 import { router } from './router.svelte';
 import { toasts } from './toasts.svelte';
 
@@ -14,9 +15,7 @@ class StudioState {
   busy = $state(false);
 
   async init(): Promise<void> {
-    api.on('onProjectChanged', (summary) => {
-      this.project = summary;
-    });
+    api.on('onProjectChanged', (summary) => this.#show(summary));
     // Browser mode: a new connection is a new session; reopen what this tab had open.
     api.onReconnect(() => {
       if (this.project) void this.open(this.project.path, { quiet: true });
@@ -25,6 +24,15 @@ class StudioState {
     const wanted = router.route.projectPath ?? this.host.initialProject;
     if (wanted) await this.open(wanted, { view: router.route.view });
     else await this.refreshRecent();
+  }
+
+  /** Shows `summary`; what the window knew about another project is dropped first. */
+  #show(summary: ProjectSummary | null): void {
+    if (summary?.path !== this.project?.path) {
+      leaveProject();
+      toasts.reset();
+    }
+    this.project = summary;
   }
 
   async refreshRecent(): Promise<void> {
@@ -39,7 +47,7 @@ class StudioState {
     this.busy = true;
     try {
       const summary = await work();
-      this.project = summary;
+      this.#show(summary);
       router.replace({ projectPath: summary.path, view });
       return true;
     } catch (err) {
@@ -74,13 +82,13 @@ class StudioState {
 
   async close(): Promise<void> {
     await api.closeProject();
-    this.project = null;
+    this.#show(null);
     router.go({ projectPath: null, view: 'label' });
     await this.refreshRecent();
   }
 
   async refresh(): Promise<void> {
-    if (this.project) this.project = await api.projectSummary();
+    if (this.project) this.#show(await api.projectSummary());
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { wholePercent, type JobInfo, type JobProgress, type ReviewResult, type RunSummary, type Split, type SuggestResult } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 export interface Suggestion {
@@ -43,6 +44,7 @@ class SuggestionsState {
   readonly aboveThreshold = $derived(this.aboveBySplit.train + this.aboveBySplit.val + this.aboveBySplit.test);
 
   constructor() {
+    onLeaveProject(() => this.reset());
     api.on('onJobProgress', (p) => {
       if (p.kind === 'suggest') this.job = p;
     });
@@ -63,14 +65,7 @@ class SuggestionsState {
   }
 
   async load(projectPath: string): Promise<void> {
-    if (this.#loaded !== projectPath) {
-      this.byImage = new Map();
-      this.runId = null;
-      this.job = null;
-      this.order = 'import';
-      this.runs = [];
-      this.chosenRunId = null;
-    }
+    if (this.#loaded !== projectPath) this.reset();
     this.#loaded = projectPath;
     await Promise.all([this.refresh(), this.#loadRuns()]);
     try {
@@ -79,6 +74,19 @@ class SuggestionsState {
     } catch {
       // The project was closed meanwhile.
     }
+  }
+
+  reset(): void {
+    clearTimeout(this.#timer);
+    this.#seq++;
+    this.#loaded = null;
+    this.byImage = new Map();
+    this.runId = null;
+    this.job = null;
+    this.starting = false;
+    this.order = 'import';
+    this.runs = [];
+    this.chosenRunId = null;
   }
 
   /** Refreshes once labeling has paused for a moment (a keystroke must not refetch the list). */

@@ -15,6 +15,7 @@ import type {
   TrainResult,
 } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 const PLAN_DEBOUNCE_MS = 250;
@@ -66,6 +67,7 @@ class TrainingState {
   #detailsSeq = 0;
 
   constructor() {
+    onLeaveProject(() => this.reset());
     api.on('onJobProgress', (p) => {
       if (p.kind !== 'train') return;
       this.job = p;
