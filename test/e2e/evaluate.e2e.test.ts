@@ -94,7 +94,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     // Undo puts it back.
     await page.keyboard.press('Control+z');
     await expect.poll(() => countOf(page, t, p)).toBe(names.length);
-    // The large view opens here too (Space), and Escape closes it.
+    // The large view opens here too (Space on the grid; on a focused button Space presses it), and Escape closes it.
+    await thumb(page, 0).click();
     await page.keyboard.press('Space');
     await page.getByTestId('viewer').waitFor();
     await page.keyboard.press('Escape');
@@ -113,8 +114,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(CLASSES).toContain(suggested);
     await thumb(page, 0).click();
     await page.keyboard.press('a');
-    // Labeled as suggested, and marked as an accepted suggestion (✓).
-    await expect.poll(() => thumbLabel(page, 0)).toBe(`${suggested}✓`);
+    // Labeled as suggested, and marked as an accepted suggestion (a check mark icon).
+    await expect.poll(() => thumbLabel(page, 0)).toBe(suggested);
     expect(await thumb(page, 0).getByTestId('cell-label').locator('[title="Accepted model suggestion"]').count()).toBe(1);
     await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('8');
     await expect.poll(() => page.getByTestId('suggestion-count').textContent()).toBe('8');
