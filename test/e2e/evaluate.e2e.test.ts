@@ -158,7 +158,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     const badge = ((await thumb(page, 0).getByTestId('issue-suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
     await thumb(page, 0).click();
     await page.keyboard.press('a');
-    await expect.poll(() => thumbLabel(page, 0)).toBe(`${badge}✓`);
+    await expect.poll(() => thumbLabel(page, 0)).toBe(badge); // with the accepted-suggestion icon
     await expect.poll(() => page.getByTestId('review-issues').textContent()).toBe(`Review ${pending - 1}`);
     // Undo brings the label and the issue back; D then keeps the given label.
     await page.keyboard.press('Control+z');
