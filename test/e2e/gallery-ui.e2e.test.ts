@@ -182,7 +182,7 @@ describe.runIf(hasChromium)('gallery for a newcomer (Chromium, browser mode)', (
     const layout = () =>
       toolbar.evaluate((bar) => {
         const own = bar.getBoundingClientRect();
-        const kids = [...bar.children].map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+        const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
         const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
         const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
         return { height: own.height, oneLine, inside };
@@ -304,9 +304,9 @@ describe.runIf(hasChromium)('gallery for a newcomer (Chromium, browser mode)', (
     const chart = page.getByTestId('confidence');
     await chart.waitFor();
     const outside = await chart.evaluate((section) =>
-      [...section.querySelectorAll('svg')].flatMap((svg) => {
+      Array.from(section.querySelectorAll('svg')).flatMap((svg) => {
         const view = svg.viewBox.baseVal;
-        return [...svg.querySelectorAll('text')]
+        return Array.from(svg.querySelectorAll('text'))
           .map((t) => ({ text: t.textContent, box: t.getBBox() }))
           .filter(({ box }) => box.x < view.x - 0.5 || box.y < view.y - 0.5 || box.x + box.width > view.x + view.width + 0.5 || box.y + box.height > view.y + view.height + 0.5)
           .map(({ text }) => text);
