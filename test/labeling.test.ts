@@ -125,6 +125,20 @@ describe('labeling actions and undo', () => {
     expect(labeling.imagesById(p.db, [ids[0]])[0].classId).toBeNull();
   });
 
+  it('says which action an undo or redo applied', () => {
+    const p = newProject();
+    const ids = seedImages(p.db, 3);
+    const cat = labeling.createClass(p.db, 'cat');
+    labeling.setLabel(p.db, ids, cat);
+    const undone = history.step(p.db, 'undo');
+    expect(undone?.summary).toBe('Label 3 images as “cat”');
+    expect(history.touchedImages(undone!.ops)).toEqual(ids);
+    expect(counts(p)).toEqual({ cat: 0 });
+    expect(history.step(p.db, 'redo')?.summary).toBe('Label 3 images as “cat”');
+    expect(counts(p)).toEqual({ cat: 3 });
+    expect(history.step(p.db, 'redo')).toBeNull();
+  });
+
   it('updates the summary from each relabeling exactly as a full count would', () => {
     const p = newProject();
     const ids = seedImages(p.db, 200);

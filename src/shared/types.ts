@@ -173,6 +173,8 @@ export interface ImagesChanged {
   /** The images whose label, split or presence changed; null when it may be any. */
   imageIds: number[] | null;
   undo: UndoState;
+  /** Set by undo and redo only: which action they undid or redid (its summary), to say so. */
+  history?: { direction: 'undo' | 'redo'; summary: string };
 }
 
 // Import: folders (class folders, split folders, unlabeled), single files, CSVs of `path,label`,

@@ -94,7 +94,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     // Undo puts it back.
     await page.keyboard.press('Control+z');
     await expect.poll(() => countOf(page, t, p)).toBe(names.length);
-    // The large view opens here too (Space), and Escape closes it.
+    // The large view opens here too (Space on the grid; on a focused button Space presses it), and Escape closes it.
+    await thumb(page, 0).click();
     await page.keyboard.press('Space');
     await page.getByTestId('viewer').waitFor();
     await page.keyboard.press('Escape');

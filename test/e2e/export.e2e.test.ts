@@ -64,7 +64,7 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     await result.waitFor({ timeout: 30_000 });
     const folder = path.join(out, `shapes-run-${runId}`);
     expect(await text(page.getByTestId('export-path'))).toBe(`Folder: ${folder}`);
-    expect(await text(page.getByTestId('export-parity'))).toMatch(/^✓ ONNX vs TensorFlow\.js: same top class on all 12 images, max \|Δp\| \d\.\de-\d+ \(test split\)\.$/);
+    expect(await text(page.getByTestId('export-parity'))).toMatch(/^ONNX vs TensorFlow\.js: same top class on all 12 images, max \|Δp\| \d\.\de-\d+ \(test split\)\.$/);
     expect(fs.existsSync(path.join(folder, 'model.onnx'))).toBe(true);
     await expect.poll(() => page.getByTestId('export-row').count()).toBe(1);
     expect(await page.getByTestId('export-row').getAttribute('data-status')).toBe('completed');

@@ -45,6 +45,12 @@ export function imagesChanged(session: Session, imageIds: number[] | null, summa
 export function labelHandlers(session: Session): LabelApi {
   const db = () => writable(session.requireProject()).db;
   const changed = (imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged => imagesChanged(session, imageIds, summary);
+  /** Undo or redo, saying which action it was, so the window can tell the user. */
+  const stepped = (direction: 'undo' | 'redo'): ImagesChanged => {
+    const step = history.step(db(), direction);
+    if (!step) return changed([]);
+    return { ...changed(history.touchedImages(step.ops)), history: { direction, summary: step.summary } };
+  };
 
   return {
     async imageIds({ filter }) {
@@ -94,12 +100,10 @@ export function labelHandlers(session: Session): LabelApi {
       return changed(labeling.deleteClass(db(), id));
     },
     async undo() {
-      const ops = history.undo(db());
-      return changed(ops ? history.touchedImages(ops) : []);
+      return stepped('undo');
     },
     async redo() {
-      const ops = history.redo(db());
-      return changed(ops ? history.touchedImages(ops) : []);
+      return stepped('redo');
     },
     async undoState() {
       return history.undoState(session.requireProject().db);

@@ -125,27 +125,31 @@ export function touchedImages(ops: Op[]): number[] | null {
   return [...ids];
 }
 
-/** Undoes the latest action; returns the ops applied, or null when there is nothing to undo. */
-export function undo(db: DB): Op[] | null {
+/** What one undo or redo applied, and the summary of the action it undid or redid. */
+export interface Step {
+  ops: Op[];
+  summary: string;
+}
+
+/** Undoes the latest action, or redoes the first undone one; null when there is none. */
+export function step(db: DB, direction: 'undo' | 'redo'): Step | null {
   return db.transaction(() => {
-    const action = lastDone(db);
+    const action = direction === 'undo' ? lastDone(db) : firstUndone(db);
     if (!action) return null;
-    const ops = JSON.parse(action.undo) as Op[];
+    const ops = JSON.parse(direction === 'undo' ? action.undo : action.redo) as Op[];
     applyOps(db, ops);
-    db.prepare('UPDATE actions SET undone = 1 WHERE id = ?').run(action.id);
-    return ops;
+    db.prepare('UPDATE actions SET undone = ? WHERE id = ?').run(direction === 'undo' ? 1 : 0, action.id);
+    return { ops, summary: action.summary };
   })();
 }
 
+/** Undoes the latest action; returns the ops applied, or null when there is nothing to undo. */
+export function undo(db: DB): Op[] | null {
+  return step(db, 'undo')?.ops ?? null;
+}
+
 export function redo(db: DB): Op[] | null {
-  return db.transaction(() => {
-    const action = firstUndone(db);
-    if (!action) return null;
-    const ops = JSON.parse(action.redo) as Op[];
-    applyOps(db, ops);
-    db.prepare('UPDATE actions SET undone = 0 WHERE id = ?').run(action.id);
-    return ops;
-  })();
+  return step(db, 'redo')?.ops ?? null;
 }
 
 export function undoState(db: DB): UndoState {

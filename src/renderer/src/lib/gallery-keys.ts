@@ -23,6 +23,11 @@ export function isTextField(el: Element | null): boolean {
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || (el as HTMLElement).isContentEditable;
 }
 
+/** A focused button or link: Enter and Space press it, rather than open the viewer. */
+function isControl(el: Element | null): boolean {
+  return el?.closest('button, a[href], summary, [role=button], [role=menuitem], [role=radio], [role=tab]') != null;
+}
+
 function labelByPosition(ctx: GalleryKeyContext, position: number, startedAt: number) {
   const cls = ctx.classes[position];
   if (cls) void ctx.gallery.label(cls.id, startedAt);
@@ -55,6 +60,7 @@ export function handleGalleryKey(e: KeyboardEvent, ctx: GalleryKeyContext): void
   else if (key === 'PageUp') gallery.moveFocus(gallery.focus - cols * (ctx.grid?.pageRows() ?? 1), e.shiftKey);
   else if (key === 'Home') gallery.moveFocus(0, e.shiftKey);
   else if (key === 'End') gallery.moveFocus(gallery.ids.length - 1, e.shiftKey);
+  else if ((key === ' ' || key === 'Enter') && isControl(e.target as Element)) handled = false;
   else if ((key === ' ' || key === 'Enter') && !viewing && gallery.ids.length > 0) ctx.setViewing(true);
   else if (key === 'Escape') {
     if (viewing) ctx.setViewing(false);

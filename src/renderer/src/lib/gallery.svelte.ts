@@ -5,6 +5,7 @@
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { ImageFilter, ImageItem, ImagesChanged, Split, UndoState } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { mergeIds } from './id-lists';
 import { metrics } from './metrics';
 import { toasts } from './toasts.svelte';
 
@@ -35,6 +36,12 @@ export class Gallery {
   anchor = $state(0);
   loading = $state(false);
   undoState = $state.raw<UndoState>({ undo: null, redo: null });
+  /**
+   * Ids in the list whose item no longer matches the filter (labeled in the Unlabeled view, say).
+   * They stay in place until the list is reloaded, so nothing jumps away while labeling, but
+   * they are not counted among the images the filter matches.
+   */
+  readonly leftFilter = new SvelteSet<number>();
 
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not UI state
   #pending = new Set<number>();
@@ -49,9 +56,18 @@ export class Gallery {
     return this.ids[this.focus];
   }
 
+  /** How many images of the list the filter matches now. */
+  get matching(): number {
+    return this.ids.length - this.leftFilter.size;
+  }
+
   get focusedItem(): ImageItem | undefined {
     const id = this.focusedId;
     return id === undefined ? undefined : this.items.get(id);
+  }
+
+  #idsOf(filter: ImageFilter): Promise<number[]> {
+    return (this.#options.ids ?? ((f: ImageFilter) => api.imageIds({ filter: f })))(filter);
   }
 
   async load(filter: ImageFilter = this.filter, keepFocus = false): Promise<void> {
@@ -60,10 +76,11 @@ export class Gallery {
     this.filter = filter;
     this.loading = true;
     try {
-      const ids = await (this.#options.ids ?? ((f: ImageFilter) => api.imageIds({ filter: f })))(filter);
+      const ids = await this.#idsOf(filter);
       if (generation !== this.#generation) return;
       this.ids = ids;
       this.items.clear();
+      this.leftFilter.clear();
       this.#pending.clear();
       const kept = focusedId === undefined ? -1 : ids.indexOf(focusedId);
       this.focus = kept >= 0 ? kept : 0;
@@ -94,13 +111,14 @@ export class Gallery {
     try {
       const items = await api.imagesById({ ids });
       if (generation !== this.#generation) return;
-      for (const item of items) this.items.set(item.id, item);
+      for (const item of items) this.#set(item);
       // Asked for but not returned: removed (perhaps in another window). Drop them from the list.
       if (items.length < ids.length) {
         const found = items.map((i) => i.id);
         const gone = ids.filter((id) => !found.includes(id));
         const focusedId = this.focusedId;
         this.ids = this.ids.filter((id) => !gone.includes(id));
+        gone.forEach((id) => this.leftFilter.delete(id));
         const at = focusedId === undefined ? -1 : this.ids.indexOf(focusedId);
         this.focus = at >= 0 ? at : Math.min(this.focus, Math.max(0, this.ids.length - 1));
       }
@@ -109,6 +127,16 @@ export class Gallery {
     } finally {
       ids.forEach((id) => this.#pending.delete(id));
     }
+  }
+
+  /** Stores a fetched or changed item, noting whether it still matches the filter. */
+  #set(item: ImageItem): void {
+    this.items.set(item.id, item);
+    const f = this.filter;
+    const matches =
+      (!f.unlabeled || item.classId === null) && (f.classId === undefined || item.classId === f.classId) && (!f.split || item.split === f.split);
+    if (matches) this.leftFilter.delete(item.id);
+    else this.leftFilter.add(item.id);
   }
 
   // ---- focus and selection ------------------------------------------------------------------
@@ -169,13 +197,13 @@ export class Gallery {
       const item = this.items.get(id);
       if (!item) continue;
       before.push(item);
-      this.items.set(id, change(item));
+      this.#set(change(item));
     }
     return before;
   }
 
   #restore(before: ImageItem[]): void {
-    for (const item of before) this.items.set(item.id, item);
+    for (const item of before) this.#set(item);
   }
 
   /**
@@ -270,6 +298,7 @@ export class Gallery {
       this.undoState = result.undo;
       const gone = new Set(targets); // eslint-disable-line svelte/prefer-svelte-reactivity -- a local lookup
       this.ids = this.ids.filter((id) => !gone.has(id));
+      gone.forEach((id) => this.leftFilter.delete(id));
       this.selection.clear();
       this.moveFocus(Math.min(this.focus, this.ids.length - 1));
       toasts.show(`${result.imageIds?.length ?? targets.length} removed. Undo with Ctrl+Z.`);
@@ -279,22 +308,54 @@ export class Gallery {
   }
 
   async undo(): Promise<void> {
-    await this.#history(() => api.undo());
+    await this.#history('undo', () => api.undo());
   }
 
   async redo(): Promise<void> {
-    await this.#history(() => api.redo());
+    await this.#history('redo', () => api.redo());
   }
 
-  async #history(call: () => Promise<ImagesChanged>): Promise<void> {
+  /** Undo or redo; the list changes only where the step did, and a toast says what it was. */
+  async #history(direction: 'undo' | 'redo', call: () => Promise<ImagesChanged>): Promise<void> {
     try {
       const result = await call();
       this.undoState = result.undo;
-      // Undoing a removal brings images back into the list: refilter, keeping focus.
-      await this.applyChange(result, true);
+      if (result.imageIds === null) await this.load(this.filter, true);
+      else if (result.imageIds.length > 0) {
+        await this.#mergeFresh();
+        await this.applyChange(result);
+      }
+      this.#sayStep(direction, result);
     } catch (err) {
       toasts.show(errorMessage(err), 'error');
     }
+  }
+
+  /** Adds what the filter matches now (an undone removal brings images back), keeping the rest. */
+  async #mergeFresh(): Promise<void> {
+    const generation = this.#generation;
+    const fresh = await this.#idsOf(this.filter);
+    if (generation !== this.#generation) return;
+    const focusedId = this.focusedId;
+    this.ids = mergeIds(this.ids, fresh);
+    const at = focusedId === undefined ? -1 : this.ids.indexOf(focusedId);
+    this.focus = at >= 0 ? at : Math.min(this.focus, Math.max(0, this.ids.length - 1));
+    this.anchor = this.focus;
+  }
+
+  #sayStep(direction: 'undo' | 'redo', result: ImagesChanged): void {
+    const step = result.history;
+    if (!step) {
+      toasts.show(`Nothing to ${direction}.`, 'info', { key: 'history' });
+      return;
+    }
+    const what = step.summary.charAt(0).toLowerCase() + step.summary.slice(1);
+    const undid = step.direction === 'undo';
+    toasts.show(`${undid ? 'Undid' : 'Redid'}: ${what}`, 'info', {
+      key: 'history',
+      ms: 6000,
+      action: undid ? { label: 'Redo', run: () => void this.redo() } : { label: 'Undo', run: () => void this.undo() },
+    });
   }
 
   /**
