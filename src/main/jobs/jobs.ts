@@ -11,6 +11,8 @@ import { ProgressMeter, systemClock, throttle, type Clock } from './progress';
 export interface JobReporter {
   /** Items done so far (and the total, when it becomes known or changes). */
   progress(done: number, total?: number | null, phase?: string, detail?: unknown): void;
+  /** Seconds the current step is expected to take in all (e.g. the plan's estimate), until it has measured its own speed. */
+  expect(seconds: number | null): void;
   readonly signal: AbortSignal;
 }
 
@@ -93,6 +95,9 @@ export class Jobs {
         Object.assign(info, meter.update(done, info.total));
         info.detail = detail;
         emit.push(progressOf(info));
+      },
+      expect(seconds) {
+        meter.expect(seconds);
       },
     };
     const promise = (async () => {
