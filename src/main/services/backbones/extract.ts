@@ -71,7 +71,7 @@ export class FeatureExtractor {
 
   static async create(backbone: ResolvedBackbone, resolution: number): Promise<FeatureExtractor> {
     const { bytes, features } = await backboneOnnx(backbone, resolution);
-    const session = await createSession(bytes).catch((err: unknown) => {
+    const session = await createSession(bytes, { spinning: false }).catch((err: unknown) => {
       throw new LoupeError('INTERNAL', `onnxruntime cannot load ${backbone.title}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     });
     return new FeatureExtractor(session, resolution, features);
