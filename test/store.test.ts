@@ -48,7 +48,9 @@ describe('project store', () => {
   });
 
   it('runs every registered migration in order, in one transaction', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(versions[0]).toBe(1);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
     const file = path.join(tempDir(), 'raw.db');
     const db = new Database(file);
     db.pragma(`application_id = ${APPLICATION_ID}`);

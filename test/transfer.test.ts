@@ -19,7 +19,7 @@ import { inspectOnnx } from '../src/main/services/export/onnx/inspect';
 import { runSuggestions } from '../src/main/services/evaluation/suggestions';
 import { runLabelCheck } from '../src/main/services/evaluation/label-check';
 import { evaluateRun } from '../src/main/services/evaluation/evaluate';
-import { listRuns } from '../src/main/services/training/runs';
+import { listRuns, runDetails } from '../src/main/services/training/runs';
 import { planTraining, runTraining } from '../src/main/services/training/train';
 import { makeTransferPlan, transferSuits } from '../src/main/services/training/transfer-plan';
 import { seededRandom } from '../src/main/services/training/rng';
@@ -164,6 +164,14 @@ describe('one click with a backbone', () => {
     const first = await runTraining(project, quick, { onProgress: (done, _t, phase) => done > 0 && phases.push(phase) });
     expect(first).toMatchObject({ status: 'completed', arch: 'dense-head', backbone: TINY_ID });
     expect(phases).toContain('Extracting features (TinyNet)');
+    // Few validation images: the model is the last epoch's, and the run says so and why.
+    expect(first.kept).toMatchObject({ epoch: first.epochs, rule: 'last', why: expect.stringMatching(/^fewer than 1,000 validation images/) });
+    expect(listRuns(project.db)[0].kept).toEqual(first.kept);
+    const history = runDetails(project.db, first.runId).history;
+    expect(first.valAccuracy).toBe(history[first.epochs - 1].valAccuracy);
+    // Its duration includes the feature extraction.
+    expect(first.prepareSeconds).toBeGreaterThan(0);
+    expect(first.seconds).toBeGreaterThan(first.prepareSeconds + history.reduce((sum, e) => sum + e.seconds, 0));
     expect(listRuns(project.db)[0].backbone).toBe(TINY_ID);
     expect(fs.readdirSync(path.join(project.paths.models, String(first.runId))).sort()).toEqual(['head', 'model']);
     const evaluation = evaluateRun(project.db, first.runId, 'test');
