@@ -201,7 +201,7 @@ export function makeTransferPlan(
   const passes = cost.pending(resolution, flip);
   explanation.push(
     passes > 0
-      ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once (about ${minutes(passes / cost.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here, ${Math.round(cost.extractRate(resolution))} a second through onnxruntime); they are cached in the project for later runs.`
+      ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once through onnxruntime, about ${minutes(passes / cost.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here; they are cached in the project for later runs.`
       : `Features: every image's features are already cached in the project.`,
   );
   explanation.push(`Backend for the head: ${backend.name} — ${backend.reason}`);
