@@ -53,7 +53,7 @@ export function planSummary(plan: TrainPlan): PlanSummary {
     ? data.val > 0
       ? 'the pass with the best validation score is kept'
       : 'the pass with the best training score is kept (there are no validation images)'
-    : 'the last pass is kept';
+    : `the last pass is kept${b && data.val > 0 ? ` (${count(data.val, 'validation image')} are too few to pick a better one)` : ''}`;
   const stop = c.patience !== null ? `; it stops early after ${count(c.patience, 'pass', 'passes')} without improving` : '';
   choices.push(`${count(c.epochs, 'pass', 'passes')} over the ${count(data.train, 'training image')}; ${kept}${stop}.`);
   choices.push(

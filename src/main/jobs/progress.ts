@@ -30,7 +30,7 @@ export class ProgressMeter {
   constructor(
     private readonly clock: Clock = systemClock,
     private readonly windowMs = 5000,
-    private readonly blendMs = 5000,
+    private readonly blendMs = 3000,
   ) {
     this.#base = { t: clock(), done: 0 };
   }
