@@ -98,6 +98,9 @@ export class Jobs {
       },
       expect(seconds) {
         meter.expect(seconds);
+        // The time left is known now, before the step's first item.
+        Object.assign(info, meter.update(info.done, info.total));
+        emit.push(progressOf(info));
       },
     };
     const promise = (async () => {
