@@ -4,7 +4,6 @@
 // finished run says which epoch's weights it kept, the same in its text, its chart and the list.
 // LOUPE_SCREENSHOTS=<dir> keeps a screenshot of each step.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
