@@ -43,7 +43,7 @@ export function planSummary(plan: TrainPlan): PlanSummary {
     );
     if (b.augment === 'flip') choices.push('Each photo is also used mirrored left to right, so the classifier sees more variety.');
   } else {
-    headline = `Loupe will train a ${ARCH_INFO[c.arch].title} network from scratch on your images — ${time}.`;
+    headline = `Loupe will train a neural network (${ARCH_INFO[c.arch].title}) from scratch on your images — ${time}.`;
     choices.push(`Images are resized to ${c.width}×${c.height} px${c.channels === 1 ? ', in greyscale' : ''}.`);
     const a = c.augmentation;
     const varied = [a.flip ? 'mirrored' : '', a.shift > 0 ? 'shifted' : '', a.brightness > 0 ? 'brightened or darkened' : ''].filter(Boolean);
