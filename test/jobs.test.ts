@@ -27,17 +27,62 @@ describe('progress meter', () => {
   it('reports items per second and the time left from a sliding window', () => {
     const clock = fakeClock();
     const meter = new ProgressMeter(clock.now, 5000);
+    // The time before the first item (setting up) is not the work's speed: nothing measured yet.
+    clock.advance(3000);
+    expect(meter.update(100, 1000)).toEqual({ ratePerSecond: null, etaSeconds: null });
     clock.advance(1000);
-    expect(meter.update(100, 1000)).toEqual({ ratePerSecond: 100, etaSeconds: 9 });
+    expect(meter.update(200, 1000)).toEqual({ ratePerSecond: 100, etaSeconds: 8 });
     clock.advance(1000);
-    expect(meter.update(300, 1000)).toEqual({ ratePerSecond: 150, etaSeconds: 700 / 150 });
+    expect(meter.update(400, 1000)).toEqual({ ratePerSecond: 150, etaSeconds: 600 / 150 });
     // After the window has passed, old samples no longer count: now 50/s.
     for (let i = 0; i < 10; i++) {
       clock.advance(1000);
-      meter.update(300 + 50 * (i + 1), 1000);
+      meter.update(400 + 50 * (i + 1), 1000);
     }
-    expect(meter.update(800, 1000).ratePerSecond).toBeCloseTo(50, 5);
-    expect(meter.update(800, null).etaSeconds).toBeNull();
+    expect(meter.update(900, 1000).ratePerSecond).toBeCloseTo(50, 5);
+    expect(meter.update(900, null).etaSeconds).toBeNull();
+  });
+
+  it('starts a new step when the count goes back, measuring it afresh (no ETA of minutes for a run of seconds)', () => {
+    const clock = fakeClock();
+    const meter = new ProgressMeter(clock.now, 5000);
+    // Step 1: 240 images extracted in 5 s.
+    for (let i = 1; i <= 5; i++) {
+      clock.advance(1000);
+      meter.update(48 * i, 240);
+    }
+    // Step 2 counts training images from 0; its workers take 2 s to start.
+    expect(meter.update(0, 8640)).toEqual({ ratePerSecond: null, etaSeconds: null });
+    clock.advance(2000);
+    expect(meter.update(64, 8640)).toEqual({ ratePerSecond: null, etaSeconds: null });
+    clock.advance(100);
+    const first = meter.update(128, 8640);
+    expect(first.ratePerSecond).toBeCloseTo(640, 5);
+    expect(first.etaSeconds).toBeCloseTo((8640 - 128) / 640, 5);
+  });
+
+  it('takes the time left from the expected duration until the step has measured itself, then hands over to the measured rate', () => {
+    const clock = fakeClock();
+    const meter = new ProgressMeter(clock.now, 5000, 5000);
+    meter.update(0, 1000);
+    meter.expect(10); // the plan: 1,000 items in 10 s
+    clock.advance(1500); // setting up
+    // Before any measurement: the plan's rate, 100 items/s; the rate shown stays unmeasured.
+    expect(meter.update(0, 1000)).toEqual({ ratePerSecond: null, etaSeconds: 10 });
+    expect(meter.update(50, 1000)).toEqual({ ratePerSecond: null, etaSeconds: 9.5 });
+    // Measured 50/s for 1 s: a fifth of the way to trusting it alone.
+    clock.advance(1000);
+    const early = meter.update(100, 1000);
+    expect(early.ratePerSecond).toBeCloseTo(50, 5);
+    expect(early.etaSeconds).toBeCloseTo(900 / (0.2 * 50 + 0.8 * 100), 5);
+    // After 5 s of measurement the measured rate alone decides.
+    for (let i = 1; i <= 4; i++) {
+      clock.advance(1000);
+      meter.update(100 + 50 * i, 1000);
+    }
+    expect(meter.update(300, 1000).etaSeconds).toBeCloseTo(700 / 50, 5);
+    // A new step forgets the expectation.
+    expect(meter.update(0, 500)).toEqual({ ratePerSecond: null, etaSeconds: null });
   });
 });
 

@@ -85,7 +85,7 @@ describe('run records', () => {
     const base = { arch: 'mlp', backend: 'cpu', backendReason: 'test', device: 'cpu', seed: 1, plan: {}, config: {}, classes: [{ id: 1, name: 'a' }] };
     const done = createRun(p.db, { ...base, snapshot: [{ imageId: 1, classId: 1, split: 'train' }] });
     recordEpoch(p.db, done, { epoch: 1, trainLoss: 1, trainAccuracy: 0.5, valLoss: 1, valAccuracy: 0.5, learningRate: 0.1, seconds: 1, imagesPerSecond: 10 });
-    finishRun(p.db, done, { status: 'completed', seconds: 1, imagesPerSecond: 10, bestEpoch: 1, valAccuracy: 0.5, testAccuracy: 0.4 });
+    finishRun(p.db, done, { status: 'completed', seconds: 1, imagesPerSecond: 10, bestEpoch: 1, keptEpoch: 1, prepareSeconds: 0, valAccuracy: 0.5, testAccuracy: 0.4 });
     const orphan = createRun(p.db, { ...base, snapshot: [] });
     p.close();
     p = Project.open(dir);

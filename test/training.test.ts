@@ -115,6 +115,28 @@ describe.each(['onnxruntime', 'wasm'] as const)('training runs on %s', (backend)
     model.dispose();
   });
 
+  it('records the epoch whose weights it saved, and its whole wall time split into preparing and training', async () => {
+    const project = await patternProject(30);
+    // restoreBest with early stopping: the model is the best epoch's, whenever the run stopped.
+    const best = await runTraining(project, { ...fast, epochs: 6, patience: 2, schedule: { kind: 'step', stepSize: 2 } });
+    expect(best.kept).toEqual({ epoch: best.bestEpoch, rule: 'best', why: 'the best validation accuracy' });
+    // Without restoreBest the model is the last epoch's, whatever the best one was.
+    const last = await runTraining(project, { ...fast, epochs: 3, restoreBest: false });
+    expect(last.kept).toEqual({ epoch: 3, rule: 'last', why: 'chosen in Advanced settings' });
+    for (const result of [best, last]) {
+      const run = runDetails(project.db, result.runId);
+      expect(run.kept).toEqual(result.kept);
+      // The scores are the saved model's: its predictions on val score what the kept epoch scored.
+      expect(run.valAccuracy).toBe(run.history[run.kept!.epoch - 1].valAccuracy);
+      expect(listRuns(project.db).find((r) => r.id === run.id)).toMatchObject({ kept: result.kept, seconds: result.seconds, prepareSeconds: result.prepareSeconds });
+      // The duration is the whole run: preparing the data, then every epoch and more.
+      const epochs = run.history.reduce((sum, e) => sum + e.seconds, 0);
+      expect(result.prepareSeconds).toBeGreaterThan(0);
+      expect(result.trainSeconds).toBeGreaterThan(epochs);
+      expect(result.seconds).toBeCloseTo(result.prepareSeconds + result.trainSeconds, 6);
+    }
+  });
+
   it('gives the same metrics for the same data, seed and backend', async () => {
     const project = await patternProject(30);
     const a = await runTraining(project, { ...fast, epochs: 2 });

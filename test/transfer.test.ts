@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendInfo, TrainDataStats } from '../src/shared/types';
+import type { BackendInfo, TrainDataStats, TrainResult } from '../src/shared/types';
 import { main } from '../src/main/cli/index';
 import { ensureFeatures } from '../src/main/services/backbones/extract';
 import { resolveBackbone } from '../src/main/services/backbones/locate';
@@ -19,7 +19,7 @@ import { inspectOnnx } from '../src/main/services/export/onnx/inspect';
 import { runSuggestions } from '../src/main/services/evaluation/suggestions';
 import { runLabelCheck } from '../src/main/services/evaluation/label-check';
 import { evaluateRun } from '../src/main/services/evaluation/evaluate';
-import { listRuns } from '../src/main/services/training/runs';
+import { listRuns, runDetails } from '../src/main/services/training/runs';
 import { planTraining, runTraining } from '../src/main/services/training/train';
 import { makeTransferPlan, transferSuits } from '../src/main/services/training/transfer-plan';
 import { seededRandom } from '../src/main/services/training/rng';
@@ -164,6 +164,14 @@ describe('one click with a backbone', () => {
     const first = await runTraining(project, quick, { onProgress: (done, _t, phase) => done > 0 && phases.push(phase) });
     expect(first).toMatchObject({ status: 'completed', arch: 'dense-head', backbone: TINY_ID });
     expect(phases).toContain('Extracting features (TinyNet)');
+    // Few validation images: the model is the last epoch's, and the run says so and why.
+    expect(first.kept).toMatchObject({ epoch: first.epochs, rule: 'last', why: expect.stringMatching(/^fewer than 1,000 validation images/) });
+    expect(listRuns(project.db)[0].kept).toEqual(first.kept);
+    const history = runDetails(project.db, first.runId).history;
+    expect(first.valAccuracy).toBe(history[first.epochs - 1].valAccuracy);
+    // Its duration includes the feature extraction.
+    expect(first.prepareSeconds).toBeGreaterThan(0);
+    expect(first.seconds).toBeGreaterThan(first.prepareSeconds + history.reduce((sum, e) => sum + e.seconds, 0));
     expect(listRuns(project.db)[0].backbone).toBe(TINY_ID);
     expect(fs.readdirSync(path.join(project.paths.models, String(first.runId))).sort()).toEqual(['head', 'model']);
     const evaluation = evaluateRun(project.db, first.runId, 'test');
@@ -297,9 +305,22 @@ describe('loupe backbones and loupe train --backbone', () => {
     const scratch = io();
     expect(await main(['train', root, '--backbone', 'none', '--arch', 'mlp', '--epochs', '1', '--json'], scratch.io)).toBe(0);
     expect(JSON.parse(scratch.out.at(-1)!)).toMatchObject({ arch: 'mlp', backbone: null });
+    // --plan leads with one plain sentence and the key choices; the internals come after "Details:".
+    const planned = io();
+    expect(await main(['train', root, '--backbone', TINY_ID, '--epochs', '2', '--plan'], planned.io)).toBe(0);
+    expect(planned.out[0]).toMatch(/^Loupe will train a small classifier on what a pretrained image model \(TinyNet\) sees in each photo — about \d+ s on this machine\.$/);
+    const details = planned.out.indexOf('Details:');
+    expect(details).toBeGreaterThan(2);
+    expect(planned.out.slice(0, details).join('\n')).not.toMatch(/onnxruntime|dense-head|Dense head|features at|lr 0/);
+    expect(planned.out.slice(details).join('\n')).toMatch(/Plan: transfer learning, Dense head on TinyNet/);
     const transfer = io();
     expect(await main(['train', root, '--backbone', TINY_ID, '--epochs', '2', '--json'], transfer.io)).toBe(0);
-    expect(JSON.parse(transfer.out.at(-1)!)).toMatchObject({ arch: 'dense-head', backbone: TINY_ID, status: 'completed' });
+    const result = JSON.parse(transfer.out.at(-1)!) as TrainResult;
+    expect(result).toMatchObject({ arch: 'dense-head', backbone: TINY_ID, status: 'completed', epochs: 2, kept: { epoch: 2, rule: 'last' } });
+    // The whole wall time, extraction included; bestEpoch stays the best validation epoch.
+    expect(result.seconds).toBeCloseTo(result.prepareSeconds + result.trainSeconds, 6);
+    expect(result.prepareSeconds).toBeGreaterThan(0);
+    expect([1, 2]).toContain(result.bestEpoch);
     expect(transfer.err.join('\n')).toMatch(/Plan: transfer learning, Dense head on TinyNet/);
   }, 60_000);
 });

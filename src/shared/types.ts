@@ -359,6 +359,11 @@ export interface TrainPlan {
   data: TrainDataStats;
   /** Estimated wall time of the whole run. */
   estimatedSeconds: number;
+  /**
+   * The estimate by step: preparing the data (decoding images, or extracting features) and
+   * training; the progress's time left starts from these until each step has measured itself.
+   */
+  estimate?: { prepareSeconds: number; trainSeconds: number };
   /** Why each choice was made, one sentence each. */
   explanation: string[];
   /** Why the run cannot start as planned (e.g. fewer than two classes); null when it can. */
@@ -389,6 +394,15 @@ export interface TrainProgress {
   history: EpochMetrics[];
 }
 
+/** Which epoch's weights a run kept as its model, and why. */
+export interface KeptEpoch {
+  epoch: number;
+  /** 'best': the epoch with the best validation accuracy (training accuracy without validation images); 'last': the last epoch trained. */
+  rule: 'best' | 'last';
+  /** Why, for people: "fewer than 1,000 validation images". */
+  why: string;
+}
+
 export interface RunSummary {
   id: number;
   status: RunStatus;
@@ -411,6 +425,10 @@ export interface RunSummary {
   best: boolean;
   /** The backbone of a transfer-learning run; null when trained from scratch. */
   backbone: string | null;
+  /** The epoch whose weights the model holds (what evaluation, export and the scores use); null without a model. */
+  kept: KeptEpoch | null;
+  /** Of `seconds` (the run's whole wall time): preparing the data, i.e. feature extraction or decoding; null for runs recorded before it was measured. */
+  prepareSeconds: number | null;
 }
 
 export interface RunDetails extends RunSummary {
@@ -439,10 +457,18 @@ export interface TrainResult {
   bestEpoch: number | null;
   valAccuracy: number | null;
   testAccuracy: number | null;
+  /** The run's whole wall time: planning, preparing the data (feature extraction or decoding) and training. */
   seconds: number;
+  /** Of `seconds`: preparing the data (feature extraction, or decoding images into the pixel cache). */
+  prepareSeconds: number;
+  /** Of `seconds`: training, evaluating and saving the model. */
+  trainSeconds: number;
+  /** Training images per second of the training loop itself. */
   imagesPerSecond: number | null;
   /** The backbone's name for a transfer-learning run; null when trained from scratch. */
   backbone: string | null;
+  /** The epoch whose weights the model holds, and why (`bestEpoch` is the best validation epoch, kept or not). */
+  kept: KeptEpoch | null;
 }
 
 // Evaluation, model-assisted labeling and label checks. The truth is each image's current label,

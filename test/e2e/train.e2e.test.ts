@@ -22,7 +22,7 @@ async function openTrainView(label: (i: number) => string | undefined = (i) => C
   const { page, problems } = await newPage(browser);
   await page.goto(server.openUrl);
   await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Train' }).click();
-  await page.getByTestId('train-plan').getByRole('list').waitFor();
+  await page.getByTestId('train-plan').locator('[data-testid=plan-headline], [data-testid=plan-blocker]').first().waitFor();
   return { page, problems };
 }
 
@@ -89,6 +89,11 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     expect(await details.getAttribute('data-run-id')).toBe(await row.getAttribute('data-run-id'));
     expect(await text(page, 'run-details')).toContain('240 training, 30 validation, 30 test images');
     expect(await page.getByRole('img', { name: /^Loss per epoch: Training [\d.]+ at epoch 2; Validation/ }).count()).toBe(1);
+    // From scratch the model is the best validation epoch's: its text, its chart's marker and the list say which.
+    const kept = /^Kept: epoch (\d) — the best validation accuracy, of 2 epochs trained\.$/.exec(await text(page, 'run-kept'));
+    expect(kept).not.toBeNull();
+    expect(await page.getByTestId('curve-loss-mark').getAttribute('data-epoch')).toBe(kept![1]);
+    expect(await text(page, 'run-epochs')).toBe(`2 (kept ${kept![1]})`);
     expect(problems).toEqual([]);
   });
 
@@ -110,7 +115,7 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     expect(await page.getByTestId('config-arch').textContent()).toBe('MLP (mlp)');
     expect(await text(page, 'train-advanced')).toContain('3 changed');
     await expect.poll(() => page.getByTestId('train-phase').textContent(), { timeout: 10_000 }).toMatch(/^Epoch \d+\/1000$/);
-    await expect.poll(() => points(page, 'curve-loss-train')).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => points(page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('live-run').count()).toBe(1);
     await expect.poll(() => page.getByTestId('train-eta').textContent()).toMatch(/left$/);
     // Counts are images trained on over all epochs (240 per epoch), with their rate.

@@ -41,6 +41,7 @@ export function trainHandlers(session: Session): TrainApi {
               studio.emitToProject(project, 'onRunsChanged', { runId });
             },
             onProgress: (done, total, phase, detail?: TrainProgress) => reporter.progress(done, total, phase, detail),
+            onExpect: (seconds) => reporter.expect(seconds),
           }),
         { exclusive: true, phase: 'Preparing images' },
       );

@@ -5,6 +5,8 @@ import { ProgressMeter, systemClock, type Clock } from '../jobs/progress';
 
 export interface ProgressLine {
   update(done: number, total: number | null, phase: string): void;
+  /** Seconds the current step is expected to take in all, until it has measured its own speed. */
+  expect(seconds: number | null): void;
   /** Forgets an update not yet shown (it is out of date: something else was printed since). */
   discard(): void;
   end(): void;
@@ -56,6 +58,9 @@ export function progressLine(
         phaseShown = phase;
         show(text);
       } else pending = text;
+    },
+    expect(seconds) {
+      meter.expect(seconds);
     },
     discard() {
       pending = null;

@@ -11,6 +11,8 @@ import { ProgressMeter, systemClock, throttle, type Clock } from './progress';
 export interface JobReporter {
   /** Items done so far (and the total, when it becomes known or changes). */
   progress(done: number, total?: number | null, phase?: string, detail?: unknown): void;
+  /** Seconds the current step is expected to take in all (e.g. the plan's estimate), until it has measured its own speed. */
+  expect(seconds: number | null): void;
   readonly signal: AbortSignal;
 }
 
@@ -92,6 +94,12 @@ export class Jobs {
         info.done = done;
         Object.assign(info, meter.update(done, info.total));
         info.detail = detail;
+        emit.push(progressOf(info));
+      },
+      expect(seconds) {
+        meter.expect(seconds);
+        // The time left is known now, before the step's first item.
+        Object.assign(info, meter.update(info.done, info.total));
         emit.push(progressOf(info));
       },
     };

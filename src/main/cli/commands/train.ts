@@ -2,6 +2,8 @@ import { ARCH_NAMES, BACKEND_NAMES, type ArchName, type BackendName, type TrainO
 import { ARCHITECTURES } from '../../services/training/architectures';
 import { planTraining, runTraining } from '../../services/training/train';
 import { Project } from '../../store/project';
+import { keptText } from '../../../shared/kept-epoch';
+import { planSummary } from '../../../shared/plan-summary';
 import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
 import { formatDuration, progressLine } from '../progress';
 
@@ -42,7 +44,14 @@ function overridesOf(values: OptionValues): TrainOverrides {
   return o;
 }
 
+/** The plan for people first (one plain sentence, the key choices), then its details. */
 export function describePlan(plan: TrainPlan): string[] {
+  if (plan.blocker) return [`Cannot train yet: ${plan.blocker}`, '', 'Details:', ...planDetails(plan)];
+  const { headline, choices } = planSummary(plan);
+  return [headline, ...choices.map((line) => `  - ${line}`), '', 'Details:', ...planDetails(plan)];
+}
+
+function planDetails(plan: TrainPlan): string[] {
   const c = plan.config;
   const b = c.backbone;
   if (b) {
@@ -100,6 +109,7 @@ export const trainCommand: Command = {
       let epochsShown = 0;
       const result = await runTraining(project, overrides, {
         signal: controller.signal,
+        onExpect: (seconds) => line.expect(seconds),
         onRunCreated: (runId, plan) => {
           io.err(`Run #${runId}`);
           for (const l of describePlan(plan)) io.err(l);
@@ -120,11 +130,14 @@ export const trainCommand: Command = {
       line.end();
       if (values.json) io.json(result);
       else {
+        const prepared = result.backbone ? 'feature extraction' : 'preparing images';
         io.out(
-          `Run #${result.runId} ${result.status}: ${result.arch}${result.backbone ? ` (${result.backbone} features)` : ''} on ${result.backend}, ${result.epochs} epochs (best ${result.bestEpoch ?? '–'}), ` +
-            `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)}` +
-            `${result.imagesPerSecond ? `, ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}.`,
+          `Run #${result.runId} ${result.status}: ${result.arch}${result.backbone ? ` (${result.backbone} features)` : ''} on ${result.backend}, ${result.epochs} epochs, ` +
+            `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)} ` +
+            `(${prepared} ${result.prepareSeconds.toFixed(1)} s, training ${result.trainSeconds.toFixed(1)} s` +
+            `${result.imagesPerSecond ? ` at ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}).`,
         );
+        if (result.kept) io.out(`Kept: ${keptText(result.kept)}; the scores above are this epoch's.`);
       }
       if (result.status === 'cancelled') {
         io.err('Cancelled. The run is recorded as cancelled; its best checkpoint so far is kept.');

@@ -1,6 +1,7 @@
 // The small files that travel with every export: labels.txt, preprocess.json and the model card.
 
 import { ARCH_INFO, type ExportFormat, type ExportParity, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
+import { keptText } from '../../../shared/kept-epoch';
 import type { DB } from '../../store/database';
 import { INPUT_NAME, OUTPUT_NAME } from './onnx/convert';
 
@@ -143,7 +144,7 @@ export function modelCard(c: CardInput): string {
     `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
       (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
     `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
-    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (best epoch ${run.bestEpoch ?? '–'})` +
+    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
       `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
     '',
     '## Data',

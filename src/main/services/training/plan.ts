@@ -111,20 +111,26 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
   return { kind: s.kind };
 }
 
-export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
-  const decode = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
+/** The run's wall time by step: decoding the images into the pixel cache, then training. */
+export function estimateStages(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
+  const prepareSeconds = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
   const rate = cost.imagesPerSecond;
   if (rate) {
     // Evaluation is forward only: about a third of a training step per image.
     const evaluated = stats.val * config.epochs + stats.val + stats.test;
-    return Math.round((stats.train * config.epochs) / rate + evaluated / (3 * rate) + decode + 3);
+    return { prepareSeconds, trainSeconds: (stats.train * config.epochs) / rate + evaluated / (3 * rate) + 3 };
   }
   const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
   const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
   const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
   // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
   const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);
-  return Math.round(flops / flopsPerSecond + decode + 3);
+  return { prepareSeconds, trainSeconds: flops / flopsPerSecond + 3 };
+}
+
+export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
+  const { prepareSeconds, trainSeconds } = estimateStages(config, stats, classes, backend, cost);
+  return Math.round(prepareSeconds + trainSeconds);
 }
 
 export function makePlan(
@@ -208,6 +214,7 @@ export function makePlan(
   }
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
 
-  const estimatedSeconds = blocker ? 0 : estimateSeconds(config, stats, stats.classes.length, backend, cost);
-  return { config, backend, data: stats, estimatedSeconds, explanation, blocker };
+  const estimate = estimateStages(config, stats, stats.classes.length, backend, cost);
+  const estimatedSeconds = blocker ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
+  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker };
 }

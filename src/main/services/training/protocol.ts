@@ -61,5 +61,17 @@ export type FromReplica =
   | BatchMessage
   | { type: 'epoch'; metrics: EpochMetrics; improved: boolean }
   | { type: 'predictions'; rank: number; split: 'val' | 'test'; offset: number; probs: Float32Array }
-  | { type: 'done'; rank: number; epochs: number; bestEpoch: number | null; bestValAccuracy: number | null; cancelled: boolean; trainSeconds: number; trainImages: number; numTensors: number }
+  | {
+      type: 'done';
+      rank: number;
+      epochs: number;
+      bestEpoch: number | null;
+      bestValAccuracy: number | null;
+      /** The epoch whose weights were saved as the model: the best one with restoreBest, else the last one trained; null when cancelled. */
+      keptEpoch: number | null;
+      cancelled: boolean;
+      trainSeconds: number;
+      trainImages: number;
+      numTensors: number;
+    }
   | { type: 'error'; rank: number; code: string | null; message: string };

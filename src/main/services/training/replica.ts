@@ -59,6 +59,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const checkpointDir = path.join(init.modelDir, 'best');
   let bestEpoch: number | null = null;
   let bestScore = -Infinity;
+  let keptEpoch: number | null = null;
   let epochsRun = 0;
   let cancelled = false;
   let trainSeconds = 0;
@@ -189,6 +190,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
 
     if (!cancelled) {
       if (config.restoreBest) engine.restoreBest();
+      keptEpoch = config.restoreBest && bestEpoch !== null ? bestEpoch : epochsRun;
       if (rank === 0) {
         engine.syncModel();
         await saveModel(model, path.join(init.modelDir, 'model'));
@@ -208,6 +210,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     epochs: epochsRun,
     bestEpoch,
     bestValAccuracy: bestEpoch === null ? null : bestScore,
+    keptEpoch,
     cancelled,
     trainSeconds,
     trainImages,

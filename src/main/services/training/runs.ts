@@ -4,6 +4,7 @@
 
 import { LoupeError } from '../../../shared/errors';
 import type { ArchName, BackendName, EpochMetrics, RunDetails, RunStatus, RunSummary, Split, TrainConfig, TrainPlan } from '../../../shared/types';
+import { keptEpochOf } from './kept-epoch';
 import type { DB } from '../../store/database';
 
 export type { RunStatus };
@@ -38,6 +39,10 @@ export interface RunEnd {
   seconds: number;
   imagesPerSecond: number | null;
   bestEpoch: number | null;
+  /** The epoch whose weights were saved as the model; null without a model. */
+  keptEpoch: number | null;
+  /** Of `seconds`: preparing the data (feature extraction or decoding). */
+  prepareSeconds: number | null;
   valAccuracy: number | null;
   testAccuracy: number | null;
   error?: string | null;
@@ -82,10 +87,10 @@ export function recordEpoch(db: DB, runId: number, e: EpochRecord): void {
 
 export function finishRun(db: DB, runId: number, end: RunEnd, now = Date.now()): void {
   db.prepare(
-    `UPDATE runs SET status = ?, finished_at = ?, seconds = ?, images_per_second = ?, best_epoch = ?,
+    `UPDATE runs SET status = ?, finished_at = ?, seconds = ?, images_per_second = ?, best_epoch = ?, kept_epoch = ?, prepare_seconds = ?,
        val_accuracy = ?, test_accuracy = ?, error = ?, owner_pid = NULL
      WHERE id = ? AND status = 'running'`,
-  ).run(end.status, now, end.seconds, end.imagesPerSecond, end.bestEpoch, end.valAccuracy, end.testAccuracy, end.error ?? null, runId);
+  ).run(end.status, now, end.seconds, end.imagesPerSecond, end.bestEpoch, end.keptEpoch, end.prepareSeconds, end.valAccuracy, end.testAccuracy, end.error ?? null, runId);
 }
 
 interface RunRow {
@@ -104,6 +109,8 @@ interface RunRow {
   seconds: number | null;
   images_per_second: number | null;
   best_epoch: number | null;
+  kept_epoch: number | null;
+  prepare_seconds: number | null;
   val_accuracy: number | null;
   test_accuracy: number | null;
   error: string | null;
@@ -121,6 +128,7 @@ function bestRunId(db: DB): number | null {
 
 function summaryOf(row: RunRow, best: number | null): RunSummary {
   const config = JSON.parse(row.config) as TrainConfig;
+  const plan = JSON.parse(row.plan) as TrainPlan | null;
   return {
     id: row.id,
     status: row.status,
@@ -140,6 +148,8 @@ function summaryOf(row: RunRow, best: number | null): RunSummary {
     error: row.error,
     best: row.id === best,
     backbone: config.backbone?.name ?? null,
+    kept: keptEpochOf(config, plan?.data.val ?? 0, row.kept_epoch),
+    prepareSeconds: row.prepare_seconds,
   };
 }
 

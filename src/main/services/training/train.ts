@@ -42,6 +42,7 @@ import {
   type ReplicaInput,
   type SplitRows,
 } from './protocol';
+import { keptEpochOf } from './kept-epoch';
 import { createRun, finishRun, recordEpoch } from './runs';
 
 let probes: Promise<BackendInfo[]> | null = null;
@@ -121,6 +122,8 @@ export interface TrainOptions {
   onProgress?: (done: number, total: number | null, phase: string, detail?: TrainProgress) => void;
   /** Called once the run is recorded, before training starts. */
   onRunCreated?: (runId: number, plan: TrainPlan) => void;
+  /** Right after a step's first progress: how long the plan expects that step to take (seconds), for the time left until it has measured itself. */
+  onExpect?: (seconds: number | null) => void;
 }
 
 function splitRows(data: TrainingData, split: 'train' | 'val' | 'test', rowOf: Map<string, number>): { rows: SplitRows; imageIds: number[] } {
@@ -294,8 +297,17 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
 
 export async function runTraining(project: Project, overrides: TrainOverrides = {}, options: TrainOptions = {}): Promise<TrainResult> {
   if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
-  const { signal, onProgress } = options;
+  const { signal } = options;
+  // The run's duration is its whole wall time: planning and preparing the data count too.
+  const started = performance.now();
   const { plan, data } = await planTraining(project, overrides);
+  // Each step's first progress is followed by the time the plan expects it to take.
+  let expecting: number | null | undefined;
+  const onProgress = (done: number, total: number | null, phase: string, detail?: TrainProgress): void => {
+    options.onProgress?.(done, total, phase, detail);
+    if (expecting !== undefined) options.onExpect?.(expecting);
+    expecting = undefined;
+  };
   if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
   const { config } = plan;
   const classes = data.classes.length;
@@ -304,21 +316,23 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   let pack: Pick<PixelPack, 'file' | 'rowBytes' | 'rows'>;
   let input: ReplicaInput = { kind: 'pixels' };
   let flipRowOf: ((hash: string) => number) | null = null;
+  expecting = plan.estimate?.prepareSeconds ?? null;
   if (config.backbone) {
     const features = await prepareFeatures(project, config, data.items, { signal, onProgress });
     pack = features.pack;
     input = { kind: 'features', features: features.pack.features };
     if (config.backbone.augment === 'flip') flipRowOf = features.flipRowOf;
   } else {
-    onProgress?.(0, data.items.length, 'Preparing images');
+    onProgress(0, data.items.length, 'Preparing images');
     pack = await ensurePixelPack(
       project,
       data.items,
       { width: config.width, height: config.height, channels: config.channels, fit: 'cover' },
-      { signal, onProgress: (done, total) => onProgress?.(done, total, 'Preparing images') },
+      { signal, onProgress: (done, total) => onProgress(done, total, 'Preparing images') },
     );
   }
   if (signal) throwIfCancelled(signal);
+  const prepareSeconds = (performance.now() - started) / 1000;
   const train = splitRows(data, 'train', pack.rows);
   if (flipRowOf) {
     const flips = flipRowOf;
@@ -339,7 +353,6 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   }
   if (train.imageIds.length === 0) throw new LoupeError('INVALID_INPUT', 'None of the training images could be read.');
 
-  const started = performance.now();
   const runId = createRun(project.db, {
     arch: config.arch,
     backend: plan.backend.name,
@@ -377,7 +390,8 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     history,
   });
 
-  onProgress?.(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
+  expecting = plan.estimate?.trainSeconds ?? null;
+  onProgress(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
   const outcome = await trainReplicas({
     backend: plan.backend.name,
     config,
@@ -391,7 +405,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     signal,
     onReady: (d) => (device = d),
     onBatch: (msg) =>
-      onProgress?.(
+      onProgress(
         imagesDone(msg.epoch, msg.batch),
         totalImages,
         `Epoch ${msg.epoch + 1}/${config.epochs}`,
@@ -400,7 +414,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     onEpoch: (metrics) => {
       history.push(metrics);
       recordEpoch(project.db, runId, metrics);
-      onProgress?.(
+      onProgress(
         imagesDone(metrics.epoch, 0),
         totalImages,
         `Epoch ${metrics.epoch}/${config.epochs}`,
@@ -409,7 +423,6 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     },
   });
 
-  const seconds = (performance.now() - started) / 1000;
   const { done, cancelled, predictions } = outcome;
   let { failure } = outcome;
   if (!failure && !cancelled && config.backbone) {
@@ -429,11 +442,16 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     testAccuracy = storePredictions(project.db, runId, 'test', test.imageIds, test.rows.labels, predictions.test, classes);
   }
   const imagesPerSecond = done && done.trainSeconds > 0 ? done.trainImages / done.trainSeconds : null;
+  // What the saved model holds; no model, no kept epoch.
+  const keptEpoch = status === 'completed' ? (done?.keptEpoch ?? null) : null;
+  const seconds = (performance.now() - started) / 1000;
   finishRun(project.db, runId, {
     status,
     seconds,
     imagesPerSecond,
     bestEpoch: done?.bestEpoch ?? null,
+    keptEpoch,
+    prepareSeconds,
     valAccuracy,
     testAccuracy,
     error: status === 'failed' ? failure?.message ?? null : null,
@@ -450,7 +468,10 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     valAccuracy,
     testAccuracy,
     seconds,
+    prepareSeconds,
+    trainSeconds: seconds - prepareSeconds,
     imagesPerSecond,
     backbone: config.backbone?.name ?? null,
+    kept: keptEpochOf(config, data.stats.val, keptEpoch),
   };
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { BackendInfo, TrainConfig, TrainDataStats, TrainOverrides, TrainPlan, TransferConfig } from '../../../shared/types';
 import type { Project } from '../../store/project';
-import { backboneOnnx, ensureFeatures, featureDir, flipKey, measuredRate, type FeaturePack } from '../backbones/extract';
+import { backboneOnnx, calibrateExtraction, ensureFeatures, featureDir, flipKey, measuredRate, type FeaturePack } from '../backbones/extract';
 import { findCopy, resolveBackbone, type ResolvedBackbone } from '../backbones/locate';
 import { loadRegistry } from '../backbones/registry';
 import { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from '../backbones/tfjs-model';
@@ -19,16 +19,15 @@ import { readLayersModelDir } from '../export/onnx/layers-model';
 import { loupeVersion } from '../../version';
 import type { TrainItem } from './dataset';
 import { makePlan, type CostModel } from './plan';
-import { makeTransferPlan, transferSuits, type PlanBackbone } from './transfer-plan';
+import { makeTransferPlan, transferSuits, type PlanBackbone, type TransferCost } from './transfer-plan';
 
 /**
- * Backbone images per second at 224 px, per core, before a project has measured its own (the
- * plan's first estimate). MobileNet v1 here, 2 cores: bench:transfer measured 301 images/s
- * through onnxruntime at 224 px (906 at 128: the pixel count's ratio); inside a run, decoding
- * included, extraction reached about 300 at 224 px and 600 at 128. Other resolutions scale
- * with the pixel count.
+ * Backbone images per second at 224 px, per core, until this machine has measured its own (a
+ * backbone too costly to calibrate, no image to calibrate on). MobileNet v1 here, 2 cores:
+ * bench:transfer measured 301 images/s through onnxruntime alone at 224 px on an idle machine;
+ * inside a run, decoding beside it and other work on the cores, 80 to 400 at 128 px.
  */
-export const EXTRACT_RATE_224_PER_CORE = 120;
+export const EXTRACT_RATE_224_PER_CORE = 60;
 
 export interface TransferChoice {
   backbone: ResolvedBackbone | null;
@@ -108,29 +107,35 @@ export async function transferPlan(
   if (!backbone.verified) notes.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
   const cache = new Map<number, Set<string>>();
   const averages = backbone.format !== 'onnx';
-  return makeTransferPlan(
-    stats,
-    backend,
-    plan,
-    {
-      cores: cost.cores,
-      // Measured by this project's last extraction, else MobileNet's rate here scaled by the pixel count.
-      extractRate: (r) => measuredRate(project, backbone, r) ?? EXTRACT_RATE_224_PER_CORE * cost.cores * (224 / r) ** 2,
-      pending: (r, flip) => {
-        let keys = cache.get(r);
-        if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
-        let n = 0;
-        for (const it of items) {
-          if (!keys.has(it.hash)) n++;
-          // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
-          if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
-        }
-        return n;
-      },
+  // Measured by this project's last extraction, else calibrated here (once the resolution is
+  // known: plan, measure, plan again), else a typical rate; other resolutions scale with the pixel count.
+  let calibration: { resolution: number; rate: number } | null = null;
+  const extractRate = (r: number) =>
+    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cost.cores * (224 / r) ** 2);
+  const transferCost: TransferCost = {
+    cores: cost.cores,
+    extractRate,
+    pending: (r, flip) => {
+      let keys = cache.get(r);
+      if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
+      let n = 0;
+      for (const it of items) {
+        if (!keys.has(it.hash)) n++;
+        // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
+        if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
+      }
+      return n;
     },
-    overrides,
-    { why: choice.why, blocker: scratch.blocker, notes },
-  );
+  };
+  const base = { why: choice.why, blocker: scratch.blocker, notes };
+  const draft = makeTransferPlan(stats, backend, plan, transferCost, overrides, base);
+  const resolution = draft.config.backbone!.resolution;
+  if (draft.blocker || measuredRate(project, backbone, resolution) !== null || transferCost.pending(resolution, false) === 0) return draft;
+  const keys = cachedKeys(project, backbone, resolution);
+  const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
+  if (rate === null) return draft;
+  calibration = { resolution, rate };
+  return makeTransferPlan(stats, backend, plan, transferCost, overrides, base);
 }
 
 /** The backbone a recorded transfer config used, checked to be the same files (else its features would differ). */

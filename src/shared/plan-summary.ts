@@ -1,0 +1,65 @@
+// What one click will do, said for someone who has never trained a model: one plain sentence,
+// then the few choices that matter in plain words. The plan's own explanation (layer names,
+// libraries, backend probes) stays for the details. Pure, so the studio and `loupe train --plan`
+// say the same.
+
+import { ARCH_INFO, type TrainPlan } from './types';
+
+export interface PlanSummary {
+  /** One sentence: what will be trained, on what, and about how long it takes here. */
+  headline: string;
+  /** The key choices, one short plain sentence each. */
+  choices: string[];
+}
+
+/** "42 s", "3 min", "1 h 20 min": rounded, as an estimate should be. */
+export function roughDuration(seconds: number): string {
+  const t = Math.max(1, Math.round(seconds));
+  if (t < 90) return `${t} s`;
+  if (t < 3600) return `${Math.round(t / 60)} min`;
+  return `${Math.floor(t / 3600)} h ${Math.round((t % 3600) / 60)} min`;
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/** The backbone's name without its qualifiers: "MobileNet v1 1.0 (ImageNet)" → "MobileNet v1 1.0". */
+function shortTitle(title: string): string {
+  return title.replace(/\s*\(.*\)\s*$/, '');
+}
+
+export function planSummary(plan: TrainPlan): PlanSummary {
+  const { config: c, data } = plan;
+  const time = `about ${roughDuration(plan.estimatedSeconds)} on this machine`;
+  const choices: string[] = [];
+  const side = Math.max(data.medianWidth, data.medianHeight);
+  const b = c.backbone;
+  let headline: string;
+  if (b) {
+    headline = `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
+    choices.push(
+      side > 0 && side < b.resolution
+        ? `Photos are enlarged to ${b.resolution}×${b.resolution} px for ${shortTitle(b.title)} (yours are about ${data.medianWidth}×${data.medianHeight}).`
+        : `Photos are resized to ${b.resolution}×${b.resolution} px for ${shortTitle(b.title)}.`,
+    );
+    if (b.augment === 'flip') choices.push('Each photo is also used mirrored left to right, so the classifier sees more variety.');
+  } else {
+    headline = `Loupe will train a neural network (${ARCH_INFO[c.arch].title}) from scratch on your images — ${time}.`;
+    choices.push(`Images are resized to ${c.width}×${c.height} px${c.channels === 1 ? ', in greyscale' : ''}.`);
+    const a = c.augmentation;
+    const varied = [a.flip ? 'mirrored' : '', a.shift > 0 ? 'shifted' : '', a.brightness > 0 ? 'brightened or darkened' : ''].filter(Boolean);
+    if (varied.length > 0) choices.push(`Training images are randomly ${varied.join(', ')}, so the model sees more variety.`);
+  }
+  const kept = c.restoreBest
+    ? data.val > 0
+      ? 'the pass with the best validation score is kept'
+      : 'the pass with the best training score is kept (there are no validation images)'
+    : `the last pass is kept${b && data.val > 0 ? ` (${count(data.val, 'validation image')} are too few to pick a better one)` : ''}`;
+  const stop = c.patience !== null ? `; it stops early after ${count(c.patience, 'pass', 'passes')} without improving` : '';
+  choices.push(`${count(c.epochs, 'pass', 'passes')} over the ${count(data.train, 'training image')}; ${kept}${stop}.`);
+  choices.push(
+    data.val + data.test > 0
+      ? `Scores are measured on ${count(data.val, 'validation image')} and ${count(data.test, 'test image')} it never trains on.`
+      : 'There are no validation or test images, so no score will be honest: move some images to those splits.',
+  );
+  return { headline, choices };
+}
