@@ -145,6 +145,7 @@ export function webSocketTransport(url: string): Transport {
         console.error('[loupe] server error:', msg.error);
       }
     };
+    ws.onerror = () => {}; // the close that follows handles it
     ws.onclose = () => {
       if (socket !== ws) return;
       socket = null;
