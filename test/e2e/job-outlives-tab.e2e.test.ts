@@ -50,10 +50,27 @@ async function startRun(page: Page): Promise<string> {
   return (await row.getAttribute('data-run-id'))!;
 }
 
+type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean };
+
 /** A new tab of the same browser (cookie and storage kept) on the bare URL. */
 async function reopen(context: BrowserContext, origin: string) {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
+  // Keeps the page's sockets within reach, so the test can drop one as a network would, and
+  // notes whether the reconnecting banner was ever shown (it may be up only for a moment).
+  await page.addInitScript(() => {
+    const w = window as unknown as Watched;
+    w.__sockets = [];
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        w.__sockets.push(this);
+      }
+    };
+    const look = () => (w.__sawReconnecting ||= document.querySelector('[data-testid=reconnecting]') !== null);
+    new MutationObserver(look).observe(document, { childList: true, subtree: true });
+  });
   const problems: string[] = [];
   page.on('console', (msg) => void (msg.type() === 'error' && problems.push(msg.text())));
   page.on('pageerror', (err) => problems.push(err.message));
@@ -87,6 +104,18 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     const before = await points(back.page, 'curve-loss-train');
     expect(before).toBeGreaterThanOrEqual(1);
     await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(before);
+    expect(await statusOf(back.page, runId)).toBe('running');
+
+    // The connection drops: the page says it is reconnecting, comes back by itself to the same
+    // project and view, and the training goes on live.
+    await back.page.evaluate(() => (window as unknown as Watched).__sockets.at(-1)!.close());
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sawReconnecting === true)).toBe(true);
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sockets.length)).toBe(2);
+    await back.page.getByTestId('reconnecting').waitFor({ state: 'detached' });
+    const afterDrop = await points(back.page, 'curve-loss-train');
+    await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(afterDrop);
+    expect(await back.page.getByTestId('project-name').textContent()).toBe('outlives');
+    expect(new URL(back.page.url()).hash).toMatch(/\/train$/);
     expect(await statusOf(back.page, runId)).toBe('running');
 
     // Elsewhere in the project the training stays in sight.
