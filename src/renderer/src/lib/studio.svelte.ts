@@ -58,7 +58,7 @@ class StudioState {
       await api.resyncJobs();
     } catch (err) {
       // Dropped again: the next reconnection tries again.
-      if (err instanceof LoupeError && err.code === 'IO_ERROR') return;
+      if (err instanceof LoupeError && err.code === 'DISCONNECTED') return;
       toasts.show(errorMessage(err), 'error');
       this.project = null;
       router.replace({ projectPath: null, view: 'label' });

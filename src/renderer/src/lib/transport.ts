@@ -154,7 +154,7 @@ export function webSocketTransport(url: string): Transport {
       for (const [id, p] of pending) {
         if (!p.sent) continue;
         pending.delete(id);
-        p.resolve({ ok: false, error: { code: 'IO_ERROR', message: 'The connection to Loupe was lost. Retrying…' } });
+        p.resolve({ ok: false, error: { code: 'DISCONNECTED', message: 'The connection to Loupe was lost. Retrying…' } });
       }
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
