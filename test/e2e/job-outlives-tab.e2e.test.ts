@@ -91,7 +91,6 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     await other.page.goto(server.openUrl);
     const running = other.page.getByTestId('running-job');
     await expect.poll(() => running.textContent()).toMatch(/Training running in\s+outlives/);
-    await other.page.context().close();
 
     // The same browser, a new tab on the bare URL: back in the project, on the Train view, live.
     const back = await reopen(context, server.origin);
@@ -125,8 +124,11 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     await back.page.getByTestId('train-cancel').click();
     await expect.poll(() => statusOf(back.page, runId), { timeout: 10_000 }).toBe('cancelled');
     await back.page.getByTestId('train-progress').waitFor({ state: 'detached' });
+    // The other browser's start screen sees it end.
+    await expect.poll(() => running.count(), { timeout: 10_000 }).toBe(0);
     expect(problems).toEqual([]);
     expect(back.problems).toEqual([]);
+    expect(other.problems).toEqual([]);
   });
 
   it('lets a run whose tab closed complete, and shows its end in the reopened tab', async () => {

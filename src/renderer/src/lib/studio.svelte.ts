@@ -41,6 +41,14 @@ class StudioState {
     }
   }
 
+  async refreshRunning(): Promise<void> {
+    try {
+      this.running = await api.runningJobs();
+    } catch {
+      // The connection is down: the banner says so, and the list is refreshed when it is back.
+    }
+  }
+
   /** Remembers where this page is, so a new tab on the bare URL comes back here. */
   remember(route: Route): void {
     if (this.host?.mode === 'browser' && route.projectPath) rememberPlace(this.host.instanceId, route);
