@@ -29,8 +29,10 @@ class StudioState {
     const initial = this.host.initialProject ? { projectPath: this.host.initialProject, view: 'label' } : null;
     const remembered = this.host.mode === 'browser' ? recallPlace(this.host.instanceId) : null;
     const wanted: Route | null = router.route.projectPath ? router.route : (remembered ?? initial);
-    if (wanted?.projectPath) await this.open(wanted.projectPath, { view: wanted.view });
-    else await this.refreshRecent();
+    if (!wanted?.projectPath) return this.refreshRecent();
+    // A remembered project that cannot be opened any more (moved, deleted) is quietly forgotten.
+    const fromMemory = wanted === remembered;
+    if (!(await this.open(wanted.projectPath, { view: wanted.view, quiet: fromMemory })) && fromMemory) forgetPlace();
   }
 
   async refreshRecent(): Promise<void> {
