@@ -21,6 +21,7 @@ import {
   webPreferences,
 } from './desktop/policy';
 import { handleProtocol, registerSchemePrivileges } from './desktop/protocol';
+import { QuitGuard, type QuitQuestion } from './desktop/quit-guard';
 import { AppState } from './services/app-state';
 import { setSqliteNativeBinding } from './store/database';
 import { registerIpcApi, type IpcInvokeEventLike } from './transport/ipc';
@@ -60,7 +61,19 @@ function trustedApi(event: IpcInvokeEventLike): LoupeApi | null {
   return isTrustedRendererUrl(frame.url, devServerUrl) ? entry.api : null;
 }
 
-function createWindow(studio: Studio): BrowserWindow {
+function confirmQuit(question: QuitQuestion, win?: BrowserWindow): boolean {
+  const options = {
+    type: 'warning' as const,
+    buttons: ['Quit anyway', 'Cancel'],
+    defaultId: 1,
+    cancelId: 1,
+    message: question.message,
+    detail: question.detail,
+  };
+  return (win ? dialog.showMessageBoxSync(win, options) : dialog.showMessageBoxSync(options)) === 0;
+}
+
+function createWindow(studio: Studio, guard: QuitGuard<BrowserWindow>): BrowserWindow {
   const win = new BrowserWindow({
     width: 1360,
     height: 880,
@@ -79,6 +92,7 @@ function createWindow(studio: Studio): BrowserWindow {
   const sessionForWindow = studio.createSession(send);
   const id = contents.id;
   windows.set(id, { win, session: sessionForWindow, api: createApi(sessionForWindow) });
+  win.on('close', (event) => guard.windowClosing(event, win));
   win.on('closed', () => {
     windows.get(id)?.session.dispose();
     windows.delete(id);
@@ -108,6 +122,14 @@ async function start(): Promise<void> {
     host: { mode: 'desktop', choosePath },
     version: app.getVersion(),
   });
+  // Jobs outlive a closed browser tab, but not the app: ask before quitting stops them.
+  const guard = new QuitGuard<BrowserWindow>({
+    runningJobs: () => studio.runningJobs(),
+    confirm: confirmQuit,
+    windowCount: () => BrowserWindow.getAllWindows().length,
+    quitsWithLastWindow: process.platform !== 'darwin',
+  });
+  app.on('before-quit', (event) => guard.beforeQuit(event));
   const ses = session.defaultSession;
   ses.setPermissionRequestHandler((_wc, permission, callback) => callback(allowPermission(permission)));
   ses.setPermissionCheckHandler((_wc, permission) => allowPermission(permission));
@@ -118,11 +140,11 @@ async function start(): Promise<void> {
   buildMenu(
     () => BrowserWindow.getFocusedWindow(),
     (win, command: MenuCommand) => win.webContents.send(IPC_EVENT_CHANNEL, 'onMenuCommand', command),
-    () => createWindow(studio),
+    () => createWindow(studio, guard),
   );
-  createWindow(studio);
+  createWindow(studio, guard);
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow(studio);
+    if (BrowserWindow.getAllWindows().length === 0) createWindow(studio, guard);
   });
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();

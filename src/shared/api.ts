@@ -21,6 +21,7 @@ import type {
   ProjectSummary,
   RecentProject,
   RunDetails,
+  RunningJob,
   RunSummary,
   SampleCreated,
   TrainPlan,
@@ -172,6 +173,8 @@ export const API = {
   /** Jobs of the open project (running and recently finished). */
   listJobs: method<JobInfo[]>()(none),
   cancelJob: method<null>()(s.object({ jobId: s.string({ min: 1, max: 100 }) })),
+  /** Jobs running in any project this process has open (they outlive the page that started them). */
+  runningJobs: method<RunningJob[]>()(none),
 
   /**
    * Imports folders (class folders, split folders, unlabeled), image files and CSVs of

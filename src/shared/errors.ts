@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'DISK_FULL',
   'CANCELLED',
   'BUSY', // another long job of the same kind is running
+  'DISCONNECTED', // the connection dropped before the answer came (browser mode); it is being made again
   'INTERNAL',
 ] as const;
 

@@ -47,6 +47,8 @@ export interface HostInfo {
   nativeDialogs: boolean;
   /** The project the host opened for this session at start (`loupe serve --project`), if any. */
   initialProject: string | null;
+  /** Differs for every run of the serving process: a page returns to its last project only in the same run. */
+  instanceId: string;
 }
 
 export type PathKind = 'openDirectory' | 'openFile' | 'openFiles' | 'createDirectory';
@@ -114,6 +116,20 @@ export interface JobInfo extends JobProgress {
   error: { code: string; message: string } | null;
   /** The kind-specific outcome (e.g. the import report), once completed or cancelled. */
   result: unknown;
+}
+
+/** A job running in a project the serving process has open, seen from a page with no project open. */
+export interface RunningJob {
+  jobId: string;
+  kind: JobKind;
+  projectPath: string;
+  projectName: string;
+  phase: string;
+  done: number;
+  total: number | null;
+  ratePerSecond: number | null;
+  etaSeconds: number | null;
+  startedAt: number;
 }
 
 // Labeling.

@@ -2,7 +2,7 @@ import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
 import type { Session } from './studio';
 
-export function jobHandlers(session: Session): Pick<LoupeApi, 'listJobs' | 'cancelJob'> {
+export function jobHandlers(session: Session): Pick<LoupeApi, 'listJobs' | 'cancelJob' | 'runningJobs'> {
   const { studio } = session;
   return {
     async listJobs() {
@@ -15,6 +15,9 @@ export function jobHandlers(session: Session): Pick<LoupeApi, 'listJobs' | 'canc
       }
       studio.jobs.cancel(jobId);
       return null;
+    },
+    async runningJobs() {
+      return studio.runningJobs();
     },
   };
 }

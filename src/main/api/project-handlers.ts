@@ -63,6 +63,7 @@ export function projectHandlers(session: Session): ProjectApi {
         homeDir: os.homedir(),
         nativeDialogs: Boolean(studio.host.choosePath),
         initialProject: studio.host.initialProject ?? null,
+        instanceId: studio.instanceId,
       };
     },
 

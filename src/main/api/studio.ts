@@ -1,10 +1,14 @@
 // The process-wide state behind every front end: open projects (shared between the windows or
 // browser tabs that have the same project open), the app's own state, and the host's abilities.
+// Jobs belong to the process, not to the page that started them: a project stays open while a
+// session shows it or one of its jobs runs, so closing a tab or losing the connection never stops
+// a training. Only closing the studio (the server stopping, the desktop app quitting) cancels jobs.
 
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { LoupeError } from '../../shared/errors';
 import type { EventName, LoupeEvents } from '../../shared/api';
-import type { HostMode, JobKind, PathKind } from '../../shared/types';
+import type { HostMode, JobKind, PathKind, RunningJob } from '../../shared/types';
 import { Jobs, type JobWork } from '../jobs/jobs';
 import type { AppState } from '../services/app-state';
 import { pruneUploads, recoverImports } from '../services/import';
@@ -37,6 +41,8 @@ export class Studio {
   readonly appState: AppState;
   readonly host: Host;
   readonly version: string;
+  /** Tells one serving process from the next: a page returns to its project only in the same one. */
+  readonly instanceId = randomUUID();
   readonly jobs = new Jobs(toErrorPayload);
   /** Browser mode's streamed uploads of dropped files. */
   readonly uploads = new Uploads();
@@ -79,19 +85,28 @@ export class Studio {
   }
 
   /**
-   * A session lets go of a project. The last one out cancels the project's jobs and closes the
-   * database once they have stopped (unless someone opened the project again meanwhile).
+   * A session lets go of a project. The last one out closes it, unless a job of the project is
+   * still running: then it closes when the last job ends and no session has come back.
    */
   release(project: Project, session: Session): void {
-    const entry = this.#open.get(project.root);
-    if (!entry) return;
-    entry.sessions.delete(session);
-    if (entry.sessions.size > 0) return;
-    void this.jobs.cancelAll(project.root).then(() => {
-      if (entry.sessions.size === 0 && this.#open.get(project.root) === entry) {
-        this.#open.delete(project.root);
-        project.close();
-      }
+    this.#open.get(project.root)?.sessions.delete(session);
+    this.#closeIfUnused(project.root);
+  }
+
+  #closeIfUnused(root: string): void {
+    const entry = this.#open.get(root);
+    if (!entry || entry.sessions.size > 0 || this.jobs.running(root).length > 0) return;
+    this.#open.delete(root);
+    entry.project.close();
+  }
+
+  /** Jobs running in every open project, with the project's name (for a page with none open). */
+  runningJobs(): RunningJob[] {
+    return this.jobs.running().flatMap((job) => {
+      const project = this.#open.get(job.projectPath)?.project;
+      if (!project) return [];
+      const { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, startedAt } = job;
+      return [{ jobId, kind, projectPath, projectName: project.name, phase, done, total, ratePerSecond, etaSeconds, startedAt }];
     });
   }
 
@@ -102,7 +117,7 @@ export class Studio {
     work: JobWork<R>,
     options?: { exclusive?: boolean; phase?: string },
   ): { jobId: string; promise: Promise<R> } {
-    return this.jobs.start(
+    const started = this.jobs.start(
       kind,
       project.root,
       {
@@ -112,6 +127,10 @@ export class Studio {
       work,
       options,
     );
+    // Once the job and whatever its caller chained to it are done: a project nobody shows goes.
+    const ended = () => setImmediate(() => this.#closeIfUnused(project.root));
+    started.promise.then(ended, ended);
+    return started;
   }
 
   /** The open project with this media key, if any session has it open. */

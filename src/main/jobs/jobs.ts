@@ -136,6 +136,13 @@ export class Jobs {
     return [...this.#entries.values()].filter((e) => e.info.projectPath === projectPath).map((e) => ({ ...e.info }));
   }
 
+  /** The jobs still running, of one project or of all. */
+  running(projectPath?: string): JobInfo[] {
+    return [...this.#entries.values()]
+      .filter((e) => e.info.status === 'running' && (projectPath === undefined || e.info.projectPath === projectPath))
+      .map((e) => ({ ...e.info }));
+  }
+
   /** Cancels every running job of a project and waits for them to stop (on close). */
   async cancelAll(projectPath?: string): Promise<void> {
     const running = [...this.#entries.values()].filter(

@@ -4,6 +4,7 @@
 // batches. Results can be saved as CSV without another round trip.
 
 import { MAX_PREDICT_IMAGE_BYTES } from '../../../shared/api';
+import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, PredictModel, PredictResult } from '../../../shared/types';
 import { api, errorMessage } from './client';
 import { onLeaveProject } from './project-scope';
@@ -37,6 +38,20 @@ function base64(bytes: Uint8Array): string {
 export function csvField(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/**
+ * Predicting changes nothing, so a batch cut off by a dropped connection is asked again (the
+ * call waits for the connection to come back) rather than ending the whole prediction.
+ */
+async function askAgainIfCutOff<T>(call: () => Promise<T>, signal: AbortSignal, tries = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof LoupeError && err.code === 'DISCONNECTED') || attempt >= tries || signal.aborted) throw err;
+    }
+  }
 }
 
 class PredictState {
@@ -93,7 +108,8 @@ class PredictState {
         bytes = 0;
         const images = await Promise.all(current.map(async ({ file }) => ({ name: file.path, data: base64(new Uint8Array(await file.file.arrayBuffer())) })));
         if (signal.aborted) return;
-        const result = await api.predictImages({ model: $state.snapshot(this.model!) as PredictModel, images, top: ALL_CLASSES });
+        const model = $state.snapshot(this.model!) as PredictModel;
+        const result = await askAgainIfCutOff(() => api.predictImages({ model, images, top: ALL_CLASSES }), signal);
         this.#take(result, current.map((c) => c.row));
       };
       for (const file of wanted) {
@@ -132,7 +148,8 @@ class PredictState {
       for (let start = 0; start < paths.length && !signal.aborted; start += PATHS_PER_CALL) {
         const slice = paths.slice(start, start + PATHS_PER_CALL);
         const rows = slice.map((p) => this.#row(p, null));
-        const result = await api.predictPaths({ model: $state.snapshot(this.model!) as PredictModel, paths: slice, top: ALL_CLASSES });
+        const model = $state.snapshot(this.model!) as PredictModel;
+        const result = await askAgainIfCutOff(() => api.predictPaths({ model, paths: slice, top: ALL_CLASSES }), signal);
         this.#take(result, rows);
       }
     });

@@ -1,29 +1,37 @@
-// What the window knows about the studio: the host, the open project, the recent list.
-// Every change goes through the API; the state here only mirrors what the core reports.
+// What the window knows about the studio: the host, the open project, the recent list, and the
+// jobs running in other projects. Every change goes through the API; the state here only
+// mirrors what the core reports.
 
-import type { HostInfo, ProjectSummary, RecentProject } from '../../../shared/types';
+import type { HostInfo, ProjectSummary, RecentProject, RunningJob } from '../../../shared/types';
 import { LoupeError } from '../../../shared/errors';
 import { api, errorMessage } from './client';
 import { leaveProject } from './project-scope';
-import { router } from './router.svelte';
+import { forgetPlace, recallPlace, rememberPlace } from './last-place';
+import { router, type Route } from './router.svelte';
 import { toasts } from './toasts.svelte';
 
 class StudioState {
   host = $state<HostInfo | null>(null);
   project = $state<ProjectSummary | null>(null);
   recent = $state<RecentProject[]>([]);
+  /** Jobs running in the projects the server has open (shown on the start screen). */
+  running = $state<RunningJob[]>([]);
   busy = $state(false);
 
   async init(): Promise<void> {
     api.on('onProjectChanged', (summary) => this.#show(summary));
     // Browser mode: a new connection is a new session; reopen what this tab had open.
-    api.onReconnect(() => {
-      if (this.project) void this.open(this.project.path, { quiet: true });
-    });
+    api.onReconnect(() => void this.#rejoin());
     this.host = await api.hostInfo();
-    const wanted = router.route.projectPath ?? this.host.initialProject;
-    if (wanted) await this.open(wanted, { view: router.route.view });
-    else await this.refreshRecent();
+    // The URL's own route first; else, in a browser, where this browser last was on this server
+    // (a closed tab comes back to its project and its running training); else `--project`.
+    const initial = this.host.initialProject ? { projectPath: this.host.initialProject, view: 'label' } : null;
+    const remembered = this.host.mode === 'browser' ? recallPlace(this.host.instanceId) : null;
+    const wanted: Route | null = router.route.projectPath ? router.route : (remembered ?? initial);
+    if (!wanted?.projectPath) return this.refreshRecent();
+    // A remembered project that cannot be opened any more (moved, deleted) is quietly forgotten.
+    const fromMemory = wanted === remembered;
+    if (!(await this.open(wanted.projectPath, { view: wanted.view, quiet: fromMemory })) && fromMemory) forgetPlace();
   }
 
   /** Shows `summary`; what the window knew about another project is dropped first. */
@@ -37,9 +45,42 @@ class StudioState {
 
   async refreshRecent(): Promise<void> {
     try {
-      this.recent = await api.recentProjects();
+      [this.recent, this.running] = await Promise.all([api.recentProjects(), api.runningJobs()]);
     } catch (err) {
       toasts.show(errorMessage(err), 'error');
+    }
+  }
+
+  async refreshRunning(): Promise<void> {
+    try {
+      this.running = await api.runningJobs();
+    } catch {
+      // The connection is down: the banner says so, and the list is refreshed when it is back.
+    }
+  }
+
+  /** Remembers where this page is, so a new tab on the bare URL comes back here. */
+  remember(route: Route): void {
+    if (this.host?.mode === 'browser' && route.projectPath) rememberPlace(this.host.instanceId, route);
+  }
+
+  /**
+   * After the connection came back: reopens the project for the new session, then catches up
+   * with its jobs. The open call must leave at once (before any call queued while down).
+   */
+  async #rejoin(): Promise<void> {
+    const path = this.project?.path;
+    if (!path) return this.refreshRecent();
+    try {
+      this.project = await api.openProject({ path });
+      await api.resyncJobs();
+    } catch (err) {
+      // Dropped again: the next reconnection tries again.
+      if (err instanceof LoupeError && err.code === 'DISCONNECTED') return;
+      toasts.show(errorMessage(err), 'error');
+      this.project = null;
+      router.replace({ projectPath: null, view: 'label' });
+      await this.refreshRecent();
     }
   }
 
@@ -49,6 +90,8 @@ class StudioState {
       const summary = await work();
       this.#show(summary);
       router.replace({ projectPath: summary.path, view });
+      // Jobs of this project already running (started by a tab since closed) show at once.
+      void api.resyncJobs().catch(() => {});
       return true;
     } catch (err) {
       if (!quiet) toasts.show(errorMessage(err), 'error');
@@ -81,6 +124,7 @@ class StudioState {
   }
 
   async close(): Promise<void> {
+    forgetPlace();
     await api.closeProject();
     this.#show(null);
     router.go({ projectPath: null, view: 'label' });
