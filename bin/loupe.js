@@ -2,6 +2,9 @@
 // `loupe` / `npx loupe`: runs the built CLI. `npm install` builds it (the `prepare` script).
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { requireSupportedNode } from './node-check.js';
+
+requireSupportedNode('loupe');
 
 const cli = fileURLToPath(new URL('../out/main/cli.js', import.meta.url));
 if (!existsSync(cli)) {

@@ -5,6 +5,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireSupportedNode } from './node-check.js';
+
+requireSupportedNode('npm start');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
@@ -38,7 +41,7 @@ if (electron) {
     startBrowserMode();
   }
 } else {
-  console.log("Electron's binary is not installed (run `node node_modules/electron/install.js` where GitHub is reachable); starting browser mode instead.");
+  console.log("Electron's binary is not installed (run `npx install-electron` where GitHub is reachable); starting browser mode instead.");
   startBrowserMode();
 }
 

@@ -74,7 +74,7 @@ describe('onnxruntime training graphs', () => {
       await trainer.release();
       model.dispose();
     }
-  });
+  }, 120_000); // TF.js's plain-JS reference for resnet-small takes ~10 s alone, several times that on a loaded machine
 
   it('dense-head (feature vectors in, dropout first): loss and every gradient match TF.js', async () => {
     Math.random = seededRandom(13);
