@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { JobInfo, JobProgress } from '../src/shared/types';
 import { toErrorPayload } from '../src/main/api/dispatch';
@@ -145,5 +147,25 @@ describe('jobs', () => {
     });
     await expect(promise).rejects.toThrow();
     expect(s.finished[0]).toMatchObject({ status: 'failed', error: { code: 'DISK_FULL' } });
+  });
+
+  it('keeps a finished job as its info alone, not what its work left listening on the signal', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const jobs = new Jobs(toErrorPayload);
+    let state: WeakRef<object> | null = null;
+    const { jobId, promise } = jobs.start('train', '/p', sink().sink, async ({ signal }) => {
+      const runState = { buffers: new Float32Array(1024) };
+      state = new WeakRef(runState);
+      // Work that forgets to remove its listener: the registry must not keep it alive.
+      signal.addEventListener('abort', () => runState.buffers.fill(0));
+      return 'done';
+    });
+    await promise;
+    await new Promise((r) => setTimeout(r, 0)); // WeakRef targets live until the current task ends
+    gc();
+    expect(state!.deref()).toBeUndefined();
+    expect(jobs.list('/p')).toMatchObject([{ jobId, status: 'completed', result: 'done' }]);
+    expect(() => jobs.cancel(jobId)).not.toThrow(); // cancelling a finished job does nothing
   });
 });

@@ -36,8 +36,11 @@ export function throwIfCancelled(signal: AbortSignal): void {
 
 interface Entry {
   info: JobInfo;
-  controller: AbortController;
-  promise: Promise<unknown>;
+  /**
+   * While the job runs: how to cancel it and when it ends. Dropped once it has ended, so a kept
+   * finished job is its info alone, not whatever its work left listening on the signal.
+   */
+  running: { controller: AbortController; promise: Promise<unknown> } | null;
 }
 
 export class Jobs {
@@ -103,6 +106,8 @@ export class Jobs {
         emit.push(progressOf(info));
       },
     };
+    const entry: Entry = { info, running: null };
+    this.#entries.set(jobId, entry);
     const promise = (async () => {
       try {
         const result = await work(reporter);
@@ -118,18 +123,20 @@ export class Jobs {
         info.finishedAt = Date.now();
         emit.flush();
         sink.finished({ ...info });
+        entry.running = null;
         this.#prune();
       }
     })();
     promise.catch(() => {}); // the caller may not await; the sink has the outcome
-    this.#entries.set(jobId, { info, controller, promise });
+    // (Work that throws at once has already finished here.)
+    if (info.finishedAt === null) entry.running = { controller, promise };
     return { jobId, promise };
   }
 
   cancel(jobId: string): void {
     const entry = this.#entries.get(jobId);
     if (!entry) throw new LoupeError('NOT_FOUND', 'No such job.');
-    entry.controller.abort();
+    entry.running?.controller.abort();
   }
 
   list(projectPath: string): JobInfo[] {
@@ -145,11 +152,11 @@ export class Jobs {
 
   /** Cancels every running job of a project and waits for them to stop (on close). */
   async cancelAll(projectPath?: string): Promise<void> {
-    const running = [...this.#entries.values()].filter(
-      (e) => e.info.status === 'running' && (projectPath === undefined || e.info.projectPath === projectPath),
-    );
-    for (const e of running) e.controller.abort();
-    await Promise.allSettled(running.map((e) => e.promise));
+    const running = [...this.#entries.values()]
+      .filter((e) => projectPath === undefined || e.info.projectPath === projectPath)
+      .flatMap((e) => (e.running ? [e.running] : []));
+    for (const r of running) r.controller.abort();
+    await Promise.allSettled(running.map((r) => r.promise));
   }
 
   #prune(): void {

@@ -206,15 +206,22 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
   let failure: LoupeError | null = null;
   const workers: Worker[] = [];
 
-  const onAbort = () => Atomics.store(ctl, CTL_CANCEL, 1);
-  signal?.addEventListener('abort', onAbort, { once: true });
   let killTimer: NodeJS.Timeout | null = null;
+  let fail: (err: LoupeError) => void = () => {};
+  // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped. The
+  // listener is removed when the run ends: a job's signal outlives it in the job registry, and
+  // this closure holds the run's whole state (workers, predictions, the data snapshot).
+  const onAbort = () => {
+    Atomics.store(ctl, CTL_CANCEL, 1);
+    killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   /** The grace timers of workers that exited; cleared once the run is over, so none holds the process. */
   const exitTimers: NodeJS.Timeout[] = [];
   try {
     await new Promise<void>((resolve) => {
       let finished = 0;
-      const fail = (err: LoupeError) => {
+      fail = (err: LoupeError) => {
         failure ??= err;
         Atomics.store(ctl, CTL_ABORT, 1);
         resolve();
@@ -280,8 +287,6 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
           );
         });
       }
-      // Cancel is honoured at the next batch; a replica stuck in one long kernel is stopped.
-      signal?.addEventListener('abort', () => (killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000)), { once: true });
     });
   } finally {
     signal?.removeEventListener('abort', onAbort);
