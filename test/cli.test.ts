@@ -26,6 +26,21 @@ describe('loupe CLI', () => {
     for (const cmd of ['create', 'status', 'import', 'sample', 'serve']) expect(help.stdout).toContain(`loupe ${cmd}`);
   });
 
+  it('runs through npx with nothing from npm on stderr, and refuses a Node.js older than it supports', () => {
+    // npm warned "Unknown project config" on every npx loupe while .npmrc held onnxruntime's key.
+    const npx = spawnSync('npx', ['--no-install', 'loupe', '--version'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(npx.status).toBe(0);
+    expect(npx.stderr).toBe('');
+    expect(fs.existsSync(path.join(repoRoot, '.npmrc'))).toBe(false);
+    // bin/node-check.js reads the version through process.versions; an old one is refused by name.
+    const old = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      Object.defineProperty(process.versions, 'node', { value: '20.20.2' });
+      const { requireSupportedNode } = await import(${JSON.stringify(path.join(repoRoot, 'bin', 'node-check.js'))});
+      requireSupportedNode('loupe');`], { encoding: 'utf8' });
+    expect(old.status).toBe(1);
+    expect(old.stderr).toMatch(/^loupe: Loupe needs Node\.js \^22\.13\.0 .* scripts\/node-from-npm\.sh/);
+  }, 120_000); // npx alone takes several seconds on a loaded machine
+
   it('creates a project and reports its empty summary as one JSON object', () => {
     const dir = path.join(tempDir(), 'a.loupe');
     const created = loupe(['create', dir]);
