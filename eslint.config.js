@@ -6,7 +6,7 @@ import globals from 'globals';
 import ts from 'typescript-eslint';
 
 export default ts.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'native/**', '.scratch/**'] },
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'native/**', '.scratch/**', '.node/**'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

