@@ -195,6 +195,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
 
     // Accept all asks first, per split, and leaves validation and test out unless ticked.
+    await page.getByTestId('issue-more').click();
     await page.getByTestId('issue-accept-all').click();
     await page.getByTestId('bulk-accept').waitFor();
     const text = (await page.getByTestId('bulk-accept').textContent()) ?? '';
@@ -217,9 +218,56 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(await page.getByTestId('eval-independent-accuracy').textContent()).toBe(before);
     expect(Number.parseFloat((await page.getByTestId('eval-accuracy').textContent()) ?? '')).toBeGreaterThan(Number.parseFloat(before));
     // The thumbnails mark the labels a model wrote.
+    await page.getByTestId('issues-back').click();
     await page.getByTestId('mode-all').click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${e.images} images`);
     await expect.poll(() => page.locator('[data-testid=cell] [data-testid=model-label]').count()).toBe(Number(test));
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('keeps the gallery toolbar on one line at 1024x700 while label errors are listed', async () => {
+    const { dir } = await trainedProject();
+    const { page, problems } = await openEvaluateView(dir);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.getByTestId('confusion-matrix').waitFor();
+    await page.getByTestId('check-button').click();
+    await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), { timeout: 30_000 }).toMatch(/^Likely label errors/);
+    const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
+    expect(pending).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), { timeout: 30_000 }).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+
+    const toolbar = page.getByTestId('evaluate-toolbar');
+    /** The toolbar's height, and whether every control sits on one line inside it. */
+    const layout = () =>
+      toolbar.evaluate((bar) => {
+        const own = bar.getBoundingClientRect();
+        const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+        const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
+        const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
+        return { height: own.height, oneLine, inside };
+      });
+    const reviewing = await layout();
+    expect(reviewing).toMatchObject({ oneLine: true, inside: true });
+    expect(reviewing.height).toBeLessThan(60);
+    // Every label-error action is there: Accept and Dismiss on the bar, the bulk ones in its menu.
+    await toolbar.getByTestId('issue-accept').waitFor();
+    await toolbar.getByTestId('issue-dismiss').waitFor();
+    await toolbar.getByTestId('issue-more').click();
+    await page.getByRole('menuitem', { name: `Accept all ${pending}…` }).waitFor();
+    await page.getByRole('menuitem', { name: 'Dismiss all' }).waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('menu').count()).toBe(0);
+    // Undo, redo and the size slider draw as icons (SVG), not as glyphs of a font.
+    for (const name of ['Undo', 'Redo']) expect(await toolbar.getByRole('button', { name }).locator('svg').count()).toBe(1);
+    expect(await toolbar.locator('.size svg').count()).toBe(1);
+    expect(((await toolbar.textContent()) ?? '').match(/[↶↷▦]/u)).toBeNull();
+    // Back to the model's mistakes: the same one line.
+    await page.getByTestId('issues-back').click();
+    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Top losses/);
+    const browsing = await layout();
+    expect(browsing).toMatchObject({ oneLine: true, inside: true });
+    expect(browsing.height).toBeCloseTo(reviewing.height, 0); // the bar does not jump
     expect(problems).toEqual([]);
   }, 120_000);
 
