@@ -12,6 +12,12 @@ import { hasChromium, launch, newPage, serve } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const points = (page: Page, series: string) => page.locator(`[data-testid="${series}"] circle`).count();
+const cell = (page: Page, index: number) => page.locator(`[data-testid=cell][data-index="${index}"]`);
+const cellLabel = async (page: Page, index: number) => {
+  const label = cell(page, index).getByTestId('cell-label');
+  return (await label.count()) ? (await label.textContent())?.trim() : null;
+};
+const classCount = (page: Page, name: string) => page.getByTestId('class-list').locator('li', { hasText: name }).getByTestId('class-count').textContent();
 const statusOf = (page: Page, runId: string) => page.locator(`[data-testid="run-row"][data-run-id="${runId}"] [data-testid="run-status"]`).textContent();
 
 /** A server with no project of its own (so nothing but the job keeps the project open), and a page on its Train view. */
@@ -50,7 +56,7 @@ async function startRun(page: Page): Promise<string> {
   return (await row.getAttribute('data-run-id'))!;
 }
 
-type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean };
+type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean; __offline?: boolean };
 
 /** A new tab of the same browser (cookie and storage kept) on the bare URL. */
 async function reopen(context: BrowserContext, origin: string) {
@@ -64,6 +70,12 @@ async function reopen(context: BrowserContext, origin: string) {
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
       constructor(url: string | URL, protocols?: string | string[]) {
+        // Held down (__offline): the connection fails at once, as with the network gone.
+        if (w.__offline) {
+          const down = { readyState: 3, send() {}, close() {}, onopen: null, onmessage: null, onerror: null, onclose: null as ((e: unknown) => void) | null };
+          setTimeout(() => down.onclose?.({ code: 1006 }));
+          return down as never;
+        }
         super(url, protocols);
         w.__sockets.push(this);
       }
@@ -129,6 +141,43 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     expect(problems).toEqual([]);
     expect(back.problems).toEqual([]);
     expect(other.problems).toEqual([]);
+  });
+
+  it('shows a label another tab changed while the connection was down once it is back', async () => {
+    const dir = path.join(tempDir(), 'dropped.loupe');
+    await makeFixtureProject(dir, { count: 40, classes: ['cat', 'dog'] });
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page: other, problems } = await newPage(browser);
+    await other.goto(server.openUrl); // trades the token for the cookie
+    await cell(other, 0).locator('img').waitFor();
+    const { page, problems: dropped } = await reopen(other.context(), server.origin);
+    await cell(page, 0).locator('img').waitFor();
+    expect(await cellLabel(page, 0)).toBeNull();
+    await expect.poll(() => classCount(page, 'dog')).toBe('0');
+
+    // The connection drops and stays down while the other tab labels image 0 as dog.
+    await page.evaluate(() => {
+      const w = window as unknown as Watched;
+      w.__offline = true;
+      w.__sockets.at(-1)!.close();
+    });
+    await page.getByTestId('reconnecting').waitFor();
+    await cell(other, 0).click();
+    await other.keyboard.press('2');
+    await expect.poll(() => cellLabel(other, 0)).toBe('dog');
+    await expect.poll(() => classCount(other, 'dog')).toBe('1');
+    expect(await cellLabel(page, 0)).toBeNull(); // no event reached the dropped page
+
+    // Back up: the page reloads its list, counts and undo state, so the change shows.
+    await page.evaluate(() => ((window as unknown as Watched).__offline = false));
+    await page.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: 30_000 });
+    await expect.poll(() => cellLabel(page, 0), { timeout: 30_000 }).toBe('dog');
+    await expect.poll(() => classCount(page, 'dog'), { timeout: 30_000 }).toBe('1');
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent(), { timeout: 30_000 }).toBe('39');
+    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), { timeout: 30_000 }).toBe('Undo: Label 1 image as “dog”');
+    expect(problems).toEqual([]);
+    expect(dropped).toEqual([]);
   });
 
   it('lets a run whose tab closed complete, and shows its end in the reopened tab', async () => {
