@@ -11,7 +11,7 @@ import { Project } from '../../src/main/store/project';
 import { makeEvalProject } from '../evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
 import { folder } from '../import-helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];
 const cellOf = (page: Page, t: string, p: string) => page.locator(`[data-testid=cm-cell][data-true-class="${t}"][data-predicted-class="${p}"]`);
@@ -106,8 +106,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('filter-unlabeled').click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('9 images');
     await page.getByTestId('suggest-button').click();
-    await expect.poll(() => page.getByTestId('suggestion-count').textContent(), { timeout: 30_000 }).toBe('9');
-    await expect.poll(() => page.getByTestId('suggestion').count()).toBe(9);
+    await expect.poll(() => page.getByTestId('suggestion-count').textContent(), JOB_WAIT).toBe('9');
+    await expect.poll(() => page.getByTestId('suggestion').count(), JOB_WAIT).toBe(9);
     await page.getByLabel('Order').selectOption('confidence');
     await thumb(page, 0).getByTestId('suggestion').waitFor();
     const suggested = ((await thumb(page, 0).getByTestId('suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
@@ -154,11 +154,11 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     // The finder runs as a job; its findings open in the gallery with the suggested class.
     await page.getByTestId('check-button').click();
     await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
-    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
     expect(pending).toBeGreaterThan(0); // the three planted test images are there to be found
     console.log(`evaluate e2e: the label check flagged ${pending} images`);
-    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
     const given = await thumbLabel(page, 0);
     const badge = ((await thumb(page, 0).getByTestId('issue-suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
     await thumb(page, 0).click();
@@ -191,7 +191,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
     // How far to trust the findings is said, with the data's images per class and folds.
     expect(await page.getByTestId('check-reliability').textContent()).toMatch(/Models trained without each image \(4 folds\) agree with \d+% of the \d+ training labels \(\d+–\d+ images per class\)/);
-    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
 
     // Accept all asks first, per split, and leaves validation and test out unless ticked.
@@ -232,10 +232,10 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('confusion-matrix').waitFor();
     await page.getByTestId('check-button').click();
     await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
-    await expect.poll(() => page.getByTestId('gallery-title').textContent(), { timeout: 30_000 }).toMatch(/^Likely label errors/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
     expect(pending).toBeGreaterThan(0);
-    await expect.poll(() => page.getByTestId('gallery-count').textContent(), { timeout: 30_000 }).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
 
     const toolbar = page.getByTestId('evaluate-toolbar');
     /** The toolbar's height, and whether every control sits on one line inside it. */

@@ -8,6 +8,13 @@ import { cliPath, onCleanup, tempDir } from '../helpers';
 export const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = fs.existsSync(CHROMIUM);
 
+/**
+ * For a poll or wait on what a running job produces (progress, curves, time left, counts,
+ * statuses), on the plan's timing of this machine, or on a reconnection: generous, since a loaded CI machine can take seconds where a
+ * quiet one takes milliseconds (vitest's default poll timeout is 1 s). It bounds only failures.
+ */
+export const JOB_WAIT = { timeout: 30_000 } as const;
+
 export interface Served {
   openUrl: string;
   origin: string;

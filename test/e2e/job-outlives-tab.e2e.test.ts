@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const points = (page: Page, series: string) => page.locator(`[data-testid="${series}"] circle`).count();
@@ -30,7 +30,7 @@ async function trainViewWithoutHolder() {
   await page.goto(server.openUrl); // trades the token for the cookie
   await page.getByRole('heading', { name: 'New project' }).waitFor();
   await page.goto(`${server.origin}/#/p/${encodeURIComponent(dir)}/train`);
-  await page.getByTestId('train-plan').getByRole('list').waitFor({ timeout: 30_000 });
+  await page.getByTestId('train-plan').getByRole('list').waitFor(JOB_WAIT);
   return { dir, server, browser, page, problems, context: page.context() };
 }
 
@@ -42,17 +42,17 @@ async function planRun(page: Page, epochs: number) {
   await page.getByLabel('Input width').fill('64');
   await page.getByLabel('Epochs', { exact: true }).fill(String(epochs));
   await page.getByLabel('Stop early').uncheck();
-  await expect.poll(() => page.getByTestId('config-epochs').textContent(), { timeout: 10_000 }).toBe(String(epochs));
+  await expect.poll(() => page.getByTestId('config-epochs').textContent(), JOB_WAIT).toBe(String(epochs));
   await expect.poll(() => page.getByTestId('config-stopping').textContent()).toMatch(/^\s*off/);
-  await expect.poll(() => page.getByTestId('train-button').isEnabled(), { timeout: 10_000 }).toBe(true);
+  await expect.poll(() => page.getByTestId('train-button').isEnabled(), JOB_WAIT).toBe(true);
 }
 
 /** Starts the run and waits until it is live (one epoch done); returns its run id. */
 async function startRun(page: Page): Promise<string> {
   await page.getByTestId('train-button').click();
-  await expect.poll(() => points(page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+  await expect.poll(() => points(page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThanOrEqual(1);
   const row = page.getByTestId('run-row').first();
-  await expect.poll(() => row.getByTestId('run-status').textContent()).toBe('running');
+  await expect.poll(() => row.getByTestId('run-status').textContent(), JOB_WAIT).toBe('running');
   return (await row.getAttribute('data-run-id'))!;
 }
 
@@ -102,46 +102,46 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     const other = await newPage(browser);
     await other.page.goto(server.openUrl);
     const running = other.page.getByTestId('running-job');
-    await expect.poll(() => running.textContent()).toMatch(/Training running in\s+outlives/);
+    await expect.poll(() => running.textContent(), JOB_WAIT).toMatch(/Training running in\s+outlives/);
 
     // The same browser, a new tab on the bare URL: back in the project, on the Train view, live.
     const back = await reopen(context, server.origin);
     await expect.poll(() => back.page.getByTestId('project-name').textContent()).toBe('outlives');
-    await back.page.getByTestId('train-progress').waitFor();
-    await expect.poll(() => back.page.getByTestId('train-phase').textContent(), { timeout: 10_000 }).toMatch(/^Epoch \d+\/1000$/);
-    await expect.poll(() => back.page.getByTestId('train-eta').textContent()).toMatch(/left$/);
+    await back.page.getByTestId('train-progress').waitFor(JOB_WAIT);
+    await expect.poll(() => back.page.getByTestId('train-phase').textContent(), JOB_WAIT).toMatch(/^Epoch \d+\/1000$/);
+    await expect.poll(() => back.page.getByTestId('train-eta').textContent(), JOB_WAIT).toMatch(/left$/);
     expect(await back.page.getByTestId('live-run').count()).toBe(1);
     // The curves so far, and new epochs still arriving.
     const before = await points(back.page, 'curve-loss-train');
     expect(before).toBeGreaterThanOrEqual(1);
-    await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(before);
+    await expect.poll(() => points(back.page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThan(before);
     expect(await statusOf(back.page, runId)).toBe('running');
 
     // The connection drops: the page says it is reconnecting, comes back by itself to the same
     // project and view, and the training goes on live.
     await back.page.evaluate(() => (window as unknown as Watched).__sockets.at(-1)!.close());
-    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sawReconnecting === true)).toBe(true);
-    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sockets.length)).toBe(2);
-    await back.page.getByTestId('reconnecting').waitFor({ state: 'detached' });
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sawReconnecting === true), JOB_WAIT).toBe(true);
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sockets.length), JOB_WAIT).toBe(2);
+    await back.page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
     const afterDrop = await points(back.page, 'curve-loss-train');
-    await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(afterDrop);
+    await expect.poll(() => points(back.page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThan(afterDrop);
     expect(await back.page.getByTestId('project-name').textContent()).toBe('outlives');
     expect(new URL(back.page.url()).hash).toMatch(/\/train$/);
     expect(await statusOf(back.page, runId)).toBe('running');
 
     // Elsewhere in the project the training stays in sight.
     await back.page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Label' }).click();
-    await expect.poll(() => back.page.getByTestId('training-chip').textContent()).toMatch(/Training: Epoch \d+\/1000/);
+    await expect.poll(() => back.page.getByTestId('training-chip').textContent(), JOB_WAIT).toMatch(/Training: Epoch \d+\/1000/);
     await back.page.getByTestId('training-chip').click();
     await back.page.getByTestId('train-cancel').click();
-    await expect.poll(() => statusOf(back.page, runId), { timeout: 10_000 }).toBe('cancelled');
-    await back.page.getByTestId('train-progress').waitFor({ state: 'detached' });
+    await expect.poll(() => statusOf(back.page, runId), JOB_WAIT).toBe('cancelled');
+    await back.page.getByTestId('train-progress').waitFor({ state: 'detached', ...JOB_WAIT });
     // The other browser's start screen sees it end.
-    await expect.poll(() => running.count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => running.count(), JOB_WAIT).toBe(0);
     expect(problems).toEqual([]);
     expect(back.problems).toEqual([]);
     expect(other.problems).toEqual([]);
-  });
+  }, 180_000);
 
   it('shows a label another tab changed while the connection was down once it is back', async () => {
     const dir = path.join(tempDir(), 'dropped.loupe');
@@ -171,14 +171,14 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
 
     // Back up: the page reloads its list, counts and undo state, so the change shows.
     await page.evaluate(() => ((window as unknown as Watched).__offline = false));
-    await page.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: 30_000 });
-    await expect.poll(() => cellLabel(page, 0), { timeout: 30_000 }).toBe('dog');
-    await expect.poll(() => classCount(page, 'dog'), { timeout: 30_000 }).toBe('1');
-    await expect.poll(() => page.getByTestId('count-unlabeled').textContent(), { timeout: 30_000 }).toBe('39');
-    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), { timeout: 30_000 }).toBe('Undo: Label 1 image as “dog”');
+    await page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
+    await expect.poll(() => cellLabel(page, 0), JOB_WAIT).toBe('dog');
+    await expect.poll(() => classCount(page, 'dog'), JOB_WAIT).toBe('1');
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent(), JOB_WAIT).toBe('39');
+    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), JOB_WAIT).toBe('Undo: Label 1 image as “dog”');
     expect(problems).toEqual([]);
     expect(dropped).toEqual([]);
-  });
+  }, 180_000);
 
   it('lets a run whose tab closed complete, and shows its end in the reopened tab', async () => {
     const { server, page, problems, context } = await trainViewWithoutHolder();
@@ -191,7 +191,7 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     await expect.poll(() => back.page.getByTestId('project-name').textContent()).toBe('outlives');
     await expect.poll(() => statusOf(back.page, runId), { timeout: 120_000 }).toBe('completed');
     // The finished run is shown, trained to its last epoch.
-    await expect.poll(() => back.page.getByTestId('run-details').getAttribute('data-run-id')).toBe(runId);
+    await expect.poll(() => back.page.getByTestId('run-details').getAttribute('data-run-id'), JOB_WAIT).toBe(runId);
     expect(await back.page.locator(`[data-testid="run-row"][data-run-id="${runId}"] [data-testid="run-epochs"]`).textContent()).toMatch(/^10\b/);
     expect(await back.page.getByTestId('run-row').count()).toBe(1);
     expect(problems).toEqual([]);
