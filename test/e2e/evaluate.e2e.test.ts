@@ -11,7 +11,7 @@ import { Project } from '../../src/main/store/project';
 import { makeEvalProject } from '../evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
 import { folder } from '../import-helpers';
-import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
+import { dropConnection, hasChromium, JOB_WAIT, launch, newPage, reconnect, serve, watchSockets } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];
 const cellOf = (page: Page, t: string, p: string) => page.locator(`[data-testid=cm-cell][data-true-class="${t}"][data-predicted-class="${p}"]`);
@@ -57,7 +57,7 @@ async function openEvaluateView(dir: string) {
   const opened = await newPage(browser);
   await opened.page.goto(server.openUrl);
   await opened.page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
-  return opened;
+  return { ...opened, server };
 }
 
 describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
@@ -269,6 +269,40 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(browsing).toMatchObject({ oneLine: true, inside: true });
     expect(browsing.height).toBeCloseTo(reviewing.height, 0); // the bar does not jump
     expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('shows a label another tab changed while the connection was down once it is back', async () => {
+    const { dir, t, p, pIndex, names } = await trainedProject();
+    const { page: other, problems, server } = await openEvaluateView(dir);
+    // A second tab of the same browser, whose connection the test drops and holds down.
+    const page = await other.context().newPage();
+    page.setDefaultTimeout(10_000);
+    await watchSockets(page);
+    const dropped: string[] = [];
+    page.on('console', (msg) => void (msg.type() === 'error' && dropped.push(msg.text())));
+    page.on('pageerror', (err) => dropped.push(err.message));
+    await page.goto(`${server.origin}/`);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+    for (const tab of [other, page]) {
+      await cellOf(tab, t, p).click();
+      await expect.poll(() => tab.getByTestId('gallery-count').textContent()).toBe(images(names.length));
+    }
+
+    // Down: the other tab relabels one of the cell's images as the predicted class.
+    await dropConnection(page);
+    await thumb(other, 0).click();
+    await other.keyboard.press(String(pIndex + 1));
+    await expect.poll(() => countOf(other, t, p), JOB_WAIT).toBe(names.length - 1);
+    expect(await page.getByTestId('gallery-count').textContent()).toBe(images(names.length)); // no event reached it
+
+    // Back up: the cell's images, the matrix and the undo state are the project's again.
+    await reconnect(page);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(images(names.length - 1));
+    await expect.poll(() => countOf(page, t, p), JOB_WAIT).toBe(names.length - 1);
+    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), JOB_WAIT).toBe(`Undo: Label 1 image as “${p}”`);
+    expect(problems).toEqual([]);
+    expect(dropped).toEqual([]);
   }, 120_000);
 
   it('says why a run with no validation or test images has nothing to score', async () => {

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve, dropConnection, reconnect, watchSockets, type Watched } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const points = (page: Page, series: string) => page.locator(`[data-testid="${series}"] circle`).count();
@@ -56,33 +56,11 @@ async function startRun(page: Page): Promise<string> {
   return (await row.getAttribute('data-run-id'))!;
 }
 
-type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean; __offline?: boolean };
-
 /** A new tab of the same browser (cookie and storage kept) on the bare URL. */
 async function reopen(context: BrowserContext, origin: string) {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  // Keeps the page's sockets within reach, so the test can drop one as a network would, and
-  // notes whether the reconnecting banner was ever shown (it may be up only for a moment).
-  await page.addInitScript(() => {
-    const w = window as unknown as Watched;
-    w.__sockets = [];
-    const Native = window.WebSocket;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        // Held down (__offline): the connection fails at once, as with the network gone.
-        if (w.__offline) {
-          const down = { readyState: 3, send() {}, close() {}, onopen: null, onmessage: null, onerror: null, onclose: null as ((e: unknown) => void) | null };
-          setTimeout(() => down.onclose?.({ code: 1006 }));
-          return down as never;
-        }
-        super(url, protocols);
-        w.__sockets.push(this);
-      }
-    };
-    const look = () => (w.__sawReconnecting ||= document.querySelector('[data-testid=reconnecting]') !== null);
-    new MutationObserver(look).observe(document, { childList: true, subtree: true });
-  });
+  await watchSockets(page);
   const problems: string[] = [];
   page.on('console', (msg) => void (msg.type() === 'error' && problems.push(msg.text())));
   page.on('pageerror', (err) => problems.push(err.message));
@@ -157,12 +135,7 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     await expect.poll(() => classCount(page, 'dog')).toBe('0');
 
     // The connection drops and stays down while the other tab labels image 0 as dog.
-    await page.evaluate(() => {
-      const w = window as unknown as Watched;
-      w.__offline = true;
-      w.__sockets.at(-1)!.close();
-    });
-    await page.getByTestId('reconnecting').waitFor();
+    await dropConnection(page);
     await cell(other, 0).click();
     await other.keyboard.press('2');
     await expect.poll(() => cellLabel(other, 0)).toBe('dog');
@@ -170,8 +143,7 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     expect(await cellLabel(page, 0)).toBeNull(); // no event reached the dropped page
 
     // Back up: the page reloads its list, counts and undo state, so the change shows.
-    await page.evaluate(() => ((window as unknown as Watched).__offline = false));
-    await page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
+    await reconnect(page);
     await expect.poll(() => cellLabel(page, 0), JOB_WAIT).toBe('dog');
     await expect.poll(() => classCount(page, 'dog'), JOB_WAIT).toBe('1');
     await expect.poll(() => page.getByTestId('count-unlabeled').textContent(), JOB_WAIT).toBe('39');
