@@ -11,7 +11,7 @@ import { Project } from '../../src/main/store/project';
 import { makeEvalProject } from '../evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
 import { folder } from '../import-helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { dropConnection, hasChromium, JOB_WAIT, launch, newPage, reconnect, serve, watchSockets } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];
 const cellOf = (page: Page, t: string, p: string) => page.locator(`[data-testid=cm-cell][data-true-class="${t}"][data-predicted-class="${p}"]`);
@@ -57,7 +57,7 @@ async function openEvaluateView(dir: string) {
   const opened = await newPage(browser);
   await opened.page.goto(server.openUrl);
   await opened.page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
-  return opened;
+  return { ...opened, server };
 }
 
 describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
@@ -106,8 +106,8 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('filter-unlabeled').click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('9 images');
     await page.getByTestId('suggest-button').click();
-    await expect.poll(() => page.getByTestId('suggestion-count').textContent(), { timeout: 30_000 }).toBe('9');
-    await expect.poll(() => page.getByTestId('suggestion').count()).toBe(9);
+    await expect.poll(() => page.getByTestId('suggestion-count').textContent(), JOB_WAIT).toBe('9');
+    await expect.poll(() => page.getByTestId('suggestion').count(), JOB_WAIT).toBe(9);
     await page.getByLabel('Order').selectOption('confidence');
     await thumb(page, 0).getByTestId('suggestion').waitFor();
     const suggested = ((await thumb(page, 0).getByTestId('suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
@@ -154,11 +154,11 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     // The finder runs as a job; its findings open in the gallery with the suggested class.
     await page.getByTestId('check-button').click();
     await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
-    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
     expect(pending).toBeGreaterThan(0); // the three planted test images are there to be found
     console.log(`evaluate e2e: the label check flagged ${pending} images`);
-    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
     const given = await thumbLabel(page, 0);
     const badge = ((await thumb(page, 0).getByTestId('issue-suggestion').textContent()) ?? '').replace(/^\?/, '').replace(/\d+%$/, '');
     await thumb(page, 0).click();
@@ -191,10 +191,11 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
     // How far to trust the findings is said, with the data's images per class and folds.
     expect(await page.getByTestId('check-reliability').textContent()).toMatch(/Models trained without each image \(4 folds\) agree with \d+% of the \d+ training labels \(\d+–\d+ images per class\)/);
-    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Likely label errors/);
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
     const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
 
     // Accept all asks first, per split, and leaves validation and test out unless ticked.
+    await page.getByTestId('issue-more').click();
     await page.getByTestId('issue-accept-all').click();
     await page.getByTestId('bulk-accept').waitFor();
     const text = (await page.getByTestId('bulk-accept').textContent()) ?? '';
@@ -217,10 +218,91 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     expect(await page.getByTestId('eval-independent-accuracy').textContent()).toBe(before);
     expect(Number.parseFloat((await page.getByTestId('eval-accuracy').textContent()) ?? '')).toBeGreaterThan(Number.parseFloat(before));
     // The thumbnails mark the labels a model wrote.
+    await page.getByTestId('issues-back').click();
     await page.getByTestId('mode-all').click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${e.images} images`);
     await expect.poll(() => page.locator('[data-testid=cell] [data-testid=model-label]').count()).toBe(Number(test));
     expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('keeps the gallery toolbar on one line at 1024x700 while label errors are listed', async () => {
+    const { dir } = await trainedProject();
+    const { page, problems } = await openEvaluateView(dir);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.getByTestId('confusion-matrix').waitFor();
+    await page.getByTestId('check-button').click();
+    await page.getByTestId('check-summary').waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('gallery-title').textContent(), JOB_WAIT).toMatch(/^Likely label errors/);
+    const pending = Number(((await page.getByTestId('review-issues').textContent()) ?? '').replace(/\D/g, ''));
+    expect(pending).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
+
+    const toolbar = page.getByTestId('evaluate-toolbar');
+    /** The toolbar's height, and whether every control sits on one line inside it. */
+    const layout = () =>
+      toolbar.evaluate((bar) => {
+        const own = bar.getBoundingClientRect();
+        const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+        const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
+        const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
+        return { height: own.height, oneLine, inside };
+      });
+    const reviewing = await layout();
+    expect(reviewing).toMatchObject({ oneLine: true, inside: true });
+    expect(reviewing.height).toBeLessThan(60);
+    // Every label-error action is there: Accept and Dismiss on the bar, the bulk ones in its menu.
+    await toolbar.getByTestId('issue-accept').waitFor();
+    await toolbar.getByTestId('issue-dismiss').waitFor();
+    await toolbar.getByTestId('issue-more').click();
+    await page.getByRole('menuitem', { name: `Accept all ${pending}…` }).waitFor();
+    await page.getByRole('menuitem', { name: 'Dismiss all' }).waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('menu').count()).toBe(0);
+    // Undo, redo and the size slider draw as icons (SVG), not as glyphs of a font.
+    for (const name of ['Undo', 'Redo']) expect(await toolbar.getByRole('button', { name }).locator('svg').count()).toBe(1);
+    expect(await toolbar.locator('.size svg').count()).toBe(1);
+    expect(((await toolbar.textContent()) ?? '').match(/[↶↷▦]/u)).toBeNull();
+    // Back to the model's mistakes: the same one line.
+    await page.getByTestId('issues-back').click();
+    await expect.poll(() => page.getByTestId('gallery-title').textContent()).toMatch(/^Top losses/);
+    const browsing = await layout();
+    expect(browsing).toMatchObject({ oneLine: true, inside: true });
+    expect(browsing.height).toBeCloseTo(reviewing.height, 0); // the bar does not jump
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('shows a label another tab changed while the connection was down once it is back', async () => {
+    const { dir, t, p, pIndex, names } = await trainedProject();
+    const { page: other, problems, server } = await openEvaluateView(dir);
+    // A second tab of the same browser, whose connection the test drops and holds down.
+    const page = await other.context().newPage();
+    page.setDefaultTimeout(10_000);
+    await watchSockets(page);
+    const dropped: string[] = [];
+    page.on('console', (msg) => void (msg.type() === 'error' && dropped.push(msg.text())));
+    page.on('pageerror', (err) => dropped.push(err.message));
+    await page.goto(`${server.origin}/`);
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Evaluate' }).click();
+    const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+    for (const tab of [other, page]) {
+      await cellOf(tab, t, p).click();
+      await expect.poll(() => tab.getByTestId('gallery-count').textContent()).toBe(images(names.length));
+    }
+
+    // Down: the other tab relabels one of the cell's images as the predicted class.
+    await dropConnection(page);
+    await thumb(other, 0).click();
+    await other.keyboard.press(String(pIndex + 1));
+    await expect.poll(() => countOf(other, t, p), JOB_WAIT).toBe(names.length - 1);
+    expect(await page.getByTestId('gallery-count').textContent()).toBe(images(names.length)); // no event reached it
+
+    // Back up: the cell's images, the matrix and the undo state are the project's again.
+    await reconnect(page);
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(images(names.length - 1));
+    await expect.poll(() => countOf(page, t, p), JOB_WAIT).toBe(names.length - 1);
+    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), JOB_WAIT).toBe(`Undo: Label 1 image as “${p}”`);
+    expect(problems).toEqual([]);
+    expect(dropped).toEqual([]);
   }, 120_000);
 
   it('says why a run with no validation or test images has nothing to score', async () => {

@@ -11,7 +11,7 @@ import { mediaRelPath } from '../../src/main/store/media';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
 import { makePatternProject, PATTERNS } from '../train-helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 const text = async (locator: { textContent(): Promise<string | null> }) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
@@ -66,7 +66,7 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     expect(await text(page.getByTestId('export-path'))).toBe(`Folder: ${folder}`);
     expect(await text(page.getByTestId('export-parity'))).toMatch(/^ONNX vs TensorFlow\.js: same top class on all 12 images, max \|Δp\| \d\.\de-\d+ \(test split\)\.$/);
     expect(fs.existsSync(path.join(folder, 'model.onnx'))).toBe(true);
-    await expect.poll(() => page.getByTestId('export-row').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('export-row').count(), JOB_WAIT).toBe(1);
     expect(await page.getByTestId('export-row').getAttribute('data-status')).toBe('completed');
 
     // Browser mode: the export is on the server's disk, so the page offers it as one zip
@@ -110,5 +110,5 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     await expect.poll(() => text(page.getByTestId('predict-summary')), { timeout: 20_000 }).toBe(`1 of 1 images · ${path.join(folder, 'model.onnx')} · onnxruntime cpu`);
     expect(await page.getByTestId('predict-top').locator('.label').textContent()).toBe(images[0].label);
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -8,6 +8,13 @@ import { cliPath, onCleanup, tempDir } from '../helpers';
 export const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = fs.existsSync(CHROMIUM);
 
+/**
+ * For a poll or wait on what a running job produces (progress, curves, time left, counts,
+ * statuses), on the plan's timing of this machine, or on a reconnection: generous, since a loaded CI machine can take seconds where a
+ * quiet one takes milliseconds (vitest's default poll timeout is 1 s). It bounds only failures.
+ */
+export const JOB_WAIT = { timeout: 30_000 } as const;
+
 export interface Served {
   openUrl: string;
   origin: string;
@@ -71,6 +78,51 @@ export async function newPage(browser: Browser): Promise<{ page: Page; problems:
   });
   page.on('pageerror', (err) => problems.push(err.message));
   return { page, problems };
+}
+
+export type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean; __offline?: boolean };
+
+/**
+ * Keeps the page's sockets within reach (window.__sockets), so a test can drop one as a network
+ * would and hold the connection down (window.__offline), and notes whether the reconnecting
+ * banner was ever shown (__sawReconnecting; it may be up only for a moment). Before `goto`.
+ */
+export async function watchSockets(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as Watched;
+    w.__sockets = [];
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        // Held down (__offline): the connection fails at once, as with the network gone.
+        if (w.__offline) {
+          const down = { readyState: 3, send() {}, close() {}, onopen: null, onmessage: null, onerror: null, onclose: null as ((e: unknown) => void) | null };
+          setTimeout(() => down.onclose?.({ code: 1006 }));
+          return down as never;
+        }
+        super(url, protocols);
+        w.__sockets.push(this);
+      }
+    };
+    const look = () => (w.__sawReconnecting ||= document.querySelector('[data-testid=reconnecting]') !== null);
+    new MutationObserver(look).observe(document, { childList: true, subtree: true });
+  });
+}
+
+/** Drops the page's connection and holds it down until `reconnect`. */
+export async function dropConnection(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as Watched;
+    w.__offline = true;
+    w.__sockets.at(-1)!.close();
+  });
+  await page.getByTestId('reconnecting').waitFor(JOB_WAIT);
+}
+
+/** Lets a connection held down by `dropConnection` come back, and waits until it has. */
+export async function reconnect(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as Watched).__offline = false));
+  await page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
 }
 
 /** The p-th percentile (0-100) of `xs`, nearest rank. */

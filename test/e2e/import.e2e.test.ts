@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers';
 import { folder, image } from '../import-helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 describe.runIf(hasChromium)('import (Chromium, browser mode)', () => {
   it('imports a picked folder and dropped files, and shows the report', async () => {
@@ -27,7 +27,7 @@ describe.runIf(hasChromium)('import (Chromium, browser mode)', () => {
     const skipped = await page.getByTestId('import-skipped').textContent();
     expect(skipped).toContain(`${path.basename(pets)}/dog/notes.jpg`);
     expect(skipped).toContain('Not an image');
-    await expect.poll(() => page.getByTestId('stat-images').textContent()).toBe('3');
+    await expect.poll(() => page.getByTestId('stat-images').textContent(), JOB_WAIT).toBe('3');
 
     // A file dropped on the window.
     const png = (await image('png', { seed: 99 })).toString('base64');
@@ -41,7 +41,7 @@ describe.runIf(hasChromium)('import (Chromium, browser mode)', () => {
     await expect.poll(() => page.getByTestId('stat-images').textContent(), { timeout: 30_000 }).toBe('4');
     expect(await page.getByTestId('import-imported').textContent()).toBe('1');
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 
   it('creates the sample project from the start screen', async () => {
     const where = tempDir(); // before the server, so it is removed after the server has stopped

@@ -8,10 +8,16 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, JOB_WAIT, launch, newPage, serve, dropConnection, reconnect, watchSockets, type Watched } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const points = (page: Page, series: string) => page.locator(`[data-testid="${series}"] circle`).count();
+const cell = (page: Page, index: number) => page.locator(`[data-testid=cell][data-index="${index}"]`);
+const cellLabel = async (page: Page, index: number) => {
+  const label = cell(page, index).getByTestId('cell-label');
+  return (await label.count()) ? (await label.textContent())?.trim() : null;
+};
+const classCount = (page: Page, name: string) => page.getByTestId('class-list').locator('li', { hasText: name }).getByTestId('class-count').textContent();
 const statusOf = (page: Page, runId: string) => page.locator(`[data-testid="run-row"][data-run-id="${runId}"] [data-testid="run-status"]`).textContent();
 
 /** A server with no project of its own (so nothing but the job keeps the project open), and a page on its Train view. */
@@ -24,7 +30,7 @@ async function trainViewWithoutHolder() {
   await page.goto(server.openUrl); // trades the token for the cookie
   await page.getByRole('heading', { name: 'New project' }).waitFor();
   await page.goto(`${server.origin}/#/p/${encodeURIComponent(dir)}/train`);
-  await page.getByTestId('train-plan').getByRole('list').waitFor({ timeout: 30_000 });
+  await page.getByTestId('train-plan').getByRole('list').waitFor(JOB_WAIT);
   return { dir, server, browser, page, problems, context: page.context() };
 }
 
@@ -36,41 +42,25 @@ async function planRun(page: Page, epochs: number) {
   await page.getByLabel('Input width').fill('64');
   await page.getByLabel('Epochs', { exact: true }).fill(String(epochs));
   await page.getByLabel('Stop early').uncheck();
-  await expect.poll(() => page.getByTestId('config-epochs').textContent(), { timeout: 10_000 }).toBe(String(epochs));
+  await expect.poll(() => page.getByTestId('config-epochs').textContent(), JOB_WAIT).toBe(String(epochs));
   await expect.poll(() => page.getByTestId('config-stopping').textContent()).toMatch(/^\s*off/);
-  await expect.poll(() => page.getByTestId('train-button').isEnabled(), { timeout: 10_000 }).toBe(true);
+  await expect.poll(() => page.getByTestId('train-button').isEnabled(), JOB_WAIT).toBe(true);
 }
 
 /** Starts the run and waits until it is live (one epoch done); returns its run id. */
 async function startRun(page: Page): Promise<string> {
   await page.getByTestId('train-button').click();
-  await expect.poll(() => points(page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+  await expect.poll(() => points(page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThanOrEqual(1);
   const row = page.getByTestId('run-row').first();
-  await expect.poll(() => row.getByTestId('run-status').textContent()).toBe('running');
+  await expect.poll(() => row.getByTestId('run-status').textContent(), JOB_WAIT).toBe('running');
   return (await row.getAttribute('data-run-id'))!;
 }
-
-type Watched = { __sockets: WebSocket[]; __sawReconnecting?: boolean };
 
 /** A new tab of the same browser (cookie and storage kept) on the bare URL. */
 async function reopen(context: BrowserContext, origin: string) {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  // Keeps the page's sockets within reach, so the test can drop one as a network would, and
-  // notes whether the reconnecting banner was ever shown (it may be up only for a moment).
-  await page.addInitScript(() => {
-    const w = window as unknown as Watched;
-    w.__sockets = [];
-    const Native = window.WebSocket;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super(url, protocols);
-        w.__sockets.push(this);
-      }
-    };
-    const look = () => (w.__sawReconnecting ||= document.querySelector('[data-testid=reconnecting]') !== null);
-    new MutationObserver(look).observe(document, { childList: true, subtree: true });
-  });
+  await watchSockets(page);
   const problems: string[] = [];
   page.on('console', (msg) => void (msg.type() === 'error' && problems.push(msg.text())));
   page.on('pageerror', (err) => problems.push(err.message));
@@ -90,46 +80,77 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     const other = await newPage(browser);
     await other.page.goto(server.openUrl);
     const running = other.page.getByTestId('running-job');
-    await expect.poll(() => running.textContent()).toMatch(/Training running in\s+outlives/);
+    await expect.poll(() => running.textContent(), JOB_WAIT).toMatch(/Training running in\s+outlives/);
 
     // The same browser, a new tab on the bare URL: back in the project, on the Train view, live.
     const back = await reopen(context, server.origin);
     await expect.poll(() => back.page.getByTestId('project-name').textContent()).toBe('outlives');
-    await back.page.getByTestId('train-progress').waitFor();
-    await expect.poll(() => back.page.getByTestId('train-phase').textContent(), { timeout: 10_000 }).toMatch(/^Epoch \d+\/1000$/);
-    await expect.poll(() => back.page.getByTestId('train-eta').textContent()).toMatch(/left$/);
+    await back.page.getByTestId('train-progress').waitFor(JOB_WAIT);
+    await expect.poll(() => back.page.getByTestId('train-phase').textContent(), JOB_WAIT).toMatch(/^Epoch \d+\/1000$/);
+    await expect.poll(() => back.page.getByTestId('train-eta').textContent(), JOB_WAIT).toMatch(/left$/);
     expect(await back.page.getByTestId('live-run').count()).toBe(1);
     // The curves so far, and new epochs still arriving.
     const before = await points(back.page, 'curve-loss-train');
     expect(before).toBeGreaterThanOrEqual(1);
-    await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(before);
+    await expect.poll(() => points(back.page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThan(before);
     expect(await statusOf(back.page, runId)).toBe('running');
 
     // The connection drops: the page says it is reconnecting, comes back by itself to the same
     // project and view, and the training goes on live.
     await back.page.evaluate(() => (window as unknown as Watched).__sockets.at(-1)!.close());
-    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sawReconnecting === true)).toBe(true);
-    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sockets.length)).toBe(2);
-    await back.page.getByTestId('reconnecting').waitFor({ state: 'detached' });
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sawReconnecting === true), JOB_WAIT).toBe(true);
+    await expect.poll(() => back.page.evaluate(() => (window as unknown as Watched).__sockets.length), JOB_WAIT).toBe(2);
+    await back.page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
     const afterDrop = await points(back.page, 'curve-loss-train');
-    await expect.poll(() => points(back.page, 'curve-loss-train'), { timeout: 30_000 }).toBeGreaterThan(afterDrop);
+    await expect.poll(() => points(back.page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThan(afterDrop);
     expect(await back.page.getByTestId('project-name').textContent()).toBe('outlives');
     expect(new URL(back.page.url()).hash).toMatch(/\/train$/);
     expect(await statusOf(back.page, runId)).toBe('running');
 
     // Elsewhere in the project the training stays in sight.
     await back.page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Label' }).click();
-    await expect.poll(() => back.page.getByTestId('training-chip').textContent()).toMatch(/Training: Epoch \d+\/1000/);
+    await expect.poll(() => back.page.getByTestId('training-chip').textContent(), JOB_WAIT).toMatch(/Training: Epoch \d+\/1000/);
     await back.page.getByTestId('training-chip').click();
     await back.page.getByTestId('train-cancel').click();
-    await expect.poll(() => statusOf(back.page, runId), { timeout: 10_000 }).toBe('cancelled');
-    await back.page.getByTestId('train-progress').waitFor({ state: 'detached' });
+    await expect.poll(() => statusOf(back.page, runId), JOB_WAIT).toBe('cancelled');
+    await back.page.getByTestId('train-progress').waitFor({ state: 'detached', ...JOB_WAIT });
     // The other browser's start screen sees it end.
-    await expect.poll(() => running.count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => running.count(), JOB_WAIT).toBe(0);
     expect(problems).toEqual([]);
     expect(back.problems).toEqual([]);
     expect(other.problems).toEqual([]);
-  });
+  }, 180_000);
+
+  it('shows a label another tab changed while the connection was down once it is back', async () => {
+    const dir = path.join(tempDir(), 'dropped.loupe');
+    await makeFixtureProject(dir, { count: 40, classes: ['cat', 'dog'] });
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page: other, problems } = await newPage(browser);
+    await other.goto(server.openUrl); // trades the token for the cookie
+    await cell(other, 0).locator('img').waitFor();
+    const { page, problems: dropped } = await reopen(other.context(), server.origin);
+    await cell(page, 0).locator('img').waitFor();
+    expect(await cellLabel(page, 0)).toBeNull();
+    await expect.poll(() => classCount(page, 'dog')).toBe('0');
+
+    // The connection drops and stays down while the other tab labels image 0 as dog.
+    await dropConnection(page);
+    await cell(other, 0).click();
+    await other.keyboard.press('2');
+    await expect.poll(() => cellLabel(other, 0)).toBe('dog');
+    await expect.poll(() => classCount(other, 'dog')).toBe('1');
+    expect(await cellLabel(page, 0)).toBeNull(); // no event reached the dropped page
+
+    // Back up: the page reloads its list, counts and undo state, so the change shows.
+    await reconnect(page);
+    await expect.poll(() => cellLabel(page, 0), JOB_WAIT).toBe('dog');
+    await expect.poll(() => classCount(page, 'dog'), JOB_WAIT).toBe('1');
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent(), JOB_WAIT).toBe('39');
+    await expect.poll(() => page.getByRole('button', { name: 'Undo' }).getAttribute('title'), JOB_WAIT).toBe('Undo: Label 1 image as “dog”');
+    expect(problems).toEqual([]);
+    expect(dropped).toEqual([]);
+  }, 180_000);
 
   it('lets a run whose tab closed complete, and shows its end in the reopened tab', async () => {
     const { server, page, problems, context } = await trainViewWithoutHolder();
@@ -142,7 +163,7 @@ describe.runIf(hasChromium)('a job outlives its tab (Chromium, browser mode)', (
     await expect.poll(() => back.page.getByTestId('project-name').textContent()).toBe('outlives');
     await expect.poll(() => statusOf(back.page, runId), { timeout: 120_000 }).toBe('completed');
     // The finished run is shown, trained to its last epoch.
-    await expect.poll(() => back.page.getByTestId('run-details').getAttribute('data-run-id')).toBe(runId);
+    await expect.poll(() => back.page.getByTestId('run-details').getAttribute('data-run-id'), JOB_WAIT).toBe(runId);
     expect(await back.page.locator(`[data-testid="run-row"][data-run-id="${runId}"] [data-testid="run-epochs"]`).textContent()).toMatch(/^10\b/);
     expect(await back.page.getByTestId('run-row').count()).toBe(1);
     expect(problems).toEqual([]);

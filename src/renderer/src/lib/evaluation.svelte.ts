@@ -95,6 +95,13 @@ class EvaluationState {
     }
   }
 
+  /** After a dropped connection came back: runs, scores, label issues and the gallery again. */
+  async resync(): Promise<void> {
+    await this.#refreshRuns();
+    await Promise.all([this.refresh(), this.refreshIssues()]);
+    await this.gallery.resync();
+  }
+
   /** The evaluation (and comparison) again, e.g. after labels changed. */
   async refresh(): Promise<void> {
     clearTimeout(this.#timer);

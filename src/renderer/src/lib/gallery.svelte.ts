@@ -95,6 +95,18 @@ export class Gallery {
     }
   }
 
+  /**
+   * After a dropped connection came back: the list, its items and the undo state again (another
+   * window may have changed them meanwhile), keeping the focus and the selection that still exist.
+   */
+  async resync(): Promise<void> {
+    const selected = [...this.selection];
+    await this.load(this.filter, true);
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a lookup, not UI state
+    const listed = new Set(this.ids);
+    for (const id of selected) if (listed.has(id)) this.selection.add(id);
+  }
+
   /** Makes sure the items from index `start` to `end` (exclusive) are fetched. */
   ensure(start: number, end: number): void {
     const missing: number[] = [];

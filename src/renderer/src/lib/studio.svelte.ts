@@ -17,6 +17,8 @@ class StudioState {
   /** Jobs running in the projects the server has open (shown on the start screen). */
   running = $state<RunningJob[]>([]);
   busy = $state(false);
+  /** Told when the project is open again after a dropped connection (the open views reload their data). */
+  #rejoined = new Set<() => void>();
 
   async init(): Promise<void> {
     api.on('onProjectChanged', (summary) => this.#show(summary));
@@ -59,6 +61,12 @@ class StudioState {
     }
   }
 
+  /** Calls `listener` each time the project is open again after a dropped connection; returns the way to stop. */
+  onRejoin(listener: () => void): () => void {
+    this.#rejoined.add(listener);
+    return () => void this.#rejoined.delete(listener);
+  }
+
   /** Remembers where this page is, so a new tab on the bare URL comes back here. */
   remember(route: Route): void {
     if (this.host?.mode === 'browser' && route.projectPath) rememberPlace(this.host.instanceId, route);
@@ -74,6 +82,8 @@ class StudioState {
     try {
       this.project = await api.openProject({ path });
       await api.resyncJobs();
+      // What another window changed while the connection was down came as no events: ask again.
+      for (const listener of [...this.#rejoined]) listener();
     } catch (err) {
       // Dropped again: the next reconnection tries again.
       if (err instanceof LoupeError && err.code === 'DISCONNECTED') return;
