@@ -11,7 +11,7 @@ import { Project } from '../../src/main/store/project';
 import { makeEvalProject } from '../evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
 import { folder } from '../import-helpers';
-import { dropConnection, hasChromium, JOB_WAIT, launch, newPage, reconnect, serve, watchSockets } from './harness';
+import { dropConnection, hasChromium, JOB_WAIT, launch, newPage, reconnect, serve, watchSockets, toolbarLayout } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];
 const cellOf = (page: Page, t: string, p: string) => page.locator(`[data-testid=cm-cell][data-true-class="${t}"][data-predicted-class="${p}"]`);
@@ -238,15 +238,7 @@ describe.runIf(hasChromium)('evaluate view (Chromium, browser mode)', () => {
     await expect.poll(() => page.getByTestId('gallery-count').textContent(), JOB_WAIT).toBe(`${pending} image${pending === 1 ? '' : 's'}`);
 
     const toolbar = page.getByTestId('evaluate-toolbar');
-    /** The toolbar's height, and whether every control sits on one line inside it. */
-    const layout = () =>
-      toolbar.evaluate((bar) => {
-        const own = bar.getBoundingClientRect();
-        const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
-        const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
-        const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
-        return { height: own.height, oneLine, inside };
-      });
+    const layout = () => toolbarLayout(toolbar);
     const reviewing = await layout();
     expect(reviewing).toMatchObject({ oneLine: true, inside: true });
     expect(reviewing.height).toBeLessThan(60);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { makeEvalProject } from '../evaluation-helpers';
 import { makeFixtureProject } from '../fixtures';
 import { cliPath, tempDir } from '../helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, launch, newPage, serve, toolbarLayout } from './harness';
 
 const cell = (page: Page, index: number) => page.locator(`[data-testid=cell][data-index="${index}"]`);
 const cellLabel = async (page: Page, index: number) => {
@@ -178,15 +178,7 @@ describe.runIf(hasChromium)('gallery for a newcomer (Chromium, browser mode)', (
   it('keeps the toolbar on one line at 1024x700, with a selection and without', async () => {
     const { page, problems } = await open(await unlabeledProject('toolbar'), { width: 1024, height: 700 });
     const toolbar = page.getByTestId('label-toolbar');
-    /** The toolbar's height, and whether every control sits on one line inside it. */
-    const layout = () =>
-      toolbar.evaluate((bar) => {
-        const own = bar.getBoundingClientRect();
-        const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
-        const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
-        const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
-        return { height: own.height, oneLine, inside };
-      });
+    const layout = () => toolbarLayout(toolbar);
     const plain = await layout();
     expect(plain).toMatchObject({ oneLine: true, inside: true });
     expect(plain.height).toBeLessThan(60);

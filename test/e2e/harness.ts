@@ -2,7 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { cliPath, onCleanup, tempDir } from '../helpers';
 
 export const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
@@ -145,4 +145,15 @@ type Metrics = { __loupeMetrics: { samples: Record<string, number[]> } };
 export async function labelLatencies(page: Page, n: number): Promise<number[]> {
   await page.waitForFunction((count) => ((window as never as Metrics).__loupeMetrics.samples.label?.length ?? 0) >= count, n);
   return page.evaluate(() => (window as never as Metrics).__loupeMetrics.samples.label);
+}
+
+/** A toolbar's height, and whether every control sits on one line inside it. */
+export function toolbarLayout(toolbar: Locator): Promise<{ height: number; oneLine: boolean; inside: boolean }> {
+  return toolbar.evaluate((bar) => {
+    const own = bar.getBoundingClientRect();
+    const kids = Array.from(bar.children).map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+    const oneLine = kids.every((r) => r.top < kids[0].bottom && r.bottom > kids[0].top);
+    const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
+    return { height: own.height, oneLine, inside };
+  });
 }
