@@ -27,17 +27,22 @@ const FORMAT_NAME: Record<ImageFormat, string> = { jpeg: 'JPEG', png: 'PNG', web
 /** How libvips' loaders name themselves in their messages ("VipsJpeg:", "vipspng:", "gifload_buffer:"). */
 const LOADER_WORD: Record<ImageFormat, RegExp> = { jpeg: /jpe?g/i, png: /png/i, webp: /webp/i, gif: /gif/i, tiff: /tiff/i, avif: /heif|avif/i };
 
+/** libvips' word for bytes no loader recognises: never this file, whose format its first bytes gave. */
+const NO_FORMAT = /not in a known format|not a known file format/i;
+
 /**
  * The decoder's lines that can be about this file. libvips keeps one error log for the whole
  * process, so while other images decode on other threads it can hold their messages too (see
- * libvips/libvips#707): a line naming another format's loader is someone else's.
+ * libvips/libvips#707): a line naming another format's loader is someone else's, and so is
+ * "buffer is not in a known format" (a non-image decoded beside it, such as a dropped text file).
  */
 function ownLines(message: string, format: ImageFormat): string[] {
   const others = (Object.keys(LOADER_WORD) as ImageFormat[]).filter((f) => f !== format);
   return message
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line !== '' && (LOADER_WORD[format].test(line) || !others.some((f) => LOADER_WORD[f].test(line))));
+    .filter((line) => line !== '' && !NO_FORMAT.test(line))
+    .filter((line) => LOADER_WORD[format].test(line) || !others.some((f) => LOADER_WORD[f].test(line)));
 }
 
 /**
