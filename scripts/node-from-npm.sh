@@ -40,5 +40,9 @@ if ! loupe_node_ok; then
     fi
   fi
   unset loupe_pkg loupe_dir loupe_tmp
+elif [ -f "$(dirname "$(dirname "$(command -v node)")")/include/node/node_version.h" ]; then
+  # Node on PATH is new enough: build native modules against its own headers, whatever another
+  # nodedir (an npmrc's, for an older system Node) says.
+  export npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")"
 fi
 unset -f loupe_node_ok
