@@ -3,6 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import path from 'node:path';
+import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbone-helpers';
+import { makeFixtureProject } from '../fixtures';
 import { cliPath, onCleanup, tempDir } from '../helpers';
 
 export const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
@@ -156,4 +159,17 @@ export function toolbarLayout(toolbar: Locator): Promise<{ height: number; oneLi
     const inside = kids.every((r) => r.right <= own.right + 0.5 && r.left >= own.left - 0.5);
     return { height: own.height, oneLine, inside };
   });
+}
+
+/** `loupe serve` on a project of 120 photos (cat, dog) with a tiny generated backbone as the only one Loupe knows. */
+export async function servePhotosWithTinyBackbone(prefix: string): Promise<{ dir: string; server: Served }> {
+  const work = tempDir(prefix);
+  const backbones = path.join(work, 'backbones');
+  await makeTinyBackbone(path.join(backbones, TINY_ID));
+  const registry = path.join(work, 'backbones.json');
+  writeTinyRegistry(registry, path.join(backbones, TINY_ID));
+  const dir = path.join(work, 'photos.loupe');
+  await makeFixtureProject(dir, { count: 120, classes: ['cat', 'dog'], label: (i) => (i % 2 ? 'cat' : 'dog') });
+  const server = await serve(['--project', dir], { LOUPE_BACKBONE_REGISTRY: registry, LOUPE_BACKBONE_DIR: backbones });
+  return { dir, server };
 }

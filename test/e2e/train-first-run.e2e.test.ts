@@ -7,10 +7,7 @@
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbone-helpers';
-import { makeFixtureProject } from '../fixtures';
-import { tempDir } from '../helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { hasChromium, launch, newPage, servePhotosWithTinyBackbone } from './harness';
 
 const text = async (page: Page, testid: string) => ((await page.getByTestId(testid).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
@@ -30,15 +27,7 @@ async function shot(page: Page, name: string): Promise<void> {
 const visibleText = (locator: Locator) => locator.evaluate((el) => (el as HTMLElement).innerText);
 
 async function setUp() {
-  const work = tempDir('loupe-e2e-first-run-');
-  const backbones = path.join(work, 'backbones');
-  await makeTinyBackbone(path.join(backbones, TINY_ID));
-  const registry = path.join(work, 'backbones.json');
-  writeTinyRegistry(registry, path.join(backbones, TINY_ID));
-  const dir = path.join(work, 'photos.loupe');
-  await makeFixtureProject(dir, { count: 120, classes: ['cat', 'dog'], label: (i) => (i % 2 ? 'cat' : 'dog') });
-  const server = await serve(['--project', dir], { LOUPE_BACKBONE_REGISTRY: registry, LOUPE_BACKBONE_DIR: backbones });
-  return { dir, server };
+  return servePhotosWithTinyBackbone('loupe-e2e-first-run-');
 }
 
 describe.runIf(hasChromium)('a first run in the train view (Chromium, browser mode)', () => {

@@ -6,23 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeFixtureProject } from '../fixtures';
-import { tempDir } from '../helpers';
-import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbone-helpers';
-import { hasChromium, launch, newPage, serve } from './harness';
+import { TINY_ID } from '../backbone-helpers';
+import { hasChromium, launch, newPage, servePhotosWithTinyBackbone } from './harness';
 
 const text = async (page: import('playwright-core').Page, testid: string) => ((await page.getByTestId(testid).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 describe.runIf(hasChromium)('transfer learning in the train view (Chromium, browser mode)', () => {
   it('plans with the backbone, turns it off and on in Advanced settings, and trains a head on its features', async () => {
-    const work = tempDir('loupe-e2e-transfer-');
-    const backbones = path.join(work, 'backbones');
-    await makeTinyBackbone(path.join(backbones, TINY_ID));
-    const registry = path.join(work, 'backbones.json');
-    writeTinyRegistry(registry, path.join(backbones, TINY_ID));
-    const dir = path.join(work, 'photos.loupe');
-    await makeFixtureProject(dir, { count: 120, classes: ['cat', 'dog'], label: (i) => (i % 2 ? 'cat' : 'dog') });
-    const server = await serve(['--project', dir], { LOUPE_BACKBONE_REGISTRY: registry, LOUPE_BACKBONE_DIR: backbones });
+    const { dir, server } = await servePhotosWithTinyBackbone('loupe-e2e-transfer-');
     const browser = await launch();
     const { page, problems } = await newPage(browser);
     await page.goto(server.openUrl);
