@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels } from '../src/main/services/training/wasm-kernels';
+import { registerWasmTrainingKernels } from '../src/main/services/tfjs/wasm-kernels';
 
 const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile'];
 

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { backboneFeatureFiles, FeatureExtractor } from '../src/main/services/backbones/extract';
 import { resolveBackbone } from '../src/main/services/backbones/locate';
-import { permutation, seededRandom } from '../src/main/services/training/rng';
+import { permutation, seededRandom } from '../src/main/services/rng';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({

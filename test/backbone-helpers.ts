@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
-import { seededRandom } from '../src/main/services/training/rng';
+import { seededRandom } from '../src/main/services/rng';
 
 export const TINY_ID = 'tinynet';
 export const TINY_FEATURE_LAYER = 'conv_pw_2_relu';

@@ -14,8 +14,8 @@ import { findCopy, listBackbones, resolveBackbone } from '../src/main/services/b
 import { loadRegistry } from '../src/main/services/backbones/registry';
 import { addBackbone } from '../src/main/services/backbones/service';
 import { withFlipAverage } from '../src/main/services/backbones/tfjs-model';
-import { convertToOnnx } from '../src/main/services/export/onnx/convert';
-import { parseLayersModel } from '../src/main/services/export/onnx/layers-model';
+import { convertToOnnx } from '../src/main/services/onnx/convert';
+import { parseLayersModel } from '../src/main/services/onnx/layers-model';
 import { repoRoot, tempDir } from './helpers';
 import { makeTinyBackbone, serveFolder, TINY_ID, writeTinyOnnx, writeTinyRegistry, type FileServer } from './backbone-helpers';
 

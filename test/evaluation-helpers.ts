@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { ensureClasses } from '../src/main/services/classes';
 import { encodeGrayPng } from '../src/main/services/sample';
-import { seededRandom } from '../src/main/services/training/rng';
+import { seededRandom } from '../src/main/services/rng';
 import { Project } from '../src/main/store/project';
 import { PATTERNS, patternPixels } from './train-helpers';
 

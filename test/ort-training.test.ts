@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCH_NAMES, type ArchName } from '../src/shared/types';
 import { ARCHITECTURES } from '../src/main/services/training/architectures';
-import { OrtTrainer } from '../src/main/services/training/ort/trainer';
-import { seededRandom } from '../src/main/services/training/rng';
+import { OrtTrainer } from '../src/main/services/training/ort-trainer';
+import { seededRandom } from '../src/main/services/rng';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ensureClasses } from '../src/main/services/classes';
-import { seededRandom } from '../src/main/services/training/rng';
+import { seededRandom } from '../src/main/services/rng';
 import { Project } from '../src/main/store/project';
 
 export const PATTERNS = ['horizontal', 'vertical', 'diagonal', 'checker'] as const;

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { initWasmBackend, registerWasmTrainingKernels } from '../src/main/services/training/wasm-kernels';
+import { initWasmBackend, registerWasmTrainingKernels } from '../src/main/services/tfjs/wasm-kernels';
 
 /** Max abs difference allowed, relative to the largest expected magnitude. */
 const TOLERANCE = 1e-4;
@@ -331,7 +331,7 @@ describe('initWasmBackend', () => {
     const urls = {
       tsx: import.meta.resolve('tsx/esm/api'),
       tf: import.meta.resolve('@tensorflow/tfjs'),
-      kernels: new URL('../src/main/services/training/wasm-kernels.ts', import.meta.url).href,
+      kernels: new URL('../src/main/services/tfjs/wasm-kernels.ts', import.meta.url).href,
     };
     const code = `
       const { parentPort, workerData: urls } = require('node:worker_threads');

@@ -12,7 +12,7 @@ import { mediaRelPath } from '../../src/main/store/media';
 import { Project } from '../../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from '../helpers';
 
-export { seededRandom } from '../../src/main/services/training/rng';
+export { seededRandom } from '../../src/main/services/rng';
 
 export const isRoot = process.getuid?.() === 0;
 export const isLinux = process.platform === 'linux';

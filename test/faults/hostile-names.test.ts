@@ -12,7 +12,7 @@ import { exportRun } from '../../src/main/services/export/export';
 import { labelsText, parseLabels } from '../../src/main/services/export/files';
 import { exportNameProblem } from '../../src/main/services/export/names';
 import { sampleFiles } from '../../src/main/services/export/samples';
-import { ortVersion } from '../../src/main/services/inference/providers';
+import { ortVersion } from '../../src/main/services/onnx/runtime';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { makeStudio, onCleanup, repoRoot, tempDir } from '../helpers';

@@ -9,7 +9,7 @@
 
 import { createRequire } from 'node:module';
 import { crc32, deflateSync } from 'node:zlib';
-import { seededRandom } from './training/rng';
+import { seededRandom } from './rng';
 
 export type SampleName = 'digits';
 

@@ -1,11 +1,11 @@
 // TF.js predictions for export checks: loads a layers model (tf.loadLayersModel) on the wasm
 // backend and predicts batches of raw pixels. See services/export/tfjs-predictor.ts.
-import '../services/training/quiet-tf';
+import '../services/tfjs/quiet-tf';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { TfjsPredictReply, TfjsPredictRequest } from '../services/export/tfjs-predictor';
-import { activateBackend } from '../services/training/backends';
-import { loadModel } from '../services/training/checkpoint';
+import { activateBackend } from '../services/tfjs/backends';
+import { loadModel } from '../services/tfjs/checkpoint';
 
 const port = parentPort!;
 const BATCH = 32;

@@ -1,6 +1,6 @@
 // Inference worker: a saved model predicts class probabilities for pixel-pack rows
 // (services/evaluation/infer.ts). TensorFlow.js never runs on the main thread.
-import '../services/training/quiet-tf';
+import '../services/tfjs/quiet-tf';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runInference, type FromInfer, type InferInit } from '../services/evaluation/infer';
 

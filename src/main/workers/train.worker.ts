@@ -1,9 +1,9 @@
 // Training worker: one replica of a run (services/training/replica.ts), or a probe of which
 // backends can run here. TensorFlow.js state is per thread, so both happen here, never on the
 // main thread.
-import '../services/training/quiet-tf';
+import '../services/tfjs/quiet-tf';
 import { parentPort, workerData } from 'node:worker_threads';
-import { probeBackends } from '../services/training/backends';
+import { probeBackends } from '../services/tfjs/backends';
 import type { FromReplica, ReplicaInit } from '../services/training/protocol';
 import { ReplicaAborted, runReplica } from '../services/training/replica';
 import { measureThroughput } from '../services/training/throughput';

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
-import { onnxruntime } from '../inference/providers';
+import { onnxruntime } from '../onnx/runtime';
 import { FLOAT, onnx, valueInfo, type Onnx } from '../onnx/proto';
 
 type Model = Onnx.ModelProto;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import { replaceFolder, tempSibling } from '../../store/swap';
-import type { ModelJson } from '../export/onnx/layers-model';
+import type { ModelJson } from '../onnx/layers-model';
 
 export interface LayersFiles {
   json: ModelJson;

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../../../shared/types';
-import { toInput } from '../training/augment';
-import { activateBackend } from '../training/backends';
-import { loadModel } from '../training/checkpoint';
-import { readRows } from '../training/pixel-pack';
+import { toInput } from '../pixels/augment';
+import { activateBackend } from '../tfjs/backends';
+import { loadModel } from '../tfjs/checkpoint';
+import { readRows } from '../pixels/pixel-pack';
 
 export interface InferInit {
   backend: BackendName;

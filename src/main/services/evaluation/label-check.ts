@@ -15,9 +15,9 @@ import type { LabelCheckGroup, LabelCheckInfo, Split, TrainConfig } from '../../
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
-import { chooseBackend } from '../training/backends';
-import { ensurePixelPack } from '../training/pixel-pack';
-import { permutation, seededRandom, subSeed } from '../training/rng';
+import { chooseBackend } from '../tfjs/backends';
+import { ensurePixelPack } from '../pixels/pixel-pack';
+import { permutation, seededRandom, subSeed } from '../rng';
 import type { ReplicaInput } from '../training/protocol';
 import { trainingBackends, trainReplicas } from '../training/train';
 import { prepareFeatures } from '../training/transfer';

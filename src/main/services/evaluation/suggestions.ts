@@ -10,7 +10,7 @@ import type { DB } from '../../store/database';
 import type { Project } from '../../store/project';
 import { record, type Op } from '../history';
 import { completedRun } from './evaluate';
-import { predictImages, type PredictImage, type PredictOptions } from './predict';
+import { predictImages, type PredictImage, type PredictOptions } from './run-predictions';
 
 function unlabeledImages(db: DB): PredictImage[] {
   return db

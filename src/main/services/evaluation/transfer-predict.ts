@@ -9,13 +9,13 @@ import { LoupeError } from '../../../shared/errors';
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
-import { convertToOnnx } from '../export/onnx/convert';
-import { readLayersModelDir } from '../export/onnx/layers-model';
-import { createSession, onnxruntime } from '../inference/providers';
-import { readRows } from '../training/pixel-pack';
+import { convertToOnnx } from '../onnx/convert';
+import { readLayersModelDir } from '../onnx/layers-model';
+import { createSession, onnxruntime } from '../onnx/runtime';
+import { readRows } from '../pixels/pixel-pack';
 import { prepareFeatures } from '../training/transfer';
 import type { RunInfo } from './evaluate';
-import type { Predicted, PredictImage, PredictOptions } from './predict';
+import type { Predicted, PredictImage, PredictOptions } from './run-predictions';
 
 const BATCH = 1024;
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { LoupeError } from '../../../shared/errors';
-import { MODEL_JSON, WEIGHTS_BIN } from '../training/checkpoint';
+import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import type { Project } from '../../store/project';
 import { CARD_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR } from './files';
 import { cleanExportName } from './names';

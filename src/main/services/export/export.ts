@@ -12,8 +12,8 @@ import type { ExportFormat, ExportParity, ExportResult } from '../../../shared/t
 import { cancelledError, throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
-import { onnxruntime, ortVersion } from '../inference/providers';
-import { MODEL_JSON, WEIGHTS_BIN } from '../training/checkpoint';
+import { onnxruntime, ortVersion } from '../onnx/runtime';
+import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import { CARD_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
 import { cleanExportName, inside, requireExportName } from './names';
 import { compareProbabilities, parityPixels, parityProblem } from './parity';

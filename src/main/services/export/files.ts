@@ -3,7 +3,7 @@
 import { ARCH_INFO, type ExportFormat, type ExportParity, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
 import type { DB } from '../../store/database';
-import { INPUT_NAME, OUTPUT_NAME } from './onnx/convert';
+import { INPUT_NAME, OUTPUT_NAME } from '../onnx/convert';
 
 export const ONNX_FILE = 'model.onnx';
 export const TFJS_DIR = 'tfjs';

@@ -9,8 +9,8 @@ import type { ExportParity, PreprocessSpec, Split } from '../../../shared/types'
 import { throwIfCancelled } from '../../jobs/jobs';
 import { mediaRelPath } from '../../store/media';
 import type { Project } from '../../store/project';
-import { seededRandom } from '../training/rng';
-import { decodeToSpec } from '../training/pixel-pack';
+import { seededRandom } from '../rng';
+import { decodeToSpec } from '../pixels/pixel-pack';
 import { PARITY_TOLERANCE } from './files';
 
 export const PARITY_IMAGES = 200;

@@ -7,11 +7,11 @@ import { LoupeError } from '../../../shared/errors';
 import type { PreprocessSpec, RunDetails } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
-import { PIXEL_SCALE } from '../training/augment';
-import { MODEL_JSON, WEIGHTS_BIN } from '../training/checkpoint';
+import { PIXEL_SCALE } from '../pixels/augment';
+import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import { listRuns, runDetails } from '../training/runs';
-import { convertToOnnx, type Converted } from './onnx/convert';
-import { readLayersModelDir } from './onnx/layers-model';
+import { convertToOnnx, type Converted } from '../onnx/convert';
+import { readLayersModelDir } from '../onnx/layers-model';
 import { withMetadata } from '../backbones/onnx-backbone';
 
 /** ONNX metadata keys: what `loupe predict` needs to use a model.onnx on its own. */

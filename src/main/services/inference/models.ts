@@ -8,7 +8,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { PreprocessSpec } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, parseLabels } from '../export/files';
-import { FLOAT, inspectOnnx } from '../export/onnx/inspect';
+import { FLOAT, inspectOnnx } from '../onnx/inspect';
 import { META_LABELS, META_PREPROCESS, modelStamp, runModel, runToOnnx } from '../export/run-model';
 
 export interface PredictableModel {

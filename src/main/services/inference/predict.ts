@@ -7,9 +7,9 @@ import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, ImagePrediction, PredictResult } from '../../../shared/types';
 import { sniffFormat } from '../import/formats';
 import { decodeFailureReason } from '../import/reasons';
-import { DECODE_PIXEL_LIMIT, decodeToSpec } from '../training/pixel-pack';
+import { DECODE_PIXEL_LIMIT, decodeToSpec } from '../pixels/pixel-pack';
 import type { PredictableModel } from './models';
-import { createSession, onnxruntime, type OrtSession } from './providers';
+import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 
 export const DEFAULT_TOP = 5;
 const BATCH = 64;

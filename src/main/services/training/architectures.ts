@@ -3,7 +3,7 @@
 // [0, 1] (see preprocess.ts); nothing in the graph depends on the backend.
 
 import * as tf from '@tensorflow/tfjs';
-import './quiet-tf';
+import '../tfjs/quiet-tf';
 import { ARCH_INFO, type ArchName } from '../../../shared/types';
 
 export interface ArchInput {

@@ -5,7 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../../../shared/types';
-import { OrtTrainer } from './ort/trainer';
+import { OrtTrainer } from './ort-trainer';
 import { CTL_ABORT, CTL_CANCEL, CTL_COUNT, CTL_GENERATION, SLOT_EXTRA, type ReplicaInit } from './protocol';
 
 export class ReplicaAborted extends Error {}

@@ -10,13 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, TrainConfig } from '../../../shared/types';
 import { removeFolder } from '../../store/swap';
 import { ARCHITECTURES } from './architectures';
-import { augmentBatch, toInput } from './augment';
-import { activateBackend, cpuName } from './backends';
-import { saveModel } from './checkpoint';
+import { augmentBatch, toInput } from '../pixels/augment';
+import { activateBackend, cpuName } from '../tfjs/backends';
+import { saveModel } from '../tfjs/checkpoint';
 import { OrtEngine, TfjsEngine, type Engine } from './engines';
-import { readRows } from './pixel-pack';
+import { readRows } from '../pixels/pixel-pack';
 import type { FromReplica, ReplicaInit, SplitRows } from './protocol';
-import { permutation, seededRandom, subSeed } from './rng';
+import { permutation, seededRandom, subSeed } from '../rng';
 
 export { ReplicaAborted } from './engines';
 

@@ -5,10 +5,10 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, TrainConfig } from '../../../shared/types';
 import { ARCHITECTURES } from './architectures';
-import { activateBackend } from './backends';
+import { activateBackend } from '../tfjs/backends';
 import { OrtEngine, TfjsEngine, type Engine } from './engines';
 import { CONTROL_INTS, SLOT_EXTRA } from './protocol';
-import { seededRandom } from './rng';
+import { seededRandom } from '../rng';
 
 const MIN_SECONDS = 1;
 const MAX_STEPS = 20;

@@ -26,10 +26,10 @@ import type { Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
-import { chooseBackend } from './backends';
+import { chooseBackend } from '../tfjs/backends';
 import { measuredImagesPerSecond } from './calibrate';
 import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
-import { ensurePixelPack, type PixelPack } from './pixel-pack';
+import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { chooseTransfer, prepareFeatures, saveTransferModel, transferPlan } from './transfer';
 import {
   CONTROL_INTS,

@@ -2,7 +2,7 @@
 // become tensor names), one input and one output, encoded through onnx/proto.ts (shared with
 // the training compiler's builder).
 
-import { attribute, encodeModel, onnx, valueInfo, type AttrValue, type Onnx } from '../../onnx/proto';
+import { attribute, encodeModel, onnx, valueInfo, type AttrValue, type Onnx } from './proto';
 
 export { onnx, type AttrValue, type Onnx };
 

@@ -3,7 +3,7 @@
 
 import * as ort from 'onnxruntime-node';
 import type * as tf from '@tensorflow/tfjs';
-import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph } from './graph';
+import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph } from '../onnx/training-graph';
 
 export interface StepResult {
   loss: number;

@@ -3,7 +3,7 @@
 // value is moved to NCHW when a layer needs it there and back to NHWC only where Keras order
 // matters (Flatten, Reshape, Dense on images, the output), each move made once per value.
 
-import { LoupeError } from '../../../../shared/errors';
+import { LoupeError } from '../../../shared/errors';
 import type { GraphBuilder } from './graph-builder';
 import type { LayerSpec, Weight } from './layers-model';
 

@@ -2,7 +2,7 @@
 // MobileNet v1. Each takes its input values and returns its output value; weights are
 // reordered from Keras' layout to ONNX's here (kernels [kh, kw, in, out] -> [out, in, kh, kw]).
 
-import { LoupeError } from '../../../../shared/errors';
+import { LoupeError } from '../../../shared/errors';
 import { ConvertContext, permute, unsupported, type Value } from './context';
 import type { LayerSpec } from './layers-model';
 

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { LoupeError } from '../../../../shared/errors';
+import { LoupeError } from '../../../shared/errors';
 
 export interface Weight {
   shape: number[];

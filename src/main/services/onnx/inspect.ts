@@ -1,7 +1,7 @@
 // Reads an ONNX file back: its inputs, outputs and metadata, or a clear refusal when the bytes
 // are not an ONNX model (damaged, truncated, something else renamed .onnx).
 
-import { LoupeError } from '../../../../shared/errors';
+import { LoupeError } from '../../../shared/errors';
 import { onnx } from './graph-builder';
 
 export interface OnnxTensorInfo {

@@ -8,7 +8,7 @@
 // head). Supported layers: the ones Loupe's architectures use.
 
 import type * as tf from '@tensorflow/tfjs';
-import { GraphBuilder, INT64, type Dim } from './builder';
+import { GraphBuilder, INT64, type Dim } from './training-builder';
 
 export interface GraphWeights {
   /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */

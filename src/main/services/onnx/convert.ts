@@ -7,7 +7,7 @@
 // back through each call's inputs, so Sequential and functional models (shared layers too)
 // convert the same way.
 
-import { LoupeError } from '../../../../shared/errors';
+import { LoupeError } from '../../../shared/errors';
 import { ConvertContext, unsupported, type Value } from './context';
 import { GraphBuilder } from './graph-builder';
 import { callKey, type LayersGraph } from './layers-model';

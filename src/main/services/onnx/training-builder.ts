@@ -2,7 +2,7 @@
 // multi-output nodes, deduplicated float and int64 constants, and symbolic dimensions. The
 // protobuf shapes are in onnx/proto.ts, shared with the exporter's builder.
 
-import { attribute, encodeModel, FLOAT, INT64, valueInfo, type AttrValue, type Dim, type Onnx } from '../../onnx/proto';
+import { attribute, encodeModel, FLOAT, INT64, valueInfo, type AttrValue, type Dim, type Onnx } from './proto';
 
 export { FLOAT, INT64, type Dim };
 export type Attr = AttrValue;
