@@ -25,7 +25,7 @@ import { loadModel } from '../src/main/services/tfjs/checkpoint';
 import { decodeToSpec } from '../src/main/services/pixels/pixel-pack';
 import { runTraining } from '../src/main/services/training/train';
 import { Project } from '../src/main/store/project';
-import { makePatternProject } from '../test/train-helpers';
+import { makePatternProject } from '../test/services/training/train-helpers';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CIFAR = '/tmp/cifar10';

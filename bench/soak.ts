@@ -22,9 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { inspectServer, inspectorUrl, type MemorySample } from '../test/server-memory';
-import { makePatternProject } from '../test/train-helpers';
-import { connectApi } from '../test/ws-api';
+import { inspectServer, inspectorUrl, type MemorySample } from '../test/transport/server-memory';
+import { makePatternProject } from '../test/services/training/train-helpers';
+import { connectApi } from '../test/transport/ws-api';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({

@@ -25,7 +25,7 @@ import { ARCH_NAMES, type ArchName, type BackendName } from '../src/shared/types
 import { digitFiles, encodeGrayPng } from '../src/main/services/sample';
 import { runTraining, trainingBackends } from '../src/main/services/training/train';
 import { Project } from '../src/main/store/project';
-import { makePatternProject } from '../test/train-helpers';
+import { makePatternProject } from '../test/services/training/train-helpers';
 
 const { onnx } = onnxProto;
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -8,9 +8,9 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { evaluateRun, evaluationImages } from '../../src/main/services/evaluation/evaluate';
 import { Project } from '../../src/main/store/project';
-import { makeEvalProject } from '../evaluation-helpers';
+import { makeEvalProject } from '../services/evaluation/evaluation-helpers';
 import { cliPath, tempDir } from '../helpers';
-import { folder } from '../import-helpers';
+import { folder } from '../services/import/import-helpers';
 import { dropConnection, hasChromium, JOB_WAIT, launch, newPage, reconnect, serve, watchSockets, toolbarLayout } from './harness';
 
 const CLASSES = ['red', 'green', 'blue'];

@@ -10,7 +10,7 @@ import { runTraining } from '../../src/main/services/training/train';
 import { mediaRelPath } from '../../src/main/store/media';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
-import { makePatternProject, PATTERNS } from '../train-helpers';
+import { makePatternProject, PATTERNS } from '../services/training/train-helpers';
 import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 const text = async (locator: { textContent(): Promise<string | null> }) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();

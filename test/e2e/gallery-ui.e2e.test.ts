@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { makeEvalProject } from '../evaluation-helpers';
+import { makeEvalProject } from '../services/evaluation/evaluation-helpers';
 import { makeFixtureProject } from '../fixtures';
 import { cliPath, tempDir } from '../helpers';
 import { hasChromium, launch, newPage, serve, toolbarLayout } from './harness';

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import path from 'node:path';
-import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbone-helpers';
+import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../services/backbones/backbone-helpers';
 import { makeFixtureProject } from '../fixtures';
 import { cliPath, onCleanup, tempDir } from '../helpers';
 

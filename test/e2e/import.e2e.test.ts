@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers';
-import { folder, image } from '../import-helpers';
+import { folder, image } from '../services/import/import-helpers';
 import { hasChromium, JOB_WAIT, launch, newPage, serve } from './harness';
 
 describe.runIf(hasChromium)('import (Chromium, browser mode)', () => {

@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
-import { folder } from '../import-helpers';
+import { folder } from '../services/import/import-helpers';
 import { hasChromium, launch, newPage, serve } from './harness';
 
 const text = async (locator: { textContent(): Promise<string | null> }) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();

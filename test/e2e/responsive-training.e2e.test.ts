@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { connectApi } from '../ws-api';
+import { connectApi } from '../transport/ws-api';
 import { hasChromium, labelLatencies, launch, newPage, percentile, serve } from './harness';
 
 const CLASSES = ['cat', 'dog', 'bird'];

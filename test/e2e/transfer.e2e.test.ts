@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TINY_ID } from '../backbone-helpers';
+import { TINY_ID } from '../services/backbones/backbone-helpers';
 import { hasChromium, launch, newPage, servePhotosWithTinyBackbone } from './harness';
 
 const text = async (page: import('playwright-core').Page, testid: string) => ((await page.getByTestId(testid).first().textContent()) ?? '').replace(/\s+/g, ' ').trim();

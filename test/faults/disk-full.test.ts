@@ -11,7 +11,7 @@ import { listRuns } from '../../src/main/services/training/runs';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { makeStudio, onCleanup, tempDir } from '../helpers';
-import { makePatternProject } from '../train-helpers';
+import { makePatternProject } from '../services/training/train-helpers';
 import { canMount, expectIntact, fillDisk, freeBytes, MOUNT_SKIP_REASON, tmpfs } from './fault-helpers';
 import { noisePngs } from './images';
 

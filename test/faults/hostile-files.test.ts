@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers';
-import { bombPng, imagesOf, importInto, newProject, pngWithChunk, put } from '../import-helpers';
+import { bombPng, imagesOf, importInto, newProject, pngWithChunk, put } from '../services/import/import-helpers';
 import { expectIntact } from './fault-helpers';
 
 type Outcome = { skip: RegExp } | { image: { width: number; height: number; channels?: number; format?: string } };

@@ -16,7 +16,7 @@ import { ortVersion } from '../../src/main/services/onnx/runtime';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { makeStudio, onCleanup, repoRoot, tempDir } from '../helpers';
-import { makePatternProject } from '../train-helpers';
+import { makePatternProject } from '../services/training/train-helpers';
 import { runCli } from './fault-helpers';
 
 /** Class names as a crafted project.db (or an older Loupe) may hold them. */

@@ -12,7 +12,7 @@ import { listExports } from '../../src/main/services/export/records';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
-import { makePatternProject } from '../train-helpers';
+import { makePatternProject } from '../services/training/train-helpers';
 import { expectIntact, killAfter, seededRandom, startCli, waitFor } from './fault-helpers';
 
 const TRIALS = Number(process.env.LOUPE_FAULT_TRIALS ?? 20);

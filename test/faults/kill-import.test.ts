@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
-import { imagesOf } from '../import-helpers';
+import { imagesOf } from '../services/import/import-helpers';
 import { expectIntact, killAfter, seededRandom, startCli, waitFor } from './fault-helpers';
 import { writePngs } from './images';
 

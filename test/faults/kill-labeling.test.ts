@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Project } from '../../src/main/store/project';
 import { makeFixtureProject } from '../fixtures';
 import { tempDir } from '../helpers';
-import { connectApi } from '../ws-api';
+import { connectApi } from '../transport/ws-api';
 import { expectIntact, killAfter, seededRandom, startCli, waitFor } from './fault-helpers';
 
 const TRIALS = Number(process.env.LOUPE_FAULT_TRIALS ?? 20);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { listRuns } from '../../src/main/services/training/runs';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
-import { makePatternProject } from '../train-helpers';
+import { makePatternProject } from '../services/training/train-helpers';
 import { expectIntact, killAfter, seededRandom, startCli, waitFor } from './fault-helpers';
 
 const TRIALS = Number(process.env.LOUPE_FAULT_TRIALS ?? 20);

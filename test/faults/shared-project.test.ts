@@ -9,7 +9,7 @@ import { createApi } from '../../src/main/api/create-api';
 import { Project } from '../../src/main/store/project';
 import { makeFixtureProject } from '../fixtures';
 import { makeStudio, tempDir } from '../helpers';
-import { connectApi } from '../ws-api';
+import { connectApi } from '../transport/ws-api';
 import { expectIntact, runCli, startCli, waitFor } from './fault-helpers';
 
 const LOCKED = /open in another Loupe window or process/;

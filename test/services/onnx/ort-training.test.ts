@@ -1,0 +1,130 @@
+// The onnxruntime trainer compiles each architecture's training step to ONNX by hand: its
+// gradients must be TF.js's own. One SGD step with learning rate 1 turns w into w - grad, so
+// the change of every weight is compared with tf.variableGrads on the cpu backend, with the same
+// inputs and the same dropout masks.
+
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ARCH_NAMES, type ArchName } from '../../../src/shared/types';
+import { ARCHITECTURES } from '../../../src/main/services/training/architectures';
+import { OrtTrainer } from '../../../src/main/services/training/ort-trainer';
+import { seededRandom } from '../../../src/main/services/rng';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Odd sizes on purpose: 'same' padding with stride 2 and pooling must handle the remainders. */
+function inputFor(arch: ArchName): [number, number] {
+  return arch === 'resnet-small' || arch === 'keras-cifar' ? [15, 3] : [15, 1];
+}
+
+/** TF.js loss of the batch with the given dropout masks (drawn in the trainer's order). */
+function tfjsLoss(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, random: () => number): tf.Scalar {
+  let t: tf.Tensor = x;
+  if (model.layers.some((l) => l.getClassName() === 'Add')) t = model.apply(x, { training: true }) as tf.Tensor;
+  else {
+    for (const layer of model.layers) {
+      const cls = layer.getClassName();
+      if (cls === 'InputLayer') continue;
+      if (cls === 'Dropout') {
+        const keep = 1 - (layer.getConfig().rate as number);
+        const mask = Float32Array.from({ length: t.size }, () => (random() < keep ? 1 / keep : 0));
+        t = tf.mul(t, tf.tensor(mask, t.shape));
+      } else t = layer.apply(t, { training: true }) as tf.Tensor;
+    }
+  }
+  return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(t)), 1))) as tf.Scalar;
+}
+
+describe('onnxruntime training graphs', () => {
+  it.each(ARCH_NAMES)('%s: loss and every gradient match TF.js', async (arch) => {
+    const [size, channels] = inputFor(arch);
+    Math.random = seededRandom(11);
+    const model = ARCHITECTURES[arch].build({ width: size, height: size, channels, classes: 5 });
+    const batch = 6;
+    const pixels = Float32Array.from({ length: batch * size * size * channels }, () => Math.random());
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 5);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      const step = await trainer.step(pixels, labels, batch, 1, seededRandom(3));
+
+      const x = tf.tensor4d(pixels, [batch, size, size, channels]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
+      const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const random = seededRandom(3);
+      const { value, grads } = tf.variableGrads(() => tfjsLoss(model, x, y, random), trainable);
+      expect(step.loss / batch).toBeCloseTo(value.dataSync()[0], 4);
+
+      let checked = 0;
+      model.weights.forEach((w, i) => {
+        if (!w.trainable) return;
+        const expected = grads[(w.read() as tf.Variable).name].dataSync();
+        let scale = 1e-6;
+        for (const g of expected) scale = Math.max(scale, Math.abs(g));
+        let worst = 0;
+        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
+        expect(worst / scale, `${w.originalName}`).toBeLessThan(1e-4);
+        checked++;
+      });
+      expect(checked).toBe(model.trainableWeights.length);
+      tf.dispose([x, y, value, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  }, 120_000); // TF.js's plain-JS reference for resnet-small takes ~10 s alone, several times that on a loaded machine
+
+  it('dense-head (feature vectors in, dropout first): loss and every gradient match TF.js', async () => {
+    Math.random = seededRandom(13);
+    const features = 40;
+    const model = ARCHITECTURES['dense-head'].build({ width: 1, height: 1, channels: 1, classes: 5, features });
+    const batch = 6;
+    const x = Float32Array.from({ length: batch * features }, () => Math.random() * 3);
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 5);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      const step = await trainer.step(x, labels, batch, 1, seededRandom(4));
+      const xs = tf.tensor2d(x, [batch, features]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
+      const random = seededRandom(4);
+      const { value, grads } = tf.variableGrads(() => tfjsLoss(model, xs, y, random), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      expect(step.loss / batch).toBeCloseTo(value.dataSync()[0], 4);
+      model.weights.forEach((w, i) => {
+        const expected = grads[(w.read() as tf.Variable).name].dataSync();
+        let scale = 1e-6;
+        for (const g of expected) scale = Math.max(scale, Math.abs(g));
+        let worst = 0;
+        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
+        expect(worst / scale, w.originalName).toBeLessThan(1e-4);
+      });
+      tf.dispose([xs, y, value, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
+  it('predicts what the TF.js model predicts (batch-norm in inference mode)', async () => {
+    Math.random = seededRandom(2);
+    const model = ARCHITECTURES['resnet-small'].build({ width: 16, height: 16, channels: 3, classes: 4 });
+    const trainer = await OrtTrainer.create(model, { kind: 'adam', weightDecay: 1e-4 }, 2);
+    try {
+      const pixels = Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => Math.random());
+      for (let i = 0; i < 3; i++) await trainer.step(pixels, Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3]), 8, 0.01, seededRandom(i));
+      const tensors = trainer.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+      model.setWeights(tensors);
+      const expected = (model.predict(tf.tensor4d(pixels, [8, 16, 16, 3])) as tf.Tensor).dataSync();
+      const actual = await trainer.predict(pixels, 8);
+      let worst = 0;
+      for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(expected[j] - actual[j]));
+      expect(worst).toBeLessThan(1e-5);
+      tf.dispose(tensors);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+});
