@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tiffDirectoryPastEnd } from '../../../src/main/services/import/formats';
-import { decodeErrorReason } from '../../../src/main/services/import/reasons';
+import { tiffDirectoryPastEnd } from '../../../src/main/services/pixels/formats';
+import { decodeErrorReason } from '../../../src/main/services/pixels/decode-reasons';
 import { cliPath, tempDir } from '../../helpers';
 import { bombPng, folder, image, importInto, imagesOf, newProject, put, reasonFor } from './import-helpers';
 
@@ -104,7 +104,7 @@ describe('bad files', () => {
 
 describe('truncation', () => {
   it('is recognised from the file itself, whatever the decoder says', async () => {
-    const { looksTruncated } = await import('../../../src/main/services/import/formats');
+    const { looksTruncated } = await import('../../../src/main/services/pixels/formats');
     for (const format of ['jpeg', 'png', 'gif', 'webp'] as const) {
       const whole = await image(format, { width: 32, height: 32, seed: 5 });
       expect(looksTruncated(format, whole), format).toBe(false);

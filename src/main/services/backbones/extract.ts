@@ -18,7 +18,7 @@ import { parseLayersModel } from '../onnx/layers-model';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 import { decodeToSpec } from '../pixels/pixel-pack';
 import type { ResolvedBackbone } from './locate';
-import { onnxFeatureGraph } from './onnx-backbone';
+import { onnxFeatureGraph } from '../onnx/surgery';
 import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
 
 export const FEATURES_OUTPUT = 'features';

@@ -7,7 +7,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { BackboneDownload, BackboneInfo, TrainConfig } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { downloadCopy } from './download';
-import { onnxFeatureGraph, onnxValueNames } from './onnx-backbone';
+import { onnxFeatureGraph, onnxValueNames } from '../onnx/surgery';
 import { ensureFeatures, type FeaturePack } from './extract';
 import { backboneAtPath, customBackbone, downloadableCopy, listBackbones, tfjsFiles } from './locate';
 import { loadRegistry, saveUserBackbone, userBackbones, type UserBackbone } from './registry';

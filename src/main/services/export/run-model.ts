@@ -12,7 +12,7 @@ import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import { listRuns, runDetails } from '../training/runs';
 import { convertToOnnx, type Converted } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
-import { withMetadata } from '../backbones/onnx-backbone';
+import { withMetadata } from '../onnx/surgery';
 
 /** ONNX metadata keys: what `loupe predict` needs to use a model.onnx on its own. */
 export const META_LABELS = 'loupe.labels';

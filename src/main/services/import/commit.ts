@@ -6,7 +6,7 @@ import type { Split } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import { ensureClasses, normalizeClassName } from '../classes';
 import { assignSplits, autoSplitCounts, splitRatios, splitSeed, stratumOf, type SplitCandidate, type SplitCounts } from '../splits';
-import { MEDIA_EXT } from './formats';
+import { MEDIA_EXT } from '../pixels/formats';
 import type { FileResult } from './protocol';
 import type { ScanItem, ScanSkip } from './scan';
 

@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
 import { mediaRelPath, thumbRelPath } from '../../store/media';
-import { DISPLAYABLE, headerDimensions, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, type ImageFormat } from './formats';
+import { DISPLAYABLE, headerDimensions, MEDIA_EXT, sniffFormat, SUPPORTED_FORMATS, type ImageFormat } from '../pixels/formats';
 import type { KnownHashes } from './known-hashes';
 import type { ImageLimits } from './limits';
 import type { MediaWriter } from './media-writer';
 import type { FileOutcome } from './protocol';
-import { decodeFailureReason, fsErrorReason, tooManyPixels } from './reasons';
+import { decodeFailureReason, fsErrorReason, tooManyPixels } from '../pixels/decode-reasons';
 
 export interface FileContext {
   limits: ImageLimits;

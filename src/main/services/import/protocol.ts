@@ -1,6 +1,6 @@
 // Messages between the import pipeline (main thread) and its workers.
 
-import type { ImageFormat } from './formats';
+import type { ImageFormat } from '../pixels/formats';
 import type { ImageLimits } from './limits';
 
 export interface WorkerConfig {

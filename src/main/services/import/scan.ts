@@ -15,7 +15,7 @@ import { normalizeClassName } from '../classes';
 import { splitOfFolder } from '../splits';
 import { csvRows } from './csv';
 import { decodeName, escapeName, oddCharacters, oddNameReason, type NameKind } from './names';
-import { fsErrorReason } from './reasons';
+import { fsErrorReason } from '../pixels/decode-reasons';
 
 export interface ScanRoot {
   /** A folder, an image file or a CSV. */

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, ImagePrediction, PredictResult } from '../../../shared/types';
-import { sniffFormat } from '../import/formats';
-import { decodeFailureReason } from '../import/reasons';
+import { sniffFormat } from '../pixels/formats';
+import { decodeFailureReason } from '../pixels/decode-reasons';
 import { DECODE_PIXEL_LIMIT, decodeToSpec } from '../pixels/pixel-pack';
 import type { PredictableModel } from './models';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';

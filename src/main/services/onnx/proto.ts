@@ -1,6 +1,6 @@
 // The protobuf shapes of ONNX, in one place: node attributes, typed value infos and the
 // ModelProto around a graph, encoded through onnx-proto (protobufjs). The ONNX backbone wrapper
-// (backbones/onnx-backbone.ts) uses it, and so do both graph builders: the exporter's
+// (surgery.ts) uses it, and so do both graph builders: the exporter's
 // (graph-builder.ts: one input, one output, opset 13 for the widest runtime support) and the
 // training compiler's (training-builder.ts: several inputs
 // and outputs, multi-output nodes, opset 17 for its gradient ops).

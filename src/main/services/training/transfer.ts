@@ -13,7 +13,7 @@ import { findCopy, resolveBackbone, type ResolvedBackbone } from '../backbones/l
 import { loadRegistry } from '../backbones/registry';
 import { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from '../backbones/tfjs-model';
 import { backboneFeatureFiles } from '../backbones/extract';
-import { appendHead } from '../backbones/onnx-backbone';
+import { appendHead } from '../onnx/surgery';
 import { convertToOnnx } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
 import { loupeVersion } from '../../version';

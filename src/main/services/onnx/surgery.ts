@@ -5,8 +5,8 @@
 
 import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
-import { onnxruntime } from '../onnx/runtime';
-import { FLOAT, onnx, valueInfo, type Onnx } from '../onnx/proto';
+import { onnxruntime } from './runtime';
+import { FLOAT, onnx, valueInfo, type Onnx } from './proto';
 
 type Model = Onnx.ModelProto;
 type Node = Onnx.INodeProto;
