@@ -26,7 +26,7 @@ import type {
   TrainConfig,
 } from '../../../shared/types';
 import type { DB } from '../../store/database';
-import type { RunClass } from '../training/runs';
+import type { RunClass } from '../training';
 import { classificationReport, confidenceHistogram, coverageCurve } from './metrics';
 
 export interface RunInfo {

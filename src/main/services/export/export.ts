@@ -22,8 +22,8 @@ import { runModel, runToOnnx, type RunModel } from './run-model';
 import { sampleFiles } from './samples';
 import { TfjsPredictor } from './tfjs-predictor';
 import { zipFolder } from './zip';
-import { FeatureExtractor } from '../backbones/extract';
-import { backboneOf } from '../training/transfer';
+import { FeatureExtractor } from '../backbones';
+import { backboneOf } from '../training';
 import { STAGING_MARK, sweepExportStaging } from '../../store/recovery';
 
 export interface ExportRequest {

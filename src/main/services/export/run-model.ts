@@ -9,7 +9,7 @@ import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
 import { PIXEL_SCALE } from '../pixels/augment';
 import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
-import { listRuns, runDetails } from '../training/runs';
+import { listRuns, runDetails } from '../training';
 import { convertToOnnx, type Converted } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
 import { withMetadata } from '../onnx/surgery';

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { PreprocessSpec } from '../../../shared/types';
 import type { Project } from '../../store/project';
-import { LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, parseLabels } from '../export/files';
+import { LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, parseLabels } from '../export';
 import { FLOAT, inspectOnnx } from '../onnx/inspect';
-import { META_LABELS, META_PREPROCESS, modelStamp, runModel, runToOnnx } from '../export/run-model';
+import { META_LABELS, META_PREPROCESS, modelStamp, runModel, runToOnnx } from '../export';
 
 export interface PredictableModel {
   /** Cache key: the same key is the same model bytes. */

@@ -8,11 +8,24 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { BackendInfo, TrainConfig, TrainDataStats, TrainOverrides, TrainPlan, TransferConfig } from '../../../shared/types';
 import type { Project } from '../../store/project';
-import { backboneOnnx, calibrateExtraction, ensureFeatures, featureDir, flipKey, measuredRate, type FeaturePack } from '../backbones/extract';
-import { findCopy, resolveBackbone, type ResolvedBackbone } from '../backbones/locate';
-import { loadRegistry } from '../backbones/registry';
-import { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from '../backbones/tfjs-model';
-import { backboneFeatureFiles } from '../backbones/extract';
+import {
+  backboneFeatureFiles,
+  backboneOnnx,
+  calibrateExtraction,
+  ensureFeatures,
+  featureDir,
+  type FeaturePack,
+  findCopy,
+  flipKey,
+  loadRegistry,
+  measuredRate,
+  readTfjsFolder,
+  resolveBackbone,
+  type ResolvedBackbone,
+  withFlipAverage,
+  withHead,
+  writeTfjsFolder,
+} from '../backbones';
 import { appendHead } from '../onnx/surgery';
 import { convertToOnnx } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
