@@ -21,7 +21,7 @@
 //   with fewer than that in all, nothing is shown. Agreement undercounts q (some of those labels
 //   are wrong themselves), so the floor is below the q the formula asks for. On small data a weak
 //   judge makes few sure calls and many wrong ones, which is what holds its findings back.
-// The others are held back, counted by reason. Measured by test/label-check-precision.test.ts
+// The others are held back, counted by reason. Measured by test/services/evaluation/label-check-precision.test.ts
 // (MNIST digits, a small MLP, 4 folds, out-of-fold agreement 69-83%): with 8% of 800 labels
 // flipped, the rule alone was 73% precise (recall 57%), with the gate 88% (recall 43%); on
 // correctly labeled digits the rule alone flagged 2 of 200 and 17 of 800 images, with the gate 1
