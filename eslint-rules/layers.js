@@ -146,7 +146,7 @@ function moduleId(file) {
  * @param {string} spec
  */
 function resolveRelative(fromFile, spec) {
-  const abs = path.resolve(path.dirname(fromFile), spec);
+  const abs = path.resolve(path.dirname(fromFile), spec.replace(/[?#].*$/, '')); // a bundler's `?url` is not part of the path
   let isDir = false;
   try {
     isDir = fs.statSync(abs).isDirectory();

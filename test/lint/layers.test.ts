@@ -76,6 +76,7 @@ describe('loupe/layers', () => {
       ok('src/renderer/src/lib/example.ts', "import type { JobInfo } from '../../../shared/types';\nimport { mount } from 'svelte';\nimport { route } from './router.svelte';"),
       ok('src/main/store/example.ts', "import { LoupeError } from '../../shared/errors';\nimport { migrations } from './migrations';"),
       ok('src/shared/example.ts', "import type { JobInfo } from './types';"),
+      ok('src/renderer/src/example.ts', "import workerUrl from './lib/upload?worker&url';"),
       // An import whose target is computed cannot be checked.
       ok(BACKBONES, 'export const load = (name: string) => import(`../${name}`);'),
     ],
@@ -118,6 +119,7 @@ describe('loupe/layers', () => {
       bad('src/renderer/src/lib/example.ts', "import type { Bridge } from '../../../preload/index';", 'layer', { to: 'preload' }),
       bad('src/renderer/src/lib/example.ts', "import { ipcRenderer } from 'electron';", 'layer', { to: 'electron' }),
       bad('src/preload/index.ts', "import { Jobs } from '../main/jobs/jobs';", 'layer', { from: 'preload', to: 'jobs' }),
+      bad('src/renderer/src/example.ts', "import icon from '../../main/version?raw';", 'layer', { from: 'renderer', to: 'main/version' }),
       // A folder the map does not know yet must be placed in it.
       bad('src/main/newfolder/example.ts', "export const x = 1;", 'unplaced'),
       bad('src/main/services/newfeature/example.ts', "export const x = 1;", 'unplaced'),
