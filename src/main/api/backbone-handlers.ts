@@ -4,7 +4,8 @@
 
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
-import { addBackbone, downloadBackbone, extractProjectFeatures, listBackbones } from '../services/backbones/service';
+import { addBackbone, downloadBackbone, listBackbones } from '../services/backbones/service';
+import { extractProjectFeatures } from '../services/training/project-features';
 import { planTraining } from '../services/training/train';
 import type { Session } from './studio';
 

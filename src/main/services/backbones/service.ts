@@ -1,14 +1,13 @@
-// What the front ends do with backbones: list them, download one, add one from this machine,
-// and extract a project's features ahead of training (a background job while labeling goes on).
+// What the front ends do with backbones: list them, download one, add one from this machine
+// (extracting a project's features ahead of training is training's: training/project-features.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { BackboneDownload, BackboneInfo, TrainConfig } from '../../../shared/types';
-import type { Project } from '../../store/project';
+import type { BackboneDownload, BackboneInfo } from '../../../shared/types';
 import { downloadCopy } from './download';
 import { onnxFeatureGraph, onnxValueNames } from '../onnx/surgery';
-import { ensureFeatures, type FeaturePack } from './extract';
+import { ensureFeatures } from './extract';
 import { backboneAtPath, customBackbone, downloadableCopy, listBackbones, tfjsFiles } from './locate';
 import { loadRegistry, saveUserBackbone, userBackbones, type UserBackbone } from './registry';
 
@@ -114,23 +113,6 @@ export async function addBackbone(request: AddRequest): Promise<BackboneInfo> {
   if (userBackbones().some((u) => u.name === name && u.path !== target)) throw new LoupeError('ALREADY_EXISTS', `A backbone named "${name}" was already added from elsewhere.`);
   saveUserBackbone(user);
   return listBackbones().find((b) => b.name === name)!;
-}
-
-/** Every live image's features for the backbone a run would use (flipped copies of training images too where it would). */
-export async function extractProjectFeatures(
-  project: Project,
-  config: TrainConfig,
-  options: { signal?: AbortSignal; onProgress?: (done: number, total: number, phase: string) => void } = {},
-): Promise<{ images: number; failed: number; seconds: number }> {
-  const { prepareFeatures } = await import('../training/transfer');
-  const started = performance.now();
-  const rows = project.db
-    .prepare(`SELECT i.hash, i.ext, i.split, l.image_id IS NOT NULL AS labeled FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE i.removed_at IS NULL`)
-    .all() as { hash: string; ext: string; split: string; labeled: number }[];
-  const items = rows.map((r) => ({ hash: r.hash, ext: r.ext, split: r.labeled ? r.split : 'unlabeled' }));
-  const prepared = await prepareFeatures(project, config, items, options);
-  const pack: FeaturePack = prepared.pack;
-  return { images: rows.length - pack.failed.size, failed: pack.failed.size, seconds: (performance.now() - started) / 1000 };
 }
 
 export { ensureFeatures };
