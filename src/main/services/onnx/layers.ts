@@ -3,12 +3,11 @@
 // reordered from Keras' layout to ONNX's here (kernels [kh, kw, in, out] -> [out, in, kh, kw]).
 
 import { LoupeError } from '../../../shared/errors';
-import { ConvertContext, permute, unsupported, type Value } from './context';
+import { ConvertContext, unsupported, type Value } from './context';
+import { HWCM_TO_CMHW, HWIO_TO_OIHW, NCHW_TO_NHWC, permute, window2d, type Padding } from './layout';
 import type { LayerSpec } from './layers-model';
 
 export type LayerConverter = (ctx: ConvertContext, layer: LayerSpec, inputs: Value[]) => Value;
-
-type Padding = 'valid' | 'same';
 
 function pair(value: unknown, fallback: number): [number, number] {
   if (value === undefined || value === null) return [fallback, fallback];
@@ -33,28 +32,11 @@ function one(layer: LayerSpec, inputs: Value[]): Value {
   return inputs[0];
 }
 
-/**
- * Output size and padding of a sliding window along one axis, as TensorFlow computes them:
- * `same` pads (total) so the output is ceil(in / stride), the smaller half before.
- */
-export function window(size: number, kernel: number, stride: number, dilation: number, pad: Padding): { out: number; begin: number; end: number } {
-  const span = (kernel - 1) * dilation + 1;
-  if (pad === 'valid') return { out: Math.floor((size - span) / stride) + 1, begin: 0, end: 0 };
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + span - size, 0);
-  return { out, begin: Math.floor(total / 2), end: total - Math.floor(total / 2) };
-}
-
 /** kernel_shape, strides, dilations and explicit pads of a 2-D window over an [H, W, C] input. */
-function window2d(layer: LayerSpec, shape: number[], kernel: [number, number], strides: [number, number], dilations: [number, number], pad: Padding) {
-  const h = window(shape[0], kernel[0], strides[0], dilations[0], pad);
-  const w = window(shape[1], kernel[1], strides[1], dilations[1], pad);
-  if (h.out < 1 || w.out < 1) throw unsupported(layer, `gets an input (${shape.join('x')}) smaller than its window`);
-  return {
-    attrs: { kernel_shape: kernel, strides, dilations, pads: [h.begin, w.begin, h.end, w.end] },
-    height: h.out,
-    width: w.out,
-  };
+function convWindow(layer: LayerSpec, shape: number[], kernel: [number, number], strides: [number, number], dilations: [number, number], pad: Padding) {
+  const { height, width, pads } = window2d([shape[0], shape[1]], kernel, strides, dilations, pad);
+  if (height < 1 || width < 1) throw unsupported(layer, `gets an input (${shape.join('x')}) smaller than its window`);
+  return { attrs: { kernel_shape: kernel, strides, dilations, pads }, height, width };
 }
 
 const conv2d: LayerConverter = (ctx, layer, inputs) => {
@@ -64,9 +46,9 @@ const conv2d: LayerConverter = (ctx, layer, inputs) => {
   const [kh, kw, inPerGroup, filters] = kernel.shape;
   const groups = Number(layer.config.groups ?? 1);
   if (inPerGroup * groups !== x.shape[2]) throw unsupported(layer, `has a kernel for ${inPerGroup * groups} channels but gets ${x.shape[2]}`);
-  const win = window2d(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
+  const win = convWindow(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
   const g = ctx.graph;
-  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, permute(kernel.data, kernel.shape, [3, 2, 0, 1]), [filters, inPerGroup, kh, kw])];
+  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, permute(kernel.data, kernel.shape, HWIO_TO_OIHW), [filters, inPerGroup, kh, kw])];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
   if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [filters]));
   const y = g.node('Conv', inputsOnnx, { ...win.attrs, group: groups }, layer.name);
@@ -80,10 +62,10 @@ const depthwiseConv2d: LayerConverter = (ctx, layer, inputs) => {
   const kernel = ctx.weight(layer, 'depthwise_kernel');
   const [kh, kw, channels, multiplier] = kernel.shape;
   if (channels !== x.shape[2]) throw unsupported(layer, `has a kernel for ${channels} channels but gets ${x.shape[2]}`);
-  const win = window2d(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
+  const win = convWindow(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
   const g = ctx.graph;
   // Output channel c * multiplier + m is input channel c through kernel[:, :, c, m].
-  const weights = permute(kernel.data, kernel.shape, [2, 3, 0, 1]);
+  const weights = permute(kernel.data, kernel.shape, HWCM_TO_CMHW);
   const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, weights, [channels * multiplier, 1, kh, kw])];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
   if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [channels * multiplier]));
@@ -182,7 +164,7 @@ function pooling(op: 'MaxPool' | 'AveragePool'): LayerConverter {
     const x = ctx.channelsFirst(one(layer, inputs), layer);
     const size = pair(layer.config.pool_size, 2);
     const strides = pair(layer.config.strides ?? size, 1);
-    const win = window2d(layer, x.shape, size, strides, [1, 1], padding(layer));
+    const win = convWindow(layer, x.shape, size, strides, [1, 1], padding(layer));
     const { kernel_shape, pads } = win.attrs;
     // TensorFlow leaves the padding out of an average (ONNX: count_include_pad 0).
     const attrs = op === 'AveragePool' ? { kernel_shape, strides, pads, count_include_pad: 0 } : { kernel_shape, strides, pads };
@@ -263,7 +245,7 @@ const concatenate: LayerConverter = (ctx, layer, inputs) => {
   const nchw = rank === 4;
   const xs = inputs.map((v) => (nchw ? ctx.channelsFirst(v, layer) : ctx.keras(v)));
   // Keras axes (N, H, W, C) are axes (0, 2, 3, 1) of an NCHW tensor.
-  const onnxAxis = nchw ? [0, 2, 3, 1][axis] : axis;
+  const onnxAxis = nchw ? NCHW_TO_NHWC[axis] : axis;
   return { name: ctx.graph.node('Concat', xs.map((v) => v.name), { axis: onnxAxis }, layer.name), shape, layout: xs[0].layout };
 };
 

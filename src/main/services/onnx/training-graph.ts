@@ -8,6 +8,7 @@
 // head). Supported layers: the ones Loupe's architectures use.
 
 import type * as tf from '@tensorflow/tfjs';
+import { HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
 import { GraphBuilder, INT64, type Dim } from './training-builder';
 
 export interface GraphWeights {
@@ -54,18 +55,14 @@ interface Ctx {
   dropouts: { features: number; dims: number[]; rate: number; input: string }[];
 }
 
-const NHWC_TO_NCHW = [0, 3, 1, 2];
-const NCHW_TO_NHWC = [0, 2, 3, 1];
-
 function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [v as number, v as number];
 }
 
-/** TF 'same' / 'valid' padding as ONNX pads [top, left, bottom, right]. */
-function padsFor(padding: string, size: [number, number], kernel: [number, number], strides: [number, number]): number[] {
-  if (padding === 'valid') return [0, 0, 0, 0];
-  const total = [0, 1].map((i) => Math.max((Math.ceil(size[i] / strides[i]) - 1) * strides[i] + kernel[i] - size[i], 0));
-  return [Math.floor(total[0] / 2), Math.floor(total[1] / 2), total[0] - Math.floor(total[0] / 2), total[1] - Math.floor(total[1] / 2)];
+/** TF 'same' / 'valid' padding of an undilated window as ONNX pads [top, left, bottom, right]. */
+function padsFor(padding: unknown, size: [number, number], kernel: [number, number], strides: [number, number]): number[] {
+  if (padding !== 'valid' && padding !== 'same') throw new Error(`Padding ${String(padding)} is not supported by the onnxruntime trainer.`);
+  return window2d(size, kernel, strides, [1, 1], padding).pads;
 }
 
 function shapeOf(layer: tf.layers.Layer, which: 'in' | 'out'): number[] {
@@ -106,10 +103,10 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
   if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
   const [, h, w, cin] = shapeOf(layer, 'in');
   const [, oh, ow, cout] = shapeOf(layer, 'out');
-  const pads = padsFor(c.padding as string, [h, w], kernel, strides);
+  const pads = padsFor(c.padding, [h, w], kernel, strides);
   const kVar = weight(layer, 'kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
-  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: [3, 2, 0, 1] });
+  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWIO_TO_OIHW });
   const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
   const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
   const act = c.activation === 'relu' ? relu(ctx, z) : null;
@@ -276,7 +273,7 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
         const kernel = pair(c.poolSize);
         const strides = pair(c.strides ?? c.poolSize);
         const [, ih, iw] = shapeOf(layer, 'in');
-        const pads = padsFor(c.padding as string, [ih, iw], kernel, strides);
+        const pads = padsFor(c.padding, [ih, iw], kernel, strides);
         const [out, indices] = g.nodeN('MaxPool', [inputs[0]], ctx.training ? 2 : 1, { kernel_shape: kernel, strides, pads });
         y = out;
         back = (dy) => {
