@@ -83,7 +83,7 @@ export class ConvertContext {
       case 'relu':
         return same(g.node('Relu', [v.name], {}, base));
       case 'relu6':
-        return same(g.node('Clip', [v.name, g.scalar(`${base}/min`, 0), g.scalar(`${base}/max`, 6)], {}, base));
+        return same(g.node('Clip', [v.name, g.scalar(0, `${base}/min`), g.scalar(6, `${base}/max`)], {}, base));
       case 'sigmoid':
         return same(g.node('Sigmoid', [v.name], {}, base));
       case 'tanh':

@@ -48,9 +48,9 @@ const conv2d: LayerConverter = (ctx, layer, inputs) => {
   if (inPerGroup * groups !== x.shape[2]) throw unsupported(layer, `has a kernel for ${inPerGroup * groups} channels but gets ${x.shape[2]}`);
   const win = convWindow(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
   const g = ctx.graph;
-  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, permute(kernel.data, kernel.shape, HWIO_TO_OIHW), [filters, inPerGroup, kh, kw])];
+  const inputsOnnx = [x.name, g.floats(permute(kernel.data, kernel.shape, HWIO_TO_OIHW), [filters, inPerGroup, kh, kw], `${layer.name}/kernel`)];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
-  if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [filters]));
+  if (bias) inputsOnnx.push(g.floats(bias.data, [filters], `${layer.name}/bias`));
   const y = g.node('Conv', inputsOnnx, { ...win.attrs, group: groups }, layer.name);
   return ctx.activation({ name: y, shape: [win.height, win.width, filters], layout: 'nchw' }, layer.config.activation, layer);
 };
@@ -66,9 +66,9 @@ const depthwiseConv2d: LayerConverter = (ctx, layer, inputs) => {
   const g = ctx.graph;
   // Output channel c * multiplier + m is input channel c through kernel[:, :, c, m].
   const weights = permute(kernel.data, kernel.shape, HWCM_TO_CMHW);
-  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, weights, [channels * multiplier, 1, kh, kw])];
+  const inputsOnnx = [x.name, g.floats(weights, [channels * multiplier, 1, kh, kw], `${layer.name}/kernel`)];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
-  if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [channels * multiplier]));
+  if (bias) inputsOnnx.push(g.floats(bias.data, [channels * multiplier], `${layer.name}/bias`));
   const y = g.node('Conv', inputsOnnx, { ...win.attrs, group: channels }, layer.name);
   return ctx.activation({ name: y, shape: [win.height, win.width, channels * multiplier], layout: 'nchw' }, layer.config.activation, layer);
 };
@@ -80,14 +80,14 @@ const dense: LayerConverter = (ctx, layer, inputs) => {
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
   const x = ctx.keras(one(layer, inputs));
   if (x.shape[x.shape.length - 1] !== inUnits) throw unsupported(layer, `has a kernel for ${inUnits} inputs but gets ${x.shape.join('x')}`);
-  const w = g.floats(`${layer.name}/kernel`, kernel.data, [inUnits, units]);
+  const w = g.floats(kernel.data, [inUnits, units], `${layer.name}/kernel`);
   let y: string;
   if (x.shape.length === 1) {
-    y = g.node('Gemm', bias ? [x.name, w, g.floats(`${layer.name}/bias`, bias.data, [units])] : [x.name, w], {}, layer.name);
+    y = g.node('Gemm', bias ? [x.name, w, g.floats(bias.data, [units], `${layer.name}/bias`)] : [x.name, w], {}, layer.name);
   } else {
     // Keras applies a dense layer to the last axis of a higher-rank input.
     y = g.node('MatMul', [x.name, w], {}, bias ? undefined : layer.name);
-    if (bias) y = g.node('Add', [y, g.floats(`${layer.name}/bias`, bias.data, [units])], {}, layer.name);
+    if (bias) y = g.node('Add', [y, g.floats(bias.data, [units], `${layer.name}/bias`)], {}, layer.name);
   }
   return ctx.activation({ name: y, shape: [...x.shape.slice(0, -1), units], layout: 'keras' }, layer.config.activation, layer);
 };
@@ -111,10 +111,10 @@ const batchNormalization: LayerConverter = (ctx, layer, inputs) => {
       'BatchNormalization',
       [
         x.name,
-        g.floats(`${layer.name}/gamma`, gamma?.data ?? new Float32Array(n).fill(1), [n]),
-        g.floats(`${layer.name}/beta`, beta?.data ?? new Float32Array(n), [n]),
-        g.floats(`${layer.name}/moving_mean`, mean.data, [n]),
-        g.floats(`${layer.name}/moving_variance`, variance.data, [n]),
+        g.floats(gamma?.data ?? new Float32Array(n).fill(1), [n], `${layer.name}/gamma`),
+        g.floats(beta?.data ?? new Float32Array(n), [n], `${layer.name}/beta`),
+        g.floats(mean.data, [n], `${layer.name}/moving_mean`),
+        g.floats(variance.data, [n], `${layer.name}/moving_variance`),
       ],
       { epsilon: { float: epsilon } },
       layer.name,
@@ -129,8 +129,8 @@ const batchNormalization: LayerConverter = (ctx, layer, inputs) => {
     scale[i] = (gamma?.data[i] ?? 1) / Math.sqrt(variance.data[i] + epsilon);
     shift[i] = (beta?.data[i] ?? 0) - mean.data[i] * scale[i];
   }
-  const scaled = g.node('Mul', [x.name, g.floats(`${layer.name}/scale`, scale, [n])]);
-  return { ...x, name: g.node('Add', [scaled, g.floats(`${layer.name}/shift`, shift, [n])], {}, layer.name) };
+  const scaled = g.node('Mul', [x.name, g.floats(scale, [n], `${layer.name}/scale`)]);
+  return { ...x, name: g.node('Add', [scaled, g.floats(shift, [n], `${layer.name}/shift`)], {}, layer.name) };
 };
 
 const activation: LayerConverter = (ctx, layer, inputs) => ctx.activation(one(layer, inputs), layer.config.activation, layer);
@@ -143,7 +143,7 @@ const relu: LayerConverter = (ctx, layer, inputs) => {
   const threshold = Number(layer.config.threshold ?? 0);
   if (slope !== 0 || threshold !== 0) throw unsupported(layer, 'has a negative slope or threshold');
   const g = ctx.graph;
-  if (typeof max === 'number') return { ...x, name: g.node('Clip', [x.name, g.scalar(`${layer.name}/min`, 0), g.scalar(`${layer.name}/max`, max)], {}, layer.name) };
+  if (typeof max === 'number') return { ...x, name: g.node('Clip', [x.name, g.scalar(0, `${layer.name}/min`), g.scalar(max, `${layer.name}/max`)], {}, layer.name) };
   return { ...x, name: g.node('Relu', [x.name], {}, layer.name) };
 };
 
@@ -203,7 +203,7 @@ const reshape: LayerConverter = (ctx, layer, inputs) => {
   if (shape.reduce((a, b) => a * b, 1) !== size || !shape.every(Number.isInteger)) {
     throw unsupported(layer, `reshapes ${x.shape.join('x')} to ${target.join('x')}`);
   }
-  const y = ctx.graph.node('Reshape', [x.name, ctx.graph.int64s(`${layer.name}/shape`, [-1, ...shape])], {}, layer.name);
+  const y = ctx.graph.node('Reshape', [x.name, ctx.graph.ints([-1, ...shape], `${layer.name}/shape`)], {}, layer.name);
   return { name: y, shape, layout: 'keras' };
 };
 
@@ -217,7 +217,7 @@ const zeroPadding2d: LayerConverter = (ctx, layer, inputs) => {
   else if (Array.isArray(p) && p.every((v) => Array.isArray(v))) [[top, bottom], [left, right]] = p as [[number, number], [number, number]];
   else throw unsupported(layer, `has padding ${JSON.stringify(p)}`);
   const g = ctx.graph;
-  const y = g.node('Pad', [x.name, g.int64s(`${layer.name}/pads`, [0, 0, top, left, 0, 0, bottom, right])], { mode: 'constant' }, layer.name);
+  const y = g.node('Pad', [x.name, g.ints([0, 0, top, left, 0, 0, bottom, right], `${layer.name}/pads`)], { mode: 'constant' }, layer.name);
   return { name: y, shape: [x.shape[0] + top + bottom, x.shape[1] + left + right, x.shape[2]], layout: 'nchw' };
 };
 
@@ -254,8 +254,8 @@ const rescaling: LayerConverter = (ctx, layer, inputs) => {
   const scale = Number(layer.config.scale ?? 1);
   const offset = Number(layer.config.offset ?? 0);
   const g = ctx.graph;
-  const scaled = g.node('Mul', [x.name, g.scalar(`${layer.name}/scale`, scale)], {}, offset === 0 ? layer.name : undefined);
-  return { ...x, name: offset === 0 ? scaled : g.node('Add', [scaled, g.scalar(`${layer.name}/offset`, offset)], {}, layer.name) };
+  const scaled = g.node('Mul', [x.name, g.scalar(scale, `${layer.name}/scale`)], {}, offset === 0 ? layer.name : undefined);
+  return { ...x, name: offset === 0 ? scaled : g.node('Add', [scaled, g.scalar(offset, `${layer.name}/offset`)], {}, layer.name) };
 };
 
 /** Keras Permute: reorders the axes after the batch (`dims` counts from 1). */

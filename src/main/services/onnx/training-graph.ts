@@ -9,7 +9,8 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
-import { GraphBuilder, INT64, type Dim } from './training-builder';
+import { GraphBuilder } from './graph-builder';
+import type { Dim } from './proto';
 
 export interface GraphWeights {
   /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */
@@ -33,6 +34,8 @@ export interface TrainingGraph {
   dropouts: { features: number; dims: number[]; rate: number }[];
 }
 
+/** ScatterElements with a reduction (MaxPool's gradient) needs opset 16. */
+const OPSET = 17;
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 type LayerLike = tf.layers.Layer & {
@@ -353,7 +356,8 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
 }
 
 function newContext(training: boolean, name: string, model: tf.LayersModel): Ctx {
-  const g = new GraphBuilder(name);
+  // Counter names and shared constants: a training step has thousands of values no one reads.
+  const g = new GraphBuilder({ name, names: 'counter', dedupeConstants: true });
   const weightIn = new Map<tf.LayerVariable, string>();
   model.weights.forEach((w, i) => weightIn.set(w, g.input(`w${i}`, w.shape as number[])));
   return { g, training, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
@@ -364,7 +368,7 @@ export function inferenceGraph(model: tf.LayersModel): Uint8Array {
   const ctx = newContext(false, 'loupe_infer', model);
   const { probs } = walk(ctx, model);
   ctx.g.output('probs', probs, ['B', model.outputs[0].shape[1] as number]);
-  return ctx.g.encode();
+  return ctx.g.encode({ opset: OPSET });
 }
 
 /**
@@ -426,6 +430,5 @@ export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): 
     }
     g.output(`w${i}_new`, next, shape);
   });
-  void INT64;
-  return { bytes: g.encode(), trainable, slots, dropouts: ctx.dropouts.map(({ features, dims, rate }) => ({ features, dims, rate })) };
+  return { bytes: g.encode({ opset: OPSET }), trainable, slots, dropouts: ctx.dropouts.map(({ features, dims, rate }) => ({ features, dims, rate })) };
 }
