@@ -17,8 +17,11 @@ describe('GraphBuilder', () => {
     const c = g.node('Sigmoid', [b]);
     const one = g.scalar(1, 'dense 1/one');
     const oneAgain = g.scalar(1, 'dense 1/one');
-    g.output('probabilities', g.node('Mul', [c, one]), ['N', 2]);
-    expect([a, b, c, one, oneAgain]).toEqual(['probabilities_1', 'dense_1', 'sigmoid', 'dense_1/one', 'dense_1/one_1']);
+    // An exact name is kept as it is (another model's input name, spliced in).
+    const exact = g.nodeAs('input:0 [x]', 'Identity', [c]);
+    g.output('probabilities', g.node('Mul', [exact, one]), ['N', 2]);
+    expect([a, b, c, one, oneAgain, exact]).toEqual(['probabilities_1', 'dense_1', 'sigmoid', 'dense_1/one', 'dense_1/one_1', 'input:0 [x]']);
+    expect(() => g.nodeAs('sigmoid', 'Relu', [c])).toThrow('ONNX name sigmoid is taken');
     const graph = g.graph();
     expect(graph.name).toBe('m');
     expect(graph.node!.at(-1)).toMatchObject({ opType: 'Identity', input: ['mul'], output: ['probabilities'] });

@@ -2,8 +2,8 @@
 // (training-graph.ts) and backbone surgery (surgery.ts) add their nodes and constants here; the
 // options say how they differ: generated value names readable (layer names become tensor names,
 // for exported files people open) or from a counter (compiled graphs of thousands of values no
-// one reads), and whether equal small constants share one initializer. Graph inputs and outputs
-// keep their exact names; a node may have several outputs. The opset is chosen when encoding:
+// one reads), and whether equal small constants share one initializer. Graph inputs, outputs and
+// nodeAs outputs keep their exact names; a node may have several outputs. The opset is chosen when encoding:
 // a fragment spliced into another model (surgery) takes that model's.
 
 import { attribute, encodeModel, FLOAT, INT64, valueInfo, type AttrValue, type Dim, type Onnx } from './proto';
@@ -81,11 +81,14 @@ export class GraphBuilder {
 
   /** Declares `value` a graph output under exactly `name` (through an Identity when the names differ). */
   output(name: string, value: string, dims: Dim[], elemType = FLOAT): void {
-    if (value !== name) {
-      if (!this.#reserved.delete(name)) this.#claim(name);
-      this.#add('Identity', [value], {}, [name]);
-    }
+    if (value !== name) this.nodeAs(name, 'Identity', [value]);
     this.#outputs.push(valueInfo(name, dims, elemType));
+  }
+
+  /** Adds a node whose one output is exactly `name` (reserved before, or not used yet); returns it. */
+  nodeAs(name: string, opType: string, inputs: string[], attrs: Attrs = {}): string {
+    if (!this.#reserved.delete(name)) this.#claim(name);
+    return this.#add(opType, inputs, attrs, [name])[0];
   }
 
   /** Adds a node with one output, named from `output` (a hint) or the op; returns the output's name. */
