@@ -12,7 +12,7 @@ import { ARCH_NAMES } from '../../../src/shared/types';
 import { convertToOnnx } from '../../../src/main/services/onnx/convert';
 import { inspectOnnx } from '../../../src/main/services/onnx/inspect';
 import { readLayersModelDir } from '../../../src/main/services/onnx/layers-model';
-import { window } from '../../../src/main/services/onnx/layers';
+import { window } from '../../../src/main/services/onnx/layout';
 import { compareProbabilities, parityPassed } from '../../../src/main/services/export/parity';
 import { ARCHITECTURES } from '../../../src/main/services/training/architectures';
 import { activateBackend } from '../../../src/main/services/tfjs/backends';

@@ -5,6 +5,7 @@
 
 import { LoupeError } from '../../../shared/errors';
 import type { GraphBuilder } from './graph-builder';
+import { NCHW_TO_NHWC, NHWC_TO_NCHW } from './layout';
 import type { LayerSpec, Weight } from './layers-model';
 
 /** `keras`: the tensor is in Keras order (NHWC for images); `nchw`: a 4-D tensor moved to NCHW. */
@@ -17,9 +18,6 @@ export interface Value {
   shape: number[];
   layout: Layout;
 }
-
-export const NHWC_TO_NCHW = [0, 3, 1, 2];
-export const NCHW_TO_NHWC = [0, 2, 3, 1];
 
 export function unsupported(layer: LayerSpec, what: string): LoupeError {
   return new LoupeError('NOT_SUPPORTED', `Layer "${layer.name}" (${layer.className}) ${what}, which the ONNX export does not support.`);
@@ -85,7 +83,7 @@ export class ConvertContext {
       case 'relu':
         return same(g.node('Relu', [v.name], {}, base));
       case 'relu6':
-        return same(g.node('Clip', [v.name, g.scalar(`${base}/min`, 0), g.scalar(`${base}/max`, 6)], {}, base));
+        return same(g.node('Clip', [v.name, g.scalar(0, `${base}/min`), g.scalar(6, `${base}/max`)], {}, base));
       case 'sigmoid':
         return same(g.node('Sigmoid', [v.name], {}, base));
       case 'tanh':
@@ -116,26 +114,4 @@ export class ConvertContext {
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Reorders a dense row-major array: `perm[i]` is the source axis of output axis i. */
-export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const strides = new Array<number>(rank);
-  strides[rank - 1] = 1;
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
-  const srcStride = perm.map((p) => strides[p]);
-  const out = new Float32Array(data.length);
-  const index = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += index[i] * srcStride[i];
-    out[o] = data[src];
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++index[i] < outShape[i]) break;
-      index[i] = 0;
-    }
-  }
-  return out;
 }

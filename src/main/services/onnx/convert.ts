@@ -13,6 +13,8 @@ import { GraphBuilder } from './graph-builder';
 import { callKey, type LayersGraph } from './layers-model';
 import { LAYER_CONVERTERS } from './layers';
 
+/** The widest runtime support (onnxruntime, OpenCV, TensorRT, browsers). */
+export const OPSET = 13;
 export const INPUT_NAME = 'pixels';
 export const OUTPUT_NAME = 'probabilities';
 
@@ -37,16 +39,18 @@ export interface Converted {
 }
 
 export function convertToOnnx(model: LayersGraph, options: ConvertOptions): Converted {
-  const g = new GraphBuilder();
-  const inputName = g.reserve(options.inputName ?? INPUT_NAME);
+  // Readable names (layer names become tensor names) and no shared constants: each layer's
+  // weights and constants stay its own in tools that show the graph.
+  const g = new GraphBuilder({ name: model.name, names: 'readable', dedupeConstants: false });
+  const inputName = g.input(options.inputName ?? INPUT_NAME, ['N', ...model.input.shape]);
   const outputName = g.reserve(options.outputName ?? OUTPUT_NAME);
   const ctx = new ConvertContext(g, model.weights);
 
   let input: Value = { name: inputName, shape: model.input.shape, layout: 'keras' };
   if (options.preprocess) {
     const { scale, offset } = options.preprocess;
-    if (scale !== 1) input = { ...input, name: g.node('Mul', [input.name, g.scalar('preprocess/scale', scale)], {}, 'preprocess/scaled') };
-    if (offset !== 0) input = { ...input, name: g.node('Add', [input.name, g.scalar('preprocess/offset', offset)], {}, 'preprocess/shifted') };
+    if (scale !== 1) input = { ...input, name: g.node('Mul', [input.name, g.scalar(scale, 'preprocess/scale')], {}, 'preprocess/scaled') };
+    if (offset !== 0) input = { ...input, name: g.node('Add', [input.name, g.scalar(offset, 'preprocess/offset')], {}, 'preprocess/shifted') };
   }
 
   const counts: Record<string, number> = {};
@@ -91,11 +95,9 @@ export function convertToOnnx(model: LayersGraph, options: ConvertOptions): Conv
   };
 
   const result = ctx.keras(valueOf(model.output));
-  g.node('Identity', [result.name], {}, outputName);
+  g.output(outputName, result.name, ['N', ...result.shape]);
   const bytes = g.encode({
-    name: model.name,
-    input: { name: inputName, dims: ['N', ...model.input.shape] },
-    output: { name: outputName, dims: ['N', ...result.shape] },
+    opset: OPSET,
     producerVersion: options.producerVersion,
     docString: options.docString,
     metadata: options.metadata,

@@ -2,7 +2,7 @@
 // are not an ONNX model (damaged, truncated, something else renamed .onnx).
 
 import { LoupeError } from '../../../shared/errors';
-import { onnx } from './graph-builder';
+import { onnx } from './proto';
 
 export interface OnnxTensorInfo {
   name: string;

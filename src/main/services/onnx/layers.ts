@@ -3,12 +3,11 @@
 // reordered from Keras' layout to ONNX's here (kernels [kh, kw, in, out] -> [out, in, kh, kw]).
 
 import { LoupeError } from '../../../shared/errors';
-import { ConvertContext, permute, unsupported, type Value } from './context';
+import { ConvertContext, unsupported, type Value } from './context';
+import { HWCM_TO_CMHW, HWIO_TO_OIHW, NCHW_TO_NHWC, permute, window2d, type Padding } from './layout';
 import type { LayerSpec } from './layers-model';
 
 export type LayerConverter = (ctx: ConvertContext, layer: LayerSpec, inputs: Value[]) => Value;
-
-type Padding = 'valid' | 'same';
 
 function pair(value: unknown, fallback: number): [number, number] {
   if (value === undefined || value === null) return [fallback, fallback];
@@ -33,28 +32,11 @@ function one(layer: LayerSpec, inputs: Value[]): Value {
   return inputs[0];
 }
 
-/**
- * Output size and padding of a sliding window along one axis, as TensorFlow computes them:
- * `same` pads (total) so the output is ceil(in / stride), the smaller half before.
- */
-export function window(size: number, kernel: number, stride: number, dilation: number, pad: Padding): { out: number; begin: number; end: number } {
-  const span = (kernel - 1) * dilation + 1;
-  if (pad === 'valid') return { out: Math.floor((size - span) / stride) + 1, begin: 0, end: 0 };
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + span - size, 0);
-  return { out, begin: Math.floor(total / 2), end: total - Math.floor(total / 2) };
-}
-
 /** kernel_shape, strides, dilations and explicit pads of a 2-D window over an [H, W, C] input. */
-function window2d(layer: LayerSpec, shape: number[], kernel: [number, number], strides: [number, number], dilations: [number, number], pad: Padding) {
-  const h = window(shape[0], kernel[0], strides[0], dilations[0], pad);
-  const w = window(shape[1], kernel[1], strides[1], dilations[1], pad);
-  if (h.out < 1 || w.out < 1) throw unsupported(layer, `gets an input (${shape.join('x')}) smaller than its window`);
-  return {
-    attrs: { kernel_shape: kernel, strides, dilations, pads: [h.begin, w.begin, h.end, w.end] },
-    height: h.out,
-    width: w.out,
-  };
+function convWindow(layer: LayerSpec, shape: number[], kernel: [number, number], strides: [number, number], dilations: [number, number], pad: Padding) {
+  const { height, width, pads } = window2d([shape[0], shape[1]], kernel, strides, dilations, pad);
+  if (height < 1 || width < 1) throw unsupported(layer, `gets an input (${shape.join('x')}) smaller than its window`);
+  return { attrs: { kernel_shape: kernel, strides, dilations, pads }, height, width };
 }
 
 const conv2d: LayerConverter = (ctx, layer, inputs) => {
@@ -64,11 +46,11 @@ const conv2d: LayerConverter = (ctx, layer, inputs) => {
   const [kh, kw, inPerGroup, filters] = kernel.shape;
   const groups = Number(layer.config.groups ?? 1);
   if (inPerGroup * groups !== x.shape[2]) throw unsupported(layer, `has a kernel for ${inPerGroup * groups} channels but gets ${x.shape[2]}`);
-  const win = window2d(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
+  const win = convWindow(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
   const g = ctx.graph;
-  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, permute(kernel.data, kernel.shape, [3, 2, 0, 1]), [filters, inPerGroup, kh, kw])];
+  const inputsOnnx = [x.name, g.floats(permute(kernel.data, kernel.shape, HWIO_TO_OIHW), [filters, inPerGroup, kh, kw], `${layer.name}/kernel`)];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
-  if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [filters]));
+  if (bias) inputsOnnx.push(g.floats(bias.data, [filters], `${layer.name}/bias`));
   const y = g.node('Conv', inputsOnnx, { ...win.attrs, group: groups }, layer.name);
   return ctx.activation({ name: y, shape: [win.height, win.width, filters], layout: 'nchw' }, layer.config.activation, layer);
 };
@@ -80,13 +62,13 @@ const depthwiseConv2d: LayerConverter = (ctx, layer, inputs) => {
   const kernel = ctx.weight(layer, 'depthwise_kernel');
   const [kh, kw, channels, multiplier] = kernel.shape;
   if (channels !== x.shape[2]) throw unsupported(layer, `has a kernel for ${channels} channels but gets ${x.shape[2]}`);
-  const win = window2d(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
+  const win = convWindow(layer, x.shape, [kh, kw], pair(layer.config.strides, 1), pair(layer.config.dilation_rate, 1), padding(layer));
   const g = ctx.graph;
   // Output channel c * multiplier + m is input channel c through kernel[:, :, c, m].
-  const weights = permute(kernel.data, kernel.shape, [2, 3, 0, 1]);
-  const inputsOnnx = [x.name, g.floats(`${layer.name}/kernel`, weights, [channels * multiplier, 1, kh, kw])];
+  const weights = permute(kernel.data, kernel.shape, HWCM_TO_CMHW);
+  const inputsOnnx = [x.name, g.floats(weights, [channels * multiplier, 1, kh, kw], `${layer.name}/kernel`)];
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
-  if (bias) inputsOnnx.push(g.floats(`${layer.name}/bias`, bias.data, [channels * multiplier]));
+  if (bias) inputsOnnx.push(g.floats(bias.data, [channels * multiplier], `${layer.name}/bias`));
   const y = g.node('Conv', inputsOnnx, { ...win.attrs, group: channels }, layer.name);
   return ctx.activation({ name: y, shape: [win.height, win.width, channels * multiplier], layout: 'nchw' }, layer.config.activation, layer);
 };
@@ -98,14 +80,14 @@ const dense: LayerConverter = (ctx, layer, inputs) => {
   const bias = layer.config.use_bias === false ? null : ctx.weight(layer, 'bias');
   const x = ctx.keras(one(layer, inputs));
   if (x.shape[x.shape.length - 1] !== inUnits) throw unsupported(layer, `has a kernel for ${inUnits} inputs but gets ${x.shape.join('x')}`);
-  const w = g.floats(`${layer.name}/kernel`, kernel.data, [inUnits, units]);
+  const w = g.floats(kernel.data, [inUnits, units], `${layer.name}/kernel`);
   let y: string;
   if (x.shape.length === 1) {
-    y = g.node('Gemm', bias ? [x.name, w, g.floats(`${layer.name}/bias`, bias.data, [units])] : [x.name, w], {}, layer.name);
+    y = g.node('Gemm', bias ? [x.name, w, g.floats(bias.data, [units], `${layer.name}/bias`)] : [x.name, w], {}, layer.name);
   } else {
     // Keras applies a dense layer to the last axis of a higher-rank input.
     y = g.node('MatMul', [x.name, w], {}, bias ? undefined : layer.name);
-    if (bias) y = g.node('Add', [y, g.floats(`${layer.name}/bias`, bias.data, [units])], {}, layer.name);
+    if (bias) y = g.node('Add', [y, g.floats(bias.data, [units], `${layer.name}/bias`)], {}, layer.name);
   }
   return ctx.activation({ name: y, shape: [...x.shape.slice(0, -1), units], layout: 'keras' }, layer.config.activation, layer);
 };
@@ -129,10 +111,10 @@ const batchNormalization: LayerConverter = (ctx, layer, inputs) => {
       'BatchNormalization',
       [
         x.name,
-        g.floats(`${layer.name}/gamma`, gamma?.data ?? new Float32Array(n).fill(1), [n]),
-        g.floats(`${layer.name}/beta`, beta?.data ?? new Float32Array(n), [n]),
-        g.floats(`${layer.name}/moving_mean`, mean.data, [n]),
-        g.floats(`${layer.name}/moving_variance`, variance.data, [n]),
+        g.floats(gamma?.data ?? new Float32Array(n).fill(1), [n], `${layer.name}/gamma`),
+        g.floats(beta?.data ?? new Float32Array(n), [n], `${layer.name}/beta`),
+        g.floats(mean.data, [n], `${layer.name}/moving_mean`),
+        g.floats(variance.data, [n], `${layer.name}/moving_variance`),
       ],
       { epsilon: { float: epsilon } },
       layer.name,
@@ -147,8 +129,8 @@ const batchNormalization: LayerConverter = (ctx, layer, inputs) => {
     scale[i] = (gamma?.data[i] ?? 1) / Math.sqrt(variance.data[i] + epsilon);
     shift[i] = (beta?.data[i] ?? 0) - mean.data[i] * scale[i];
   }
-  const scaled = g.node('Mul', [x.name, g.floats(`${layer.name}/scale`, scale, [n])]);
-  return { ...x, name: g.node('Add', [scaled, g.floats(`${layer.name}/shift`, shift, [n])], {}, layer.name) };
+  const scaled = g.node('Mul', [x.name, g.floats(scale, [n], `${layer.name}/scale`)]);
+  return { ...x, name: g.node('Add', [scaled, g.floats(shift, [n], `${layer.name}/shift`)], {}, layer.name) };
 };
 
 const activation: LayerConverter = (ctx, layer, inputs) => ctx.activation(one(layer, inputs), layer.config.activation, layer);
@@ -161,7 +143,7 @@ const relu: LayerConverter = (ctx, layer, inputs) => {
   const threshold = Number(layer.config.threshold ?? 0);
   if (slope !== 0 || threshold !== 0) throw unsupported(layer, 'has a negative slope or threshold');
   const g = ctx.graph;
-  if (typeof max === 'number') return { ...x, name: g.node('Clip', [x.name, g.scalar(`${layer.name}/min`, 0), g.scalar(`${layer.name}/max`, max)], {}, layer.name) };
+  if (typeof max === 'number') return { ...x, name: g.node('Clip', [x.name, g.scalar(0, `${layer.name}/min`), g.scalar(max, `${layer.name}/max`)], {}, layer.name) };
   return { ...x, name: g.node('Relu', [x.name], {}, layer.name) };
 };
 
@@ -182,7 +164,7 @@ function pooling(op: 'MaxPool' | 'AveragePool'): LayerConverter {
     const x = ctx.channelsFirst(one(layer, inputs), layer);
     const size = pair(layer.config.pool_size, 2);
     const strides = pair(layer.config.strides ?? size, 1);
-    const win = window2d(layer, x.shape, size, strides, [1, 1], padding(layer));
+    const win = convWindow(layer, x.shape, size, strides, [1, 1], padding(layer));
     const { kernel_shape, pads } = win.attrs;
     // TensorFlow leaves the padding out of an average (ONNX: count_include_pad 0).
     const attrs = op === 'AveragePool' ? { kernel_shape, strides, pads, count_include_pad: 0 } : { kernel_shape, strides, pads };
@@ -221,7 +203,7 @@ const reshape: LayerConverter = (ctx, layer, inputs) => {
   if (shape.reduce((a, b) => a * b, 1) !== size || !shape.every(Number.isInteger)) {
     throw unsupported(layer, `reshapes ${x.shape.join('x')} to ${target.join('x')}`);
   }
-  const y = ctx.graph.node('Reshape', [x.name, ctx.graph.int64s(`${layer.name}/shape`, [-1, ...shape])], {}, layer.name);
+  const y = ctx.graph.node('Reshape', [x.name, ctx.graph.ints([-1, ...shape], `${layer.name}/shape`)], {}, layer.name);
   return { name: y, shape, layout: 'keras' };
 };
 
@@ -235,7 +217,7 @@ const zeroPadding2d: LayerConverter = (ctx, layer, inputs) => {
   else if (Array.isArray(p) && p.every((v) => Array.isArray(v))) [[top, bottom], [left, right]] = p as [[number, number], [number, number]];
   else throw unsupported(layer, `has padding ${JSON.stringify(p)}`);
   const g = ctx.graph;
-  const y = g.node('Pad', [x.name, g.int64s(`${layer.name}/pads`, [0, 0, top, left, 0, 0, bottom, right])], { mode: 'constant' }, layer.name);
+  const y = g.node('Pad', [x.name, g.ints([0, 0, top, left, 0, 0, bottom, right], `${layer.name}/pads`)], { mode: 'constant' }, layer.name);
   return { name: y, shape: [x.shape[0] + top + bottom, x.shape[1] + left + right, x.shape[2]], layout: 'nchw' };
 };
 
@@ -263,7 +245,7 @@ const concatenate: LayerConverter = (ctx, layer, inputs) => {
   const nchw = rank === 4;
   const xs = inputs.map((v) => (nchw ? ctx.channelsFirst(v, layer) : ctx.keras(v)));
   // Keras axes (N, H, W, C) are axes (0, 2, 3, 1) of an NCHW tensor.
-  const onnxAxis = nchw ? [0, 2, 3, 1][axis] : axis;
+  const onnxAxis = nchw ? NCHW_TO_NHWC[axis] : axis;
   return { name: ctx.graph.node('Concat', xs.map((v) => v.name), { axis: onnxAxis }, layer.name), shape, layout: xs[0].layout };
 };
 
@@ -272,8 +254,8 @@ const rescaling: LayerConverter = (ctx, layer, inputs) => {
   const scale = Number(layer.config.scale ?? 1);
   const offset = Number(layer.config.offset ?? 0);
   const g = ctx.graph;
-  const scaled = g.node('Mul', [x.name, g.scalar(`${layer.name}/scale`, scale)], {}, offset === 0 ? layer.name : undefined);
-  return { ...x, name: offset === 0 ? scaled : g.node('Add', [scaled, g.scalar(`${layer.name}/offset`, offset)], {}, layer.name) };
+  const scaled = g.node('Mul', [x.name, g.scalar(scale, `${layer.name}/scale`)], {}, offset === 0 ? layer.name : undefined);
+  return { ...x, name: offset === 0 ? scaled : g.node('Add', [scaled, g.scalar(offset, `${layer.name}/offset`)], {}, layer.name) };
 };
 
 /** Keras Permute: reorders the axes after the batch (`dims` counts from 1). */

@@ -1,9 +1,8 @@
 // The protobuf shapes of ONNX, in one place: node attributes, typed value infos and the
-// ModelProto around a graph, encoded through onnx-proto (protobufjs). The ONNX backbone wrapper
-// (surgery.ts) uses it, and so do both graph builders: the exporter's
-// (graph-builder.ts: one input, one output, opset 13 for the widest runtime support) and the
-// training compiler's (training-builder.ts: several inputs
-// and outputs, multi-output nodes, opset 17 for its gradient ops).
+// ModelProto around a graph, encoded through onnx-proto (protobufjs). The one graph builder
+// (graph-builder.ts) uses them for the exporter (opset 13, for the widest runtime support) and
+// the training compiler (opset 17, for its gradient ops); backbone surgery (surgery.ts) uses
+// them to read and rewrite other tools' models.
 
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 

@@ -5,8 +5,10 @@
 
 import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
+import { GraphBuilder } from './graph-builder';
+import { NHWC_TO_NCHW } from './layout';
+import { onnx, valueInfo, type Onnx } from './proto';
 import { onnxruntime } from './runtime';
-import { FLOAT, onnx, valueInfo, type Onnx } from './proto';
 
 type Model = Onnx.ModelProto;
 type Node = Onnx.INodeProto;
@@ -18,8 +20,9 @@ function bad(file: string, why: string): LoupeError {
   return new LoupeError('INVALID_INPUT', `${file} cannot be used as a backbone: ${why}`);
 }
 
-function floatConst(name: string, value: number): Onnx.ITensorProto {
-  return { name, dataType: FLOAT, dims: [], rawData: new Uint8Array(Float32Array.of(value).buffer) };
+/** Builds nodes and constants to splice into another model: readable names, so each hint given is the name. */
+function fragment(): GraphBuilder {
+  return new GraphBuilder({ names: 'readable', dedupeConstants: false });
 }
 
 export function readOnnxModel(file: string): Model {
@@ -107,33 +110,32 @@ export async function onnxFeatureGraph(file: string, output: string, resolution:
   if (!produced.has(output)) throw bad(file, `it computes no value named "${output}".`);
 
   // Raw pixels in: scale and offset, then the model's layout, under the model's input name.
-  const pre: Node[] = [
-    { opType: 'Mul', input: [INPUT, 'loupe_pre_scale'], output: ['loupe_pre_scaled'], name: 'loupe_pre_mul' },
-    { opType: 'Add', input: ['loupe_pre_scaled', 'loupe_pre_offset'], output: [input.layout === 'nchw' ? 'loupe_pre_nhwc' : input.name], name: 'loupe_pre_add' },
-    ...(input.layout === 'nchw'
-      ? [{ opType: 'Transpose', input: ['loupe_pre_nhwc'], output: [input.name], name: 'loupe_pre_nchw', attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 3, 1, 2] }] }]
-      : []),
-  ];
-  graph.node = [...pre, ...(graph.node ?? [])];
-  graph.initializer = [...(graph.initializer ?? []), floatConst('loupe_pre_scale', preprocess.scale / 255), floatConst('loupe_pre_offset', preprocess.offset)];
+  const pre = fragment();
+  const scaled = pre.node('Mul', [INPUT, pre.scalar(preprocess.scale / 255, 'loupe_pre_scale')], {}, 'loupe_pre_scaled');
+  const offset = pre.scalar(preprocess.offset, 'loupe_pre_offset');
+  if (input.layout === 'nchw') pre.nodeAs(input.name, 'Transpose', [pre.node('Add', [scaled, offset], {}, 'loupe_pre_nhwc')], { perm: NHWC_TO_NCHW });
+  else pre.nodeAs(input.name, 'Add', [scaled, offset]);
+  const { node: preNodes, initializer: preConstants } = pre.graph();
+  graph.node = [...preNodes!, ...(graph.node ?? [])];
+  graph.initializer = [...(graph.initializer ?? []), ...preConstants!];
   graph.input = [valueInfo(INPUT, ['N', resolution, resolution, 3]), ...(graph.input ?? []).filter((v) => v.name !== input.name)];
 
   const dims = await probe(model, output, resolution, file);
   let features: number;
+  const post = fragment();
   if (dims.length === 2) {
-    graph.node.push({ opType: 'Identity', input: [output], output: [OUTPUT], name: 'loupe_features' });
+    post.nodeAs(OUTPUT, 'Identity', [output]);
     features = dims[1];
   } else if (dims.length === 4) {
     // Square images: the two equal axes are the spatial ones.
     const nhwc = dims[1] === dims[2] && dims[3] !== dims[1];
-    const map = nhwc ? 'loupe_features_nchw' : output;
-    if (nhwc) graph.node.push({ opType: 'Transpose', input: [output], output: [map], name: 'loupe_features_t', attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 3, 1, 2] }] });
-    graph.node.push({ opType: 'GlobalAveragePool', input: [map], output: ['loupe_features_pooled'], name: 'loupe_features_pool' });
-    graph.node.push({ opType: 'Flatten', input: ['loupe_features_pooled'], output: [OUTPUT], name: 'loupe_features', attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] });
+    const map = nhwc ? post.node('Transpose', [output], { perm: NHWC_TO_NCHW }, 'loupe_features_nchw') : output;
+    post.nodeAs(OUTPUT, 'Flatten', [post.node('GlobalAveragePool', [map], {}, 'loupe_features_pooled')], { axis: 1 });
     features = nhwc ? dims[3] : dims[1];
   } else {
     throw bad(file, `its value "${output}" has ${dims.length} dimensions (${dims.join('x')}); features are a vector or a spatial map.`);
   }
+  graph.node.push(...post.graph().node!);
   graph.output = [valueInfo(OUTPUT, ['N', features])];
   prune(model, [OUTPUT]);
   return { bytes: onnx.ModelProto.encode(model).finish(), features };

@@ -8,7 +8,9 @@
 // head). Supported layers: the ones Loupe's architectures use.
 
 import type * as tf from '@tensorflow/tfjs';
-import { GraphBuilder, INT64, type Dim } from './training-builder';
+import { HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
+import { GraphBuilder } from './graph-builder';
+import type { Dim } from './proto';
 
 export interface GraphWeights {
   /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */
@@ -32,6 +34,8 @@ export interface TrainingGraph {
   dropouts: { features: number; dims: number[]; rate: number }[];
 }
 
+/** ScatterElements with a reduction (MaxPool's gradient) needs opset 16. */
+const OPSET = 17;
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 type LayerLike = tf.layers.Layer & {
@@ -54,18 +58,14 @@ interface Ctx {
   dropouts: { features: number; dims: number[]; rate: number; input: string }[];
 }
 
-const NHWC_TO_NCHW = [0, 3, 1, 2];
-const NCHW_TO_NHWC = [0, 2, 3, 1];
-
 function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [v[0] as number, (v[1] ?? v[0]) as number] : [v as number, v as number];
 }
 
-/** TF 'same' / 'valid' padding as ONNX pads [top, left, bottom, right]. */
-function padsFor(padding: string, size: [number, number], kernel: [number, number], strides: [number, number]): number[] {
-  if (padding === 'valid') return [0, 0, 0, 0];
-  const total = [0, 1].map((i) => Math.max((Math.ceil(size[i] / strides[i]) - 1) * strides[i] + kernel[i] - size[i], 0));
-  return [Math.floor(total[0] / 2), Math.floor(total[1] / 2), total[0] - Math.floor(total[0] / 2), total[1] - Math.floor(total[1] / 2)];
+/** TF 'same' / 'valid' padding of an undilated window as ONNX pads [top, left, bottom, right]. */
+function padsFor(padding: unknown, size: [number, number], kernel: [number, number], strides: [number, number]): number[] {
+  if (padding !== 'valid' && padding !== 'same') throw new Error(`Padding ${String(padding)} is not supported by the onnxruntime trainer.`);
+  return window2d(size, kernel, strides, [1, 1], padding).pads;
 }
 
 function shapeOf(layer: tf.layers.Layer, which: 'in' | 'out'): number[] {
@@ -106,10 +106,10 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
   if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
   const [, h, w, cin] = shapeOf(layer, 'in');
   const [, oh, ow, cout] = shapeOf(layer, 'out');
-  const pads = padsFor(c.padding as string, [h, w], kernel, strides);
+  const pads = padsFor(c.padding, [h, w], kernel, strides);
   const kVar = weight(layer, 'kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
-  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: [3, 2, 0, 1] });
+  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWIO_TO_OIHW });
   const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
   const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
   const act = c.activation === 'relu' ? relu(ctx, z) : null;
@@ -276,7 +276,7 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
         const kernel = pair(c.poolSize);
         const strides = pair(c.strides ?? c.poolSize);
         const [, ih, iw] = shapeOf(layer, 'in');
-        const pads = padsFor(c.padding as string, [ih, iw], kernel, strides);
+        const pads = padsFor(c.padding, [ih, iw], kernel, strides);
         const [out, indices] = g.nodeN('MaxPool', [inputs[0]], ctx.training ? 2 : 1, { kernel_shape: kernel, strides, pads });
         y = out;
         back = (dy) => {
@@ -356,7 +356,8 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
 }
 
 function newContext(training: boolean, name: string, model: tf.LayersModel): Ctx {
-  const g = new GraphBuilder(name);
+  // Counter names and shared constants: a training step has thousands of values no one reads.
+  const g = new GraphBuilder({ name, names: 'counter', dedupeConstants: true });
   const weightIn = new Map<tf.LayerVariable, string>();
   model.weights.forEach((w, i) => weightIn.set(w, g.input(`w${i}`, w.shape as number[])));
   return { g, training, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
@@ -367,7 +368,7 @@ export function inferenceGraph(model: tf.LayersModel): Uint8Array {
   const ctx = newContext(false, 'loupe_infer', model);
   const { probs } = walk(ctx, model);
   ctx.g.output('probs', probs, ['B', model.outputs[0].shape[1] as number]);
-  return ctx.g.encode();
+  return ctx.g.encode({ opset: OPSET });
 }
 
 /**
@@ -429,6 +430,5 @@ export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): 
     }
     g.output(`w${i}_new`, next, shape);
   });
-  void INT64;
-  return { bytes: g.encode(), trainable, slots, dropouts: ctx.dropouts.map(({ features, dims, rate }) => ({ features, dims, rate })) };
+  return { bytes: g.encode({ opset: OPSET }), trainable, slots, dropouts: ctx.dropouts.map(({ features, dims, rate }) => ({ features, dims, rate })) };
 }

@@ -1,6 +1,6 @@
 // What a replica trains with. The TF.js engine runs the model's own kernels on the thread's
 // backend and, with several replicas, exchanges gradients through shared memory; the
-// onnxruntime engine compiles the model to a native training graph (ort/graph.ts) that uses
+// onnxruntime engine compiles the model to a native training graph (onnx/training-graph.ts) that uses
 // every core by itself. Both keep the TF.js model in step, so saving and export are the same.
 
 import * as tf from '@tensorflow/tfjs';
