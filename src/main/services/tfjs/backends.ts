@@ -91,7 +91,7 @@ async function probeWebGpu(): Promise<BackendInfo> {
 
 /**
  * onnxruntime-node ships native CPU kernels for every desktop OS in its npm package; Loupe
- * compiles each model's training step to an ONNX graph for it (ort/graph.ts).
+ * compiles each model's training step to an ONNX graph for it (onnx/training-graph.ts).
  */
 async function probeOnnxRuntime(): Promise<BackendInfo> {
   try {
