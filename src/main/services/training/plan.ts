@@ -13,27 +13,9 @@ import type {
   TrainPlan,
 } from '../../../shared/types';
 import { ARCHITECTURES } from './architectures';
+import { estimateStages, type CostModel } from './estimates';
 
 export const DEFAULT_SEED = 42;
-
-/** Sustained training throughput of each backend, GFLOP/s per replica (measured by bench:train). */
-export const BACKEND_GFLOPS: Record<BackendInfo['name'], number> = {
-  tensorflow: 40,
-  webgpu: 400,
-  /** Per core: onnxruntime threads use every core. */
-  onnxruntime: 35,
-  wasm: 6,
-  cpu: 0.3,
-};
-
-export interface CostModel {
-  /** Forward multiply-adds of one image through `arch` at the given input. */
-  forwardMacs(arch: ArchName, width: number, height: number, channels: 1 | 3, classes: number): number;
-  /** Cores that data-parallel replicas can use. */
-  cores: number;
-  /** Training images per second measured on this machine for the planned configuration. */
-  imagesPerSecond?: number | null;
-}
 
 const SMALL_IMAGE = 48;
 
@@ -109,28 +91,6 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
   if (!s) return undefined;
   if (s.kind === 'step') return { kind: 'step', stepSize: s.stepSize ?? Math.max(1, Math.round(epochs / 3)), gamma: s.gamma ?? 0.1 };
   return { kind: s.kind };
-}
-
-/** The run's wall time by step: decoding the images into the pixel cache, then training. */
-export function estimateStages(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
-  const prepareSeconds = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
-  const rate = cost.imagesPerSecond;
-  if (rate) {
-    // Evaluation is forward only: about a third of a training step per image.
-    const evaluated = stats.val * config.epochs + stats.val + stats.test;
-    return { prepareSeconds, trainSeconds: (stats.train * config.epochs) / rate + evaluated / (3 * rate) + 3 };
-  }
-  const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
-  const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
-  const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
-  // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
-  const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);
-  return { prepareSeconds, trainSeconds: flops / flopsPerSecond + 3 };
-}
-
-export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
-  const { prepareSeconds, trainSeconds } = estimateStages(config, stats, classes, backend, cost);
-  return Math.round(prepareSeconds + trainSeconds);
 }
 
 export function makePlan(

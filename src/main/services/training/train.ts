@@ -10,7 +10,6 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { LoupeError } from '../../../shared/errors';
 import type {
-  ArchName,
   BackendInfo,
   BackendName,
   EpochMetrics,
@@ -27,8 +26,8 @@ import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from '../tfjs/backends';
-import { measuredImagesPerSecond } from './calibrate';
-import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
+import { measuredImagesPerSecond, modelSize, type CostModel } from './estimates';
+import { DEFAULT_SEED, makePlan } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { chooseTransfer, prepareFeatures, saveTransferModel, transferPlan } from './transfer';
 import {
@@ -62,29 +61,6 @@ export function trainingBackends(): Promise<BackendInfo[]> {
     throw err;
   });
   return probes;
-}
-
-interface ModelSize {
-  macs: number;
-  /** Every weight, trainable or not: the size of a replica's exchange slot. */
-  floats: number;
-}
-
-const sizes = new Map<string, ModelSize>();
-
-/** Counts an architecture's cost by building it (on the CPU backend, in this thread; cached). */
-async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number, features?: number): Promise<ModelSize> {
-  const key = [arch, width, height, channels, classes, features].join(':');
-  const hit = sizes.get(key);
-  if (hit) return hit;
-  const tf = await import('@tensorflow/tfjs');
-  const { ARCHITECTURES, forwardMacs } = await import('./architectures');
-  if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
-  const model = ARCHITECTURES[arch].build({ width, height, channels, classes, features });
-  const size = { macs: forwardMacs(model), floats: model.countParams() };
-  model.dispose();
-  sizes.set(key, size);
-  return size;
 }
 
 /** The one-click plan for the open project's data, with any overrides applied. */

@@ -5,7 +5,8 @@
 
 import type { BackendInfo, TrainConfig, TrainDataStats, TrainOverrides, TrainPlan, TransferConfig } from '../../../shared/types';
 import { BEST_EPOCH_MIN_VAL } from './kept-epoch';
-import { BACKEND_GFLOPS, DEFAULT_SEED } from './plan';
+import { EXTRACT_SETUP_SECONDS, estimateTransferStages, type TransferCost } from './estimates';
+import { DEFAULT_SEED } from './plan';
 
 export { BEST_EPOCH_MIN_VAL };
 
@@ -21,14 +22,6 @@ export interface PlanBackbone {
   license: string;
   /** ONNX backbones' runs are one ONNX graph, without flip averaging. */
   format?: 'tfjs-layers' | 'onnx';
-}
-
-export interface TransferCost {
-  cores: number;
-  /** Images (and, with `flip`, their flipped copies) whose features are not cached yet, at `resolution`. */
-  pending(resolution: number, flip: boolean): number;
-  /** Backbone images per second through onnxruntime at `resolution`. */
-  extractRate(resolution: number): number;
 }
 
 /** Below this side (median, px) images are too small for an ImageNet backbone to see much. */
@@ -87,26 +80,6 @@ export function resolutionFor(stats: TrainDataStats, backbone: PlanBackbone, pen
 function headEpochs(train: number): number {
   if (train < 5000) return 40;
   return 30;
-}
-
-/** Converting the backbone to ONNX and opening its session, before the first image (measured here: 0.2 to 1.5 s). */
-const EXTRACT_SETUP_SECONDS = 1;
-
-/** The run's wall time by step: feature extraction, then the head's training. */
-export function estimateTransferStages(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: TransferCost): { prepareSeconds: number; trainSeconds: number } {
-  const t = config.backbone!;
-  const passes = cost.pending(t.resolution, t.augment === 'flip');
-  const prepareSeconds = passes > 0 ? passes / cost.extractRate(t.resolution) + EXTRACT_SETUP_SECONDS : 0;
-  const macs = t.features * 1024 + 1024 * stats.classes.length;
-  const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * (config.epochs + 1) + stats.test);
-  const train = flops / (BACKEND_GFLOPS[backend.name] * 1e9 * Math.max(1, cost.cores));
-  // Sessions, workers and the combined model written at the end.
-  return { prepareSeconds, trainSeconds: train + 3 * config.epochs * 0.05 + 6 };
-}
-
-export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: TransferCost): number {
-  const { prepareSeconds, trainSeconds } = estimateTransferStages(config, stats, backend, cost);
-  return Math.round(prepareSeconds + trainSeconds);
 }
 
 /** The transfer-learning plan: a dense head trained on `backbone`'s features. */

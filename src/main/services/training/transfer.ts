@@ -31,16 +31,9 @@ import { convertToOnnx } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
 import { loupeVersion } from '../../version';
 import type { TrainItem } from './dataset';
-import { makePlan, type CostModel } from './plan';
-import { makeTransferPlan, transferSuits, type PlanBackbone, type TransferCost } from './transfer-plan';
-
-/**
- * Backbone images per second at 224 px, per core, until this machine has measured its own (a
- * backbone too costly to calibrate, no image to calibrate on). MobileNet v1 here, 2 cores:
- * bench:transfer measured 301 images/s through onnxruntime alone at 224 px on an idle machine;
- * inside a run, decoding beside it and other work on the cores, 80 to 400 at 128 px.
- */
-export const EXTRACT_RATE_224_PER_CORE = 60;
+import { EXTRACT_RATE_224_PER_CORE, type CostModel, type TransferCost } from './estimates';
+import { makePlan } from './plan';
+import { makeTransferPlan, transferSuits, type PlanBackbone } from './transfer-plan';
 
 export interface TransferChoice {
   backbone: ResolvedBackbone | null;
