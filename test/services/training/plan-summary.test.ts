@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats } from '../../../src/shared/types';
 import { planSummary } from '../../../src/shared/plan-summary';
-import { makePlan } from '../../../src/main/services/training/plan';
-import { makeTransferPlan } from '../../../src/main/services/training/transfer-plan';
+import { makePlan, makeTransferPlan } from '../../../src/main/services/training/plan';
 
 const onnx: BackendInfo = { name: 'onnxruntime', available: true, reason: 'native CPU kernels through onnxruntime-node (libvulkan.so.1 missing)', device: 'cpu' };
 

@@ -21,7 +21,7 @@ import { runLabelCheck } from '../../../src/main/services/evaluation/label-check
 import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
 import { listRuns, runDetails } from '../../../src/main/services/training/runs';
 import { planTraining, runTraining } from '../../../src/main/services/training/train';
-import { makeTransferPlan, transferSuits } from '../../../src/main/services/training/transfer-plan';
+import { makeTransferPlan, transferSuits } from '../../../src/main/services/training/plan';
 import { seededRandom } from '../../../src/main/services/rng';
 import { Project } from '../../../src/main/store/project';
 import { client, finished } from '../../api/api-helpers';

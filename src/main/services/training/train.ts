@@ -27,9 +27,9 @@ import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from '../tfjs/backends';
 import { measuredImagesPerSecond, modelSize, type CostModel } from './estimates';
-import { DEFAULT_SEED, makePlan } from './plan';
+import { chooseTransfer, DEFAULT_SEED, makePlan, transferPlan } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
-import { chooseTransfer, prepareFeatures, saveTransferModel, transferPlan } from './transfer';
+import { prepareFeatures, saveTransferModel } from './transfer';
 import {
   CONTROL_INTS,
   CTL_ABORT,
