@@ -1,9 +1,16 @@
 // What a run will cost here, for the plan: the training throughput of each backend and the
-// measured one, an architecture's multiply-adds, and the backbone's feature extraction rate,
-// with the run's wall time by step estimated from them.
+// measured one, an architecture's multiply-adds, and the backbone's feature extraction (what the
+// project's feature cache still lacks, at what rate), with the run's wall time by step estimated
+// from them.
 
+import fs from 'node:fs';
+import path from 'node:path';
+import { LoupeError } from '../../../shared/errors';
 import type { ArchName, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
+import type { Project } from '../../store/project';
 import { spawnWorker } from '../../workers/spawn';
+import { calibrateExtraction, featureDir, flipKey, measuredRate, type ResolvedBackbone } from '../backbones';
+import type { TrainItem } from './dataset';
 
 /** Sustained training throughput of each backend, GFLOP/s per replica (measured by bench:train). */
 export const BACKEND_GFLOPS: Record<BackendInfo['name'], number> = {
@@ -22,10 +29,11 @@ export interface CostModel {
   cores: number;
   /** Training images per second measured on this machine for the planned configuration. */
   imagesPerSecond?: number | null;
+  /** The backbone's feature extraction: a transfer plan's cost. */
+  extraction?: ExtractionCost;
 }
 
-export interface TransferCost {
-  cores: number;
+export interface ExtractionCost {
   /** Images (and, with `flip`, their flipped copies) whose features are not cached yet, at `resolution`. */
   pending(resolution: number, flip: boolean): number;
   /** Backbone images per second through onnxruntime at `resolution`. */
@@ -62,14 +70,68 @@ export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, clas
   return Math.round(prepareSeconds + trainSeconds);
 }
 
+/** The extraction cost a transfer plan needs. */
+export function extractionOf(cost: CostModel): ExtractionCost {
+  if (!cost.extraction) throw new LoupeError('INTERNAL', 'A transfer plan needs the cost of extracting the backbone\'s features.');
+  return cost.extraction;
+}
+
+/** Keys already in a backbone's feature cache (to tell what a run still has to extract). */
+function cachedKeys(project: Project, backbone: ResolvedBackbone, resolution: number): Set<string> {
+  try {
+    return new Set(JSON.parse(fs.readFileSync(path.join(featureDir(project, backbone, resolution), 'index.json'), 'utf8')) as string[]);
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * What extracting `backbone`'s features of a run's images costs in this project: the images its
+ * feature cache still lacks, and the rate measured by the project's last extraction, else
+ * calibrated here (once the plan knows its resolution: plan, calibrate, plan again), else a
+ * typical one; other resolutions scale with the pixel count.
+ */
+export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number): Promise<boolean> } {
+  const cache = new Map<number, Set<string>>();
+  const averages = backbone.format !== 'onnx';
+  let calibration: { resolution: number; rate: number } | null = null;
+  const extractRate = (r: number) =>
+    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
+  const pending = (r: number, flip: boolean) => {
+    let keys = cache.get(r);
+    if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
+    let n = 0;
+    for (const it of items) {
+      if (!keys.has(it.hash)) n++;
+      // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
+      if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
+    }
+    return n;
+  };
+  return {
+    extractRate,
+    pending,
+    /** Measures the rate at `resolution` on a few images still to extract, unless the project measured it or none is left; true when it did. */
+    async calibrate(resolution: number): Promise<boolean> {
+      if (measuredRate(project, backbone, resolution) !== null || pending(resolution, false) === 0) return false;
+      const keys = cachedKeys(project, backbone, resolution);
+      const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
+      if (rate === null) return false;
+      calibration = { resolution, rate };
+      return true;
+    },
+  };
+}
+
 /** Converting the backbone to ONNX and opening its session, before the first image (measured here: 0.2 to 1.5 s). */
 export const EXTRACT_SETUP_SECONDS = 1;
 
 /** The run's wall time by step: feature extraction, then the head's training. */
-export function estimateTransferStages(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: TransferCost): { prepareSeconds: number; trainSeconds: number } {
+export function estimateTransferStages(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
   const t = config.backbone!;
-  const passes = cost.pending(t.resolution, t.augment === 'flip');
-  const prepareSeconds = passes > 0 ? passes / cost.extractRate(t.resolution) + EXTRACT_SETUP_SECONDS : 0;
+  const extraction = extractionOf(cost);
+  const passes = extraction.pending(t.resolution, t.augment === 'flip');
+  const prepareSeconds = passes > 0 ? passes / extraction.extractRate(t.resolution) + EXTRACT_SETUP_SECONDS : 0;
   const macs = t.features * 1024 + 1024 * stats.classes.length;
   const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * (config.epochs + 1) + stats.test);
   const train = flops / (BACKEND_GFLOPS[backend.name] * 1e9 * Math.max(1, cost.cores));
@@ -77,7 +139,7 @@ export function estimateTransferStages(config: TrainConfig, stats: TrainDataStat
   return { prepareSeconds, trainSeconds: train + 3 * config.epochs * 0.05 + 6 };
 }
 
-export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: TransferCost): number {
+export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): number {
   const { prepareSeconds, trainSeconds } = estimateTransferStages(config, stats, backend, cost);
   return Math.round(prepareSeconds + trainSeconds);
 }

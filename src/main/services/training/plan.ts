@@ -1,8 +1,14 @@
-// One click: choose architecture, input size, epochs, batch size, optimizer, schedule and
-// augmentation from the data and the backend, estimate the time, and say why. Pure: the data
-// statistics, backend and cost model come in, the plan goes out. Overrides replace any choice.
+// The planner: one click's plan for a run, made in one pass over the data statistics and the
+// user's overrides. The first decision is from scratch or transfer learning on a pretrained
+// backbone (chooseRoute), and why; makePlan then resolves the rest for that route (input size
+// and architecture, or the backbone's resolution and the head; epochs, batch size, optimizer,
+// schedule, augmentation, backend), each with why, and estimates the time (estimates.ts).
+// Overrides replace any choice; a further decision for a route (how much of the backbone to
+// fine-tune) is one more step of its plan, like the backbone's resolution. chooseRoute and
+// makePlan are pure; planRun gathers what they decide from (the backbones here, the feature
+// cache, measured rates), plans, measures what the plan's estimate needs, and plans again.
 
-import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type {
   ArchName,
@@ -16,16 +22,18 @@ import type {
   TransferConfig,
 } from '../../../shared/types';
 import type { Project } from '../../store/project';
-import { backboneOnnx, calibrateExtraction, featureDir, findCopy, flipKey, loadRegistry, measuredRate, resolveBackbone, type ResolvedBackbone } from '../backbones';
+import { backboneOnnx, findCopy, loadRegistry, resolveBackbone, type ResolvedBackbone } from '../backbones';
 import { ARCHITECTURES } from './architectures';
-import type { TrainItem } from './dataset';
+import type { TrainingData } from './dataset';
 import {
-  EXTRACT_RATE_224_PER_CORE,
   EXTRACT_SETUP_SECONDS,
   estimateStages,
   estimateTransferStages,
+  extractionCost,
+  extractionOf,
+  measuredImagesPerSecond,
+  modelSize,
   type CostModel,
-  type TransferCost,
 } from './estimates';
 import { BEST_EPOCH_MIN_VAL } from './kept-epoch';
 
@@ -107,13 +115,9 @@ function normalizeSchedule(s: TrainOverrides['schedule'], epochs: number): LrSch
   return { kind: s.kind };
 }
 
-export function makePlan(
-  stats: TrainDataStats,
-  backend: BackendInfo,
-  cost: CostModel,
-  overrides: TrainOverrides = {},
-): TrainPlan {
-  const explanation: string[] = [];
+/** Training from scratch: input size, architecture, epochs and the rest, each with why. */
+function scratchPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostModel, overrides: TrainOverrides, route: ScratchRoute, blocked: string | null): TrainPlan {
+  const explanation: string[] = route.why ? [route.why] : [];
   const sized = side(stats, backend);
   const width = overrides.width ?? overrides.height ?? sized.size;
   const height = overrides.height ?? overrides.width ?? sized.size;
@@ -169,18 +173,10 @@ export function makePlan(
     seed: overrides.seed ?? DEFAULT_SEED,
     backend: overrides.backend ?? 'auto',
     workers,
+    backbone: null,
   };
   explanation.push(`Backend: ${backend.name} — ${backend.reason}`);
 
-  let blocker: string | null = null;
-  if (stats.classes.length < 2) {
-    blocker =
-      stats.classes.length === 0
-        ? 'Label some images first: training needs at least two classes with training images.'
-        : `Only one class ("${stats.classes[0].name}") has training images: training needs at least two.`;
-  } else if (!backend.available) {
-    blocker = `The ${backend.name} backend cannot run here: ${backend.reason}`;
-  }
   if (stats.heldOut > 0) {
     explanation.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out to pick the best epoch and stop early.`);
   } else if (stats.val === 0) {
@@ -189,8 +185,9 @@ export function makePlan(
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
 
   const estimate = estimateStages(config, stats, stats.classes.length, backend, cost);
-  const estimatedSeconds = blocker ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
-  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker };
+  // A backbone asked for but unusable (the route's blocker) stops the run too; the estimate stays then.
+  const estimatedSeconds = blocked ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
+  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker: blocked ?? route.blocker };
 }
 
 // One click with a pretrained backbone: whether transfer learning suits the data, at which input
@@ -209,6 +206,9 @@ export interface PlanBackbone {
   license: string;
   /** ONNX backbones' runs are one ONNX graph, without flip averaging. */
   format?: 'tfjs-layers' | 'onnx';
+  /** False for a user's own model (not checked against the registry's checksums), found at `location`. */
+  verified?: boolean;
+  location?: string;
 }
 
 /** Below this side (median, px) images are too small for an ImageNet backbone to see much. */
@@ -225,7 +225,7 @@ export const EXTRACT_BUDGET_SECONDS = 20 * 60;
  */
 export const MAX_UPSCALE = 4;
 
-/** Whether one click should use a backbone for this data (a forced or refused backbone is the caller's). */
+/** Whether one click should use a backbone for this data (a forced or refused backbone is chooseRoute's). */
 export function transferSuits(stats: TrainDataStats): { suits: boolean; why: string } {
   const side = Math.max(stats.medianWidth, stats.medianHeight);
   if (stats.greyscale && side <= SMALL_GREYSCALE) {
@@ -269,23 +269,18 @@ function headEpochs(train: number): number {
   return 30;
 }
 
-/** The transfer-learning plan: a dense head trained on `backbone`'s features. */
-export function makeTransferPlan(
-  stats: TrainDataStats,
-  backend: BackendInfo,
-  backbone: PlanBackbone,
-  cost: TransferCost,
-  overrides: TrainOverrides,
-  base: { why: string; blocker: string | null; notes: string[] },
-): TrainPlan {
-  const explanation = [base.why];
-  const sized = resolutionFor(stats, backbone, (r) => cost.pending(r, false), cost.extractRate);
+/** Transfer learning: a dense head trained on the route's backbone's features; the backbone's resolution, flips and the head's settings, each with why. */
+function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostModel, overrides: TrainOverrides, route: TransferRoute<PlanBackbone>, blocked: string | null): TrainPlan {
+  const { backbone } = route;
+  const extraction = extractionOf(cost);
+  const explanation = [route.why];
+  const sized = resolutionFor(stats, backbone, (r) => extraction.pending(r, false), extraction.extractRate);
   const requested = overrides.width ?? overrides.height;
   const resolution = requested ?? sized.resolution;
   explanation.push(requested ? `Backbone input ${resolution}x${resolution}: set in Advanced settings.` : sized.why);
 
   const flipAllowed = overrides.augmentation?.flip ?? !stats.greyscale;
-  const flipFits = cost.pending(resolution, true) / cost.extractRate(resolution) <= EXTRACT_BUDGET_SECONDS;
+  const flipFits = extraction.pending(resolution, true) / extraction.extractRate(resolution) <= EXTRACT_BUDGET_SECONDS;
   const flip = flipAllowed && (overrides.augmentation?.flip === true || flipFits);
   const flipAverage = flip && backbone.format !== 'onnx';
   if (overrides.augmentation?.flip === false) explanation.push('Augmentation: off (Advanced settings); the head trains on each image\'s features once per epoch.');
@@ -299,7 +294,7 @@ export function makeTransferPlan(
   } else if (stats.greyscale) explanation.push('Augmentation: none (no flips for greyscale images such as digits or text).');
   else {
     explanation.push(
-      `Augmentation: none: extracting the features of flipped copies too would take about ${minutes(cost.pending(resolution, true) / cost.extractRate(resolution))} here, more than ${EXTRACT_BUDGET_SECONDS / 60} minutes.`,
+      `Augmentation: none: extracting the features of flipped copies too would take about ${minutes(extraction.pending(resolution, true) / extraction.extractRate(resolution))} here, more than ${EXTRACT_BUDGET_SECONDS / 60} minutes.`,
     );
   }
 
@@ -357,125 +352,152 @@ export function makeTransferPlan(
     workers: 1,
     backbone: transfer,
   };
-  const pending = cost.pending(resolution, false);
-  const passes = cost.pending(resolution, flip);
+  const pending = extraction.pending(resolution, false);
+  const passes = extraction.pending(resolution, flip);
   explanation.push(
     passes > 0
-      ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once through onnxruntime, about ${minutes(passes / cost.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here; they are cached in the project for later runs.`
+      ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once through onnxruntime, about ${minutes(passes / extraction.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here; they are cached in the project for later runs.`
       : `Features: every image's features are already cached in the project.`,
   );
   explanation.push(`Backend for the head: ${backend.name} — ${backend.reason}`);
-  explanation.push(...base.notes);
+  if (stats.heldOut > 0) explanation.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out for validation.`);
+  else if (stats.val === 0) explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
+  if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
+  if (backbone.verified === false) explanation.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
   const estimate = estimateTransferStages(config, stats, backend, cost);
-  const estimatedSeconds = base.blocker ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
-  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker: base.blocker };
+  const estimatedSeconds = blocked ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
+  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker: blocked };
 }
 
-export interface TransferChoice {
-  backbone: ResolvedBackbone | null;
-  /** Why transfer learning or not, for the plan. */
-  why: string;
-  /** A forced backbone that cannot be used: the plan's blocker. */
-  blocker: string | null;
+/** From scratch, and why (or what stops a run that asked for a backbone), or on a pretrained backbone, and why. */
+export type ScratchRoute = { kind: 'scratch'; why: string; blocker: string | null };
+export type TransferRoute<B> = { kind: 'transfer'; backbone: B; why: string };
+export type Route<B = PlanBackbone> = ScratchRoute | TransferRoute<B>;
+
+/** From scratch with nothing to say about it: a plan made without asking about backbones. */
+export const FROM_SCRATCH: ScratchRoute = { kind: 'scratch', why: '', blocker: null };
+
+/** A backbone as the route decision sees it: its features are known once counted. */
+export interface RouteBackbone {
+  title: string;
+  copy: string;
+  features: number | null;
 }
 
-/** The backbone one click (or the overrides) choose for this data, and why. */
-export function chooseTransfer(stats: TrainDataStats, overrides: TrainOverrides): TransferChoice {
-  if (overrides.backbone === null) return { backbone: null, why: 'From scratch: chosen in Advanced settings (no backbone).', blocker: null };
+/** The backbones on this machine, asked only as far as the decision needs them. */
+export interface BackboneLookup<B extends RouteBackbone> {
+  /** The backbone a name or folder in the overrides means, or why it cannot be used. */
+  named(name: string): { backbone: B } | { problem: string };
+  /** The registry's backbones in order, each with its first usable copy here or what was wrong. */
+  registry(): Iterable<{ title: string; dataset?: string | null; license: string; backbone: B | null; problem: string | null }>;
+}
+
+/**
+ * The plan's first decision: train from scratch or on a pretrained backbone, and why. A backbone
+ * named in the overrides is used (or blocks the run when it cannot be); "no backbone" or another
+ * architecture means from scratch; otherwise the first usable registry backbone, when transfer
+ * learning suits the data.
+ */
+export function chooseRoute<B extends RouteBackbone>(stats: TrainDataStats, overrides: TrainOverrides, backbones: BackboneLookup<B>): Route<B> {
+  if (overrides.backbone === null) return { kind: 'scratch', why: 'From scratch: chosen in Advanced settings (no backbone).', blocker: null };
   if (overrides.backbone !== undefined) {
-    try {
-      let backbone = resolveBackbone(overrides.backbone);
-      // A registry copy given by its folder is found again by that folder.
-      if (backbone.name !== overrides.backbone) backbone = { ...backbone, name: path.resolve(overrides.backbone) };
-      return { backbone, why: `Transfer learning on ${backbone.title} (${backbone.copy}): chosen in settings.`, blocker: null };
-    } catch (err) {
-      return { backbone: null, why: '', blocker: err instanceof Error ? err.message : String(err) };
-    }
+    const named = backbones.named(overrides.backbone);
+    if ('problem' in named) return { kind: 'scratch', why: '', blocker: named.problem };
+    return { kind: 'transfer', backbone: named.backbone, why: `Transfer learning on ${named.backbone.title} (${named.backbone.copy}): chosen in settings.` };
   }
-  if (overrides.arch !== undefined && overrides.arch !== 'dense-head') return { backbone: null, why: '', blocker: null };
+  if (overrides.arch !== undefined && overrides.arch !== 'dense-head') return { kind: 'scratch', why: '', blocker: null };
   const suits = transferSuits(stats);
-  if (!suits.suits) return { backbone: null, why: suits.why, blocker: null };
+  if (!suits.suits) return { kind: 'scratch', why: suits.why, blocker: null };
   const missing: string[] = [];
-  for (const entry of loadRegistry()) {
-    const { backbone, problems } = findCopy(entry);
-    if (backbone) {
+  for (const entry of backbones.registry()) {
+    if (entry.backbone) {
       return {
-        backbone,
-        why: `Transfer learning: these look like photos, so ${entry.title} (pretrained${entry.dataset ? ` on ${entry.dataset}` : ''}, ${entry.license}) turns each into ${backbone.features} features and a small head learns the classes from them — far more accurate than training from scratch on ${stats.train.toLocaleString('en-US')} images.`,
-        blocker: null,
+        kind: 'transfer',
+        backbone: entry.backbone,
+        why: `Transfer learning: these look like photos, so ${entry.title} (pretrained${entry.dataset ? ` on ${entry.dataset}` : ''}, ${entry.license}) turns each into ${entry.backbone.features} features and a small head learns the classes from them — far more accurate than training from scratch on ${stats.train.toLocaleString('en-US')} images.`,
       };
     }
-    missing.push(problems[0] ?? `${entry.title} is not on this machine`);
+    missing.push(entry.problem ?? `${entry.title} is not on this machine`);
   }
   return {
-    backbone: null,
+    kind: 'scratch',
     why: `From scratch: transfer learning would suit these photos, but no backbone is usable here (${missing.join('; ').replace(/\.$/, '')}). Get one under Backbones (download or a local folder) for a more accurate model.`,
     blocker: null,
   };
 }
 
+/** Why no run can start on this data or backend, whichever the route; null when one can. */
+function blockerOf(stats: TrainDataStats, backend: BackendInfo): string | null {
+  if (stats.classes.length < 2) {
+    return stats.classes.length === 0
+      ? 'Label some images first: training needs at least two classes with training images.'
+      : `Only one class ("${stats.classes[0].name}") has training images: training needs at least two.`;
+  }
+  if (!backend.available) return `The ${backend.name} backend cannot run here: ${backend.reason}`;
+  return null;
+}
+
+/**
+ * The plan for a route: every setting the overrides leave open, each with why, and the time it
+ * will take at `cost`. A transfer route needs `cost.extraction`. Pure.
+ */
+export function makePlan(stats: TrainDataStats, backend: BackendInfo, cost: CostModel, overrides: TrainOverrides = {}, route: Route = FROM_SCRATCH): TrainPlan {
+  const blocked = blockerOf(stats, backend);
+  return route.kind === 'transfer' ? transferPlan(stats, backend, cost, overrides, route, blocked) : scratchPlan(stats, backend, cost, overrides, route, blocked);
+}
+
+/** The backbones on this machine: the registry's (verified copies) and any the overrides name. */
+const backbonesHere: BackboneLookup<ResolvedBackbone> = {
+  named(name) {
+    try {
+      const backbone = resolveBackbone(name);
+      // A registry copy given by its folder is found again by that folder.
+      return { backbone: backbone.name === name ? backbone : { ...backbone, name: path.resolve(name) } };
+    } catch (err) {
+      return { problem: err instanceof Error ? err.message : String(err) };
+    }
+  },
+  *registry() {
+    for (const entry of loadRegistry()) {
+      const { backbone, problems } = findCopy(entry);
+      yield { title: entry.title, dataset: entry.dataset, license: entry.license, backbone, problem: problems[0] ?? null };
+    }
+  },
+};
+
+/** A backbone with its feature count (a user's model is read for it). */
 async function planBackbone(backbone: ResolvedBackbone): Promise<PlanBackbone> {
   const features = backbone.features ?? (await backboneOnnx(backbone, backbone.inputSize)).features;
   return { ...backbone, features, format: backbone.format };
 }
 
-/** Keys already in a backbone's feature cache (to tell what a run still has to extract). */
-function cachedKeys(project: Project, backbone: ResolvedBackbone, resolution: number): Set<string> {
-  try {
-    return new Set(JSON.parse(fs.readFileSync(path.join(featureDir(project, backbone, resolution), 'index.json'), 'utf8')) as string[]);
-  } catch {
-    return new Set();
-  }
-}
-
-/** A transfer plan when the choice has a backbone; null otherwise. */
-export async function transferPlan(
-  project: Project,
-  stats: TrainDataStats,
-  items: TrainItem[],
-  backend: BackendInfo,
-  cost: CostModel,
-  overrides: TrainOverrides,
-  choice: TransferChoice,
-): Promise<TrainPlan | null> {
-  if (!choice.backbone) return null;
-  const backbone = choice.backbone;
-  const plan = await planBackbone(backbone);
-  const scratch = makePlan(stats, backend, cost, { seed: overrides.seed, backend: overrides.backend });
-  const notes: string[] = [];
-  if (stats.heldOut > 0) notes.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out for validation.`);
-  else if (stats.val === 0) notes.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
-  if (stats.excluded > 0) notes.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
-  if (!backbone.verified) notes.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
-  const cache = new Map<number, Set<string>>();
-  const averages = backbone.format !== 'onnx';
-  // Measured by this project's last extraction, else calibrated here (once the resolution is
-  // known: plan, measure, plan again), else a typical rate; other resolutions scale with the pixel count.
-  let calibration: { resolution: number; rate: number } | null = null;
-  const extractRate = (r: number) =>
-    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cost.cores * (224 / r) ** 2);
-  const transferCost: TransferCost = {
-    cores: cost.cores,
-    extractRate,
-    pending: (r, flip) => {
-      let keys = cache.get(r);
-      if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
-      let n = 0;
-      for (const it of items) {
-        if (!keys.has(it.hash)) n++;
-        // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
-        if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
-      }
-      return n;
-    },
+/**
+ * The plan for a run on `data` with `backend`: decides the route, plans, then measures what the
+ * plan's estimate needs (the chosen architecture's cost and this machine's training speed, or the
+ * backbone's extraction rate here) and plans again with it.
+ */
+export async function planRun(project: Project, data: TrainingData, backend: BackendInfo, overrides: TrainOverrides): Promise<TrainPlan> {
+  const { stats } = data;
+  const macs = new Map<string, number>();
+  const cost: CostModel = {
+    cores: os.availableParallelism(),
+    forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
   };
-  const base = { why: choice.why, blocker: scratch.blocker, notes };
-  const draft = makeTransferPlan(stats, backend, plan, transferCost, overrides, base);
-  const resolution = draft.config.backbone!.resolution;
-  if (draft.blocker || measuredRate(project, backbone, resolution) !== null || transferCost.pending(resolution, false) === 0) return draft;
-  const keys = cachedKeys(project, backbone, resolution);
-  const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
-  if (rate === null) return draft;
-  calibration = { resolution, rate };
-  return makeTransferPlan(stats, backend, plan, transferCost, overrides, base);
+  const route = chooseRoute(stats, overrides, backbonesHere);
+  if (route.kind === 'transfer') {
+    const planned: Route = { ...route, backbone: await planBackbone(route.backbone) };
+    const extraction = extractionCost(project, route.backbone, data.items, cost.cores);
+    cost.extraction = extraction;
+    const draft = makePlan(stats, backend, cost, overrides, planned);
+    if (draft.blocker || !(await extraction.calibrate(draft.config.backbone!.resolution))) return draft;
+    return makePlan(stats, backend, cost, overrides, planned);
+  }
+  // Count the chosen architecture's cost and measure its speed here, then plan again with them.
+  const draft = makePlan(stats, backend, cost, overrides, route);
+  const { config } = draft;
+  if (draft.blocker) return draft;
+  const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
+  macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
+  cost.imagesPerSecond = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
+  return makePlan(stats, backend, cost, overrides, route);
 }

@@ -5,7 +5,6 @@
 // all tensor work happens in the replicas.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { LoupeError } from '../../../shared/errors';
@@ -26,8 +25,8 @@ import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from '../tfjs/backends';
-import { measuredImagesPerSecond, modelSize, type CostModel } from './estimates';
-import { chooseTransfer, DEFAULT_SEED, makePlan, transferPlan } from './plan';
+import { modelSize } from './estimates';
+import { DEFAULT_SEED, planRun } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { prepareFeatures, saveTransferModel } from './transfer';
 import {
@@ -67,29 +66,7 @@ export function trainingBackends(): Promise<BackendInfo[]> {
 export async function planTraining(project: Project, overrides: TrainOverrides = {}): Promise<{ plan: TrainPlan; data: TrainingData }> {
   const data = withValidationHoldout(trainingData(project.db), overrides.seed ?? DEFAULT_SEED);
   const backend = chooseBackend(await trainingBackends(), overrides.backend ?? 'auto');
-  const macs = new Map<string, number>();
-  const cost: CostModel = {
-    cores: os.availableParallelism(),
-    forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
-  };
-  // Transfer learning when a backbone suits the data (or is forced); else from scratch, saying why.
-  const choice = chooseTransfer(data.stats, overrides);
-  const transfer = await transferPlan(project, data.stats, data.items, backend, cost, overrides, choice);
-  if (transfer) return { plan: transfer, data };
-  const scratch = (plan: TrainPlan): TrainPlan => ({
-    ...plan,
-    config: { ...plan.config, backbone: null },
-    explanation: choice.why ? [choice.why, ...plan.explanation] : plan.explanation,
-    blocker: plan.blocker ?? choice.blocker,
-  });
-  // The plan is pure; count the chosen architecture's cost, then plan again with it known.
-  const draft = scratch(makePlan(data.stats, backend, cost, overrides));
-  const { config } = draft;
-  if (draft.blocker) return { plan: draft, data };
-  const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
-  macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
-  cost.imagesPerSecond = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
-  return { plan: scratch(makePlan(data.stats, backend, cost, overrides)), data };
+  return { plan: await planRun(project, data, backend, overrides), data };
 }
 
 export interface TrainOptions {
