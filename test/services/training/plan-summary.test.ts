@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats } from '../../../src/shared/types';
 import { planSummary } from '../../../src/shared/plan-summary';
 import { makePlan } from '../../../src/main/services/training/plan';
-import { makeTransferPlan } from '../../../src/main/services/training/transfer-plan';
 
 const onnx: BackendInfo = { name: 'onnxruntime', available: true, reason: 'native CPU kernels through onnxruntime-node (libvulkan.so.1 missing)', device: 'cpu' };
 
@@ -29,7 +28,8 @@ const internals = /onnxruntime|libvulkan|@tensorflow|tfjs|pw12|conv_pw|dense-hea
 describe('the plan in plain words', () => {
   it('says what transfer learning will do in one sentence, with the key choices and no internals', () => {
     const backbone = { name: 'mobilenet_v1', title: 'MobileNet v1 1.0 (ImageNet)', copy: 'pw12', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'Apache-2.0' };
-    const plan = makeTransferPlan(stats(), onnx, backbone, { cores: 2, pending: (_r, flip) => (flip ? 480 : 240), extractRate: () => 120 }, {}, { why: 'Transfer.', blocker: null, notes: [] });
+    const extraction = { pending: (_r: number, flip: boolean) => (flip ? 480 : 240), extractRate: () => 120 };
+    const plan = makePlan(stats(), onnx, { cores: 2, forwardMacs: () => 0, extraction }, {}, { kind: 'transfer', backbone, why: 'Transfer.' });
     const { headline, choices } = planSummary(plan);
     expect(headline).toMatch(/^Loupe will train a small classifier on what a pretrained image model \(MobileNet v1 1\.0\) sees in each photo — about \d+ s on this machine\.$/);
     expect(choices).toEqual([

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendInfo, TrainDataStats, TrainResult } from '../../../src/shared/types';
+import type { BackendInfo, TrainDataStats, TrainOverrides, TrainResult } from '../../../src/shared/types';
 import { main } from '../../../src/main/cli/index';
 import { ensureFeatures } from '../../../src/main/services/backbones/extract';
 import { resolveBackbone } from '../../../src/main/services/backbones/locate';
@@ -21,7 +21,8 @@ import { runLabelCheck } from '../../../src/main/services/evaluation/label-check
 import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
 import { listRuns, runDetails } from '../../../src/main/services/training/runs';
 import { planTraining, runTraining } from '../../../src/main/services/training/train';
-import { makeTransferPlan, transferSuits } from '../../../src/main/services/training/transfer-plan';
+import type { ExtractionCost } from '../../../src/main/services/training/estimates';
+import { makePlan, transferSuits, type PlanBackbone } from '../../../src/main/services/training/plan';
 import { seededRandom } from '../../../src/main/services/rng';
 import { Project } from '../../../src/main/store/project';
 import { client, finished } from '../../api/api-helpers';
@@ -93,6 +94,11 @@ function featureRows(project: Project): Record<string, number> {
 
 const quick = { epochs: 3, seed: 5 } as const;
 
+/** The planner's plan on `backbone` at this extraction cost. */
+function transferPlan(stats: TrainDataStats, backend: BackendInfo, backbone: PlanBackbone, cost: ExtractionCost & { cores: number }, overrides: TrainOverrides, why: string) {
+  return makePlan(stats, backend, { cores: cost.cores, forwardMacs: () => 0, extraction: cost }, overrides, { kind: 'transfer', backbone, why });
+}
+
 describe('the transfer plan', () => {
   const onnx: BackendInfo = { name: 'onnxruntime', available: true, reason: 'test', device: 'cpu' };
   const stats = (over: Partial<TrainDataStats>): TrainDataStats => ({
@@ -122,14 +128,13 @@ describe('the transfer plan', () => {
     const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [96, 128, 160, 192, 224], features: 1024, license: 'x' };
     const rate = (r: number) => 30 * (224 / r) ** 2;
     const cost = (images: number) => ({ cores: 2, pending: (_r: number, flip: boolean) => images + (flip ? images * 0.8 : 0), extractRate: rate });
-    const base = { why: 'Transfer.', blocker: null, notes: [] };
-    const photos = makeTransferPlan(stats({ medianWidth: 400, medianHeight: 300 }), onnx, backbone, cost(2200), {}, base);
+    const photos = transferPlan(stats({ medianWidth: 400, medianHeight: 300 }), onnx, backbone, cost(2200), {}, 'Transfer.');
     expect(photos.config).toMatchObject({ arch: 'dense-head', width: 224, channels: 3, backbone: { resolution: 224, augment: 'flip', features: 1024 } });
     expect(photos.explanation.join(' ')).toMatch(/flipped copies/);
-    const tiny = makeTransferPlan(stats({}), onnx, backbone, cost(2200), {}, base);
+    const tiny = transferPlan(stats({}), onnx, backbone, cost(2200), {}, 'Transfer.');
     expect(tiny.config.backbone).toMatchObject({ resolution: 128, augment: 'flip' });
     expect(tiny.explanation[1]).toMatch(/the images are small \(median 32x32\); upscaled further than about 4x/);
-    const large = makeTransferPlan(stats({ train: 50_000, test: 10_000, medianWidth: 400, medianHeight: 300 }), onnx, backbone, cost(60_000), {}, base);
+    const large = transferPlan(stats({ train: 50_000, test: 10_000, medianWidth: 400, medianHeight: 300 }), onnx, backbone, cost(60_000), {}, 'Transfer.');
     expect(large.config.backbone).toMatchObject({ resolution: 160, augment: 'none' });
     expect(large.explanation.join(' ')).toMatch(/60,000 images at 224 px would take about 33 min to extract here; 160 px takes about 17 min/);
     expect(large.estimatedSeconds).toBeGreaterThan(10);
@@ -138,14 +143,13 @@ describe('the transfer plan', () => {
   it('keeps the best validation epoch only when there are enough validation images to tell', () => {
     const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'x' };
     const cost = { cores: 2, pending: () => 0, extractRate: () => 100 };
-    const base = { why: 'Transfer.', blocker: null, notes: [] };
-    const few = makeTransferPlan(stats({ val: 200 }), onnx, backbone, cost, {}, base);
+    const few = transferPlan(stats({ val: 200 }), onnx, backbone, cost, {}, 'Transfer.');
     expect(few.config.restoreBest).toBe(false);
     expect(few.explanation.join(' ')).toMatch(/the last epoch is kept: 200 validation images are too few to pick a better one \(one image is 0\.5 points\)/);
-    const many = makeTransferPlan(stats({ train: 45_000, val: 5_000 }), onnx, backbone, cost, {}, base);
+    const many = transferPlan(stats({ train: 45_000, val: 5_000 }), onnx, backbone, cost, {}, 'Transfer.');
     expect(many.config.restoreBest).toBe(true);
     expect(many.explanation.join(' ')).toMatch(/the epoch with the best validation accuracy is kept\./);
-    const forced = makeTransferPlan(stats({ val: 200 }), onnx, backbone, cost, { restoreBest: true }, base);
+    const forced = transferPlan(stats({ val: 200 }), onnx, backbone, cost, { restoreBest: true }, 'Transfer.');
     expect(forced.config.restoreBest).toBe(true);
     expect(forced.explanation.join(' ')).toMatch(/best validation accuracy is kept \(Advanced settings\)/);
   });

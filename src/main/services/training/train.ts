@@ -5,12 +5,10 @@
 // all tensor work happens in the replicas.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { LoupeError } from '../../../shared/errors';
 import type {
-  ArchName,
   BackendInfo,
   BackendName,
   EpochMetrics,
@@ -27,10 +25,10 @@ import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from '../tfjs/backends';
-import { measuredImagesPerSecond } from './calibrate';
-import { DEFAULT_SEED, makePlan, type CostModel } from './plan';
+import { modelSize } from './estimates';
+import { DEFAULT_SEED, planRun } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
-import { chooseTransfer, prepareFeatures, saveTransferModel, transferPlan } from './transfer';
+import { prepareFeatures, saveTransferModel } from './transfer';
 import {
   CONTROL_INTS,
   CTL_ABORT,
@@ -64,56 +62,11 @@ export function trainingBackends(): Promise<BackendInfo[]> {
   return probes;
 }
 
-interface ModelSize {
-  macs: number;
-  /** Every weight, trainable or not: the size of a replica's exchange slot. */
-  floats: number;
-}
-
-const sizes = new Map<string, ModelSize>();
-
-/** Counts an architecture's cost by building it (on the CPU backend, in this thread; cached). */
-async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number, features?: number): Promise<ModelSize> {
-  const key = [arch, width, height, channels, classes, features].join(':');
-  const hit = sizes.get(key);
-  if (hit) return hit;
-  const tf = await import('@tensorflow/tfjs');
-  const { ARCHITECTURES, forwardMacs } = await import('./architectures');
-  if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
-  const model = ARCHITECTURES[arch].build({ width, height, channels, classes, features });
-  const size = { macs: forwardMacs(model), floats: model.countParams() };
-  model.dispose();
-  sizes.set(key, size);
-  return size;
-}
-
 /** The one-click plan for the open project's data, with any overrides applied. */
 export async function planTraining(project: Project, overrides: TrainOverrides = {}): Promise<{ plan: TrainPlan; data: TrainingData }> {
   const data = withValidationHoldout(trainingData(project.db), overrides.seed ?? DEFAULT_SEED);
   const backend = chooseBackend(await trainingBackends(), overrides.backend ?? 'auto');
-  const macs = new Map<string, number>();
-  const cost: CostModel = {
-    cores: os.availableParallelism(),
-    forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
-  };
-  // Transfer learning when a backbone suits the data (or is forced); else from scratch, saying why.
-  const choice = chooseTransfer(data.stats, overrides);
-  const transfer = await transferPlan(project, data.stats, data.items, backend, cost, overrides, choice);
-  if (transfer) return { plan: transfer, data };
-  const scratch = (plan: TrainPlan): TrainPlan => ({
-    ...plan,
-    config: { ...plan.config, backbone: null },
-    explanation: choice.why ? [choice.why, ...plan.explanation] : plan.explanation,
-    blocker: plan.blocker ?? choice.blocker,
-  });
-  // The plan is pure; count the chosen architecture's cost, then plan again with it known.
-  const draft = scratch(makePlan(data.stats, backend, cost, overrides));
-  const { config } = draft;
-  if (draft.blocker) return { plan: draft, data };
-  const size = await modelSize(config.arch, config.width, config.height, config.channels, data.classes.length);
-  macs.set([config.arch, config.width, config.height, config.channels, data.classes.length].join(':'), size.macs);
-  cost.imagesPerSecond = await measuredImagesPerSecond(backend, config, data.classes.length, cost.cores);
-  return { plan: scratch(makePlan(data.stats, backend, cost, overrides)), data };
+  return { plan: await planRun(project, data, backend, overrides), data };
 }
 
 export interface TrainOptions {

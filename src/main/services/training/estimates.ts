@@ -1,0 +1,203 @@
+// What a run will cost here, for the plan: the training throughput of each backend and the
+// measured one, an architecture's multiply-adds, and the backbone's feature extraction (what the
+// project's feature cache still lacks, at what rate), with the run's wall time by step estimated
+// from them.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { LoupeError } from '../../../shared/errors';
+import type { ArchName, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
+import type { Project } from '../../store/project';
+import { spawnWorker } from '../../workers/spawn';
+import { calibrateExtraction, featureDir, flipKey, measuredRate, type ResolvedBackbone } from '../backbones';
+import type { TrainItem } from './dataset';
+
+/** Sustained training throughput of each backend, GFLOP/s per replica (measured by bench:train). */
+export const BACKEND_GFLOPS: Record<BackendInfo['name'], number> = {
+  tensorflow: 40,
+  webgpu: 400,
+  /** Per core: onnxruntime threads use every core. */
+  onnxruntime: 35,
+  wasm: 6,
+  cpu: 0.3,
+};
+
+export interface CostModel {
+  /** Forward multiply-adds of one image through `arch` at the given input. */
+  forwardMacs(arch: ArchName, width: number, height: number, channels: 1 | 3, classes: number): number;
+  /** Cores that data-parallel replicas can use. */
+  cores: number;
+  /** Training images per second measured on this machine for the planned configuration. */
+  imagesPerSecond?: number | null;
+  /** The backbone's feature extraction: a transfer plan's cost. */
+  extraction?: ExtractionCost;
+}
+
+export interface ExtractionCost {
+  /** Images (and, with `flip`, their flipped copies) whose features are not cached yet, at `resolution`. */
+  pending(resolution: number, flip: boolean): number;
+  /** Backbone images per second through onnxruntime at `resolution`. */
+  extractRate(resolution: number): number;
+}
+
+/**
+ * Backbone images per second at 224 px, per core, until this machine has measured its own (a
+ * backbone too costly to calibrate, no image to calibrate on). MobileNet v1 here, 2 cores:
+ * bench:transfer measured 301 images/s through onnxruntime alone at 224 px on an idle machine;
+ * inside a run, decoding beside it and other work on the cores, 80 to 400 at 128 px.
+ */
+export const EXTRACT_RATE_224_PER_CORE = 60;
+
+/** The run's wall time by step: decoding the images into the pixel cache, then training. */
+export function estimateStages(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
+  const prepareSeconds = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
+  const rate = cost.imagesPerSecond;
+  if (rate) {
+    // Evaluation is forward only: about a third of a training step per image.
+    const evaluated = stats.val * config.epochs + stats.val + stats.test;
+    return { prepareSeconds, trainSeconds: (stats.train * config.epochs) / rate + evaluated / (3 * rate) + 3 };
+  }
+  const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
+  const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
+  const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
+  // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
+  const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);
+  return { prepareSeconds, trainSeconds: flops / flopsPerSecond + 3 };
+}
+
+export function estimateSeconds(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): number {
+  const { prepareSeconds, trainSeconds } = estimateStages(config, stats, classes, backend, cost);
+  return Math.round(prepareSeconds + trainSeconds);
+}
+
+/** The extraction cost a transfer plan needs. */
+export function extractionOf(cost: CostModel): ExtractionCost {
+  if (!cost.extraction) throw new LoupeError('INTERNAL', 'A transfer plan needs the cost of extracting the backbone\'s features.');
+  return cost.extraction;
+}
+
+/** Keys already in a backbone's feature cache (to tell what a run still has to extract). */
+function cachedKeys(project: Project, backbone: ResolvedBackbone, resolution: number): Set<string> {
+  try {
+    return new Set(JSON.parse(fs.readFileSync(path.join(featureDir(project, backbone, resolution), 'index.json'), 'utf8')) as string[]);
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * What extracting `backbone`'s features of a run's images costs in this project: the images its
+ * feature cache still lacks, and the rate measured by the project's last extraction, else
+ * calibrated here (once the plan knows its resolution: plan, calibrate, plan again), else a
+ * typical one; other resolutions scale with the pixel count.
+ */
+export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number): Promise<boolean> } {
+  const cache = new Map<number, Set<string>>();
+  const averages = backbone.format !== 'onnx';
+  let calibration: { resolution: number; rate: number } | null = null;
+  const extractRate = (r: number) =>
+    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
+  const pending = (r: number, flip: boolean) => {
+    let keys = cache.get(r);
+    if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
+    let n = 0;
+    for (const it of items) {
+      if (!keys.has(it.hash)) n++;
+      // Flipped copies: training draws them; predictions average with them (all but ONNX backbones).
+      if (flip && (averages || it.split === 'train') && !keys.has(flipKey(it.hash))) n++;
+    }
+    return n;
+  };
+  return {
+    extractRate,
+    pending,
+    /** Measures the rate at `resolution` on a few images still to extract, unless the project measured it or none is left; true when it did. */
+    async calibrate(resolution: number): Promise<boolean> {
+      if (measuredRate(project, backbone, resolution) !== null || pending(resolution, false) === 0) return false;
+      const keys = cachedKeys(project, backbone, resolution);
+      const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
+      if (rate === null) return false;
+      calibration = { resolution, rate };
+      return true;
+    },
+  };
+}
+
+/** Converting the backbone to ONNX and opening its session, before the first image (measured here: 0.2 to 1.5 s). */
+export const EXTRACT_SETUP_SECONDS = 1;
+
+/** The run's wall time by step: feature extraction, then the head's training. */
+export function estimateTransferStages(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
+  const t = config.backbone!;
+  const extraction = extractionOf(cost);
+  const passes = extraction.pending(t.resolution, t.augment === 'flip');
+  const prepareSeconds = passes > 0 ? passes / extraction.extractRate(t.resolution) + EXTRACT_SETUP_SECONDS : 0;
+  const macs = t.features * 1024 + 1024 * stats.classes.length;
+  const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * (config.epochs + 1) + stats.test);
+  const train = flops / (BACKEND_GFLOPS[backend.name] * 1e9 * Math.max(1, cost.cores));
+  // Sessions, workers and the combined model written at the end.
+  return { prepareSeconds, trainSeconds: train + 3 * config.epochs * 0.05 + 6 };
+}
+
+export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): number {
+  const { prepareSeconds, trainSeconds } = estimateTransferStages(config, stats, backend, cost);
+  return Math.round(prepareSeconds + trainSeconds);
+}
+
+export interface ModelSize {
+  macs: number;
+  /** Every weight, trainable or not: the size of a replica's exchange slot. */
+  floats: number;
+}
+
+const sizes = new Map<string, ModelSize>();
+
+/** Counts an architecture's cost by building it (on the CPU backend, in this thread; cached). */
+export async function modelSize(arch: ArchName, width: number, height: number, channels: number, classes: number, features?: number): Promise<ModelSize> {
+  const key = [arch, width, height, channels, classes, features].join(':');
+  const hit = sizes.get(key);
+  if (hit) return hit;
+  const tf = await import('@tensorflow/tfjs');
+  const { ARCHITECTURES, forwardMacs } = await import('./architectures');
+  if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
+  const model = ARCHITECTURES[arch].build({ width, height, channels, classes, features });
+  const size = { macs: forwardMacs(model), floats: model.countParams() };
+  model.dispose();
+  sizes.set(key, size);
+  return size;
+}
+
+// The plan's throughput figure, measured once per process and configuration in a short-lived
+// training worker (TF.js never loads on the main thread). Plain JS is too slow to measure
+// quickly: its estimate stays the FLOP-based one.
+
+const TIMEOUT_MS = 30_000;
+/** Two wasm replicas reached 1.46x one replica's throughput here (gradient exchange, barriers). */
+const REPLICA_EFFICIENCY = 0.73;
+
+const measured = new Map<string, Promise<number | null>>();
+
+export function measuredImagesPerSecond(backend: BackendInfo, config: TrainConfig, classes: number, cores: number): Promise<number | null> {
+  if (backend.name === 'cpu' || !backend.available) return Promise.resolve(null);
+  const key = [backend.name, config.arch, config.width, config.height, config.channels, classes, config.batchSize].join(':');
+  let rate = measured.get(key);
+  if (!rate) {
+    rate = new Promise<number | null>((resolve) => {
+      const worker = spawnWorker('train', { workerData: { mode: 'calibrate', backend: backend.name, config, classes } });
+      const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
+      worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
+        resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
+        clearTimeout(timer);
+        void worker.terminate();
+      });
+      worker.once('error', () => resolve(null));
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    measured.set(key, rate);
+  }
+  const replicas = backend.name === 'wasm' ? Math.min(config.workers, cores) : 1;
+  return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
+}
