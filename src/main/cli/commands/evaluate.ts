@@ -8,7 +8,8 @@ import { LABEL_CHECK_FOLDS, LABEL_CHECK_MAX_EPOCHS, runLabelCheck } from '../../
 import { listLabelIssues } from '../../services/evaluation/label-issues';
 import { runSuggestions } from '../../services/evaluation/suggestions';
 import { Project } from '../../store/project';
-import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
+import { id, labelCheckOptions } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command, type OptionValues } from '../command';
 import { progressLine } from '../progress';
 import { withProject } from './project';
 
@@ -16,7 +17,7 @@ const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}
 const num = (n: number) => n.toLocaleString('en-US');
 
 function runOption(values: OptionValues): number | undefined {
-  return intOption(values.run, 'run', 1, 2 ** 31 - 1);
+  return schemaOption(values.run, 'run', id);
 }
 
 /** The stable shape scripts read from `loupe eval --json`. */
@@ -148,12 +149,18 @@ export const labelErrorsCommand: Command = {
   name: 'label-errors',
   usage: 'loupe label-errors <project> [--run ID] [--folds K] [--epochs N] [--json]',
   summary: `Find likely label errors: out-of-sample predictions (${LABEL_CHECK_FOLDS}-fold models with the run’s plan, at most ${LABEL_CHECK_MAX_EPOCHS} epochs each) that confidently contradict the given label.`,
+  help: [
+    optionHelp('--run ID', 'the run whose plan the fold models use (default: the best run)'),
+    optionHelp('--folds K', 'folds', labelCheckOptions.shape.folds.limits),
+    optionHelp('--epochs N', 'epochs of each fold model', labelCheckOptions.shape.epochs.limits),
+    optionHelp('--json', 'print one JSON object'),
+  ],
   options: { run: { type: 'string' }, folds: { type: 'string' }, epochs: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
     const runId = runOption(values);
-    const folds = intOption(values.folds, 'folds', 2, 10);
-    const epochs = intOption(values.epochs, 'epochs', 1, 1000);
+    const folds = schemaOption(values.folds, 'folds', labelCheckOptions.shape.folds);
+    const epochs = schemaOption(values.epochs, 'epochs', labelCheckOptions.shape.epochs);
     const project = Project.open(dir);
     try {
       const check = await withProgress(io, 'images', (signal, onProgress) => runLabelCheck(project, runId, { folds, epochs, signal, onProgress }));

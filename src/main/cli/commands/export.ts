@@ -9,7 +9,8 @@ import { defaultRunId } from '../../services/export/run-model';
 import { exportedModel } from '../../services/inference/models';
 import { DEFAULT_TOP, predict, SessionCache, type PredictInput } from '../../services/inference/predict';
 import { Project } from '../../store/project';
-import { intOption, requirePositional, UsageError, type CliIO, type Command } from '../command';
+import { id, topK } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -46,7 +47,7 @@ export const exportCommand: Command = {
     const format = values.format as ExportFormat | undefined;
     if (!format || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}.\nUsage: ${this.usage}`);
     if (typeof values.out !== 'string' || values.out === '') throw new UsageError(`Missing --out DIR (the folder the export goes into).\nUsage: ${this.usage}`);
-    const runOption = intOption(values.run, 'run', 1, 2 ** 31 - 1);
+    const runOption = schemaOption(values.run, 'run', id);
     const project = Project.open(dir);
     try {
       const controller = new AbortController();
@@ -111,11 +112,12 @@ export const predictCommand: Command = {
   name: 'predict',
   usage: 'loupe predict <exported-model-dir|model.onnx> <image|dir...> [--top K] [--json]',
   summary: 'Predict images (folders are searched for images) with an exported model, through onnxruntime; prints the top classes of each.',
+  help: [optionHelp('--top K', 'classes shown for each image', topK.limits), optionHelp('--json', 'print one JSON object')],
   options: { top: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io: CliIO) {
     const modelPath = requirePositional(positionals, 0, 'the exported model (folder or model.onnx)', this.usage);
     if (positionals.length < 2) throw new UsageError(`Missing the images (files or folders).\nUsage: ${this.usage}`);
-    const top = intOption(values.top, 'top', 1, 1000) ?? DEFAULT_TOP;
+    const top = schemaOption(values.top, 'top', topK) ?? DEFAULT_TOP;
     const model = exportedModel(modelPath);
     const files = expandInputs(positionals.slice(1));
     if (files.length === 0) throw new UsageError('No images found in the folders given.');
