@@ -27,6 +27,11 @@ export interface NumberLimits {
 
 export type NumberSchema = Schema<number> & { readonly limits: NumberLimits };
 
+/** A number input's min, max and step for a schema's limits: whole steps for integers. */
+export function inputLimits({ int, min, max }: NumberLimits): { min: number; max: number; step: number | 'any' } {
+  return { min, max, step: int ? 1 : 'any' };
+}
+
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
 const make = <T>(kind: string, parse: (value: unknown, path: string) => T): Schema<T> => ({

@@ -2,7 +2,7 @@
 // limits through optional and nullable wrappers, and the wrappers still parse as before.
 
 import { describe, expect, it } from 'vitest';
-import { s, SchemaError } from '../../src/shared/schema';
+import { inputLimits, s, SchemaError } from '../../src/shared/schema';
 
 describe('schema limits', () => {
   const settings = s.object({
@@ -13,6 +13,8 @@ describe('schema limits', () => {
   it('shows number limits and object shapes through optional and nullable', () => {
     expect(settings.shape.patience.limits).toEqual({ int: true, min: 1, max: 1000 });
     expect(settings.shape.schedule.shape.gamma.limits).toEqual({ int: false, min: 0, max: 1 });
+    expect(inputLimits(settings.shape.patience.limits)).toEqual({ min: 1, max: 1000, step: 1 });
+    expect(inputLimits(settings.shape.schedule.shape.gamma.limits)).toEqual({ min: 0, max: 1, step: 'any' });
   });
 
   it('still parses as the limits say', () => {
