@@ -1,6 +1,7 @@
 // `loupe eval`, `loupe suggest` and `loupe label-errors`: a run's metrics, model suggestions for
 // the unlabeled images, and the label-error finder, on the same services as the studio.
 
+import * as format from '../../../shared/format';
 import type { EvalSplit, Evaluation, LabelIssue } from '../../../shared/types';
 import { LoupeError } from '../../../shared/errors';
 import { evaluateRun } from '../../services/evaluation/evaluate';
@@ -13,8 +14,9 @@ import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, ty
 import { progressLine } from '../progress';
 import { withProject } from './project';
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
-const num = (n: number) => n.toLocaleString('en-US');
+// The CLI's figures: two decimals of a percent, and the same grouping on every machine.
+const pct = (x: number | null) => format.percent(x, 2);
+const num = (n: number) => format.num(n, format.PLAIN_LOCALE);
 
 function runOption(values: OptionValues): number | undefined {
   return schemaOption(values.run, 'run', id);
@@ -115,7 +117,7 @@ export const suggestCommand: Command = {
       if (values.json) io.json(result);
       else {
         const byClass = result.classes.map((c) => `${JSON.stringify(c.label)} ${num(c.count)}`).join(', ');
-        io.out(`Run #${result.runId} suggested labels for ${num(result.images)} unlabeled images in ${result.seconds.toFixed(1)} s${byClass ? `: ${byClass}` : ''}.`);
+        io.out(`Run #${result.runId} suggested labels for ${num(result.images)} unlabeled images in ${format.seconds(result.seconds)}${byClass ? `: ${byClass}` : ''}.`);
         if (result.failed > 0) io.out(`  ${num(result.failed)} images could not be read.`);
       }
       return 0;
@@ -167,7 +169,7 @@ export const labelErrorsCommand: Command = {
       const issues = listLabelIssues(project.db).issues.map((i) => issueJson(project, i));
       if (values.json) io.json({ check, issues });
       else {
-        io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${check.seconds.toFixed(1)} s).`);
+        io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${format.seconds(check.seconds)}).`);
         io.out(`  ${check.verdict}`);
         for (const i of issues.slice(0, 50)) {
           io.out(`  ${JSON.stringify(i.name)} (${i.split}): labeled ${JSON.stringify(i.given)} (${pct(i.givenProbability)}), looks like ${JSON.stringify(i.suggested)} (${pct(i.suggestedProbability)})`);

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { percent, seconds } from '../../../shared/format';
 import { EXPORT_FORMATS, type ExportFormat, type ExportResult, type PredictResult } from '../../../shared/types';
 import { exportRun } from '../../services/export/export';
 import { defaultRunId } from '../../services/export/run-model';
@@ -13,8 +14,6 @@ import { id, topK } from '../../../shared/api';
 import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-
 export function describeExport(r: ExportResult): string[] {
   const lines = [`Export #${r.id}: run #${r.runId} as ${r.format === 'all' ? 'ONNX and TF.js' : r.format === 'onnx' ? 'ONNX' : 'TF.js'} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
   const p = r.parity;
@@ -22,7 +21,7 @@ export function describeExport(r: ExportResult): string[] {
     const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
     lines.push(
       p.against === 'onnxruntime'
-        ? `Checked: onnxruntime vs TensorFlow.js on ${source}: top-1 agreement ${pct(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
+        ? `Checked: onnxruntime vs TensorFlow.js on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
         : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
     );
   }
@@ -105,7 +104,7 @@ export function expandInputs(inputs: string[]): string[] {
 }
 
 function describePrediction(p: PredictResult['predictions'][number]): string {
-  return `${p.name}\t${p.top.map((c) => `${c.label} ${(c.probability * 100).toFixed(1)}%`).join('  ')}`;
+  return `${p.name}\t${p.top.map((c) => `${c.label} ${percent(c.probability)}`).join('  ')}`;
 }
 
 export const predictCommand: Command = {
@@ -139,7 +138,7 @@ export const predictCommand: Command = {
       for (const p of failed) io.err(`${p.name}: ${p.error}`);
       if (!values.json) {
         const ok = result.predictions.length - failed.length;
-        io.err(`${ok} image${ok === 1 ? '' : 's'} predicted on ${result.provider} in ${result.seconds.toFixed(2)} s${failed.length ? `; ${failed.length} could not be read` : ''}.`);
+        io.err(`${ok} image${ok === 1 ? '' : 's'} predicted on ${result.provider} in ${seconds(result.seconds, 2)}${failed.length ? `; ${failed.length} could not be read` : ''}.`);
       }
       return failed.length > 0 ? 1 : 0;
     } catch (err) {

@@ -1,4 +1,5 @@
 import { trainOverrides } from '../../../shared/api';
+import * as format from '../../../shared/format';
 import { ARCH_NAMES, BACKEND_NAMES, type TrainOverrides, type TrainPlan } from '../../../shared/types';
 import { ARCHITECTURES } from '../../services/training/architectures';
 import { planTraining, runTraining } from '../../services/training/train';
@@ -6,9 +7,12 @@ import { Project } from '../../store/project';
 import { keptText } from '../../../shared/kept-epoch';
 import { planSummary } from '../../../shared/plan-summary';
 import { optionHelp, requirePositional, schemaOption, type CliIO, type Command, type OptionValues } from '../command';
-import { formatDuration, progressLine } from '../progress';
+import { progressLine } from '../progress';
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
+// The CLI's figures: two decimals of a percent, the same grouping on every machine, m:ss times.
+const pct = (x: number | null) => format.percent(x, 2);
+const imagesPerSecond = (n: number) => format.perSecond(n, 'img', format.PLAIN_LOCALE);
+const formatDuration = (s: number) => format.duration(s, 'clock');
 
 /** The API's schema entries of the Advanced settings: the flags accept exactly what the API does. */
 const entries = trainOverrides.shape;
@@ -129,7 +133,7 @@ export const trainCommand: Command = {
             const e = detail.history[epochsShown];
             io.err(
               `${process.stderr.isTTY ? '\r\x1b[2K' : ''}Epoch ${e.epoch}/${detail.epochs}: loss ${e.trainLoss?.toFixed(4)} acc ${pct(e.trainAccuracy)}  val loss ${e.valLoss?.toFixed(4) ?? '–'} acc ${pct(e.valAccuracy)}  ` +
-                `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s  ${e.seconds.toFixed(1)} s`,
+                `${imagesPerSecond(e.imagesPerSecond)}  ${format.seconds(e.seconds)}`,
             );
           }
           if (detail.batch < detail.batches) line.update(done, total, `Epoch ${Math.max(1, detail.epoch)}/${detail.epochs}`);
@@ -142,8 +146,8 @@ export const trainCommand: Command = {
         io.out(
           `Run #${result.runId} ${result.status}: ${result.arch}${result.backbone ? ` (${result.backbone} features)` : ''} on ${result.backend}, ${result.epochs} epochs, ` +
             `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)} ` +
-            `(${prepared} ${result.prepareSeconds.toFixed(1)} s, training ${result.trainSeconds.toFixed(1)} s` +
-            `${result.imagesPerSecond ? ` at ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}).`,
+            `(${prepared} ${format.seconds(result.prepareSeconds)}, training ${format.seconds(result.trainSeconds)}` +
+            `${result.imagesPerSecond ? ` at ${imagesPerSecond(result.imagesPerSecond)}` : ''}).`,
         );
         if (result.kept) io.out(`Kept: ${keptText(result.kept)}; the scores above are this epoch's.`);
       }
