@@ -57,7 +57,8 @@ const method =
 
 const none = s.object({});
 const projectPath = s.string({ min: 1, max: 4096 });
-const id = s.number({ int: true, min: 1 });
+/** A row id (run, class, image): the CLI's `--run` reads it too. */
+export const id = s.number({ int: true, min: 1 });
 const ids = s.array(id, { max: 1_000_000 });
 const split = s.literal('train', 'val', 'test');
 const color = s.string({ pattern: /^#[0-9a-fA-F]{6}$/ });
@@ -110,7 +111,22 @@ const evaluationFilter = s.object({
 });
 const uploadId = s.object({ uploadId: s.string({ pattern: /^[0-9a-f]{32}$/ }) });
 const predictModel = s.object({ runId: s.optional(id), path: s.optional(projectPath) });
-const topK = s.optional(s.number({ int: true, min: 1, max: 100 }));
+export const topK = s.optional(s.number({ int: true, min: 1, max: 100 }));
+/** A model on this machine to add as a backbone (the CLI's `backbones add` reads these limits). */
+export const backboneSource = s.object({
+  path: projectPath,
+  name: s.optional(s.string({ min: 1, max: 100, pattern: /^[\w.-]+$/ })),
+  output: s.optional(s.string({ min: 1, max: 500 })),
+  size: s.optional(s.number({ int: true, min: 16, max: 1024 })),
+  scale: s.optional(s.number({ min: -1000, max: 1000 })),
+  offset: s.optional(s.number({ min: -1000, max: 1000 })),
+});
+/** The label-error finder's settings (the CLI's `label-errors` reads these limits). */
+export const labelCheckOptions = s.object({
+  runId: s.optional(id),
+  folds: s.optional(s.number({ int: true, min: 2, max: 10 })),
+  epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
+});
 /** Base64 of one image sent for prediction: at most 8 MB of bytes. */
 export const MAX_PREDICT_IMAGE_BYTES = 8 * 1024 * 1024;
 
@@ -217,16 +233,7 @@ export const API = {
   /** Downloads a registry backbone from its official source, as a `backbone` job (result: BackboneDownload). */
   downloadBackbone: method<{ jobId: string }>()(s.object({ name: s.string({ min: 1, max: 200 }) })),
   /** Adds a backbone from this machine: a TF.js layers model folder or an ONNX file, with the layer or value to use as features. */
-  addBackbone: method<BackboneInfo>()(
-    s.object({
-      path: projectPath,
-      name: s.optional(s.string({ min: 1, max: 100, pattern: /^[\w.-]+$/ })),
-      output: s.optional(s.string({ min: 1, max: 500 })),
-      size: s.optional(s.number({ int: true, min: 16, max: 1024 })),
-      scale: s.optional(s.number({ min: -1000, max: 1000 })),
-      offset: s.optional(s.number({ min: -1000, max: 1000 })),
-    }),
-  ),
+  addBackbone: method<BackboneInfo>()(backboneSource),
   /** Extracts (and caches) the backbone features of every image, as a `features` job, so a later run starts at once. */
   startFeatureExtraction: method<{ jobId: string }>()(s.object({ backbone: s.optional(s.string({ min: 1, max: 4096 })) })),
 
@@ -253,13 +260,7 @@ export const API = {
     }),
   ),
   /** Looks for likely label errors (k-fold out-of-sample predictions), as a `labelErrors` job (result: LabelCheckInfo). */
-  startLabelCheck: method<LabelCheckStarted>()(
-    s.object({
-      runId: s.optional(id),
-      folds: s.optional(s.number({ int: true, min: 2, max: 10 })),
-      epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
-    }),
-  ),
+  startLabelCheck: method<LabelCheckStarted>()(labelCheckOptions),
   labelIssues: method<LabelIssueList>()(s.object({ status: s.optional(s.literal('pending', 'accepted', 'dismissed')) })),
   /** Accept (label as suggested) or dismiss (keep the given label) label issues. Undoable. */
   resolveLabelIssues: method<ReviewResult>()(s.object({ imageIds: ids, action: s.literal('accept', 'dismiss') })),

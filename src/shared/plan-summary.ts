@@ -3,6 +3,7 @@
 // libraries, backend probes) stays for the details. Pure, so the studio and `loupe train --plan`
 // say the same.
 
+import * as format from './format';
 import { ARCH_INFO, type TrainPlan } from './types';
 
 export interface PlanSummary {
@@ -12,15 +13,8 @@ export interface PlanSummary {
   choices: string[];
 }
 
-/** "42 s", "3 min", "1 h 20 min": rounded, as an estimate should be. */
-export function roughDuration(seconds: number): string {
-  const t = Math.max(1, Math.round(seconds));
-  if (t < 90) return `${t} s`;
-  if (t < 3600) return `${Math.round(t / 60)} min`;
-  return `${Math.floor(t / 3600)} h ${Math.round((t % 3600) / 60)} min`;
-}
-
-const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+// The plan reads the same in the studio and the CLI, on every machine.
+const count = (n: number, one: string, many = `${one}s`) => format.count(n, one, many, format.PLAIN_LOCALE);
 
 /** The backbone's name without its qualifiers: "MobileNet v1 1.0 (ImageNet)" → "MobileNet v1 1.0". */
 function shortTitle(title: string): string {
@@ -29,7 +23,7 @@ function shortTitle(title: string): string {
 
 export function planSummary(plan: TrainPlan): PlanSummary {
   const { config: c, data } = plan;
-  const time = `about ${roughDuration(plan.estimatedSeconds)} on this machine`;
+  const time = `about ${format.duration(plan.estimatedSeconds, 'rough')} on this machine`;
   const choices: string[] = [];
   const side = Math.max(data.medianWidth, data.medianHeight);
   const b = c.backbone;

@@ -18,6 +18,20 @@ export interface Schema<T> {
   parse(value: unknown, path?: string): T;
 }
 
+/** What a number schema accepts: forms (min/max/step) and the CLI (parsing, help) read it. */
+export interface NumberLimits {
+  readonly int: boolean;
+  readonly min: number;
+  readonly max: number;
+}
+
+export type NumberSchema = Schema<number> & { readonly limits: NumberLimits };
+
+/** A number input's min, max and step for a schema's limits: whole steps for integers. */
+export function inputLimits({ int, min, max }: NumberLimits): { min: number; max: number; step: number | 'any' } {
+  return { min, max, step: int ? 1 : 'any' };
+}
+
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
 const make = <T>(kind: string, parse: (value: unknown, path: string) => T): Schema<T> => ({
@@ -60,14 +74,15 @@ export const s = {
     });
   },
 
-  number(options: NumberOptions = {}): Schema<number> {
+  number(options: NumberOptions = {}): NumberSchema {
     const { int = false, min = -Infinity, max = Infinity } = options;
-    return make('number', (v, path) => {
+    const schema = make('number', (v, path) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new SchemaError(path, 'a number');
       if (int && !Number.isInteger(v)) throw new SchemaError(path, 'an integer');
       if (v < min || v > max) throw new SchemaError(path, `a number from ${min} to ${max}`);
       return v;
     });
+    return { ...schema, limits: { int, min, max } };
   },
 
   boolean(): Schema<boolean> {
@@ -98,8 +113,8 @@ export const s = {
     });
   },
 
-  object<S extends Shape>(shape: S): Schema<Simplify<ObjectOf<S>>> {
-    return make('object', (v, path) => {
+  object<S extends Shape>(shape: S): Schema<Simplify<ObjectOf<S>>> & { readonly shape: S } {
+    const schema = make('object', (v, path) => {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
         throw new SchemaError(path, 'an object');
       }
@@ -118,18 +133,21 @@ export const s = {
       }
       return out as Simplify<ObjectOf<S>>;
     });
+    return { ...schema, shape };
   },
 
-  optional<T>(inner: Schema<T>): Schema<T | undefined> & { optional: true } {
+  // The wrappers keep what the inner schema exposes (limits, shape), so a form or the CLI can
+  // reach `trainOverrides.shape.epochs.limits` through them.
+  optional<S extends Schema<unknown>>(inner: S): Omit<S, 'parse' | 'optional'> & Schema<Infer<S> | undefined> & { optional: true } {
     return {
-      kind: inner.kind,
+      ...inner,
       optional: true,
-      parse: (v, path = '') => (v === undefined ? undefined : inner.parse(v, path)),
+      parse: (v: unknown, path = '') => (v === undefined ? undefined : (inner.parse(v, path) as Infer<S>)),
     };
   },
 
-  nullable<T>(inner: Schema<T>): Schema<T | null> {
-    return make(inner.kind, (v, path) => (v === null ? null : inner.parse(v, path)));
+  nullable<S extends Schema<unknown>>(inner: S): Omit<S, 'parse'> & Schema<Infer<S> | null> {
+    return { ...inner, parse: (v: unknown, path = '') => (v === null ? null : (inner.parse(v, path) as Infer<S>)) };
   },
 };
 

@@ -74,7 +74,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   }
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.out(`Usage: ${command.usage}\n\n${command.summary}`);
+      io.out(`Usage: ${command.usage}\n\n${command.summary}${command.help ? `\n\nOptions:\n${command.help.join('\n')}` : ''}`);
       return 0;
     }
     const { positionals, values } = parseCommandArgs(command, rest);

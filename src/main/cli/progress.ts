@@ -2,6 +2,7 @@
 // seconds otherwise (logs, CI), with done/total, items per second and time left once known.
 
 import { ProgressMeter, systemClock, type Clock } from '../jobs/progress';
+import { duration, num, PLAIN_LOCALE, perSecond } from '../../shared/format';
 
 export interface ProgressLine {
   update(done: number, total: number | null, phase: string): void;
@@ -12,22 +13,12 @@ export interface ProgressLine {
   end(): void;
 }
 
-const num = (n: number) => n.toLocaleString('en-US');
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
-}
-
 export function progressText(done: number, total: number | null, phase: string, rate: number | null, eta: number | null, unit: string): string {
   // A step that counts nothing yet (or nothing at all) is named alone: "Writing files…".
   if (done === 0 && (total === null || total === 0)) return `${phase}…`;
-  const parts = [`${phase}: ${num(done)}${total === null ? '' : `/${num(total)}`}`];
-  if (rate !== null) parts.push(`${num(Math.round(rate))} ${unit}/s`);
-  if (eta !== null) parts.push(`ETA ${formatDuration(eta)}`);
+  const parts = [`${phase}: ${num(done, PLAIN_LOCALE)}${total === null ? '' : `/${num(total, PLAIN_LOCALE)}`}`];
+  if (rate !== null) parts.push(perSecond(rate, unit, PLAIN_LOCALE));
+  if (eta !== null) parts.push(`ETA ${duration(eta, 'clock')}`);
   return parts.join('  ');
 }
 

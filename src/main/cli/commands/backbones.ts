@@ -1,6 +1,7 @@
 import type { BackboneInfo } from '../../../shared/types';
 import { addBackbone, downloadBackbone, listBackbones } from '../../services/backbones/service';
-import { intOption, requirePositional, UsageError, type CliIO, type Command } from '../command';
+import { backboneSource } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
 function line(b: BackboneInfo): string {
@@ -13,6 +14,14 @@ export const backbonesCommand: Command = {
   usage: 'loupe backbones [download NAME | add PATH [--name N] [--output LAYER] [--size PX] [--scale S --offset O]] [--json]',
   summary:
     'List the pretrained backbones for transfer learning and whether each is here; download one from its official source, or add a model from this machine: a TensorFlow.js model folder or an .onnx file (--output: the layer or value holding the features; ONNX: --size, and --scale/--offset on pixels in [0, 1]). LOUPE_BACKBONE_DIR names a folder searched first.',
+  help: [
+    optionHelp('--name N', 'the name it is listed under'),
+    optionHelp('--output LAYER', 'the layer or value holding the features'),
+    optionHelp('--size PX', 'ONNX: input width and height', backboneSource.shape.size.limits),
+    optionHelp('--scale S', 'ONNX: pixels in [0, 1] are multiplied by S', backboneSource.shape.scale.limits),
+    optionHelp('--offset O', 'ONNX: then O is added', backboneSource.shape.offset.limits),
+    optionHelp('--json', 'print one JSON object'),
+  ],
   options: {
     json: { type: 'boolean' },
     name: { type: 'string' },
@@ -46,9 +55,9 @@ export const backbonesCommand: Command = {
         path: target,
         name: typeof values.name === 'string' ? values.name : undefined,
         output: typeof values.output === 'string' ? values.output : undefined,
-        size: intOption(values.size, 'size', 16, 1024),
-        scale: values.scale === undefined ? undefined : Number(values.scale),
-        offset: values.offset === undefined ? undefined : Number(values.offset),
+        size: schemaOption(values.size, 'size', backboneSource.shape.size),
+        scale: schemaOption(values.scale, 'scale', backboneSource.shape.scale),
+        offset: schemaOption(values.offset, 'offset', backboneSource.shape.offset),
       });
       if (values.json) io.json(info);
       else io.out(line(info));

@@ -1,6 +1,7 @@
 // `loupe eval`, `loupe suggest` and `loupe label-errors`: a run's metrics, model suggestions for
 // the unlabeled images, and the label-error finder, on the same services as the studio.
 
+import * as format from '../../../shared/format';
 import type { EvalSplit, Evaluation, LabelIssue } from '../../../shared/types';
 import { LoupeError } from '../../../shared/errors';
 import { evaluateRun } from '../../services/evaluation/evaluate';
@@ -8,15 +9,17 @@ import { LABEL_CHECK_FOLDS, LABEL_CHECK_MAX_EPOCHS, runLabelCheck } from '../../
 import { listLabelIssues } from '../../services/evaluation/label-issues';
 import { runSuggestions } from '../../services/evaluation/suggestions';
 import { Project } from '../../store/project';
-import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
+import { id, labelCheckOptions } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command, type OptionValues } from '../command';
 import { progressLine } from '../progress';
 import { withProject } from './project';
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
-const num = (n: number) => n.toLocaleString('en-US');
+// The CLI's figures: two decimals of a percent, and the same grouping on every machine.
+const pct = (x: number | null) => format.percent(x, 2);
+const num = (n: number) => format.num(n, format.PLAIN_LOCALE);
 
 function runOption(values: OptionValues): number | undefined {
-  return intOption(values.run, 'run', 1, 2 ** 31 - 1);
+  return schemaOption(values.run, 'run', id);
 }
 
 /** The stable shape scripts read from `loupe eval --json`. */
@@ -114,7 +117,7 @@ export const suggestCommand: Command = {
       if (values.json) io.json(result);
       else {
         const byClass = result.classes.map((c) => `${JSON.stringify(c.label)} ${num(c.count)}`).join(', ');
-        io.out(`Run #${result.runId} suggested labels for ${num(result.images)} unlabeled images in ${result.seconds.toFixed(1)} s${byClass ? `: ${byClass}` : ''}.`);
+        io.out(`Run #${result.runId} suggested labels for ${num(result.images)} unlabeled images in ${format.seconds(result.seconds)}${byClass ? `: ${byClass}` : ''}.`);
         if (result.failed > 0) io.out(`  ${num(result.failed)} images could not be read.`);
       }
       return 0;
@@ -148,19 +151,25 @@ export const labelErrorsCommand: Command = {
   name: 'label-errors',
   usage: 'loupe label-errors <project> [--run ID] [--folds K] [--epochs N] [--json]',
   summary: `Find likely label errors: out-of-sample predictions (${LABEL_CHECK_FOLDS}-fold models with the run’s plan, at most ${LABEL_CHECK_MAX_EPOCHS} epochs each) that confidently contradict the given label.`,
+  help: [
+    optionHelp('--run ID', 'the run whose plan the fold models use (default: the best run)'),
+    optionHelp('--folds K', 'folds', labelCheckOptions.shape.folds.limits),
+    optionHelp('--epochs N', 'epochs of each fold model', labelCheckOptions.shape.epochs.limits),
+    optionHelp('--json', 'print one JSON object'),
+  ],
   options: { run: { type: 'string' }, folds: { type: 'string' }, epochs: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
     const runId = runOption(values);
-    const folds = intOption(values.folds, 'folds', 2, 10);
-    const epochs = intOption(values.epochs, 'epochs', 1, 1000);
+    const folds = schemaOption(values.folds, 'folds', labelCheckOptions.shape.folds);
+    const epochs = schemaOption(values.epochs, 'epochs', labelCheckOptions.shape.epochs);
     const project = Project.open(dir);
     try {
       const check = await withProgress(io, 'images', (signal, onProgress) => runLabelCheck(project, runId, { folds, epochs, signal, onProgress }));
       const issues = listLabelIssues(project.db).issues.map((i) => issueJson(project, i));
       if (values.json) io.json({ check, issues });
       else {
-        io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${check.seconds.toFixed(1)} s).`);
+        io.out(`Label check of run #${check.runId}: ${num(check.flagged)} of ${num(check.images)} images flagged (${check.folds} folds, ${check.epochs} epochs each, ${format.seconds(check.seconds)}).`);
         io.out(`  ${check.verdict}`);
         for (const i of issues.slice(0, 50)) {
           io.out(`  ${JSON.stringify(i.name)} (${i.split}): labeled ${JSON.stringify(i.given)} (${pct(i.givenProbability)}), looks like ${JSON.stringify(i.suggested)} (${pct(i.suggestedProbability)})`);

@@ -3,16 +3,16 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { percent, seconds } from '../../../shared/format';
 import { EXPORT_FORMATS, type ExportFormat, type ExportResult, type PredictResult } from '../../../shared/types';
 import { exportRun } from '../../services/export/export';
 import { defaultRunId } from '../../services/export/run-model';
 import { exportedModel } from '../../services/inference/models';
 import { DEFAULT_TOP, predict, SessionCache, type PredictInput } from '../../services/inference/predict';
 import { Project } from '../../store/project';
-import { intOption, requirePositional, UsageError, type CliIO, type Command } from '../command';
+import { id, topK } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
-
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function describeExport(r: ExportResult): string[] {
   const lines = [`Export #${r.id}: run #${r.runId} as ${r.format === 'all' ? 'ONNX and TF.js' : r.format === 'onnx' ? 'ONNX' : 'TF.js'} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
@@ -21,7 +21,7 @@ export function describeExport(r: ExportResult): string[] {
     const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
     lines.push(
       p.against === 'onnxruntime'
-        ? `Checked: onnxruntime vs TensorFlow.js on ${source}: top-1 agreement ${pct(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
+        ? `Checked: onnxruntime vs TensorFlow.js on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
         : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
     );
   }
@@ -46,7 +46,7 @@ export const exportCommand: Command = {
     const format = values.format as ExportFormat | undefined;
     if (!format || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}.\nUsage: ${this.usage}`);
     if (typeof values.out !== 'string' || values.out === '') throw new UsageError(`Missing --out DIR (the folder the export goes into).\nUsage: ${this.usage}`);
-    const runOption = intOption(values.run, 'run', 1, 2 ** 31 - 1);
+    const runOption = schemaOption(values.run, 'run', id);
     const project = Project.open(dir);
     try {
       const controller = new AbortController();
@@ -104,18 +104,19 @@ export function expandInputs(inputs: string[]): string[] {
 }
 
 function describePrediction(p: PredictResult['predictions'][number]): string {
-  return `${p.name}\t${p.top.map((c) => `${c.label} ${(c.probability * 100).toFixed(1)}%`).join('  ')}`;
+  return `${p.name}\t${p.top.map((c) => `${c.label} ${percent(c.probability)}`).join('  ')}`;
 }
 
 export const predictCommand: Command = {
   name: 'predict',
   usage: 'loupe predict <exported-model-dir|model.onnx> <image|dir...> [--top K] [--json]',
   summary: 'Predict images (folders are searched for images) with an exported model, through onnxruntime; prints the top classes of each.',
+  help: [optionHelp('--top K', 'classes shown for each image', topK.limits), optionHelp('--json', 'print one JSON object')],
   options: { top: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io: CliIO) {
     const modelPath = requirePositional(positionals, 0, 'the exported model (folder or model.onnx)', this.usage);
     if (positionals.length < 2) throw new UsageError(`Missing the images (files or folders).\nUsage: ${this.usage}`);
-    const top = intOption(values.top, 'top', 1, 1000) ?? DEFAULT_TOP;
+    const top = schemaOption(values.top, 'top', topK) ?? DEFAULT_TOP;
     const model = exportedModel(modelPath);
     const files = expandInputs(positionals.slice(1));
     if (files.length === 0) throw new UsageError('No images found in the folders given.');
@@ -137,7 +138,7 @@ export const predictCommand: Command = {
       for (const p of failed) io.err(`${p.name}: ${p.error}`);
       if (!values.json) {
         const ok = result.predictions.length - failed.length;
-        io.err(`${ok} image${ok === 1 ? '' : 's'} predicted on ${result.provider} in ${result.seconds.toFixed(2)} s${failed.length ? `; ${failed.length} could not be read` : ''}.`);
+        io.err(`${ok} image${ok === 1 ? '' : 's'} predicted on ${result.provider} in ${seconds(result.seconds, 2)}${failed.length ? `; ${failed.length} could not be read` : ''}.`);
       }
       return failed.length > 0 ? 1 : 0;
     } catch (err) {

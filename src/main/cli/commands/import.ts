@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { num, perSecond, PLAIN_LOCALE, seconds } from '../../../shared/format';
 import type { ImportReport } from '../../../shared/types';
 import {
   createImport,
@@ -35,11 +36,11 @@ export async function importWithProgress(
 }
 
 export function printReport(report: ImportReport, out: (s: string) => void): void {
-  const n = (x: number) => x.toLocaleString('en-US');
-  const rate = report.imagesPerSecond === null ? '' : `, ${n(Math.round(report.imagesPerSecond))} files/s`;
+  const n = (x: number) => num(x, PLAIN_LOCALE);
+  const rate = report.imagesPerSecond === null ? '' : `, ${perSecond(report.imagesPerSecond, 'files', PLAIN_LOCALE)}`;
   out(
     `Import #${report.importId} ${report.status}: ${n(report.imported)} imported, ${n(report.duplicates)} duplicates, ` +
-      `${n(report.skippedTotal)} skipped (${report.seconds.toFixed(1)} s${rate}).`,
+      `${n(report.skippedTotal)} skipped (${seconds(report.seconds)}${rate}).`,
   );
   if (report.imported > 0) {
     out(`  splits:  train ${n(report.splits.train)}, val ${n(report.splits.val)}, test ${n(report.splits.test)}`);

@@ -1,43 +1,37 @@
-import { ARCH_NAMES, BACKEND_NAMES, type ArchName, type BackendName, type TrainOverrides, type TrainPlan } from '../../../shared/types';
+import { trainOverrides } from '../../../shared/api';
+import * as format from '../../../shared/format';
+import { ARCH_NAMES, BACKEND_NAMES, type TrainOverrides, type TrainPlan } from '../../../shared/types';
 import { ARCHITECTURES } from '../../services/training/architectures';
 import { planTraining, runTraining } from '../../services/training/train';
 import { Project } from '../../store/project';
 import { keptText } from '../../../shared/kept-epoch';
 import { planSummary } from '../../../shared/plan-summary';
-import { intOption, requirePositional, UsageError, type CliIO, type Command, type OptionValues } from '../command';
-import { formatDuration, progressLine } from '../progress';
+import { optionHelp, requirePositional, schemaOption, type CliIO, type Command, type OptionValues } from '../command';
+import { progressLine } from '../progress';
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
+// The CLI's figures: two decimals of a percent, the same grouping on every machine, m:ss times.
+const pct = (x: number | null) => format.percent(x, 2);
+const imagesPerSecond = (n: number) => format.perSecond(n, 'img', format.PLAIN_LOCALE);
+const formatDuration = (s: number) => format.duration(s, 'clock');
+
+/** The API's schema entries of the Advanced settings: the flags accept exactly what the API does. */
+const entries = trainOverrides.shape;
 
 function overridesOf(values: OptionValues): TrainOverrides {
-  const o: TrainOverrides = {};
-  if (values.arch !== undefined) {
-    if (!ARCH_NAMES.includes(values.arch as ArchName)) throw new UsageError(`--arch must be one of ${ARCH_NAMES.join(', ')}.`);
-    o.arch = values.arch as ArchName;
-  }
-  if (values.backend !== undefined) {
-    if (values.backend !== 'auto' && !BACKEND_NAMES.includes(values.backend as BackendName)) {
-      throw new UsageError(`--backend must be auto or one of ${BACKEND_NAMES.join(', ')}.`);
-    }
-    o.backend = values.backend as BackendName | 'auto';
-  }
-  if (values.optimizer !== undefined) {
-    if (values.optimizer !== 'adam' && values.optimizer !== 'sgd') throw new UsageError('--optimizer must be adam or sgd.');
-    o.optimizer = values.optimizer;
-  }
-  o.epochs = intOption(values.epochs, 'epochs', 1, 1000);
-  o.seed = intOption(values.seed, 'seed', 0, 2 ** 31 - 1);
-  o.batchSize = intOption(values['batch-size'], 'batch-size', 1, 4096);
-  o.workers = intOption(values.workers, 'workers', 1, 16);
-  o.width = o.height = intOption(values.size, 'size', 8, 512);
-  o.patience = intOption(values.patience, 'patience', 1, 1000);
+  const o: TrainOverrides = {
+    arch: schemaOption(values.arch, 'arch', entries.arch),
+    backend: schemaOption(values.backend, 'backend', entries.backend),
+    optimizer: schemaOption(values.optimizer, 'optimizer', entries.optimizer),
+    epochs: schemaOption(values.epochs, 'epochs', entries.epochs),
+    seed: schemaOption(values.seed, 'seed', entries.seed),
+    batchSize: schemaOption(values['batch-size'], 'batch-size', entries.batchSize),
+    workers: schemaOption(values.workers, 'workers', entries.workers),
+    patience: schemaOption(values.patience, 'patience', entries.patience),
+    learningRate: schemaOption(values.lr, 'lr', entries.learningRate),
+  };
+  o.width = o.height = schemaOption(values.size, 'size', entries.width);
   if (values['no-early-stop']) o.patience = null;
-  if (values.lr !== undefined) {
-    const lr = Number(values.lr);
-    if (!(lr > 0 && lr <= 10)) throw new UsageError('--lr must be a number above 0 and at most 10.');
-    o.learningRate = lr;
-  }
-  if (values['step-lr'] !== undefined) o.schedule = { kind: 'step', stepSize: intOption(values['step-lr'], 'step-lr', 1, 1000) };
+  if (values['step-lr'] !== undefined) o.schedule = { kind: 'step', stepSize: schemaOption(values['step-lr'], 'step-lr', entries.schedule.shape.stepSize) };
   if (values['no-augment']) o.augmentation = { flip: false, shift: 0, brightness: 0 };
   if (values.backbone !== undefined) o.backbone = values.backbone === 'none' ? null : String(values.backbone);
   for (const key of Object.keys(o) as (keyof TrainOverrides)[]) if (o[key] === undefined) delete o[key];
@@ -74,6 +68,24 @@ export const trainCommand: Command = {
   usage: 'loupe train <project> [--arch A] [--backbone NAME|PATH|none] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
   summary:
     'Train a classifier on the labeled images (one click: Loupe plans it, with a pretrained backbone for photos when one is here; --backbone forces one, or none). Also --batch-size, --lr, --optimizer adam|sgd, --step-lr N, --size PX, --workers N, --patience N, --no-early-stop, --no-augment.',
+  help: [
+    optionHelp('--arch A', `the model: ${ARCH_NAMES.join(', ')}`),
+    optionHelp('--backbone NAME', 'a pretrained backbone (name, folder or .onnx file), or none'),
+    optionHelp('--epochs N', 'epochs to train', entries.epochs.limits),
+    optionHelp('--batch-size N', 'images per step', entries.batchSize.limits),
+    optionHelp('--lr X', 'learning rate', entries.learningRate.limits),
+    optionHelp('--optimizer O', 'adam or sgd'),
+    optionHelp('--step-lr N', 'step schedule: lower the rate every N epochs', entries.schedule.shape.stepSize.limits),
+    optionHelp('--size PX', 'input width and height', entries.width.limits),
+    optionHelp('--workers N', 'CPU backends: replicas', entries.workers.limits),
+    optionHelp('--patience N', 'epochs without progress before stopping early', entries.patience.limits),
+    optionHelp('--seed N', 'seed of every random choice', entries.seed.limits),
+    optionHelp('--backend B', `auto or one of ${BACKEND_NAMES.join(', ')}`),
+    optionHelp('--no-early-stop', 'train every epoch'),
+    optionHelp('--no-augment', 'no flips, shifts or brightness changes'),
+    optionHelp('--plan', 'print the plan and stop'),
+    optionHelp('--json', 'print one JSON object'),
+  ],
   options: {
     json: { type: 'boolean' },
     plan: { type: 'boolean' },
@@ -121,7 +133,7 @@ export const trainCommand: Command = {
             const e = detail.history[epochsShown];
             io.err(
               `${process.stderr.isTTY ? '\r\x1b[2K' : ''}Epoch ${e.epoch}/${detail.epochs}: loss ${e.trainLoss?.toFixed(4)} acc ${pct(e.trainAccuracy)}  val loss ${e.valLoss?.toFixed(4) ?? '–'} acc ${pct(e.valAccuracy)}  ` +
-                `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s  ${e.seconds.toFixed(1)} s`,
+                `${imagesPerSecond(e.imagesPerSecond)}  ${format.seconds(e.seconds)}`,
             );
           }
           if (detail.batch < detail.batches) line.update(done, total, `Epoch ${Math.max(1, detail.epoch)}/${detail.epochs}`);
@@ -134,8 +146,8 @@ export const trainCommand: Command = {
         io.out(
           `Run #${result.runId} ${result.status}: ${result.arch}${result.backbone ? ` (${result.backbone} features)` : ''} on ${result.backend}, ${result.epochs} epochs, ` +
             `val ${pct(result.valAccuracy)}, test ${pct(result.testAccuracy)}, ${formatDuration(result.seconds)} ` +
-            `(${prepared} ${result.prepareSeconds.toFixed(1)} s, training ${result.trainSeconds.toFixed(1)} s` +
-            `${result.imagesPerSecond ? ` at ${Math.round(result.imagesPerSecond).toLocaleString('en-US')} img/s` : ''}).`,
+            `(${prepared} ${format.seconds(result.prepareSeconds)}, training ${format.seconds(result.trainSeconds)}` +
+            `${result.imagesPerSecond ? ` at ${imagesPerSecond(result.imagesPerSecond)}` : ''}).`,
         );
         if (result.kept) io.out(`Kept: ${keptText(result.kept)}; the scores above are this epoch's.`);
       }

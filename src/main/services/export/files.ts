@@ -2,6 +2,7 @@
 
 import { ARCH_INFO, type ExportFormat, type ExportParity, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
+import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
 import { INPUT_NAME, OUTPUT_NAME } from '../onnx/convert';
 
@@ -88,8 +89,6 @@ export function storedMetrics(db: DB, runId: number, labels: string[]): { split:
   return null;
 }
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
-
 /**
  * A name (project, class, device) in the model card, as inert text: an inline code span, in
  * which Markdown renders no links, images, HTML or emphasis. Line breaks and control characters
@@ -157,11 +156,11 @@ export function modelCard(c: CardInput): string {
   const m = c.metrics;
   if (m) {
     lines.push(
-      `On the ${m.split === 'test' ? 'test' : 'validation'} split (${m.images} images): accuracy ${pct(m.accuracy)}, macro F1 ${pct(m.macroF1)}.`,
+      `On the ${m.split === 'test' ? 'test' : 'validation'} split (${m.images} images): accuracy ${percent(m.accuracy)}, macro F1 ${percent(m.macroF1)}.`,
       '',
       '| class | precision | recall | F1 | images |',
       '|---|---:|---:|---:|---:|',
-      ...m.classes.map((r) => `| ${cell(r.label, true)} | ${pct(r.precision)} | ${pct(r.recall)} | ${pct(r.f1)} | ${r.support} |`),
+      ...m.classes.map((r) => `| ${cell(r.label, true)} | ${percent(r.precision)} | ${percent(r.recall)} | ${percent(r.f1)} | ${r.support} |`),
     );
   } else {
     lines.push('The run recorded no predictions on a validation or test split.');
@@ -174,13 +173,13 @@ export function modelCard(c: CardInput): string {
     '',
     p.against === 'onnxruntime'
       ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
-        `top-1 agreement ${pct(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
-      : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${pct(p.top1Agreement)}, ` +
+        `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
+      : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${percent(p.top1Agreement)}, ` +
         `largest probability difference ${p.maxAbsDiff.toExponential(2)}.`,
     ...(c.tfjsParity
       ? [
           '',
-          `The TF.js files were loaded with \`tf.loadLayersModel\` and checked on the same images: top-1 agreement ${pct(c.tfjsParity.top1Agreement)}, ` +
+          `The TF.js files were loaded with \`tf.loadLayersModel\` and checked on the same images: top-1 agreement ${percent(c.tfjsParity.top1Agreement)}, ` +
             `largest probability difference ${c.tfjsParity.maxAbsDiff.toExponential(2)}.`,
         ]
       : []),

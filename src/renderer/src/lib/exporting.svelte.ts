@@ -1,6 +1,7 @@
 // What the Export view knows: the runs that can be exported, past exports, and the running
 // `export` job with its outcome. Every change goes through the API; this only mirrors the core.
 
+import { percent } from '../../../shared/format';
 import { LoupeError } from '../../../shared/errors';
 import type { ExportFormat, ExportInfo, ExportResult, JobInfo, JobProgress, RunSummary } from '../../../shared/types';
 import { api, errorMessage } from './client';
@@ -19,7 +20,7 @@ export interface ExportForm {
 /** "identical top class on 200 test images, max |Δp| 3.1e-7" for people. */
 export function parityText(p: ExportInfo['parity']): string {
   if (!p) return 'not checked';
-  const top = p.top1Agreement === 1 ? 'same top class on all' : `same top class on ${(p.top1Agreement * 100).toFixed(1)}% of`;
+  const top = p.top1Agreement === 1 ? 'same top class on all' : `same top class on ${percent(p.top1Agreement)} of`;
   const diff = Number.isFinite(p.maxAbsDiff) ? p.maxAbsDiff.toExponential(1) : 'NaN';
   return `${p.against === 'onnxruntime' ? 'ONNX' : 'TF.js files'} vs TensorFlow.js: ${top} ${p.images} images, max |Δp| ${diff}`;
 }

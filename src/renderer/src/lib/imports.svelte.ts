@@ -1,13 +1,13 @@
 // What the window shows about imports into the open project: the running import's progress,
 // the last report, imports that can be resumed, and files a browser upload refused.
 
+import { num } from '../../../shared/format';
 import type { ImportReport, ImportSkip, JobProgress, PendingImport } from '../../../shared/types';
 import { api, errorMessage } from './client';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 import { importFiles, type PickedFile } from './upload';
 
-const count = (n: number) => n.toLocaleString();
 
 class ImportState {
   /** The running import job, as last reported. */
@@ -34,7 +34,7 @@ class ImportState {
       if (job.result) {
         this.report = job.result as ImportReport;
         const r = this.report;
-        toasts.show(`Import ${r.status}: ${count(r.imported)} imported, ${count(r.duplicates)} duplicates, ${count(r.skippedTotal)} skipped.`);
+        toasts.show(`Import ${r.status}: ${num(r.imported)} imported, ${num(r.duplicates)} duplicates, ${num(r.skippedTotal)} skipped.`);
       } else if (job.error) toasts.show(job.error.message, 'error');
       void this.refreshPending();
     });

@@ -3,6 +3,7 @@
 // machine Loupe runs on is listed and predicted there by path. Either can be cancelled between
 // batches. Results can be saved as CSV without another round trip.
 
+import { byteSize } from '../../../shared/format';
 import { MAX_PREDICT_IMAGE_BYTES } from '../../../shared/api';
 import { LoupeError } from '../../../shared/errors';
 import type { ClassScore, PredictModel, PredictResult } from '../../../shared/types';
@@ -116,7 +117,7 @@ class PredictState {
         if (signal.aborted) return;
         const row = this.#row(file.path, URL.createObjectURL(file.file));
         if (file.file.size > MAX_PREDICT_IMAGE_BYTES) {
-          row.error = `Larger than ${MAX_PREDICT_IMAGE_BYTES / 1024 / 1024} MB.`;
+          row.error = `Larger than ${byteSize(MAX_PREDICT_IMAGE_BYTES, { unit: 'MB', digits: 0 })}.`;
           this.done++;
           continue;
         }

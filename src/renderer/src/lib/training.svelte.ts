@@ -3,6 +3,7 @@
 // and the run being looked at. Every change goes through the API; this only mirrors the core.
 
 import { LoupeError } from '../../../shared/errors';
+import { percent } from '../../../shared/format';
 import type {
   BackendInfo,
   JobInfo,
@@ -19,17 +20,6 @@ import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 const PLAN_DEBOUNCE_MS = 250;
-
-/** An accuracy for people: "93.4%", or a dash when there is none. */
-export function percent(x: number | null | undefined, digits = 1): string {
-  return x === null || x === undefined ? '–' : `${(x * 100).toFixed(digits)}%`;
-}
-
-/** A loss or learning rate for people: short, without trailing noise. */
-export function decimal(x: number | null | undefined): string {
-  if (x === null || x === undefined) return '–';
-  return Math.abs(x) >= 1e-4 || x === 0 ? String(Number(x.toPrecision(4))) : x.toExponential(1);
-}
 
 /** The run a panel shows: the running job live, or a recorded run. */
 export type RunView = { kind: 'live' } | { kind: 'run'; runId: number } | null;

@@ -2,6 +2,7 @@
 // paths); a browser streams each file to the server (`POST <upload url>?path=<relative path>`),
 // keeping the dropped folders so class folders still give labels, then imports the upload.
 
+import { byteSize } from '../../../shared/format';
 import type { LoupeBridge } from '../../../shared/bridge';
 import type { ImportSkip, ImportStarted, UploadInfo } from '../../../shared/types';
 import type { LoupeClient } from './transport';
@@ -70,7 +71,7 @@ export async function uploadFiles(
   let done = 0;
   const one = async (f: PickedFile) => {
     if (f.file.size > info.maxFileBytes) {
-      outcome.refused.push({ path: f.path, reason: `The file is larger than ${Math.round(info.maxFileBytes / 1024 / 1024)} MB.` });
+      outcome.refused.push({ path: f.path, reason: `The file is larger than ${byteSize(info.maxFileBytes, { unit: 'MB', digits: 0 })}.` });
       return;
     }
     try {
