@@ -26,6 +26,8 @@ export interface JobHandlers<K extends JobKind> {
    * followed, or none was followed; then `job` is already null again.
    */
   onFinished?(job: JobInfo<K>, followed: boolean): void;
+  /** Cancelling could not be asked (e.g. the connection dropped); without it, `cancel()` rejects. */
+  onCancelFailed?(err: unknown): void;
 }
 
 export class JobTracker<K extends JobKind> {
@@ -89,7 +91,8 @@ export class JobTracker<K extends JobKind> {
       await this.#client.cancelJob({ jobId: job.jobId });
     } catch (err) {
       this.#slot.cancelling = false;
-      throw err;
+      if (!this.#handlers.onCancelFailed) throw err;
+      this.#handlers.onCancelFailed(err);
     }
   }
 
