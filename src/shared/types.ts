@@ -90,13 +90,31 @@ export type FolderPurpose = (typeof FOLDER_PURPOSES)[number];
 export type MenuCommand = 'newProject' | 'openProject' | 'closeProject' | 'undo' | 'redo';
 
 // Long work (import, training, export, feature extraction) runs as jobs: it reports progress,
-// can be cancelled, and ends with a result or an error.
-export type JobKind = 'import' | 'train' | 'export' | 'features' | 'suggest' | 'labelErrors' | 'backbone';
+// can be cancelled, and ends with a result or an error. Each kind names its result (and its live
+// detail) here, so a job narrowed on `kind` has a typed result and no consumer casts one.
+export interface JobResults {
+  import: ImportReport;
+  train: TrainResult;
+  export: ExportResult;
+  features: FeatureExtraction;
+  suggest: SuggestResult;
+  labelErrors: LabelCheckInfo;
+  backbone: BackboneDownload;
+}
+export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
 
-export interface JobProgress {
+/** Kind-specific live data of a running job (JobProgress.detail); kinds not named here have none. */
+export interface JobDetails {
+  import: ImportJobDetail;
+  train: TrainProgress;
+}
+export type JobDetail<K extends JobKind> = K extends keyof JobDetails ? JobDetails[K] : never;
+
+/** A job of one kind as it runs (JobProgress is the union over every kind). */
+export interface JobProgressOf<K extends JobKind> {
   jobId: string;
-  kind: JobKind;
+  kind: K;
   projectPath: string;
   /** What the job is doing now, for people ("Importing", "Epoch 3/20"). */
   phase: string;
@@ -106,16 +124,36 @@ export interface JobProgress {
   ratePerSecond: number | null;
   etaSeconds: number | null;
   /** Kind-specific live data (e.g. training curves); small. */
-  detail?: unknown;
+  detail?: JobDetail<K>;
 }
 
-export interface JobInfo extends JobProgress {
+/** A job of one kind with its outcome (JobInfo is the union over every kind). */
+export interface JobInfoOf<K extends JobKind> extends JobProgressOf<K> {
   status: JobStatus;
   startedAt: number;
   finishedAt: number | null;
   error: { code: string; message: string } | null;
-  /** The kind-specific outcome (e.g. the import report), once completed or cancelled. */
-  result: unknown;
+  /** The kind's outcome (e.g. the import report), once completed or cancelled; null before, or when it failed. */
+  result: JobResults[K] | null;
+}
+
+/** Progress of a job of kind K (any kind by default): narrowing on `kind` types its detail. */
+export type JobProgress<K extends JobKind = JobKind> = { [P in K]: JobProgressOf<P> }[K];
+/** A job of kind K (any kind by default): narrowing on `kind` types its result. */
+export type JobInfo<K extends JobKind = JobKind> = { [P in K]: JobInfoOf<P> }[K];
+
+/** Live counts of an `import` job (JobProgress.detail). */
+export interface ImportJobDetail {
+  imported: number;
+  duplicates: number;
+  skipped: number;
+}
+
+/** The `features` job's result: backbone features extracted and cached. */
+export interface FeatureExtraction {
+  images: number;
+  failed: number;
+  seconds: number;
 }
 
 /** A job running in a project the serving process has open, seen from a page with no project open. */

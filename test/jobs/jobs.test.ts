@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import type { JobInfo, JobProgress } from '../../src/shared/types';
+import type { FeatureExtraction, JobInfo, JobProgress } from '../../src/shared/types';
 import { toErrorPayload } from '../../src/main/api/dispatch';
 import { Jobs, throwIfCancelled } from '../../src/main/jobs/jobs';
 import { ProgressMeter } from '../../src/main/jobs/progress';
@@ -11,6 +11,9 @@ function fakeClock() {
   let t = 0;
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
+
+/** A `features` job's result: the smallest kind's, for work whose outcome is beside the point. */
+const extracted: FeatureExtraction = { images: 50, failed: 0, seconds: 0.5 };
 
 function sink() {
   const progress: JobProgress[] = [];
@@ -93,19 +96,19 @@ describe('jobs', () => {
     const clock = fakeClock();
     const s = sink();
     const jobs = new Jobs(toErrorPayload, clock.now, 100);
-    const { promise } = jobs.start('import', '/p', s.sink, async (r) => {
+    const { promise } = jobs.start('features', '/p', s.sink, async (r) => {
       for (let i = 1; i <= 50; i++) {
         clock.advance(10);
         r.progress(i, 50, 'Importing');
       }
-      return { imported: 50 };
+      return extracted;
     });
-    expect(await promise).toEqual({ imported: 50 });
+    expect(await promise).toEqual(extracted);
     expect(s.progress.length).toBeGreaterThan(2);
     expect(s.progress.length).toBeLessThan(10);
     expect(s.progress.at(-1)).toMatchObject({ done: 50, total: 50, phase: 'Importing' });
     expect(s.finished).toHaveLength(1);
-    expect(s.finished[0]).toMatchObject({ status: 'completed', result: { imported: 50 }, error: null });
+    expect(s.finished[0]).toMatchObject({ kind: 'features', status: 'completed', result: extracted, error: null });
   });
 
   it('cancels through the signal and records the job as cancelled', async () => {
@@ -130,13 +133,36 @@ describe('jobs', () => {
   it('refuses a second exclusive job of the same kind on the same project', async () => {
     const jobs = new Jobs(toErrorPayload);
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const first = jobs.start('import', '/p', sink().sink, () => gate, { exclusive: true });
-    expect(() => jobs.start('import', '/p', sink().sink, async () => {}, { exclusive: true })).toThrow(/already running/);
-    jobs.start('import', '/other', sink().sink, async () => {}, { exclusive: true });
+    const gate = new Promise<FeatureExtraction>((resolve) => (release = () => resolve(extracted)));
+    const first = jobs.start('features', '/p', sink().sink, () => gate, { exclusive: true });
+    expect(() => jobs.start('features', '/p', sink().sink, async () => extracted, { exclusive: true })).toThrow(/already running/);
+    jobs.start('features', '/other', sink().sink, async () => extracted, { exclusive: true });
     release();
     await first.promise;
-    await jobs.start('import', '/p', sink().sink, async () => {}, { exclusive: true }).promise;
+    await jobs.start('features', '/p', sink().sink, async () => extracted, { exclusive: true }).promise;
+  });
+
+  it('types a job by its kind: its work ends with that kind\'s result, and narrowing on kind reads it', async () => {
+    const jobs = new Jobs(toErrorPayload);
+    await jobs.start('features', '/p', sink().sink, async (r) => {
+      r.progress(1, 1, 'Extracting');
+      return extracted;
+    }).promise;
+    const [job] = jobs.list('/p');
+    if (job.kind !== 'features') throw new Error(`unexpected kind ${job.kind}`);
+    expect(job.result?.images).toBe(50); // typed FeatureExtraction: no cast
+    // Compile-time checks (npm run typecheck): a job cannot end with another kind's result or report another kind's detail.
+    const wrongResult = () => {
+      // @ts-expect-error a train job ends with a TrainResult
+      jobs.start('train', '/p', sink().sink, async () => extracted);
+    };
+    const wrongDetail = () =>
+      jobs.start('features', '/p', sink().sink, async (r) => {
+        // @ts-expect-error a features job has no live detail
+        r.progress(1, 1, 'Extracting', { imported: 1, duplicates: 0, skipped: 0 });
+        return extracted;
+      });
+    expect([wrongResult, wrongDetail]).toHaveLength(2);
   });
 
   it('records failures with an error code', async () => {
@@ -154,18 +180,18 @@ describe('jobs', () => {
     const gc = vm.runInNewContext('gc') as () => void;
     const jobs = new Jobs(toErrorPayload);
     let state: WeakRef<object> | null = null;
-    const { jobId, promise } = jobs.start('train', '/p', sink().sink, async ({ signal }) => {
+    const { jobId, promise } = jobs.start('features', '/p', sink().sink, async ({ signal }) => {
       const runState = { buffers: new Float32Array(1024) };
       state = new WeakRef(runState);
       // Work that forgets to remove its listener: the registry must not keep it alive.
       signal.addEventListener('abort', () => runState.buffers.fill(0));
-      return 'done';
+      return extracted;
     });
     await promise;
     await new Promise((r) => setTimeout(r, 0)); // WeakRef targets live until the current task ends
     gc();
     expect(state!.deref()).toBeUndefined();
-    expect(jobs.list('/p')).toMatchObject([{ jobId, status: 'completed', result: 'done' }]);
+    expect(jobs.list('/p')).toMatchObject([{ jobId, status: 'completed', result: extracted }]);
     expect(() => jobs.cancel(jobId)).not.toThrow(); // cancelling a finished job does nothing
   });
 });

@@ -21,7 +21,7 @@ function gatedWork() {
     const cancelled = new Promise<never>((_, reject) => r.signal.addEventListener('abort', () => reject(new Error('aborted'))));
     await Promise.race([gate, cancelled]).catch(() => throwIfCancelled(r.signal));
     throwIfCancelled(r.signal);
-    return { steps: stepped };
+    return { images: stepped, failed: 0, seconds: 0 };
   };
   return { work, finish, step: () => reporter!.progress(++stepped, 10, `Step ${stepped}`) };
 }
@@ -33,7 +33,7 @@ async function projectWithJob() {
   await tab.api.createProject({ path: dir });
   const project = tab.session.requireProject();
   const gated = gatedWork();
-  const { jobId, promise } = studio.startJob(project, 'train', gated.work);
+  const { jobId, promise } = studio.startJob(project, 'features', gated.work);
   return { studio, dir, tab, project, gated, jobId, promise };
 }
 
@@ -45,12 +45,12 @@ describe('studio: jobs outlive their sessions', () => {
     gated.step();
     expect(studio.jobs.running(project.root).map((j) => j.jobId)).toEqual([jobId]);
     expect(project.closed).toBe(false);
-    expect(studio.runningJobs()).toMatchObject([{ jobId, kind: 'train', projectPath: project.root, projectName: 'jobs', phase: 'Step 1' }]);
+    expect(studio.runningJobs()).toMatchObject([{ jobId, kind: 'features', projectPath: project.root, projectName: 'jobs', phase: 'Step 1' }]);
     // The job's database stays usable meanwhile.
     expect(project.db.prepare('SELECT count(*) AS n FROM images').get()).toEqual({ n: 0 });
 
     gated.finish();
-    await expect(promise).resolves.toEqual({ steps: 1 });
+    await expect(promise).resolves.toEqual({ images: 1, failed: 0, seconds: 0 });
     await expect.poll(() => project.closed).toBe(true);
     expect(studio.runningJobs()).toEqual([]);
   });
@@ -84,7 +84,7 @@ describe('studio: jobs outlive their sessions', () => {
     const tab = client(studio);
     await tab.api.createProject({ path: path.join(tempDir(), 'idle.loupe') });
     const project = tab.session.requireProject();
-    const { promise } = studio.startJob(project, 'export', async () => 'done');
+    const { promise } = studio.startJob(project, 'features', async () => ({ images: 0, failed: 0, seconds: 0 }));
     await promise;
     tab.session.dispose();
     expect(project.closed).toBe(true);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { JobInfo, JobProgress } from '../../src/shared/types';
+import type { FeatureExtraction, JobInfo, JobProgress } from '../../src/shared/types';
 import { cancelledError, type JobReporter } from '../../src/main/jobs/jobs';
 import type { Studio } from '../../src/main/api/studio';
 import { startServer } from '../../src/main/transport/server';
@@ -42,6 +42,8 @@ async function pageClient(studio: Studio) {
   return { client, states, progress, finished, drop: () => sockets.at(-1)!.terminate(), connections: () => sockets.length };
 }
 
+const extracted: FeatureExtraction = { images: 2, failed: 0, seconds: 1 };
+
 /** A job that runs until `finish()`. */
 function gated() {
   let finish!: () => void;
@@ -50,8 +52,8 @@ function gated() {
   const work = (r: JobReporter) => {
     reporter = r;
     r.progress(1, 2, 'Half way');
-    return new Promise<string>((resolve, reject) => {
-      void done.then(() => resolve('done'));
+    return new Promise<FeatureExtraction>((resolve, reject) => {
+      void done.then(() => resolve(extracted));
       r.signal.addEventListener('abort', () => reject(cancelledError()));
     });
   };
@@ -67,7 +69,7 @@ async function pageWithJob() {
   const rejoined: Promise<unknown>[] = [];
   page.client.onReconnect(() => void rejoined.push(page.client.openProject({ path: dir }).then(() => page.client.resyncJobs())));
   const job = gated();
-  const { jobId } = studio.startJob(studio.projectByKey(summary.key)!, 'train', job.work);
+  const { jobId } = studio.startJob(studio.projectByKey(summary.key)!, 'features', job.work);
   await expect.poll(() => page.progress.some((p) => p.jobId === jobId)).toBe(true);
   return { studio, page, job, jobId, rejoined };
 }
@@ -95,7 +97,7 @@ describe('browser mode: a dropped connection', () => {
     await expect.poll(() => page.states).toEqual(['reconnecting', 'open']);
     await expect.poll(() => rejoined.length).toBe(1);
     await Promise.all(rejoined);
-    await expect.poll(() => page.finished.map((j) => [j.jobId, j.status, j.result])).toEqual([[jobId, 'completed', 'done']]);
+    await expect.poll(() => page.finished.map((j) => [j.jobId, j.status, j.result])).toEqual([[jobId, 'completed', extracted]]);
   });
 
   it('fails a call cut off mid-flight, saying the connection was lost', async () => {

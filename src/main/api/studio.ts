@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { LoupeError } from '../../shared/errors';
 import type { EventName, LoupeEvents } from '../../shared/api';
-import type { HostMode, JobKind, PathKind, RunningJob } from '../../shared/types';
+import type { HostMode, JobKind, JobResults, PathKind, RunningJob } from '../../shared/types';
 import { Jobs, type JobWork } from '../jobs/jobs';
 import type { AppState } from '../services/app-state';
 import { pruneUploads, recoverImports } from '../services/import';
@@ -111,12 +111,12 @@ export class Studio {
   }
 
   /** Starts long work on a project as a job whose progress reaches every window showing it. */
-  startJob<R>(
+  startJob<K extends JobKind>(
     project: Project,
-    kind: JobKind,
-    work: JobWork<R>,
+    kind: K,
+    work: JobWork<K>,
     options?: { exclusive?: boolean; phase?: string },
-  ): { jobId: string; promise: Promise<R> } {
+  ): { jobId: string; promise: Promise<JobResults[K]> } {
     const started = this.jobs.start(
       kind,
       project.root,

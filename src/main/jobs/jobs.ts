@@ -1,22 +1,24 @@
 // Long work as jobs: one registry per process. A job reports progress (throttled, with rate
 // and ETA), takes an AbortSignal, and ends with a result or an error. Progress and the end go
-// to every window that has the job's project open.
+// to every window that has the job's project open. A job of kind K can only end with
+// `JobResults[K]` and report `JobDetails[K]`: `start` checks that when the work is written.
 
 import { randomUUID } from 'node:crypto';
 import type { ErrorPayload } from '../../shared/errors';
 import { LoupeError } from '../../shared/errors';
-import type { JobInfo, JobKind, JobProgress } from '../../shared/types';
+import type { JobDetail, JobInfo, JobInfoOf, JobKind, JobProgress, JobProgressOf, JobResults } from '../../shared/types';
 import { ProgressMeter, systemClock, throttle, type Clock } from './progress';
 
-export interface JobReporter {
+export interface JobReporter<K extends JobKind = JobKind> {
   /** Items done so far (and the total, when it becomes known or changes). */
-  progress(done: number, total?: number | null, phase?: string, detail?: unknown): void;
+  progress(done: number, total?: number | null, phase?: string, detail?: JobDetail<K>): void;
   /** Seconds the current step is expected to take in all (e.g. the plan's estimate), until it has measured its own speed. */
   expect(seconds: number | null): void;
   readonly signal: AbortSignal;
 }
 
-export type JobWork<R> = (reporter: JobReporter) => Promise<R>;
+/** The work of a job of kind K: it ends with that kind's result. */
+export type JobWork<K extends JobKind> = (reporter: JobReporter<K>) => Promise<JobResults[K]>;
 
 export interface JobSink {
   progress(info: JobProgress): void;
@@ -35,7 +37,7 @@ export function throwIfCancelled(signal: AbortSignal): void {
 }
 
 interface Entry {
-  info: JobInfo;
+  info: JobInfoOf<JobKind>;
   /**
    * While the job runs: how to cancel it and when it ends. Dropped once it has ended, so a kept
    * finished job is its info alone, not whatever its work left listening on the signal.
@@ -56,13 +58,13 @@ export class Jobs {
    * Starts `work` and returns its job id at once. `exclusive` refuses a second running job of
    * the same kind on the same project (two imports into one project at once make no sense).
    */
-  start<R>(
-    kind: JobKind,
+  start<K extends JobKind>(
+    kind: K,
     projectPath: string,
     sink: JobSink,
-    work: JobWork<R>,
+    work: JobWork<K>,
     options: { exclusive?: boolean; phase?: string } = {},
-  ): { jobId: string; promise: Promise<R> } {
+  ): { jobId: string; promise: Promise<JobResults[K]> } {
     if (options.exclusive) {
       for (const e of this.#entries.values()) {
         if (e.info.kind === kind && e.info.projectPath === projectPath && e.info.status === 'running') {
@@ -72,7 +74,7 @@ export class Jobs {
     }
     const jobId = randomUUID();
     const controller = new AbortController();
-    const info: JobInfo = {
+    const info: JobInfoOf<K> = {
       jobId,
       kind,
       projectPath,
@@ -89,7 +91,7 @@ export class Jobs {
     };
     const meter = new ProgressMeter(this.clock);
     const emit = throttle<JobProgress>((p) => sink.progress(p), this.progressIntervalMs, this.clock);
-    const reporter: JobReporter = {
+    const reporter: JobReporter<K> = {
       signal: controller.signal,
       progress(done, total, phase, detail) {
         if (total !== undefined) info.total = total;
@@ -122,7 +124,7 @@ export class Jobs {
       } finally {
         info.finishedAt = Date.now();
         emit.flush();
-        sink.finished({ ...info });
+        sink.finished(published(info));
         entry.running = null;
         this.#prune();
       }
@@ -140,14 +142,14 @@ export class Jobs {
   }
 
   list(projectPath: string): JobInfo[] {
-    return [...this.#entries.values()].filter((e) => e.info.projectPath === projectPath).map((e) => ({ ...e.info }));
+    return [...this.#entries.values()].filter((e) => e.info.projectPath === projectPath).map((e) => published(e.info));
   }
 
   /** The jobs still running, of one project or of all. */
   running(projectPath?: string): JobInfo[] {
     return [...this.#entries.values()]
       .filter((e) => e.info.status === 'running' && (projectPath === undefined || e.info.projectPath === projectPath))
-      .map((e) => ({ ...e.info }));
+      .map((e) => published(e.info));
   }
 
   /** Cancels every running job of a project and waits for them to stop (on close). */
@@ -165,7 +167,16 @@ export class Jobs {
   }
 }
 
-function progressOf(info: JobInfo): JobProgress {
+/**
+ * A copy of a job's info as the union the API speaks. `start<K>` paired each entry's kind with
+ * its result and detail; TypeScript cannot follow that pairing through the registry's one map.
+ */
+function published(info: JobInfoOf<JobKind>): JobInfo {
+  return { ...info } as JobInfo;
+}
+
+function progressOf(info: JobInfoOf<JobKind>): JobProgress {
   const { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, detail } = info;
-  return { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, detail };
+  const progress: JobProgressOf<JobKind> = { jobId, kind, projectPath, phase, done, total, ratePerSecond, etaSeconds, detail };
+  return progress as JobProgress;
 }

@@ -2,34 +2,37 @@
 // download (`backbone` job) and a running feature extraction (`features` job). Every change goes
 // through the API; listeners hear when the list changed, so the plan can be made again.
 
-import type { BackboneInfo, JobProgress } from '../../../shared/types';
+import type { BackboneInfo, JobInfo, JobProgress } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { trackJob } from './job-tracker.svelte';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
 class BackbonesState {
   list = $state<BackboneInfo[]>([]);
-  /** The running download, as last reported. */
-  download = $state<JobProgress | null>(null);
-  /** The running feature extraction, as last reported. */
-  extraction = $state<JobProgress | null>(null);
   adding = $state(false);
   readonly #listeners = new Set<() => void>();
+  readonly #download = trackJob('backbone', { onFinished: (job) => this.#finished(job, 'The backbone is downloaded and verified.') });
+  readonly #extraction = trackJob('features', { onFinished: (job) => this.#finished(job, 'Features are extracted and cached.') });
 
   constructor() {
     onLeaveProject(() => this.reset());
-    api.on('onJobProgress', (p) => {
-      if (p.kind === 'backbone') this.download = p;
-      else if (p.kind === 'features') this.extraction = p;
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind !== 'backbone' && job.kind !== 'features') return;
-      if (job.kind === 'backbone') this.download = null;
-      else this.extraction = null;
-      if (job.status === 'failed' && job.error) toasts.show(job.error.message, 'error');
-      else if (job.status === 'completed') toasts.show(job.kind === 'backbone' ? 'The backbone is downloaded and verified.' : 'Features are extracted and cached.');
-      void this.refresh();
-    });
+  }
+
+  /** The running download, as last reported. */
+  get download(): JobProgress<'backbone'> | null {
+    return this.#download.job;
+  }
+
+  /** The running feature extraction, as last reported. */
+  get extraction(): JobProgress<'features'> | null {
+    return this.#extraction.job;
+  }
+
+  #finished(job: JobInfo<'backbone' | 'features'>, done: string): void {
+    if (job.status === 'failed' && job.error) toasts.show(job.error.message, 'error');
+    else if (job.status === 'completed') toasts.show(done);
+    void this.refresh();
   }
 
   /** Called whenever the list may have changed (a download, an added model). */
@@ -78,19 +81,16 @@ class BackbonesState {
     }
   }
 
-  async cancel(job: JobProgress | null): Promise<void> {
+  /** Cancels the running download or extraction (the job the panel shows). */
+  async cancel(job: JobProgress<'backbone' | 'features'> | null): Promise<void> {
     if (!job) return;
-    try {
-      await api.cancelJob({ jobId: job.jobId });
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    }
+    await (job.kind === 'backbone' ? this.#download : this.#extraction).cancel();
   }
 
   reset(): void {
     this.list = [];
-    this.download = null;
-    this.extraction = null;
+    this.#download.reset();
+    this.#extraction.reset();
     this.adding = false;
   }
 }

@@ -17,6 +17,7 @@ import type {
 import { api, errorMessage } from './client';
 import { onLeaveProject } from './project-scope';
 import { Gallery } from './gallery.svelte';
+import { trackJob } from './job-tracker.svelte';
 import { toasts } from './toasts.svelte';
 
 export type GallerySource =
@@ -44,7 +45,7 @@ class EvaluationState {
   /** Pending label issues by image, and the check that found them. */
   issues = $state.raw<Map<number, LabelIssue>>(new Map());
   check = $state.raw<LabelCheckInfo | null>(null);
-  checkJob = $state<JobProgress | null>(null);
+  readonly #checkJob = trackJob('labelErrors', { onFinished: (job) => this.#checkFinished(job) });
   checkStarting = $state(false);
   source = $state.raw<GallerySource>({ kind: 'eval', filter: { mode: 'misclassified' } });
   /** What the model (run A when comparing) said of each image in the gallery. */
@@ -65,12 +66,11 @@ class EvaluationState {
       this.#projectPath = null;
     });
     api.on('onRunsChanged', () => void this.#refreshRuns());
-    api.on('onJobProgress', (p) => {
-      if (p.kind === 'labelErrors') this.checkJob = p;
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind === 'labelErrors') this.#checkFinished(job);
-    });
+  }
+
+  /** The running label check (`labelErrors` job), as last reported. */
+  get checkJob(): JobProgress<'labelErrors'> | null {
+    return this.#checkJob.job;
   }
 
   async load(projectPath: string): Promise<void> {
@@ -82,7 +82,7 @@ class EvaluationState {
     const completed = this.runs.map((r) => r.id);
     if (wanted !== null && completed.includes(wanted)) this.runId = wanted;
     else if (this.runId === null || !completed.includes(this.runId)) this.runId = this.runs.find((r) => r.best)?.id ?? this.runs[0]?.id ?? null;
-    await Promise.all([this.refresh(), this.refreshIssues(), this.#reattach()]);
+    await Promise.all([this.refresh(), this.refreshIssues(), this.#checkJob.attach()]);
     await this.gallery.load();
   }
 
@@ -205,12 +205,7 @@ class EvaluationState {
   }
 
   async cancelCheck(): Promise<void> {
-    if (!this.checkJob) return;
-    try {
-      await api.cancelJob({ jobId: this.checkJob.jobId });
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    }
+    await this.#checkJob.cancel();
   }
 
   /** Accepts (label as suggested) or dismisses the issues of these images. */
@@ -237,18 +232,8 @@ class EvaluationState {
     await this.refreshIssues();
   }
 
-  async #reattach(): Promise<void> {
-    try {
-      const running = (await api.listJobs()).find((j) => j.kind === 'labelErrors' && j.status === 'running');
-      if (running && this.checkJob === null) this.checkJob = running;
-    } catch {
-      // The project was closed meanwhile.
-    }
-  }
-
-  #checkFinished(job: JobInfo): void {
-    this.checkJob = null;
-    const result = job.result as LabelCheckInfo | null;
+  #checkFinished(job: JobInfo<'labelErrors'>): void {
+    const result = job.result;
     if (job.status === 'completed' && result) {
       toasts.show(`Label check: ${result.flagged} likely label error${result.flagged === 1 ? '' : 's'} in ${result.images} images.`);
       void this.show({ kind: 'issues' });
@@ -269,7 +254,7 @@ class EvaluationState {
     this.comparison = null;
     this.issues = new Map();
     this.check = null;
-    this.checkJob = null;
+    this.#checkJob.reset();
     this.source = { kind: 'eval', filter: { mode: 'misclassified' } };
     this.said = new Map();
     this.saidB = new Map();

@@ -5,6 +5,7 @@ import { percent } from '../../../shared/format';
 import { LoupeError } from '../../../shared/errors';
 import type { ExportFormat, ExportInfo, ExportResult, JobInfo, JobProgress, RunSummary } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { trackJob } from './job-tracker.svelte';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
@@ -28,10 +29,8 @@ export function parityText(p: ExportInfo['parity']): string {
 class ExportState {
   runs = $state<RunSummary[]>([]);
   exports = $state<ExportInfo[]>([]);
-  /** The running export job, as last reported. */
-  job = $state<JobProgress | null>(null);
+  readonly #job = trackJob('export', { onFinished: (job) => this.#finished(job) });
   starting = $state(false);
-  cancelling = $state(false);
   /** The last export this window started, once it ended. */
   result = $state<ExportResult | null>(null);
   error = $state<string | null>(null);
@@ -43,29 +42,27 @@ class ExportState {
   #projectPath: string | null = null;
   #mine: string | null = null;
   /** Jobs that ended while start() was still waiting for its answer. */
-  #early: JobInfo[] = [];
+  #early: JobInfo<'export'>[] = [];
 
   constructor() {
     onLeaveProject(() => this.reset());
-    api.on('onJobProgress', (p) => {
-      if (p.kind === 'export') this.job = p;
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind === 'export') this.#finished(job);
-    });
     api.on('onRunsChanged', () => void this.refresh());
+  }
+
+  /** The running export job, as last reported. */
+  get job(): JobProgress<'export'> | null {
+    return this.#job.job;
+  }
+
+  get cancelling(): boolean {
+    return this.#job.cancelling;
   }
 
   async load(projectPath: string): Promise<void> {
     if (projectPath !== this.#projectPath) this.reset();
     this.#projectPath = projectPath;
     await this.refresh();
-    try {
-      const running = (await api.listJobs()).find((j) => j.kind === 'export' && j.status === 'running');
-      if (running && this.job === null) this.job = running;
-    } catch {
-      // The project was closed meanwhile.
-    }
+    await this.#job.attach();
   }
 
   async refresh(): Promise<void> {
@@ -101,28 +98,18 @@ class ExportState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.job) return;
-    this.cancelling = true;
-    try {
-      await api.cancelJob({ jobId: this.job.jobId });
-    } catch (err) {
-      this.cancelling = false;
-      toasts.show(errorMessage(err), 'error');
-    }
+    await this.#job.cancel();
   }
 
-  #finished(job: JobInfo): void {
+  #finished(job: JobInfo<'export'>): void {
     if (this.starting) {
       // Which job is this window's is known once start() has its answer.
       this.#early.push(job);
-      this.job = null;
       return;
     }
-    this.job = null;
-    this.cancelling = false;
     const mine = job.jobId === this.#mine;
     if (job.status === 'completed' && job.result) {
-      const result = job.result as ExportResult;
+      const result = job.result;
       if (mine) this.result = result;
       toasts.show(`Exported run #${result.runId} to ${result.path}.`);
     } else if (job.status === 'failed' && job.error && mine) {
@@ -138,9 +125,8 @@ class ExportState {
     this.#mine = null;
     this.runs = [];
     this.exports = [];
-    this.job = null;
+    this.#job.reset();
     this.starting = false;
-    this.cancelling = false;
     this.result = null;
     this.error = null;
   }

@@ -2,16 +2,21 @@
 // the last report, imports that can be resumed, and files a browser upload refused.
 
 import { num } from '../../../shared/format';
-import type { ImportReport, ImportSkip, JobProgress, PendingImport } from '../../../shared/types';
+import type { ImportReport, ImportSkip, JobInfo, JobProgress, PendingImport } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { trackJob } from './job-tracker.svelte';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 import { importFiles, type PickedFile } from './upload';
 
-
 class ImportState {
-  /** The running import job, as last reported. */
-  progress = $state<JobProgress | null>(null);
+  readonly #job = trackJob('import', {
+    // A new import: the last one's report is history, not what this one is doing.
+    onProgress: (_, fresh) => {
+      if (fresh) this.report = null;
+    },
+    onFinished: (job) => this.#finished(job),
+  });
   /** Browser mode: files sent so far before the import starts. */
   uploading = $state<{ done: number; total: number } | null>(null);
   report = $state<ImportReport | null>(null);
@@ -22,22 +27,19 @@ class ImportState {
 
   constructor() {
     onLeaveProject(() => this.reset());
-    api.on('onJobProgress', (p) => {
-      if (p.kind !== 'import') return;
-      // A new import: the last one's report is history, not what this one is doing.
-      if (p.jobId !== this.progress?.jobId) this.report = null;
-      this.progress = p;
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind !== 'import') return;
-      if (this.progress?.jobId === job.jobId || this.progress === null) this.progress = null;
-      if (job.result) {
-        this.report = job.result as ImportReport;
-        const r = this.report;
-        toasts.show(`Import ${r.status}: ${num(r.imported)} imported, ${num(r.duplicates)} duplicates, ${num(r.skippedTotal)} skipped.`);
-      } else if (job.error) toasts.show(job.error.message, 'error');
-      void this.refreshPending();
-    });
+  }
+
+  /** The running import job, as last reported. */
+  get progress(): JobProgress<'import'> | null {
+    return this.#job.job;
+  }
+
+  #finished(job: JobInfo<'import'>): void {
+    if (job.result) {
+      const r = (this.report = job.result);
+      toasts.show(`Import ${r.status}: ${num(r.imported)} imported, ${num(r.duplicates)} duplicates, ${num(r.skippedTotal)} skipped.`);
+    } else if (job.error) toasts.show(job.error.message, 'error');
+    void this.refreshPending();
   }
 
   get running(): boolean {
@@ -88,7 +90,7 @@ class ImportState {
   }
 
   async cancel(): Promise<void> {
-    if (this.progress) await api.cancelJob({ jobId: this.progress.jobId }).catch((err) => toasts.show(errorMessage(err), 'error'));
+    await this.#job.cancel();
   }
 
   async resume(importId: number): Promise<void> {
@@ -105,7 +107,7 @@ class ImportState {
   }
 
   reset(): void {
-    this.progress = null;
+    this.#job.reset();
     this.uploading = null;
     this.starting = false;
     this.report = null;

@@ -2,8 +2,9 @@
 // image, the `suggest` job while it runs, the order (import order or least confident first),
 // and the confidence above which "Accept all" applies. Accepting goes through the API (undoable).
 
-import { wholePercent, type JobInfo, type JobProgress, type ReviewResult, type RunSummary, type Split, type SuggestResult } from '../../../shared/types';
+import { wholePercent, type JobInfo, type JobProgress, type ReviewResult, type RunSummary, type Split } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { trackJob } from './job-tracker.svelte';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
@@ -22,7 +23,7 @@ class SuggestionsState {
   /** Pending suggestions by image id (unlabeled images only). */
   byImage = $state.raw<Map<number, Suggestion>>(new Map());
   runId = $state<number | null>(null);
-  job = $state<JobProgress | null>(null);
+  readonly #job = trackJob('suggest', { onFinished: (job) => this.#finished(job) });
   starting = $state(false);
   order = $state<SuggestionOrder>('import');
   /** Bulk accept applies at or above this confidence. */
@@ -45,13 +46,12 @@ class SuggestionsState {
 
   constructor() {
     onLeaveProject(() => this.reset());
-    api.on('onJobProgress', (p) => {
-      if (p.kind === 'suggest') this.job = p;
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind === 'suggest') this.#finished(job);
-    });
     api.on('onRunsChanged', () => void this.#loadRuns());
+  }
+
+  /** The running `suggest` job, as last reported. */
+  get job(): JobProgress<'suggest'> | null {
+    return this.#job.job;
   }
 
   async #loadRuns(): Promise<void> {
@@ -68,12 +68,7 @@ class SuggestionsState {
     if (this.#loaded !== projectPath) this.reset();
     this.#loaded = projectPath;
     await Promise.all([this.refresh(), this.#loadRuns()]);
-    try {
-      const running = (await api.listJobs()).find((j) => j.kind === 'suggest' && j.status === 'running');
-      if (running && this.job === null) this.job = running;
-    } catch {
-      // The project was closed meanwhile.
-    }
+    await this.#job.attach();
   }
 
   reset(): void {
@@ -82,7 +77,7 @@ class SuggestionsState {
     this.#loaded = null;
     this.byImage = new Map();
     this.runId = null;
-    this.job = null;
+    this.#job.reset();
     this.starting = false;
     this.order = 'import';
     this.runs = [];
@@ -129,12 +124,7 @@ class SuggestionsState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.job) return;
-    try {
-      await api.cancelJob({ jobId: this.job.jobId });
-    } catch (err) {
-      toasts.show(errorMessage(err), 'error');
-    }
+    await this.#job.cancel();
   }
 
   /** Accepts every suggestion at or above the threshold: of training images, and of validation and test ones only when asked. */
@@ -150,9 +140,8 @@ class SuggestionsState {
     }
   }
 
-  #finished(job: JobInfo): void {
-    this.job = null;
-    const result = job.result as SuggestResult | null;
+  #finished(job: JobInfo<'suggest'>): void {
+    const result = job.result;
     if (job.status === 'completed' && result) {
       toasts.show(`Run #${result.runId} suggested labels for ${result.images} unlabeled image${result.images === 1 ? '' : 's'}.`);
     } else if (job.status === 'failed' && job.error) {

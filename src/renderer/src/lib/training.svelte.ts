@@ -12,10 +12,9 @@ import type {
   RunSummary,
   TrainOverrides,
   TrainPlan,
-  TrainProgress,
-  TrainResult,
 } from '../../../shared/types';
 import { api, errorMessage } from './client';
+import { trackJob } from './job-tracker.svelte';
 import { onLeaveProject } from './project-scope';
 import { toasts } from './toasts.svelte';
 
@@ -34,17 +33,23 @@ class TrainingState {
   overrides = $state<TrainOverrides>({});
   /** Advanced fields holding a value that cannot be used (out of range, not a number). */
   invalidFields = $state<string[]>([]);
-  /** The running train job, as last reported. */
-  job = $state<JobProgress | null>(null);
+  readonly #job = trackJob('train', {
+    onProgress: () => {
+      if (this.view === null) this.view = { kind: 'live' };
+    },
+    // Only the training this window follows (or any, when it follows none).
+    onFinished: (job, followed) => {
+      if (followed) this.#finished(job);
+    },
+  });
   starting = $state(false);
-  cancelling = $state(false);
   runs = $state<RunSummary[]>([]);
   view = $state<RunView>(null);
   /** The recorded run being looked at (view.kind === 'run'), once loaded. */
   details = $state<RunDetails | null>(null);
 
   /** The live curves of the running job (absent while its images are being prepared). */
-  readonly live = $derived((this.job?.detail as TrainProgress | undefined) ?? null);
+  readonly live = $derived(this.job?.detail ?? null);
   readonly running = $derived(this.job !== null || this.starting);
   readonly blocker = $derived(this.plan?.blocker ?? null);
   readonly canStart = $derived(
@@ -58,15 +63,16 @@ class TrainingState {
 
   constructor() {
     onLeaveProject(() => this.reset());
-    api.on('onJobProgress', (p) => {
-      if (p.kind !== 'train') return;
-      this.job = p;
-      if (this.view === null) this.view = { kind: 'live' };
-    });
-    api.on('onJobFinished', (job) => {
-      if (job.kind === 'train') this.#finished(job);
-    });
     api.on('onRunsChanged', () => void this.refreshRuns());
+  }
+
+  /** The running train job, as last reported. */
+  get job(): JobProgress<'train'> | null {
+    return this.#job.job;
+  }
+
+  get cancelling(): boolean {
+    return this.#job.cancelling;
   }
 
   /** Loads everything for the project the view shows; another project starts from scratch. */
@@ -156,14 +162,7 @@ class TrainingState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.job) return;
-    this.cancelling = true;
-    try {
-      await api.cancelJob({ jobId: this.job.jobId });
-    } catch (err) {
-      this.cancelling = false;
-      toasts.show(errorMessage(err), 'error');
-    }
+    await this.#job.cancel();
   }
 
   /** Shows a recorded run: its curves, its settings and its data. */
@@ -195,22 +194,11 @@ class TrainingState {
 
   /** After a reload (or in a second window) a training that is already running shows up live. */
   async #reattach(): Promise<void> {
-    try {
-      const running = (await api.listJobs()).find((j) => j.kind === 'train' && j.status === 'running');
-      if (running && this.job === null) {
-        this.job = running;
-        this.view = { kind: 'live' };
-      }
-    } catch {
-      // No project (closed meanwhile): nothing to attach to.
-    }
+    if (await this.#job.attach()) this.view = { kind: 'live' };
   }
 
-  #finished(job: JobInfo): void {
-    if (this.job !== null && this.job.jobId !== job.jobId) return;
-    this.job = null;
-    this.cancelling = false;
-    const result = job.result as TrainResult | null;
+  #finished(job: JobInfo<'train'>): void {
+    const result = job.result;
     // A run that fails before it starts is reported by start(), which is still waiting for it.
     if (job.status === 'failed' && job.error) {
       if (!this.starting) toasts.show(job.error.message, 'error');
@@ -234,9 +222,8 @@ class TrainingState {
     this.backends = [];
     this.overrides = {};
     this.invalidFields = [];
-    this.job = null;
+    this.#job.reset();
     this.starting = false;
-    this.cancelling = false;
     this.runs = [];
     this.view = null;
     this.details = null;
