@@ -43,12 +43,11 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const device = native || init.backend === 'wasm' || init.backend === 'cpu' ? cpuName() : tf.getBackend();
   post({ type: 'ready', rank, backend: init.backend, device });
 
-  // Identical initial weights on every replica; then each its own dropout masks.
-  Math.random = seededRandom(subSeed(config.seed, 0));
   const input = init.input ?? { kind: 'pixels' };
   const features = input.kind === 'features' ? input.features : undefined;
-  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features });
-  Math.random = seededRandom(subSeed(config.seed, 1, rank));
+  // Identical initial weights on every replica; each its own dropout masks.
+  const random = { weights: seededRandom(subSeed(config.seed, 0)), dropout: seededRandom(subSeed(config.seed, 1, rank)) };
+  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features }, random);
   const engine: Engine = native
     ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
     : new TfjsEngine(model, init);
