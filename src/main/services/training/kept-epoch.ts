@@ -6,6 +6,11 @@ import type { KeptEpoch, TrainConfig } from '../../../shared/types';
 /** With fewer validation images than this, the head's best epoch is noise: the last one is kept. */
 export const BEST_EPOCH_MIN_VAL = 1000;
 
+/** The epoch whose weights a finished run saves as its model: the best one with restoreBest, else the last one trained. */
+export function keptEpochNumber(restoreBest: boolean, bestEpoch: number | null, epochsRun: number): number {
+  return restoreBest && bestEpoch !== null ? bestEpoch : epochsRun;
+}
+
 /**
  * Which epoch a run's model holds and why: the rule the replica applied (restoreBest: the best
  * epoch, else the last), and what made the plan choose it.

@@ -2,12 +2,13 @@
 // loop; with several (one per core on CPU backends) each computes the gradients of its share
 // of every batch, the replicas exchange them through shared memory, and each applies the same
 // averaged update, so the models stay identical: data parallelism without a parameter server.
+// The epochs themselves are loop/fit.ts; what happens around them (schedule, validation, best
+// epoch, early stopping, progress) are its parts in loop/.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics, TrainConfig } from '../../../shared/types';
 import { removeFolder } from '../../store/swap';
 import { ARCHITECTURES } from './architectures';
 import { augmentBatch, toInput } from '../pixels/augment';
@@ -17,18 +18,16 @@ import { OrtEngine, TfjsEngine, type Engine } from './engines';
 import { readRows } from '../pixels/pixel-pack';
 import type { FromReplica, ReplicaInit, SplitRows } from './protocol';
 import { permutation, seededRandom, subSeed } from '../rng';
+import { BestEpoch } from './loop/best-epoch';
+import { EarlyStopping } from './loop/early-stopping';
+import { fit, type Callback, type LoopResult } from './loop/fit';
+import { Progress } from './loop/progress';
+import { LearningRateSchedule } from './loop/schedule';
+import { Validation } from './loop/validation';
 
 export { ReplicaAborted } from './engines';
 
 const EVAL_BATCH = 256;
-const PROGRESS_MS = 250;
-
-export function learningRateAt(config: TrainConfig, epoch: number, progress: number): number {
-  const s = config.schedule;
-  if (s.kind === 'step') return config.learningRate * s.gamma ** Math.floor(epoch / s.stepSize);
-  if (s.kind === 'cosine') return (config.learningRate * (1 + Math.cos(Math.PI * Math.min(1, progress)))) / 2;
-  return config.learningRate;
-}
 
 /** This replica's share [start, end) of a batch of `length` items. */
 function shard(length: number, rank: number, replicas: number): [number, number] {
@@ -43,12 +42,11 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const device = native || init.backend === 'wasm' || init.backend === 'cpu' ? cpuName() : tf.getBackend();
   post({ type: 'ready', rank, backend: init.backend, device });
 
-  // Identical initial weights on every replica; then each its own dropout masks.
-  Math.random = seededRandom(subSeed(config.seed, 0));
   const input = init.input ?? { kind: 'pixels' };
   const features = input.kind === 'features' ? input.features : undefined;
-  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features });
-  Math.random = seededRandom(subSeed(config.seed, 1, rank));
+  // Identical initial weights on every replica; each its own dropout masks.
+  const random = { weights: seededRandom(subSeed(config.seed, 0)), dropout: seededRandom(subSeed(config.seed, 1, rank)) };
+  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features }, random);
   const engine: Engine = native
     ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
     : new TfjsEngine(model, init);
@@ -57,13 +55,6 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const imageFloats = features ?? config.height * config.width * config.channels;
   const fd = fs.openSync(init.pack.file, 'r');
   const checkpointDir = path.join(init.modelDir, 'best');
-  let bestEpoch: number | null = null;
-  let bestScore = -Infinity;
-  let keptEpoch: number | null = null;
-  let epochsRun = 0;
-  let cancelled = false;
-  let trainSeconds = 0;
-  let trainImages = 0;
 
   const readBatch = (split: SplitRows, indices: ArrayLike<number>): Uint8Array => {
     const rows = Int32Array.from(indices as ArrayLike<number>, (i) => split.rows[i]);
@@ -114,88 +105,54 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     return { lossSum, correct };
   };
 
-  try {
-    const trainN = init.train.rows.length;
-    const batches = Math.ceil(trainN / config.batchSize);
-    const totalSteps = batches * config.epochs;
-    const x = new Float32Array(Math.ceil(config.batchSize / replicas + 1) * imageFloats);
-    const augRandom = seededRandom(subSeed(config.seed, 3, rank));
-    let lastProgress = 0;
-    for (let epoch = 0; epoch < config.epochs && !cancelled; epoch++) {
-      const started = performance.now();
-      const order = permutation(trainN, seededRandom(subSeed(config.seed, 2, epoch)));
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      let lr = config.learningRate;
-      for (let b = 0; b < batches; b++) {
-        const batch = order.subarray(b * config.batchSize, Math.min(trainN, (b + 1) * config.batchSize));
-        const [start, end] = shard(batch.length, rank, replicas);
-        const mine = batch.subarray(start, end);
-        const labels = Int32Array.from(mine, (i) => init.train.labels[i]);
-        const xs = features === undefined ? augmentBatch(readBatch(init.train, mine), mine.length, shape, config.augmentation, augRandom, x) : featureBatch(mine, augRandom);
-        lr = learningRateAt(config, epoch, (epoch * batches + b) / totalSteps);
-        const result = await engine.step(xs, labels, mine.length, batch.length, lr);
-        lossSum += result.loss;
-        correct += result.correct;
-        seen += result.n;
-        if (result.stop) {
-          cancelled = true;
-          break;
-        }
-        const now = performance.now();
-        if (rank === 0 && (now - lastProgress > PROGRESS_MS || b === batches - 1)) {
-          lastProgress = now;
-          post({ type: 'batch', epoch, batch: b + 1, batches, trainLoss: lossSum / seen, trainAccuracy: correct / seen, imagesPerSecond: seen / ((now - started) / 1000) });
-        }
-      }
-      const trainTime = (performance.now() - started) / 1000;
-      trainSeconds += trainTime;
-      trainImages += seen;
-      if (cancelled) break;
-      await engine.endEpoch();
-      let valLoss: number | null = null;
-      let valAccuracy: number | null = null;
-      if (init.val.rows.length > 0) {
-        const local = await evaluate(init.val, 'val', false);
-        const [l, c] = engine.allReduce([local.lossSum, local.correct]);
-        valLoss = l / init.val.rows.length;
-        valAccuracy = c / init.val.rows.length;
-      }
-      epochsRun = epoch + 1;
-      const score = valAccuracy ?? correct / seen;
-      const improved = score > bestScore;
-      if (improved) {
-        bestScore = score;
-        bestEpoch = epoch + 1;
-        if (config.restoreBest) engine.keepBest();
-        if (rank === 0) {
-          engine.syncModel();
-          await saveModel(model, checkpointDir);
-        }
-      }
-      const metrics: EpochMetrics = {
-        epoch: epoch + 1,
-        trainLoss: lossSum / seen,
-        trainAccuracy: correct / seen,
-        valLoss,
-        valAccuracy,
-        learningRate: lr,
-        seconds: (performance.now() - started) / 1000,
-        imagesPerSecond: seen / trainTime,
-      };
-      if (rank === 0) post({ type: 'epoch', metrics, improved });
-      if (config.patience !== null && bestEpoch !== null && epoch + 1 - bestEpoch >= config.patience) break;
-    }
-
-    if (!cancelled) {
-      if (config.restoreBest) engine.restoreBest();
-      keptEpoch = config.restoreBest && bestEpoch !== null ? bestEpoch : epochsRun;
-      if (rank === 0) {
-        engine.syncModel();
+  const trainN = init.train.rows.length;
+  const batches = Math.ceil(trainN / config.batchSize);
+  const x = new Float32Array(Math.ceil(config.batchSize / replicas + 1) * imageFloats);
+  const augRandom = seededRandom(subSeed(config.seed, 3, rank));
+  /** An epoch's steps: its shuffled order, then for each batch this replica's share of it. */
+  const epochSteps = (epoch: number) => {
+    const order = permutation(trainN, seededRandom(subSeed(config.seed, 2, epoch)));
+    return (b: number, lr: number) => {
+      const batch = order.subarray(b * config.batchSize, Math.min(trainN, (b + 1) * config.batchSize));
+      const [start, end] = shard(batch.length, rank, replicas);
+      const mine = batch.subarray(start, end);
+      const labels = Int32Array.from(mine, (i) => init.train.labels[i]);
+      const xs = features === undefined ? augmentBatch(readBatch(init.train, mine), mine.length, shape, config.augmentation, augRandom, x) : featureBatch(mine, augRandom);
+      return engine.step(xs, labels, mine.length, batch.length, lr);
+    };
+  };
+  const onRankZero = async (save: () => Promise<void>) => {
+    if (rank !== 0) return;
+    engine.syncModel();
+    await save();
+  };
+  const best = new BestEpoch(config.restoreBest, {
+    keep: () => engine.keepBest(),
+    restore: () => engine.restoreBest(),
+    saveCheckpoint: () => onRankZero(() => saveModel(model, checkpointDir)),
+    saveModel: () =>
+      onRankZero(async () => {
         await saveModel(model, path.join(init.modelDir, 'model'));
         removeFolder(checkpointDir);
-      }
+      }),
+  });
+  // In this order: the best epoch needs the validation figures, progress says whether it improved.
+  const parts: Callback[] = [
+    new LearningRateSchedule(config, batches),
+    new Validation(init.val.rows.length, async () => {
+      const local = await evaluate(init.val, 'val', false);
+      const [lossSum, correct] = engine.allReduce([local.lossSum, local.correct]);
+      return { lossSum, correct };
+    }),
+    best,
+  ];
+  if (rank === 0) parts.push(new Progress({ batch: (msg) => post(msg), epoch: (metrics, improved) => post({ type: 'epoch', metrics, improved }) }));
+  if (config.patience !== null) parts.push(new EarlyStopping(config.patience));
+
+  let loop: LoopResult;
+  try {
+    loop = await fit({ epochs: config.epochs, batches, learningRate: config.learningRate, epochSteps, endEpoch: () => engine.endEpoch() }, parts);
+    if (!loop.cancelled) {
       await evaluate(init.val, 'val', true);
       await evaluate(init.test, 'test', true);
     }
@@ -204,16 +161,17 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     await engine.dispose();
     model.dispose();
   }
+  const { bestEpoch } = best;
   post({
     type: 'done',
     rank,
-    epochs: epochsRun,
+    epochs: loop.epochs,
     bestEpoch,
-    bestValAccuracy: bestEpoch === null ? null : bestScore,
-    keptEpoch,
-    cancelled,
-    trainSeconds,
-    trainImages,
+    bestValAccuracy: bestEpoch === null ? null : best.bestScore,
+    keptEpoch: best.keptEpoch,
+    cancelled: loop.cancelled,
+    trainSeconds: loop.trainSeconds,
+    trainImages: loop.trainImages,
     numTensors: tf.memory().numTensors,
   });
 }

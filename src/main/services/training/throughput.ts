@@ -16,8 +16,9 @@ const MAX_STEPS = 20;
 /** Training images per second of one replica (or of onnxruntime on every core). */
 export async function measureThroughput(backend: BackendName, config: TrainConfig, classes: number): Promise<number> {
   await activateBackend(backend);
-  Math.random = seededRandom(1);
-  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes });
+  // One generator for the weights, the inputs and the dropout masks, drawn in that order.
+  const random = seededRandom(1);
+  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes }, { weights: random, dropout: random });
   const init = {
     rank: 0,
     replicas: 1,
@@ -37,7 +38,7 @@ export async function measureThroughput(backend: BackendName, config: TrainConfi
     backend === 'onnxruntime' ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(2)) : new TfjsEngine(model, init);
   try {
     const n = config.batchSize;
-    const x = Float32Array.from({ length: n * config.height * config.width * config.channels }, () => Math.random());
+    const x = Float32Array.from({ length: n * config.height * config.width * config.channels }, () => random());
     const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
     await engine.step(x, labels, n, n, config.learningRate); // warm-up: sessions, kernels, memory
     let steps = 0;

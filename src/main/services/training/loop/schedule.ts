@@ -1,0 +1,30 @@
+// The learning rate of each step: constant, step decay (StepLR) or cosine annealing over the run.
+
+import type { TrainConfig } from '../../../../shared/types';
+import type { Callback, LoopState } from './fit';
+
+type RateConfig = Pick<TrainConfig, 'learningRate' | 'schedule'>;
+
+/** The rate in `epoch`, `progress` (0..1) of the way through the run's steps. */
+export function learningRateAt(config: RateConfig, epoch: number, progress: number): number {
+  const s = config.schedule;
+  if (s.kind === 'step') return config.learningRate * s.gamma ** Math.floor(epoch / s.stepSize);
+  if (s.kind === 'cosine') return (config.learningRate * (1 + Math.cos(Math.PI * Math.min(1, progress)))) / 2;
+  return config.learningRate;
+}
+
+/** Sets each step's rate from the run's schedule. */
+export class LearningRateSchedule implements Callback {
+  readonly #totalSteps: number;
+
+  constructor(
+    private readonly config: RateConfig & Pick<TrainConfig, 'epochs'>,
+    private readonly batches: number,
+  ) {
+    this.#totalSteps = batches * config.epochs;
+  }
+
+  onBatchBegin(epoch: number, batch: number, state: LoopState): void {
+    state.learningRate = learningRateAt(this.config, epoch, (epoch * this.batches + batch) / this.#totalSteps);
+  }
+}
