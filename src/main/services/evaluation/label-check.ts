@@ -14,7 +14,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { LabelCheckGroup, LabelCheckInfo, Split, TrainConfig } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { chooseBackend } from '../tfjs/backends';
 import { ensurePixelPack } from '../pixels/pixel-pack';
 import { permutation, seededRandom, subSeed } from '../rng';
@@ -235,7 +235,7 @@ export function judgedByRun(db: DB, run: RunInfo, exclude: Set<number> = new Set
 }
 
 export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const started = performance.now();
   const { run, folds, epochs, judged } = await outOfFoldProbabilities(project, runId, options);
   const db = project.db;

@@ -7,7 +7,7 @@
 import { LoupeError } from '../../../shared/errors';
 import { wholePercent, type Split, type SuggestionList, type SuggestResult } from '../../../shared/types';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { record, type Op } from '../history';
 import { completedRun } from './evaluate';
 import { predictImages, type PredictImage, type PredictOptions } from './run-predictions';
@@ -23,7 +23,7 @@ function unlabeledImages(db: DB): PredictImage[] {
 
 /** Predicts every unlabeled image with run `runId` (default: the best run) and stores the suggestions. */
 export async function runSuggestions(project: Project, runId: number | undefined, options: PredictOptions = {}): Promise<SuggestResult> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const db = project.db;
   const run = completedRun(db, runId);
   const started = performance.now();

@@ -22,7 +22,7 @@ import type {
   TrainResult,
 } from '../../../shared/types';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
@@ -301,7 +301,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
 }
 
 export async function runTraining(project: Project, overrides: TrainOverrides = {}, options: TrainOptions = {}): Promise<TrainResult> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const { signal } = options;
   // The run's duration is its whole wall time: planning and preparing the data count too.
   const started = performance.now();
