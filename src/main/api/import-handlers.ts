@@ -9,6 +9,7 @@ import { LoupeError } from '../../shared/errors';
 import type { ImportStarted } from '../../shared/types';
 import {
   createImport,
+  deleteImport,
   discardImport,
   importReport,
   pendingImports,
@@ -66,7 +67,7 @@ function startNewImport(studio: Studio, project: Project, sources: ImportSource[
   try {
     return startImportJob(studio, project, importId);
   } catch (err) {
-    project.db.prepare('DELETE FROM imports WHERE id = ?').run(importId);
+    deleteImport(project.db, importId);
     throw err;
   }
 }

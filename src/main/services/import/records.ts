@@ -37,6 +37,11 @@ export function createImport(db: DB, sources: readonly ImportSource[], now = Dat
   return Number(info.lastInsertRowid);
 }
 
+/** An import that never started (its job was refused) goes again. */
+export function deleteImport(db: DB, importId: number): void {
+  db.prepare('DELETE FROM imports WHERE id = ?').run(importId);
+}
+
 export function loadImport(db: DB, importId: number): ImportRow & { parsedSources: ImportSource[] } {
   const row = db.prepare('SELECT * FROM imports WHERE id = ?').get(importId) as ImportRow | undefined;
   if (!row) throw new LoupeError('NOT_FOUND', `There is no import #${importId} in this project.`);
