@@ -6,7 +6,7 @@
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
 import type { TrainProgress } from '../../shared/types';
-import { listRuns, runDetails } from '../services/training/runs';
+import { listRuns, runDetails } from '../services/training/records';
 import { saveTrainSettings, trainSettings } from '../services/training/settings';
 import { planTraining, runTraining, trainingBackends } from '../services/training/train';
 import { requireWritable } from '../store/project';

@@ -6,7 +6,7 @@ import type { BackendInfo, TrainDataStats, TrainProgress } from '../../../src/sh
 import { chooseBackend } from '../../../src/main/services/tfjs/backends';
 import { loadModel } from '../../../src/main/services/tfjs/checkpoint';
 import { makePlan, type CostModel } from '../../../src/main/services/training/plan';
-import { listRuns, runDetails } from '../../../src/main/services/training/runs';
+import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { runTraining, trainingBackends } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from '../../helpers';

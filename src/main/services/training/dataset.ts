@@ -4,7 +4,7 @@
 import type { Split, TrainDataStats } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import { permutation, seededRandom, subSeed } from '../rng';
-import type { RunClass, SnapshotRow } from './runs';
+import type { RunClass, SnapshotRow } from './records';
 
 /** Share of the training images held out for validation when a project has no val split. */
 export const HOLDOUT_SHARE = 0.1;

@@ -43,7 +43,7 @@ import {
   type SplitRows,
 } from './protocol';
 import { keptEpochOf } from './kept-epoch';
-import { createRun, finishRun, recordEpoch } from './runs';
+import { createRun, finishRun, recordEpoch } from './records';
 
 let probes: Promise<BackendInfo[]> | null = null;
 

@@ -1,4 +1,4 @@
-// Training runs as records: what was trained on which exact data, how each epoch went, and how
+// Training records: runs, what was trained on which exact data, how each epoch went, and how
 // it ended. A run that was "running" when its process died is marked interrupted when the
 // project is next opened (store/recovery.ts).
 
