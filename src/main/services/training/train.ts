@@ -43,7 +43,7 @@ import {
   type SplitRows,
 } from './protocol';
 import { keptEpochOf } from './kept-epoch';
-import { createRun, finishRun, recordEpoch } from './records';
+import { createRun, finishRun, predictionWriter, recordEpoch } from './records';
 
 let probes: Promise<BackendInfo[]> | null = null;
 
@@ -136,10 +136,7 @@ function splitRows(data: TrainingData, split: 'train' | 'val' | 'test', rowOf: M
 
 function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds: number[], labels: Int32Array, probs: Float32Array, classes: number): number | null {
   if (imageIds.length === 0) return null;
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO predictions (run_id, image_id, split, true_index, predicted_index, confidence, loss, probs)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insert = predictionWriter(db);
   let correct = 0;
   db.transaction(() => {
     for (let i = 0; i < imageIds.length; i++) {
@@ -148,7 +145,7 @@ function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds
       for (let k = 1; k < classes; k++) if (p[k] > p[arg]) arg = k;
       if (arg === labels[i]) correct++;
       const loss = -Math.log(Math.max(p[labels[i]], 1e-7));
-      insert.run(runId, imageIds[i], split, labels[i], arg, p[arg], loss, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+      insert(runId, imageIds[i], split, labels[i], arg, p[arg], loss, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     }
   })();
   return correct / imageIds.length;
