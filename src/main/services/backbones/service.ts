@@ -10,6 +10,7 @@ import { downloadCopy } from './download';
 import { onnxFeatureGraph, onnxValueNames } from '../onnx/surgery';
 import { ensureFeatures, type FeaturePack } from './extract';
 import { backboneAtPath, customBackbone, downloadableCopy, listBackbones, tfjsFiles } from './locate';
+import { liveImageFiles } from './records';
 import { loadRegistry, saveUserBackbone, userBackbones, type UserBackbone } from './registry';
 
 export { listBackbones };
@@ -124,9 +125,7 @@ export async function extractProjectFeatures(
 ): Promise<{ images: number; failed: number; seconds: number }> {
   const { prepareFeatures } = await import('../training/transfer');
   const started = performance.now();
-  const rows = project.db
-    .prepare(`SELECT i.hash, i.ext, i.split, l.image_id IS NOT NULL AS labeled FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE i.removed_at IS NULL`)
-    .all() as { hash: string; ext: string; split: string; labeled: number }[];
+  const rows = liveImageFiles(project.db);
   const items = rows.map((r) => ({ hash: r.hash, ext: r.ext, split: r.labeled ? r.split : 'unlabeled' }));
   const prepared = await prepareFeatures(project, config, items, options);
   const pack: FeaturePack = prepared.pack;
