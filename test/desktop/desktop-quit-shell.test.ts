@@ -11,7 +11,7 @@ import type { Envelope } from '../../src/shared/protocol';
 import { ipcChannel } from '../../src/shared/protocol';
 import type { TrainStarted } from '../../src/shared/types';
 import { APP_ENTRY } from '../../src/main/desktop/policy';
-import { listRuns } from '../../src/main/services/training/runs';
+import { listRuns } from '../../src/main/services/training/records';
 import { Project } from '../../src/main/store/project';
 import { makeFixtureProject } from '../fixtures';
 

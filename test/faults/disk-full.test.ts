@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createApi } from '../../src/main/api/create-api';
 import { dispatch, toErrorPayload } from '../../src/main/api/dispatch';
 import { createImport, importReport, pendingImports, runImport } from '../../src/main/services/import';
-import { listRuns } from '../../src/main/services/training/runs';
+import { listRuns } from '../../src/main/services/training/records';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { makeStudio, onCleanup, tempDir } from '../helpers';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRuns } from '../../src/main/services/training/runs';
+import { listRuns } from '../../src/main/services/training/records';
 import { Project } from '../../src/main/store/project';
 import { tempDir } from '../helpers';
 import { makePatternProject } from '../services/training/train-helpers';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as history from '../../src/main/services/history';
 import { summaryAfterRelabel } from '../../src/main/services/summary';
 import * as labeling from '../../src/main/services/labeling';
+import { filterSql } from '../../src/main/services/records';
 import { projectSummary } from '../../src/main/services/summary';
 import { Project } from '../../src/main/store/project';
 import { onCleanup, seedImages, tempDir } from '../helpers';
@@ -70,7 +71,7 @@ describe('gallery queries', () => {
     const p = newProject();
     seedImages(p.db, 10);
     for (const filter of [{}, { split: 'val' as const }, { classId: 1 }, { unlabeled: true }, { classId: 1, split: 'train' as const }, { search: 'x' }]) {
-      const { from, where, params, order } = labeling.filterSql(filter);
+      const { from, where, params, order } = filterSql(filter);
       const plan = (p.db.prepare(`EXPLAIN QUERY PLAN SELECT i.id FROM ${from} WHERE ${where} ${order} LIMIT 100 OFFSET 0`).all(...params) as { detail: string }[])
         .map((r) => r.detail)
         .join(' | ');

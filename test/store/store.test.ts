@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LoupeError } from '../../src/shared/errors';
 import { APPLICATION_ID } from '../../src/main/store/database';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/main/store/migrations';
-import { Project } from '../../src/main/store/project';
+import { Project, requireWritable } from '../../src/main/store/project';
 import { removeFolder, replaceFolder, tempSibling } from '../../src/main/store/swap';
 import { projectSummary } from '../../src/main/services/summary';
 import { cliPath, onCleanup, snapshotDir, tempDir } from '../helpers';
@@ -129,6 +129,20 @@ describe('project store', () => {
     const before = snapshotDir(dir);
     expectCode(() => Project.open(dir), 'NOT_A_PROJECT');
     expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('lets writes through a writable project and refuses them, with READ_ONLY, in one opened read-only', () => {
+    const dir = path.join(tempDir(), 'pets.loupe');
+    Project.create(dir).close();
+    const writable = open(dir);
+    expect(requireWritable(writable)).toBe(writable);
+    writable.close();
+    const looking = Project.open(dir, { readOnly: true });
+    onCleanup(() => looking.close());
+    expect(expectCode(() => requireWritable(looking), 'READ_ONLY').message).toBe('This project is open read-only.');
+    expect(expectCode(() => requireWritable(looking, 'settings cannot be saved'), 'READ_ONLY').message).toBe(
+      'This project is open read-only; settings cannot be saved.',
+    );
   });
 
   it('refuses folders without a project and paths that do not exist', () => {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JobProgress, RunningJob, TrainStarted } from '../../src/shared/types';
-import { listRuns } from '../../src/main/services/training/runs';
+import { listRuns } from '../../src/main/services/training/records';
 import { Project } from '../../src/main/store/project';
 import { serve } from '../e2e/harness';
 import { tempDir } from '../helpers';

@@ -7,6 +7,7 @@ import { LoupeError } from '../../shared/errors';
 import { addBackbone, downloadBackbone, listBackbones } from '../services/backbones/service';
 import { extractProjectFeatures } from '../services/training/project-features';
 import { planTraining } from '../services/training/train';
+import { requireWritable } from '../store/project';
 import type { Session } from './studio';
 
 type BackboneApi = Pick<LoupeApi, 'listBackbones' | 'downloadBackbone' | 'addBackbone' | 'startFeatureExtraction'>;
@@ -32,7 +33,7 @@ export function backboneHandlers(session: Session): BackboneApi {
     },
     async startFeatureExtraction({ backbone } = {}) {
       const project = session.requireProject();
-      if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+      requireWritable(project);
       const { plan } = await planTraining(project, backbone ? { backbone } : {});
       if (!plan.config.backbone) throw new LoupeError('INVALID_INPUT', plan.blocker ?? 'No backbone is usable for this project; nothing to extract.');
       const config = plan.config;

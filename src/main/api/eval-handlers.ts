@@ -8,7 +8,8 @@ import { completedRun, compareRuns, evaluateRun, evaluationImages } from '../ser
 import { runLabelCheck } from '../services/evaluation/label-check';
 import { listLabelIssues, resolveLabelIssues } from '../services/evaluation/label-issues';
 import { acceptSuggestions, listSuggestions, runSuggestions } from '../services/evaluation/suggestions';
-import { imagesChanged, writable } from './label-handlers';
+import { requireWritable } from '../store/project';
+import { imagesChanged } from './label-handlers';
 import type { Session } from './studio';
 
 type EvalApi = Pick<
@@ -38,7 +39,7 @@ export function evalHandlers(session: Session): EvalApi {
       return compareRuns(db(), runA, runB, split);
     },
     async startSuggestions({ runId } = {}) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject(), 'changes cannot be saved');
       const run = completedRun(project.db, runId);
       const { jobId } = studio.startJob(
         project,
@@ -52,11 +53,11 @@ export function evalHandlers(session: Session): EvalApi {
       return listSuggestions(db());
     },
     async acceptSuggestions({ imageIds, minConfidence, splits } = {}) {
-      const ids = acceptSuggestions(writable(session.requireProject()).db, { imageIds, minConfidence, splits });
+      const ids = acceptSuggestions(requireWritable(session.requireProject(), 'changes cannot be saved').db, { imageIds, minConfidence, splits });
       return { ...imagesChanged(session, ids), changed: ids.length };
     },
     async startLabelCheck({ runId, folds, epochs } = {}) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject(), 'changes cannot be saved');
       const run = completedRun(project.db, runId);
       const { jobId } = studio.startJob(
         project,
@@ -70,7 +71,7 @@ export function evalHandlers(session: Session): EvalApi {
       return listLabelIssues(db(), status);
     },
     async resolveLabelIssues({ imageIds, action }) {
-      const ids = resolveLabelIssues(writable(session.requireProject()).db, imageIds, action);
+      const ids = resolveLabelIssues(requireWritable(session.requireProject(), 'changes cannot be saved').db, imageIds, action);
       return { ...imagesChanged(session, ids), changed: ids.length };
     },
   };

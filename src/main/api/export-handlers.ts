@@ -12,6 +12,7 @@ import { listExports } from '../services/export/records';
 import { defaultRunId, runModel } from '../services/export/run-model';
 import { exportedModel, projectRunModel, type PredictableModel } from '../services/inference/models';
 import { predict, SessionCache } from '../services/inference/predict';
+import { requireWritable } from '../store/project';
 import type { Session, Studio } from './studio';
 
 type ExportApi = Pick<LoupeApi, 'startExport' | 'listExports' | 'predictPaths' | 'predictImages'>;
@@ -36,7 +37,7 @@ export function exportHandlers(session: Session): ExportApi {
   return {
     async startExport({ runId, format, dir, name, zip }) {
       const project = session.requireProject();
-      if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; an export is recorded in it.');
+      requireWritable(project, 'an export is recorded in it');
       const request: ExportRequest = { runId: runId ?? defaultRunId(project), format, dir, name, zip };
       // Refuse a missing model or a bad name at once, before a job starts.
       runModel(project, request.runId);

@@ -9,6 +9,7 @@ import { LoupeError } from '../../shared/errors';
 import type { ImportStarted } from '../../shared/types';
 import {
   createImport,
+  deleteImport,
   discardImport,
   importReport,
   pendingImports,
@@ -20,7 +21,7 @@ import { MAX_UPLOAD_FILE_BYTES } from '../services/import/uploads';
 import { SAMPLE_NAME, SAMPLE_SPLIT_SEED } from '../services/sample';
 import { setSplitSeed } from '../services/splits';
 import { projectSummary } from '../services/summary';
-import { projectRootOf, type Project } from '../store/project';
+import { projectRootOf, requireWritable, type Project } from '../store/project';
 import { openedForSession } from './project-handlers';
 import type { Session, Studio } from './studio';
 
@@ -38,11 +39,6 @@ type ImportApi = Pick<
 >;
 
 export const UPLOAD_ROUTE = '/upload/';
-
-function writable(project: Project): Project {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
-  return project;
-}
 
 /** Runs import `importId` as a job; the project's windows hear about progress and the end. */
 export function startImportJob(studio: Studio, project: Project, importId: number): ImportStarted {
@@ -71,7 +67,7 @@ function startNewImport(studio: Studio, project: Project, sources: ImportSource[
   try {
     return startImportJob(studio, project, importId);
   } catch (err) {
-    project.db.prepare('DELETE FROM imports WHERE id = ?').run(importId);
+    deleteImport(project.db, importId);
     throw err;
   }
 }
@@ -80,7 +76,7 @@ export function importHandlers(session: Session): ImportApi {
   const { studio } = session;
   return {
     async importPaths({ paths }) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject());
       const sources: ImportSource[] = paths.map((p) => ({ kind: 'path', path: path.resolve(p) }));
       return startNewImport(studio, project, sources);
     },
@@ -90,13 +86,13 @@ export function importHandlers(session: Session): ImportApi {
     },
 
     async resumeImport({ importId }) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject());
       requirePending(project.db, importId);
       return startImportJob(studio, project, importId);
     },
 
     async discardImport({ importId }) {
-      discardImport(writable(session.requireProject()), importId);
+      discardImport(requireWritable(session.requireProject()), importId);
       return null;
     },
 
@@ -108,12 +104,12 @@ export function importHandlers(session: Session): ImportApi {
       if (studio.host.mode !== 'browser') {
         throw new LoupeError('NOT_SUPPORTED', 'The desktop window imports dropped files from their paths (importPaths).');
       }
-      const uploadId = studio.uploads.begin(writable(session.requireProject()));
+      const uploadId = studio.uploads.begin(requireWritable(session.requireProject()));
       return { uploadId, url: `${UPLOAD_ROUTE}${uploadId}`, maxFileBytes: MAX_UPLOAD_FILE_BYTES };
     },
 
     async importUpload({ uploadId }) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject());
       studio.uploads.get(uploadId, project);
       const started = startNewImport(studio, project, [{ kind: 'upload', uploadId }]);
       studio.uploads.close(uploadId);

@@ -1,10 +1,9 @@
 import type { LoupeApi } from '../../shared/api';
-import { LoupeError } from '../../shared/errors';
 import type { ImagesChanged, ProjectSummary } from '../../shared/types';
 import * as history from '../services/history';
 import * as labeling from '../services/labeling';
 import { projectSummary, summaryAfterRelabel } from '../services/summary';
-import type { Project } from '../store/project';
+import { requireWritable } from '../store/project';
 import type { Session } from './studio';
 
 type LabelApi = Pick<
@@ -43,7 +42,7 @@ export function imagesChanged(session: Session, imageIds: number[] | null, summa
 }
 
 export function labelHandlers(session: Session): LabelApi {
-  const db = () => writable(session.requireProject()).db;
+  const db = () => requireWritable(session.requireProject(), 'changes cannot be saved').db;
   const changed = (imageIds: number[] | null, summary?: ProjectSummary): ImagesChanged => imagesChanged(session, imageIds, summary);
   /** Undo or redo, saying which action it was, so the window can tell the user. */
   const stepped = (direction: 'undo' | 'redo'): ImagesChanged => {
@@ -66,7 +65,7 @@ export function labelHandlers(session: Session): LabelApi {
       return labeling.imageDetails(session.requireProject().db, id);
     },
     async setLabel({ imageIds, classId, source }) {
-      const project = writable(session.requireProject());
+      const project = requireWritable(session.requireProject(), 'changes cannot be saved');
       const before = projectSummary(project);
       const changes = labeling.setLabel(project.db, imageIds, classId, source);
       const after = summaryAfterRelabel(project, before, changes, classId);
@@ -109,9 +108,4 @@ export function labelHandlers(session: Session): LabelApi {
       return history.undoState(session.requireProject().db);
     },
   };
-}
-
-export function writable(project: Project): Project {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; changes cannot be saved.');
-  return project;
 }

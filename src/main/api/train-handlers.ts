@@ -6,9 +6,10 @@
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
 import type { TrainProgress } from '../../shared/types';
-import { listRuns, runDetails } from '../services/training/runs';
+import { listRuns, runDetails } from '../services/training/records';
 import { saveTrainSettings, trainSettings } from '../services/training/settings';
 import { planTraining, runTraining, trainingBackends } from '../services/training/train';
+import { requireWritable } from '../store/project';
 import type { Session } from './studio';
 
 type TrainApi = Pick<LoupeApi, 'trainingBackends' | 'trainPlan' | 'startTraining' | 'trainSettings' | 'saveTrainSettings' | 'listRuns' | 'runDetails'>;
@@ -24,7 +25,7 @@ export function trainHandlers(session: Session): TrainApi {
     },
     async startTraining({ overrides } = {}) {
       const project = session.requireProject();
-      if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+      requireWritable(project);
       // Check the plan before the job starts, so an impossible run is refused at once.
       const { plan } = await planTraining(project, overrides);
       if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
@@ -59,7 +60,7 @@ export function trainHandlers(session: Session): TrainApi {
     },
     async saveTrainSettings({ overrides }) {
       const project = session.requireProject();
-      if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only; settings cannot be saved.');
+      requireWritable(project, 'settings cannot be saved');
       return saveTrainSettings(project.db, overrides);
     },
     async listRuns() {

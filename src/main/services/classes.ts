@@ -2,6 +2,7 @@
 // the labeling view edits them.
 
 import type { DB } from '../store/database';
+import { classFinder, classTotal } from './records';
 
 /** Distinct, readable colours on the dark theme; cycled when there are more classes. */
 export const PALETTE = [
@@ -10,8 +11,7 @@ export const PALETTE = [
 ];
 
 export function nextColor(db: DB): string {
-  const { n } = db.prepare('SELECT count(*) AS n FROM classes').get() as { n: number };
-  return PALETTE[n % PALETTE.length];
+  return PALETTE[classTotal(db) % PALETTE.length];
 }
 
 /** Class names are shown as text everywhere; here they are only trimmed and bounded. */
@@ -26,18 +26,13 @@ export function normalizeClassName(name: string): string {
  */
 export function ensureClasses(db: DB, names: Iterable<string>, now = Date.now()): Map<string, number> {
   const ids = new Map<string, number>();
-  const find = db.prepare('SELECT id FROM classes WHERE name = ?');
-  const insert = db.prepare(
-    `INSERT INTO classes (name, color, position, created_at)
-     VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM classes), ?)`,
-  );
+  const { find, add } = classFinder(db);
   for (const raw of names) {
     const name = normalizeClassName(raw);
     if (!name) continue;
     let id = ids.get(name);
     if (id === undefined) {
-      const row = find.get(name) as { id: number } | undefined;
-      id = row ? row.id : Number(insert.run(name, nextColor(db), now).lastInsertRowid);
+      id = find(name) ?? add(name, nextColor(db), now);
       ids.set(name, id);
     }
     ids.set(raw, id);

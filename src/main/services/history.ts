@@ -4,14 +4,21 @@
 
 import type { LabelSource, Split, UndoState } from '../../shared/types';
 import type { DB } from '../store/database';
+import {
+  appendAction,
+  deleteClassRows,
+  firstUndoneAction,
+  lastDoneAction,
+  setActionUndone,
+  setRemovedAt,
+  writeClassRows,
+  writeLabels,
+  writeReviewStatuses,
+  writeSplits,
+  type ClassRow,
+} from './records';
 
-export interface ClassRow {
-  id: number;
-  name: string;
-  color: string;
-  position: number;
-  created_at: number;
-}
+export type { ClassRow };
 
 /** Parallel arrays keep large actions (60,000 labels) compact in the log. */
 export type Op =
@@ -32,53 +39,26 @@ export const HISTORY_LIMIT = 500;
 export function applyOps(db: DB, ops: Op[], now = Date.now()): void {
   for (const op of ops) {
     switch (op.t) {
-      case 'labels': {
-        const del = db.prepare('DELETE FROM labels WHERE image_id = ?');
-        const put = db.prepare(
-          `INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id, source = excluded.source,
-             updated_at = excluded.updated_at`,
-        );
-        op.imageIds.forEach((imageId, i) => {
-          const classId = op.classIds[i];
-          if (classId === null) del.run(imageId);
-          else put.run(imageId, classId, op.sources[i] ?? 'user', now);
-        });
+      case 'labels':
+        writeLabels(db, op.imageIds, op.classIds, op.sources, now);
         break;
-      }
-      case 'splits': {
-        const set = db.prepare('UPDATE images SET split = ?, split_source = ? WHERE id = ?');
-        op.imageIds.forEach((imageId, i) => set.run(op.splits[i], op.sources[i], imageId));
+      case 'splits':
+        writeSplits(db, op.imageIds, op.splits, op.sources);
         break;
-      }
       case 'removed':
-        db.prepare('UPDATE images SET removed_at = ? WHERE id IN (SELECT value FROM json_each(?))').run(
-          op.removedAt,
-          JSON.stringify(op.imageIds),
-        );
+        setRemovedAt(db, op.imageIds, op.removedAt);
         break;
-      case 'classes': {
-        // Two passes, so swapping names (a rename undone) never trips the unique constraint.
-        const park = db.prepare('UPDATE classes SET name = ? WHERE id = ?');
-        for (const row of op.rows) park.run(`\u0000${row.id}`, row.id);
-        const upsert = db.prepare(
-          `INSERT INTO classes (id, name, color, position, created_at) VALUES (@id, @name, @color, @position, @created_at)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name, color = excluded.color, position = excluded.position`,
-        );
-        for (const row of op.rows) upsert.run(row);
+      case 'classes':
+        writeClassRows(db, op.rows);
         break;
-      }
       case 'deleteClasses':
-        db.prepare('DELETE FROM classes WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(op.ids));
+        deleteClassRows(db, op.ids);
         break;
       case 'suggestionStatus':
-      case 'issueStatus': {
+      case 'issueStatus':
         // A row replaced by a later job since is simply not there any more: nothing to restore.
-        const table = op.t === 'suggestionStatus' ? 'suggestions' : 'label_issues';
-        const set = db.prepare(`UPDATE ${table} SET status = ? WHERE image_id = ?`);
-        op.imageIds.forEach((imageId, i) => set.run(op.statuses[i], imageId));
+        writeReviewStatuses(db, op.t === 'suggestionStatus' ? 'suggestions' : 'label_issues', op.imageIds, op.statuses);
         break;
-      }
     }
   }
 }
@@ -86,34 +66,7 @@ export function applyOps(db: DB, ops: Op[], now = Date.now()): void {
 /** Applies `redo` and records the action; a new action clears whatever could be redone. */
 export function record(db: DB, kind: string, summary: string, redo: Op[], undo: Op[], now = Date.now()): void {
   applyOps(db, redo, now);
-  db.prepare('DELETE FROM actions WHERE undone = 1').run();
-  db.prepare('INSERT INTO actions (kind, summary, undo, redo, created_at) VALUES (?, ?, ?, ?, ?)').run(
-    kind,
-    summary,
-    JSON.stringify(undo),
-    JSON.stringify(redo),
-    now,
-  );
-  db.prepare('DELETE FROM actions WHERE id <= (SELECT max(id) FROM actions) - ?').run(HISTORY_LIMIT);
-}
-
-interface ActionRow {
-  id: number;
-  summary: string;
-  undo: string;
-  redo: string;
-}
-
-function lastDone(db: DB): ActionRow | undefined {
-  return db.prepare('SELECT id, summary, undo, redo FROM actions WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as
-    | ActionRow
-    | undefined;
-}
-
-function firstUndone(db: DB): ActionRow | undefined {
-  return db.prepare('SELECT id, summary, undo, redo FROM actions WHERE undone = 1 ORDER BY id ASC LIMIT 1').get() as
-    | ActionRow
-    | undefined;
+  appendAction(db, kind, summary, JSON.stringify(undo), JSON.stringify(redo), now, HISTORY_LIMIT);
 }
 
 /** The image ids an action touches (null when it may be any, e.g. a class deletion). */
@@ -134,11 +87,11 @@ export interface Step {
 /** Undoes the latest action, or redoes the first undone one; null when there is none. */
 export function step(db: DB, direction: 'undo' | 'redo'): Step | null {
   return db.transaction(() => {
-    const action = direction === 'undo' ? lastDone(db) : firstUndone(db);
+    const action = direction === 'undo' ? lastDoneAction(db) : firstUndoneAction(db);
     if (!action) return null;
     const ops = JSON.parse(direction === 'undo' ? action.undo : action.redo) as Op[];
     applyOps(db, ops);
-    db.prepare('UPDATE actions SET undone = ? WHERE id = ?').run(direction === 'undo' ? 1 : 0, action.id);
+    setActionUndone(db, action.id, direction === 'undo');
     return { ops, summary: action.summary };
   })();
 }
@@ -153,5 +106,5 @@ export function redo(db: DB): Op[] | null {
 }
 
 export function undoState(db: DB): UndoState {
-  return { undo: lastDone(db)?.summary ?? null, redo: firstUndone(db)?.summary ?? null };
+  return { undo: lastDoneAction(db)?.summary ?? null, redo: firstUndoneAction(db)?.summary ?? null };
 }

@@ -1,13 +1,7 @@
 // The gallery's queries and the labeling actions. Every action is one transaction that also
-// records how to undo it (history.ts).
-//
-// A gallery first fetches the ordered ids its filter matches (one index scan, a few ms for
-// 60,000 images), then pages by id: a page is a primary-key lookup of the ~200 visible images,
-// well under a millisecond, whatever the scroll position. Id lists travel as one JSON
-// parameter (json_each), so 60,000 ids are as cheap to pass as ten.
+// records how to undo it (history.ts). The statements are in records.ts.
 
 import { LoupeError } from '../../shared/errors';
-import { MODEL_LABEL_SOURCES } from '../../shared/types';
 import type {
   ImageDetails,
   ImageFilter,
@@ -17,87 +11,40 @@ import type {
 } from '../../shared/types';
 import type { DB } from '../store/database';
 import { nextColor, normalizeClassName } from './classes';
-import { record, type ClassRow, type Op } from './history';
-
-const ITEM_COLUMNS = `i.id, i.hash, i.original_name AS name, i.split, i.width, i.height,
-  l.class_id AS classId, l.source AS labelSource`;
-
-interface Where {
-  from: string;
-  where: string;
-  params: unknown[];
-  /** Gallery order (import order), expressed on the index the query walks. */
-  order: string;
-}
-
-/**
- * The FROM/WHERE of a filter. With a class the query walks the labels index (class_id,
- * image_id); otherwise the live-images index (id) or, with a split, (split, id).
- */
-export function filterSql(filter: ImageFilter): Where {
-  const params: unknown[] = [];
-  const conds = ['i.removed_at IS NULL'];
-  let from: string;
-  if (filter.classId !== undefined) {
-    from = 'labels l INDEXED BY labels_class JOIN images i ON i.id = l.image_id';
-    conds.push('l.class_id = ?');
-    params.push(filter.classId);
-  } else {
-    from = `images i INDEXED BY ${filter.split ? 'images_live_split' : 'images_live'} LEFT JOIN labels l ON l.image_id = i.id`;
-  }
-  if (filter.split) {
-    conds.push('i.split = ?');
-    params.push(filter.split);
-  }
-  if (filter.unlabeled) conds.push('l.image_id IS NULL');
-  if (filter.modelLabeled) conds.push(`l.source IN (${MODEL_LABEL_SOURCES.map((x) => `'${x}'`).join(', ')})`);
-  if (filter.search) {
-    conds.push("i.original_name LIKE ? ESCAPE '\\'");
-    params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  }
-  const order = filter.classId !== undefined ? 'ORDER BY l.image_id' : 'ORDER BY i.id';
-  return { from, where: conds.join(' AND '), params, order };
-}
-
-/** The order of lists not tied to a filter: import order. */
-const ORDER = 'ORDER BY i.id';
+import { record, type Op } from './history';
+import {
+  allClassRows,
+  classIdByName,
+  classRowById,
+  filteredImageIds,
+  firstUnlabeledAfter,
+  imageDetailsRow,
+  imageItems,
+  imagesOutsideSplit,
+  labelsOfClasses,
+  liveLabels,
+  nextClassSlot,
+  type ClassRow,
+  type LabelRow,
+} from './records';
 
 export function imageIds(db: DB, filter: ImageFilter): number[] {
-  const { from, where, params, order } = filterSql(filter);
-  return db
-    .prepare(`SELECT i.id FROM ${from} WHERE ${where} ${order}`)
-    .pluck()
-    .all(...params) as number[];
+  return filteredImageIds(db, filter);
 }
 
 /** The first unlabeled image after `afterId` in gallery order, if any. */
 export function nextUnlabeled(db: DB, filter: ImageFilter, afterId: number): number | null {
   if (filter.classId !== undefined) return null; // every image of a class view is labeled
-  const { from, where, params, order } = filterSql(filter);
-  const id = db
-    .prepare(`SELECT i.id FROM ${from} WHERE ${where} AND l.image_id IS NULL AND i.id > ? ${order} LIMIT 1`)
-    .pluck()
-    .get(...params, afterId) as number | undefined;
+  const id = firstUnlabeledAfter(db, filter, afterId);
   return id ?? null;
 }
 
 export function imagesById(db: DB, ids: number[]): ImageItem[] {
-  return db
-    .prepare(
-      `SELECT ${ITEM_COLUMNS} FROM images i LEFT JOIN labels l ON l.image_id = i.id
-       WHERE i.id IN (SELECT value FROM json_each(?)) AND i.removed_at IS NULL ${ORDER}`,
-    )
-    .all(JSON.stringify(ids)) as ImageItem[];
+  return imageItems(db, ids);
 }
 
 export function imageDetails(db: DB, id: number): ImageDetails {
-  const row = db
-    .prepare(
-      `SELECT ${ITEM_COLUMNS}, i.format, i.bytes, i.channels, i.source_path AS sourcePath,
-              i.added_at AS addedAt, i.split_source AS splitSource
-         FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE i.id = ? AND i.removed_at IS NULL`,
-    )
-    .get(id) as ImageDetails | undefined;
+  const row = imageDetailsRow(db, id);
   if (!row) throw new LoupeError('NOT_FOUND', 'No such image in this project.');
   return row;
 }
@@ -105,31 +52,10 @@ export function imageDetails(db: DB, id: number): ImageDetails {
 // ---------------------------------------------------------------------------------------------
 // Actions
 
-interface LabelRow {
-  id: number;
-  classId: number | null;
-  source: LabelSource | null;
-}
-
-function liveLabels(db: DB, ids: number[]): LabelRow[] {
-  return db
-    .prepare(
-      `SELECT i.id, l.class_id AS classId, l.source FROM images i LEFT JOIN labels l ON l.image_id = i.id
-        WHERE i.id IN (SELECT value FROM json_each(?)) AND i.removed_at IS NULL ORDER BY i.id`,
-    )
-    .all(JSON.stringify(ids)) as LabelRow[];
-}
-
 function classRow(db: DB, id: number): ClassRow {
-  const row = db.prepare('SELECT id, name, color, position, created_at FROM classes WHERE id = ?').get(id) as
-    | ClassRow
-    | undefined;
+  const row = classRowById(db, id);
   if (!row) throw new LoupeError('NOT_FOUND', 'No such class.');
   return row;
-}
-
-function allClassRows(db: DB): ClassRow[] {
-  return db.prepare('SELECT id, name, color, position, created_at FROM classes ORDER BY position, id').all() as ClassRow[];
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -168,12 +94,7 @@ export function setLabel(db: DB, ids: number[], classId: number | null, source: 
 
 export function moveToSplit(db: DB, ids: number[], split: Split): number[] {
   return db.transaction(() => {
-    const rows = db
-      .prepare(
-        `SELECT id, split, split_source AS source FROM images
-          WHERE id IN (SELECT value FROM json_each(?)) AND removed_at IS NULL AND split <> ? ORDER BY id`,
-      )
-      .all(JSON.stringify(ids), split) as { id: number; split: Split; source: 'auto' | 'folder' | 'user' }[];
+    const rows = imagesOutsideSplit(db, ids, split);
     if (rows.length === 0) return [];
     const imageIds = rows.map((r) => r.id);
     record(
@@ -212,16 +133,15 @@ function assertFreeName(db: DB, name: string, exceptId?: number): string {
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(clean)) {
     throw new LoupeError('INVALID_INPUT', 'A class name cannot contain line breaks, tabs or other control characters.');
   }
-  const taken = db.prepare('SELECT id FROM classes WHERE name = ?').get(clean) as { id: number } | undefined;
-  if (taken && taken.id !== exceptId) throw new LoupeError('ALREADY_EXISTS', `There is already a class named “${clean}”.`);
+  const taken = classIdByName(db, clean);
+  if (taken !== undefined && taken !== exceptId) throw new LoupeError('ALREADY_EXISTS', `There is already a class named “${clean}”.`);
   return clean;
 }
 
 export function createClass(db: DB, name: string, color?: string, now = Date.now()): number {
   return db.transaction(() => {
     const clean = assertFreeName(db, name);
-    const id = ((db.prepare('SELECT max(id) FROM classes').pluck().get() as number | null) ?? 0) + 1;
-    const position = ((db.prepare('SELECT max(position) FROM classes').pluck().get() as number | null) ?? -1) + 1;
+    const { id, position } = nextClassSlot(db);
     const row: ClassRow = { id, name: clean, color: color ?? nextColor(db), position, created_at: now };
     record(db, 'class', `Add class “${clean}”`, [{ t: 'classes', rows: [row] }], [{ t: 'deleteClasses', ids: [id] }], now);
     return id;
@@ -252,15 +172,6 @@ export function reorderClasses(db: DB, order: number[]): void {
     const after = order.map((id, position) => ({ ...byId.get(id)!, position }));
     record(db, 'class', 'Reorder classes', [{ t: 'classes', rows: after }], [{ t: 'classes', rows: before }]);
   })();
-}
-
-function labelsOfClasses(db: DB, classIds: number[]): LabelRow[] {
-  return db
-    .prepare(
-      `SELECT image_id AS id, class_id AS classId, source FROM labels
-        WHERE class_id IN (SELECT value FROM json_each(?)) ORDER BY image_id`,
-    )
-    .all(JSON.stringify(classIds)) as LabelRow[];
 }
 
 /** Moves every label of the sources to the target and deletes the sources. Returns the images relabeled. */

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SPLITS, type Split } from '../../shared/types';
 import type { DB } from '../store/database';
+import { addSplitSeed, autoSplitRows, splitRatiosValue, splitSeedValue, writeSplitSeed } from './records';
 
 export type SplitCounts = Record<Split, number>;
 export type SplitRatios = Record<Split, number>;
@@ -89,14 +90,7 @@ export const stratumOf = (classId: number | null): string => (classId === null ?
 
 /** Per stratum, how many live, automatically split images each split holds. */
 export function autoSplitCounts(db: DB): Map<string, SplitCounts> {
-  const rows = db
-    .prepare(
-      `SELECT l.class_id AS classId, i.split AS split, count(*) AS n
-         FROM images i LEFT JOIN labels l ON l.image_id = i.id
-        WHERE i.removed_at IS NULL AND i.split_source = 'auto'
-        GROUP BY l.class_id, i.split`,
-    )
-    .all() as { classId: number | null; split: Split; n: number }[];
+  const rows = autoSplitRows(db);
   const counts = new Map<string, SplitCounts>();
   for (const row of rows) {
     const key = stratumOf(row.classId);
@@ -109,23 +103,23 @@ export function autoSplitCounts(db: DB): Map<string, SplitCounts> {
 
 /** The project's split seed (made on first use for projects that lack one). */
 export function splitSeed(db: DB): string {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'split_seed'").get() as { value: string } | undefined;
-  if (row) return row.value;
+  const value = splitSeedValue(db);
+  if (value !== undefined) return value;
   const seed = randomBytes(8).toString('hex');
-  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('split_seed', ?)").run(seed);
+  addSplitSeed(db, seed);
   return splitSeed(db);
 }
 
 export function setSplitSeed(db: DB, seed: string): void {
-  db.prepare("INSERT INTO meta (key, value) VALUES ('split_seed', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(seed);
+  writeSplitSeed(db, seed);
 }
 
 /** The project's split ratios (meta `split_ratios`, JSON), or 80/10/10. */
 export function splitRatios(db: DB): SplitRatios {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'split_ratios'").get() as { value: string } | undefined;
-  if (!row) return { ...DEFAULT_SPLIT_RATIOS };
+  const value = splitRatiosValue(db);
+  if (value === undefined) return { ...DEFAULT_SPLIT_RATIOS };
   try {
-    const parsed = JSON.parse(row.value) as Partial<SplitRatios>;
+    const parsed = JSON.parse(value) as Partial<SplitRatios>;
     const ok = SPLITS.every((s) => typeof parsed[s] === 'number' && parsed[s]! >= 0) && SPLITS.some((s) => parsed[s]! > 0);
     return ok ? (parsed as SplitRatios) : { ...DEFAULT_SPLIT_RATIOS };
   } catch {

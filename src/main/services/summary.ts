@@ -1,6 +1,6 @@
 import type { ClassCount, ProjectSummary, Split } from '../../shared/types';
-import type { DB } from '../store/database';
 import type { Project } from '../store/project';
+import { anyRemovedImage, classesForSummary, labelCounts, liveSplitCounts, totalChanges } from './records';
 
 // Every window shows the summary's counts, and every change sends a new one, so it must be
 // cheap. A full count walks covering indexes (~4 ms at 60,000 images); after a labeling
@@ -9,24 +9,12 @@ import type { Project } from '../store/project';
 
 export function classCounts(project: Project): ClassCount[] {
   const db = project.db;
-  const anyRemoved = db.prepare('SELECT 1 FROM images INDEXED BY images_removed WHERE removed_at IS NOT NULL LIMIT 1').get();
-  const counts = new Map(
-    (anyRemoved
-      ? db.prepare(
-          `SELECT l.class_id AS id, count(*) AS n FROM labels l JOIN images i ON i.id = l.image_id
-            WHERE i.removed_at IS NULL GROUP BY l.class_id`,
-        )
-      : db.prepare('SELECT class_id AS id, count(*) AS n FROM labels GROUP BY class_id')
-    )
-      .all()
-      .map((r) => [(r as { id: number }).id, (r as { n: number }).n]),
-  );
-  const classes = db.prepare('SELECT id, name, color, position FROM classes ORDER BY position, id').all() as Omit<ClassCount, 'count'>[];
+  const counts = labelCounts(db, anyRemovedImage(db));
+  const classes = classesForSummary(db);
   return classes.map((c) => ({ ...c, count: counts.get(c.id) ?? 0 }));
 }
 
 const cache = new WeakMap<Project, { changes: number; summary: ProjectSummary }>();
-const totalChanges = (db: DB) => db.prepare('SELECT total_changes()').pluck().get() as number;
 
 export function projectSummary(project: Project): ProjectSummary {
   const changes = totalChanges(project.db);
@@ -63,9 +51,7 @@ export function summaryAfterRelabel(
 function countSummary(project: Project): ProjectSummary {
   const db = project.db;
   const splits: Record<Split, number> = { train: 0, val: 0, test: 0 };
-  const rows = db
-    .prepare('SELECT split, count(*) AS n FROM images INDEXED BY images_live_split WHERE removed_at IS NULL GROUP BY split')
-    .all() as { split: Split; n: number }[];
+  const rows = liveSplitCounts(db);
   for (const row of rows) splits[row.split] = row.n;
   const images = splits.train + splits.val + splits.test;
   const classes = classCounts(project);

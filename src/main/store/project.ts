@@ -99,6 +99,16 @@ export function enclosingProject(dir: string): string | null {
   return null;
 }
 
+/**
+ * The read-only guard every write goes through: throws READ_ONLY where the project is open
+ * read-only, else returns it (`requireWritable(session.requireProject())`). `consequence`, where
+ * given, ends the message ("This project is open read-only; settings cannot be saved.").
+ */
+export function requireWritable(project: Project, consequence?: string): Project {
+  if (project.readOnly) throw new LoupeError('READ_ONLY', `This project is open read-only${consequence ? `; ${consequence}` : ''}.`);
+  return project;
+}
+
 export class Project {
   readonly paths: ProjectPaths;
   #closed = false;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ensurePixelPack, readRows, type PackImage } from '../../../src/main/services/pixels/pixel-pack';
-import { createRun, finishRun, recordEpoch } from '../../../src/main/services/training/runs';
+import { createRun, finishRun, recordEpoch } from '../../../src/main/services/training/records';
 import { mediaRelPath } from '../../../src/main/store/media';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, tempDir } from '../../helpers';

@@ -7,7 +7,7 @@ import { chooseBackend } from '../../../src/main/services/tfjs/backends';
 import { loadModel } from '../../../src/main/services/tfjs/checkpoint';
 import type { CostModel } from '../../../src/main/services/training/estimates';
 import { makePlan } from '../../../src/main/services/training/plan';
-import { listRuns, runDetails } from '../../../src/main/services/training/runs';
+import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { runTraining, trainingBackends } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from '../../helpers';

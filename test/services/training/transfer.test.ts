@@ -19,7 +19,7 @@ import { inspectOnnx } from '../../../src/main/services/onnx/inspect';
 import { runSuggestions } from '../../../src/main/services/evaluation/suggestions';
 import { runLabelCheck } from '../../../src/main/services/evaluation/label-check';
 import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
-import { listRuns, runDetails } from '../../../src/main/services/training/runs';
+import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { planTraining, runTraining } from '../../../src/main/services/training/train';
 import type { ExtractionCost } from '../../../src/main/services/training/estimates';
 import { makePlan, transferSuits, type PlanBackbone } from '../../../src/main/services/training/plan';

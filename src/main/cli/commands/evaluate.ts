@@ -8,6 +8,7 @@ import { evaluateRun } from '../../services/evaluation/evaluate';
 import { LABEL_CHECK_FOLDS, LABEL_CHECK_MAX_EPOCHS, runLabelCheck } from '../../services/evaluation/label-check';
 import { listLabelIssues } from '../../services/evaluation/label-issues';
 import { runSuggestions } from '../../services/evaluation/suggestions';
+import { classNameById, imageSource } from '../../services/records';
 import { Project } from '../../store/project';
 import { id, labelCheckOptions } from '../../../shared/api';
 import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command, type OptionValues } from '../command';
@@ -132,8 +133,8 @@ export const suggestCommand: Command = {
 };
 
 function issueJson(project: Project, issue: LabelIssue) {
-  const row = project.db.prepare('SELECT original_name AS name, source_path AS path FROM images WHERE id = ?').get(issue.imageId) as { name: string; path: string | null };
-  const className = (id: number) => project.db.prepare('SELECT name FROM classes WHERE id = ?').pluck().get(id) as string;
+  const row = imageSource(project.db, issue.imageId);
+  const className = (id: number) => classNameById(project.db, id);
   return {
     imageId: issue.imageId,
     name: row.name,

@@ -20,7 +20,6 @@ import type {
   EvaluationFilter,
   EvaluationImages,
   IndependentScore,
-  LabelSource,
   RunComparison,
   RunStatus,
   TrainConfig,
@@ -28,6 +27,7 @@ import type {
 import type { DB } from '../../store/database';
 import type { RunClass } from '../training';
 import { classificationReport, confidenceHistogram, coverageCurve } from './metrics';
+import { defaultRunRecordId, predictionCounts, predictionRows, runRecord } from './records';
 
 export interface RunInfo {
   id: number;
@@ -41,25 +41,16 @@ export interface RunInfo {
 }
 
 export function runInfo(db: DB, runId: number): RunInfo {
-  const row = db
-    .prepare('SELECT id, status, backend, classes, config, best_epoch AS bestEpoch, created_at AS createdAt FROM runs WHERE id = ?')
-    .get(runId) as
-    | { id: number; createdAt: number; status: RunStatus; backend: BackendName; classes: string; config: string; bestEpoch: number | null }
-    | undefined;
+  const row = runRecord(db, runId);
   if (!row) throw new LoupeError('NOT_FOUND', `There is no run #${runId} in this project.`);
   return { ...row, classes: JSON.parse(row.classes) as RunClass[], config: JSON.parse(row.config) as TrainConfig };
 }
 
 /** The run to use when none is named: the best completed run (by validation accuracy), else the latest completed one. */
 export function defaultRunId(db: DB): number {
-  const row = db
-    .prepare(
-      `SELECT id FROM runs WHERE status = 'completed'
-        ORDER BY val_accuracy IS NULL, val_accuracy DESC, id DESC LIMIT 1`,
-    )
-    .get() as { id: number } | undefined;
-  if (!row) throw new LoupeError('NOT_FOUND', 'There is no completed run yet: train a model first.');
-  return row.id;
+  const id = defaultRunRecordId(db);
+  if (id === undefined) throw new LoupeError('NOT_FOUND', 'There is no completed run yet: train a model first.');
+  return id;
 }
 
 /** A completed run, by id or the default one. */
@@ -94,18 +85,6 @@ export interface Scored {
   excluded: number;
 }
 
-interface PredictionRow {
-  imageId: number;
-  snapshotTruth: number | null;
-  predicted: number;
-  confidence: number;
-  probs: Buffer;
-  classId: number | null;
-  source: LabelSource | null;
-  labeledAt: number | null;
-  removed: number;
-}
-
 export function probsOf(blob: Buffer): Float32Array {
   // Copy: a Buffer from SQLite may not be 4-byte aligned.
   const out = new Float32Array(blob.byteLength / 4);
@@ -115,7 +94,7 @@ export function probsOf(blob: Buffer): Float32Array {
 
 export function availableSplits(db: DB, runId: number): Record<EvalSplit, number> {
   const out = { val: 0, test: 0 };
-  for (const r of db.prepare('SELECT split, count(*) AS n FROM predictions WHERE run_id = ? GROUP BY split').all(runId) as { split: string; n: number }[]) {
+  for (const r of predictionCounts(db, runId)) {
     if (r.split === 'val' || r.split === 'test') out[r.split] = r.n;
   }
   return out;
@@ -128,15 +107,7 @@ export function defaultSplit(db: DB, runId: number): EvalSplit {
 
 /** Every prediction of a run on a split, scored against the images' current labels. */
 export function scoredPredictions(db: DB, run: RunInfo, split: EvalSplit): Scored {
-  const rows = db
-    .prepare(
-      `SELECT p.image_id AS imageId, p.true_index AS snapshotTruth, p.predicted_index AS predicted, p.confidence, p.probs,
-              l.class_id AS classId, l.source, l.updated_at AS labeledAt, i.removed_at IS NOT NULL AS removed
-         FROM predictions p JOIN images i ON i.id = p.image_id LEFT JOIN labels l ON l.image_id = p.image_id
-        WHERE p.run_id = ? AND p.split = ?
-        ORDER BY p.image_id`,
-    )
-    .all(run.id, split) as PredictionRow[];
+  const rows = predictionRows(db, run.id, split);
   const index = new Map(run.classes.map((c, i) => [c.id, i]));
   const images: ScoredImage[] = [];
   let excluded = 0;

@@ -14,7 +14,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { LabelCheckGroup, LabelCheckInfo, Split, TrainConfig } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { chooseBackend } from '../tfjs/backends';
 import { ensurePixelPack } from '../pixels/pixel-pack';
 import { permutation, seededRandom, subSeed } from '../rng';
@@ -22,6 +22,7 @@ import { prepareFeatures, type ReplicaInput, trainingBackends, trainReplicas } f
 import { completedRun, scoredPredictions, type RunInfo } from './evaluate';
 import { labelCheck } from './label-issues';
 import { judgeLabels, perClassThresholds, type Reliability } from './label-rule';
+import { clearPendingIssues, insertLabelCheck, issueStatements, labeledImages, liveClassIds } from './records';
 
 export const LABEL_CHECK_FOLDS = 4;
 export const LABEL_CHECK_MAX_EPOCHS = 10;
@@ -46,12 +47,7 @@ interface Item {
 /** Live images labeled with one of the run's classes, with their current label and split. */
 function labeledItems(db: DB, run: RunInfo): Item[] {
   const index = new Map(run.classes.map((c, i) => [c.id, i]));
-  const rows = db
-    .prepare(
-      `SELECT i.id AS imageId, i.hash, i.ext, l.class_id AS classId, i.split
-         FROM labels l JOIN images i ON i.id = l.image_id WHERE i.removed_at IS NULL ORDER BY i.id`,
-    )
-    .all() as (Omit<Item, 'given'> & { classId: number })[];
+  const rows = labeledImages(db);
   return rows.filter((r) => index.has(r.classId)).map((r) => ({ imageId: r.imageId, hash: r.hash, ext: r.ext, given: index.get(r.classId)!, split: r.split }));
 }
 
@@ -235,7 +231,7 @@ export function judgedByRun(db: DB, run: RunInfo, exclude: Set<number> = new Set
 }
 
 export async function runLabelCheck(project: Project, runId: number | undefined, options: LabelCheckOptions = {}): Promise<LabelCheckInfo> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const started = performance.now();
   const { run, folds, epochs, judged } = await outOfFoldProbabilities(project, runId, options);
   const db = project.db;
@@ -254,40 +250,29 @@ function storeIssues(
 ): number {
   const now = Date.now();
   return db.transaction(() => {
-    const checkId = Number(
-      db
-        .prepare(
-          `INSERT INTO label_checks (run_id, folds, epochs, images, flagged, seconds, thresholds, held_back, reliability, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          run.id,
-          check.folds,
-          check.epochs,
-          check.images,
-          flagged.length,
-          check.seconds,
-          JSON.stringify(check.thresholds),
-          check.reliability.reduce((n, g) => n + g.heldWeakClass + g.heldSmallMargin, 0),
-          JSON.stringify(check.reliability),
-          now,
-        ).lastInsertRowid,
-    );
-    db.prepare("DELETE FROM label_issues WHERE status = 'pending'").run();
-    const existing = db.prepare('SELECT status, given_class_id AS given FROM label_issues WHERE image_id = ?');
-    const live = new Set(db.prepare('SELECT id FROM classes').pluck().all() as number[]);
-    const insert = db.prepare(
-      `INSERT OR REPLACE INTO label_issues (image_id, check_id, given_class_id, suggested_class_id, given_probability, suggested_probability, source, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-    );
+    const checkId = insertLabelCheck(db, {
+      runId: run.id,
+      folds: check.folds,
+      epochs: check.epochs,
+      images: check.images,
+      flagged: flagged.length,
+      seconds: check.seconds,
+      thresholds: JSON.stringify(check.thresholds),
+      heldBack: check.reliability.reduce((n, g) => n + g.heldWeakClass + g.heldSmallMargin, 0),
+      reliability: JSON.stringify(check.reliability),
+      createdAt: now,
+    });
+    clearPendingIssues(db);
+    const { existing, insert } = issueStatements(db);
+    const live = liveClassIds(db);
     for (const f of flagged) {
       const given = run.classes[f.judged.given].id;
       const suggested = run.classes[f.suggested].id;
       if (!live.has(suggested)) continue;
       // Someone already looked at this image with this label and kept it: do not ask again.
-      const before = existing.get(f.judged.imageId) as { status: string; given: number } | undefined;
+      const before = existing(f.judged.imageId);
       if (before?.status === 'dismissed' && before.given === given) continue;
-      insert.run(f.judged.imageId, checkId, given, suggested, f.pg, f.ps, f.source, now);
+      insert(f.judged.imageId, checkId, given, suggested, f.pg, f.ps, f.source, now);
     }
     return checkId;
   })();

@@ -3,14 +3,11 @@
 // action each.
 
 import { LoupeError } from '../../../shared/errors';
-import type { LabelCheckGroup, LabelCheckInfo, LabelIssue, LabelIssueList, LabelSource, ReviewStatus } from '../../../shared/types';
+import type { LabelCheckGroup, LabelCheckInfo, LabelIssueList, ReviewStatus } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import { record, type Op } from '../history';
 import { MIN_CLASS_PRECISION, MIN_MARGIN, MIN_SURE_CALLS } from './label-rule';
-
-const CHECK_COLUMNS = `id, run_id AS runId, folds, epochs, images, flagged, seconds, created_at AS createdAt, held_back AS heldBack, reliability`;
-
-type CheckRow = Omit<LabelCheckInfo, 'reliability' | 'verdict'> & { reliability: string };
+import { checkRow, labelIssueRows, latestCheckRow, pendingIssuesOf, type CheckRow } from './records';
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -45,12 +42,12 @@ function checkInfo(row: CheckRow): LabelCheckInfo {
 }
 
 export function latestCheck(db: DB): LabelCheckInfo | null {
-  const row = db.prepare(`SELECT ${CHECK_COLUMNS} FROM label_checks ORDER BY id DESC LIMIT 1`).get() as CheckRow | undefined;
+  const row = latestCheckRow(db);
   return row ? checkInfo(row) : null;
 }
 
 export function labelCheck(db: DB, id: number): LabelCheckInfo {
-  const row = db.prepare(`SELECT ${CHECK_COLUMNS} FROM label_checks WHERE id = ?`).get(id) as CheckRow | undefined;
+  const row = checkRow(db, id);
   if (!row) throw new LoupeError('NOT_FOUND', `There is no label check #${id}.`);
   return checkInfo(row);
 }
@@ -61,15 +58,7 @@ export function labelCheck(db: DB, id: number): LabelCheckInfo {
  * removed, is moot and left out.
  */
 export function listLabelIssues(db: DB, status: ReviewStatus = 'pending'): LabelIssueList {
-  const issues = db
-    .prepare(
-      `SELECT li.image_id AS imageId, i.split, li.given_class_id AS givenClassId, li.suggested_class_id AS suggestedClassId,
-              li.given_probability AS givenProbability, li.suggested_probability AS suggestedProbability, li.source, li.status
-         FROM label_issues li JOIN images i ON i.id = li.image_id LEFT JOIN labels l ON l.image_id = li.image_id
-        WHERE li.status = ? AND i.removed_at IS NULL AND (li.status <> 'pending' OR l.class_id = li.given_class_id)
-        ORDER BY li.suggested_probability - li.given_probability DESC, li.image_id`,
-    )
-    .all(status) as LabelIssue[];
+  const issues = labelIssueRows(db, status);
   return { check: latestCheck(db), issues };
 }
 
@@ -77,15 +66,7 @@ export function listLabelIssues(db: DB, status: ReviewStatus = 'pending'): Label
 /** Accepts or dismisses the pending issues of these images. Returns the images whose issue changed. */
 export function resolveLabelIssues(db: DB, imageIds: number[], action: 'accept' | 'dismiss'): number[] {
   return db.transaction(() => {
-    const rows = db
-      .prepare(
-        `SELECT li.image_id AS id, li.given_class_id AS givenClassId, li.suggested_class_id AS suggestedClassId, l.source
-           FROM label_issues li JOIN images i ON i.id = li.image_id JOIN labels l ON l.image_id = li.image_id
-          WHERE li.image_id IN (SELECT value FROM json_each(?)) AND li.status = 'pending' AND i.removed_at IS NULL
-            AND l.class_id = li.given_class_id
-          ORDER BY li.image_id`,
-      )
-      .all(JSON.stringify(imageIds)) as { id: number; givenClassId: number; suggestedClassId: number; source: LabelSource }[];
+    const rows = pendingIssuesOf(db, imageIds);
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const status: Op = { t: 'issueStatus', imageIds: ids, statuses: rows.map(() => (action === 'accept' ? 'accepted' : 'dismissed')) };

@@ -7,43 +7,35 @@
 import { LoupeError } from '../../../shared/errors';
 import { wholePercent, type Split, type SuggestionList, type SuggestResult } from '../../../shared/types';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { record, type Op } from '../history';
 import { completedRun } from './evaluate';
-import { predictImages, type PredictImage, type PredictOptions } from './run-predictions';
-
-function unlabeledImages(db: DB): PredictImage[] {
-  return db
-    .prepare(
-      `SELECT i.id AS imageId, i.hash, i.ext FROM images i INDEXED BY images_live LEFT JOIN labels l ON l.image_id = i.id
-        WHERE i.removed_at IS NULL AND l.image_id IS NULL ORDER BY i.id`,
-    )
-    .all() as PredictImage[];
-}
+import { clearSuggestions, liveClassIds, pendingSuggestions, pendingSuggestionsOf, suggestionWriter, unlabeledImages } from './records';
+import { predictImages, type PredictOptions } from './run-predictions';
 
 /** Predicts every unlabeled image with run `runId` (default: the best run) and stores the suggestions. */
 export async function runSuggestions(project: Project, runId: number | undefined, options: PredictOptions = {}): Promise<SuggestResult> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const db = project.db;
   const run = completedRun(db, runId);
   const started = performance.now();
   const predicted = await predictImages(project, run, unlabeledImages(db), options);
   const { classes } = predicted;
   // A class deleted since the run can no longer be suggested: the best remaining one is.
-  const live = new Set(db.prepare('SELECT id FROM classes').pluck().all() as number[]);
+  const live = liveClassIds(db);
   const usable = run.classes.map((c) => live.has(c.id));
   const counts = new Map<number, number>();
   const now = Date.now();
   db.transaction(() => {
     const ids = JSON.stringify(predicted.imageIds);
-    db.prepare("DELETE FROM suggestions WHERE status = 'pending' OR image_id IN (SELECT value FROM json_each(?))").run(ids);
-    const insert = db.prepare("INSERT INTO suggestions (image_id, run_id, class_id, confidence, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)");
+    clearSuggestions(db, ids);
+    const insert = suggestionWriter(db);
     predicted.imageIds.forEach((imageId, i) => {
       let best = -1;
       for (let k = 0; k < classes; k++) if (usable[k] && (best < 0 || predicted.probs[i * classes + k] > predicted.probs[i * classes + best])) best = k;
       if (best < 0) return;
       const classId = run.classes[best].id;
-      insert.run(imageId, run.id, classId, predicted.probs[i * classes + best], now);
+      insert(imageId, run.id, classId, predicted.probs[i * classes + best], now);
       counts.set(classId, (counts.get(classId) ?? 0) + 1);
     });
   })();
@@ -59,14 +51,9 @@ export async function runSuggestions(project: Project, runId: number | undefined
   };
 }
 
-const PENDING_ON_UNLABELED = `FROM suggestions s JOIN images i ON i.id = s.image_id LEFT JOIN labels l ON l.image_id = s.image_id
-  WHERE s.status = 'pending' AND i.removed_at IS NULL AND l.image_id IS NULL`;
-
 /** The pending suggestions of the images that are still unlabeled, least confident first. */
 export function listSuggestions(db: DB): SuggestionList {
-  const rows = db
-    .prepare(`SELECT s.image_id AS imageId, s.class_id AS classId, s.confidence, s.run_id AS runId, i.split ${PENDING_ON_UNLABELED} ORDER BY s.confidence, s.image_id`)
-    .all() as { imageId: number; classId: number; confidence: number; runId: number; split: Split }[];
+  const rows = pendingSuggestions(db);
   return {
     runId: rows.length ? Math.max(...rows.map((r) => r.runId)) : null,
     imageIds: rows.map((r) => r.imageId),
@@ -91,20 +78,7 @@ export function acceptSuggestions(db: DB, which: { imageIds?: number[]; minConfi
   }
   const splits = which.splits ?? (which.imageIds === undefined ? ['train'] : null);
   return db.transaction(() => {
-    const rows = (
-      db
-        .prepare(
-          `SELECT s.image_id AS id, s.class_id AS classId, s.confidence ${PENDING_ON_UNLABELED}
-             AND (@ids IS NULL OR s.image_id IN (SELECT value FROM json_each(@ids)))
-             AND (@splits IS NULL OR i.split IN (SELECT value FROM json_each(@splits)))
-           ORDER BY s.image_id`,
-        )
-        .all({ ids: which.imageIds === undefined ? null : JSON.stringify(which.imageIds), splits: splits === null ? null : JSON.stringify(splits) }) as {
-        id: number;
-        classId: number;
-        confidence: number;
-      }[]
-    ).filter((r) => which.minConfidence === undefined || wholePercent(r.confidence) >= wholePercent(which.minConfidence));
+    const rows = pendingSuggestionsOf(db, which.imageIds, splits).filter((r) => which.minConfidence === undefined || wholePercent(r.confidence) >= wholePercent(which.minConfidence));
     if (rows.length === 0) return [];
     const imageIds = rows.map((r) => r.id);
     const redo: Op[] = [

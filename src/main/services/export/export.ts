@@ -17,7 +17,7 @@ import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import { CARD_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
 import { cleanExportName, inside, requireExportName } from './names';
 import { compareProbabilities, parityPixels, parityProblem } from './parity';
-import { completeExport, createExportRecord, deleteExport, exportInfo, failExport } from './records';
+import { completeExport, createExportRecord, deleteExport, exportInfo, failExport, failInterruptedExports } from './records';
 import { runModel, runToOnnx, type RunModel } from './run-model';
 import { sampleFiles } from './samples';
 import { TfjsPredictor } from './tfjs-predictor';
@@ -83,8 +83,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
 
   // An export still "running" in the table was cut off with its process (exports of a project
   // run one at a time, in the process that holds it open).
-  const cutOff = project.db.prepare(`SELECT id, path FROM exports WHERE status = 'running'`).all() as { id: number; path: string }[];
-  project.db.prepare(`UPDATE exports SET status = 'failed', error = 'Interrupted: Loupe stopped during the export.' WHERE status = 'running'`).run();
+  const cutOff = failInterruptedExports(project.db);
   for (const e of cutOff) sweepExportStaging(e.id, e.path);
   const exportId = createExportRecord(project.db, model.run.id, request.format, target.folder);
   options.onStarted?.(exportId, target.folder);

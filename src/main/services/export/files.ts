@@ -5,6 +5,7 @@ import { keptText } from '../../../shared/kept-epoch';
 import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
 import { INPUT_NAME, OUTPUT_NAME } from '../onnx/convert';
+import { labeledPredictions } from './records';
 
 export const ONNX_FILE = 'model.onnx';
 export const TFJS_DIR = 'tfjs';
@@ -58,9 +59,7 @@ export interface ClassRow {
 /** Accuracy and per-class precision/recall/F1 from a run's stored predictions on one split. */
 export function storedMetrics(db: DB, runId: number, labels: string[]): { split: Split; images: number; accuracy: number; macroF1: number; classes: ClassRow[] } | null {
   for (const split of ['test', 'val'] as const) {
-    const rows = db
-      .prepare('SELECT true_index AS t, predicted_index AS p FROM predictions WHERE run_id = ? AND split = ? AND true_index IS NOT NULL')
-      .all(runId, split) as { t: number; p: number }[];
+    const rows = labeledPredictions(db, runId, split);
     if (rows.length === 0) continue;
     const k = labels.length;
     const tp = new Array<number>(k).fill(0);

@@ -12,6 +12,7 @@ import type { Project } from '../../store/project';
 import { seededRandom } from '../rng';
 import { decodeToSpec } from '../pixels/pixel-pack';
 import { PARITY_TOLERANCE } from './files';
+import { runImageFiles } from './records';
 
 export const PARITY_IMAGES = 200;
 /** Generated images used only when none of the run's images can be read any more. */
@@ -40,12 +41,7 @@ export async function parityPixels(
   const size = spec.width * spec.height * spec.channels;
   const limit = options.limit ?? PARITY_IMAGES;
   for (const split of ['test', 'val', 'train'] as const) {
-    const rows = project.db
-      .prepare(
-        `SELECT i.hash, i.ext FROM run_images r JOIN images i ON i.id = r.image_id
-          WHERE r.run_id = ? AND r.split = ? ORDER BY r.image_id`,
-      )
-      .all(runId, split) as { hash: string; ext: string }[];
+    const rows = runImageFiles(project.db, runId, split);
     if (rows.length === 0) continue;
     const chosen = spread(rows, limit);
     const decoded: (Buffer | null)[] = new Array(chosen.length).fill(null);

@@ -1,7 +1,7 @@
 // The `exports` table: one row per export, running until it is written and checked.
 
 import fs from 'node:fs';
-import type { ExportFormat, ExportInfo, ExportParity, ExportStatus } from '../../../shared/types';
+import type { ExportFormat, ExportInfo, ExportParity, ExportStatus, Split } from '../../../shared/types';
 import type { DB } from '../../store/database';
 
 interface Row {
@@ -35,6 +35,33 @@ export function failExport(db: DB, id: number, error: string, parity: ExportPari
   db.prepare(
     `UPDATE exports SET status = 'failed', error = ?, parity_images = ?, parity_max_abs_diff = ?, parity_top1_agreement = ? WHERE id = ?`,
   ).run(error, parity?.images ?? null, parity && Number.isFinite(parity.maxAbsDiff) ? parity.maxAbsDiff : null, parity?.top1Agreement ?? null, id);
+}
+
+/**
+ * Marks the exports still "running" as failed (they were cut off with their process) and
+ * returns them, so what they left can be swept.
+ */
+export function failInterruptedExports(db: DB): { id: number; path: string }[] {
+  const cutOff = db.prepare(`SELECT id, path FROM exports WHERE status = 'running'`).all() as { id: number; path: string }[];
+  db.prepare(`UPDATE exports SET status = 'failed', error = 'Interrupted: Loupe stopped during the export.' WHERE status = 'running'`).run();
+  return cutOff;
+}
+
+/** A run's stored predictions on one split, of the images that have a true class. */
+export function labeledPredictions(db: DB, runId: number, split: Split): { t: number; p: number }[] {
+  return db
+    .prepare('SELECT true_index AS t, predicted_index AS p FROM predictions WHERE run_id = ? AND split = ? AND true_index IS NOT NULL')
+    .all(runId, split) as { t: number; p: number }[];
+}
+
+/** The files of a run's images on one split, in image order. */
+export function runImageFiles(db: DB, runId: number, split: Split): { hash: string; ext: string }[] {
+  return db
+    .prepare(
+      `SELECT i.hash, i.ext FROM run_images r JOIN images i ON i.id = r.image_id
+        WHERE r.run_id = ? AND r.split = ? ORDER BY r.image_id`,
+    )
+    .all(runId, split) as { hash: string; ext: string }[];
 }
 
 /** A cancelled export leaves nothing behind, not even its row. */

@@ -8,6 +8,7 @@ import { ensureClasses, normalizeClassName } from '../classes';
 import { assignSplits, autoSplitCounts, splitRatios, splitSeed, stratumOf, type SplitCandidate, type SplitCounts } from '../splits';
 import { MEDIA_EXT } from '../pixels/formats';
 import type { FileResult } from './protocol';
+import { classNames, commitStatements } from './records';
 import type { ScanItem, ScanSkip } from './scan';
 
 const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
@@ -45,18 +46,8 @@ export class Committer {
     this.#seed = splitSeed(db);
     this.#ratios = splitRatios(db);
     this.#counts = autoSplitCounts(db);
-    this.#classNames = new Set((db.prepare('SELECT name FROM classes').all() as { name: string }[]).map((r) => r.name));
-    this.#stmt = {
-      find: db.prepare('SELECT id FROM images WHERE hash = ?').pluck(),
-      image: db.prepare(
-        `INSERT INTO images (hash, ext, format, width, height, channels, bytes, original_name, source_path,
-                             split, split_source, added_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      label: db.prepare("INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (?, ?, 'import', ?)"),
-      item: db.prepare('INSERT OR IGNORE INTO import_items (import_id, path, outcome, image_id, reason) VALUES (?, ?, ?, ?, ?)'),
-      touch: db.prepare('UPDATE imports SET updated_at = ?, created_classes = ? WHERE id = ?'),
-    };
+    this.#classNames = new Set(classNames(db));
+    this.#stmt = commitStatements(db);
   }
 
   /** Skips found while scanning (odd names, broken links, refused CSV rows). */

@@ -3,6 +3,7 @@
 export { runImport, DEFAULT_BATCH, DEFAULT_DEPTH, type ImportProgress, type RunOptions } from './pipeline';
 export {
   createImport,
+  deleteImport,
   discardImport,
   findResumable,
   importReport,

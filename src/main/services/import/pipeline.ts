@@ -16,7 +16,7 @@ import { knownHashesBuffer } from './known-hashes';
 import { DEFAULT_LIMITS, type ImageLimits } from './limits';
 import { sweepTempFiles } from './paths';
 import type { FileResult, FileTask } from './protocol';
-import { importReport, loadImport, recoverImports, removeStaged, scanRoots, setStatus } from './records';
+import { allImageHashes, doneItemPaths, importReport, loadImport, recoverImports, removeStaged, scanRoots, setStatus, setTotal } from './records';
 import { scanSources, type ScanItem } from './scan';
 import { runTasks, workerCount, WorkerPoolError } from './worker-pool';
 
@@ -66,10 +66,10 @@ export async function runImport(project: Project, importId: number, options: Run
   try {
     progress({ done: 0, total: null, phase: 'Scanning', imported: 0, duplicates: 0, skipped: 0 });
     const scan = await scanSources(scanRoots(project, record.parsedSources));
-    const doneKeys = new Set(db.prepare('SELECT path FROM import_items WHERE import_id = ?').pluck().all(importId) as string[]);
+    const doneKeys = new Set(doneItemPaths(db, importId));
     const items = scan.items.filter((i) => !doneKeys.has(i.key));
     const skips = scan.skipped.filter((s) => !doneKeys.has(s.key));
-    db.prepare('UPDATE imports SET total = ? WHERE id = ?').run(scan.items.length + scan.skipped.length, importId);
+    setTotal(db, importId, scan.items.length + scan.skipped.length);
 
     const committer = new Committer(db, importId);
     committer.restoreCreated(JSON.parse(record.created_classes) as string[]);
@@ -184,7 +184,7 @@ async function importFiles(
       });
   };
 
-  const known = knownHashesBuffer(db.prepare('SELECT hash FROM images').pluck().all() as string[]);
+  const known = knownHashesBuffer(allImageHashes(db));
   const tasks: FileTask[] = items.map((item, i) => (item.bytes ? { i, file: item.file, bytes: item.bytes } : { i, file: item.file }));
   const config = {
     root,

@@ -37,6 +37,11 @@ export function createImport(db: DB, sources: readonly ImportSource[], now = Dat
   return Number(info.lastInsertRowid);
 }
 
+/** An import that never started (its job was refused) goes again. */
+export function deleteImport(db: DB, importId: number): void {
+  db.prepare('DELETE FROM imports WHERE id = ?').run(importId);
+}
+
 export function loadImport(db: DB, importId: number): ImportRow & { parsedSources: ImportSource[] } {
   const row = db.prepare('SELECT * FROM imports WHERE id = ?').get(importId) as ImportRow | undefined;
   if (!row) throw new LoupeError('NOT_FOUND', `There is no import #${importId} in this project.`);
@@ -75,6 +80,39 @@ export function scanRoots(project: Project, sources: readonly ImportSource[]): S
     }
     return names.map((n) => ({ path: path.join(dir, n), base: dir }));
   });
+}
+
+/** The source paths an earlier run of this import already accounted for. */
+export function doneItemPaths(db: DB, importId: number): string[] {
+  return db.prepare('SELECT path FROM import_items WHERE import_id = ?').pluck().all(importId) as string[];
+}
+
+export function setTotal(db: DB, importId: number, total: number): void {
+  db.prepare('UPDATE imports SET total = ? WHERE id = ?').run(total, importId);
+}
+
+/** Every image hash in the project, removed images included. */
+export function allImageHashes(db: DB): string[] {
+  return db.prepare('SELECT hash FROM images').pluck().all() as string[];
+}
+
+export function classNames(db: DB): string[] {
+  return (db.prepare('SELECT name FROM classes').all() as { name: string }[]).map((r) => r.name);
+}
+
+/** The statements a committer runs per file, prepared once per run. */
+export function commitStatements(db: DB) {
+  return {
+    find: db.prepare('SELECT id FROM images WHERE hash = ?').pluck(),
+    image: db.prepare(
+      `INSERT INTO images (hash, ext, format, width, height, channels, bytes, original_name, source_path,
+                           split, split_source, added_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    label: db.prepare("INSERT INTO labels (image_id, class_id, source, updated_at) VALUES (?, ?, 'import', ?)"),
+    item: db.prepare('INSERT OR IGNORE INTO import_items (import_id, path, outcome, image_id, reason) VALUES (?, ?, ?, ?, ?)'),
+    touch: db.prepare('UPDATE imports SET updated_at = ?, created_classes = ? WHERE id = ?'),
+  };
 }
 
 export function setStatus(db: DB, importId: number, status: ImportStatus, extra: { seconds?: number; error?: string | null } = {}): void {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LoupeError } from '../../../shared/errors';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { DEFAULT_LIMITS } from './limits';
 import { oddCharacters } from './names';
 import { uploadDir } from './paths';
@@ -68,7 +68,7 @@ export class Uploads {
   readonly #open = new Map<string, OpenUpload>();
 
   begin(project: Project): string {
-    if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+    requireWritable(project);
     const uploadId = randomBytes(16).toString('hex');
     const dir = uploadDir(project.root, uploadId);
     fs.mkdirSync(dir, { recursive: true });

@@ -4,7 +4,7 @@
 import type { Split, TrainDataStats } from '../../../shared/types';
 import type { DB } from '../../store/database';
 import { permutation, seededRandom, subSeed } from '../rng';
-import type { RunClass, SnapshotRow } from './runs';
+import { classesInOrder, labeledImageRows, type RunClass, type SnapshotRow } from './records';
 
 /** Share of the training images held out for validation when a project has no val split. */
 export const HOLDOUT_SHARE = 0.1;
@@ -43,15 +43,8 @@ function median(values: number[]): number {
 }
 
 export function trainingData(db: DB): TrainingData {
-  const rows = db
-    .prepare(
-      `SELECT i.id AS imageId, i.hash, i.ext, l.class_id AS classId, i.split, i.width, i.height, i.channels
-         FROM labels l JOIN images i ON i.id = l.image_id
-        WHERE i.removed_at IS NULL
-        ORDER BY i.id`,
-    )
-    .all() as Row[];
-  const allClasses = db.prepare('SELECT id, name FROM classes ORDER BY position, id').all() as RunClass[];
+  const rows = labeledImageRows<Row>(db);
+  const allClasses = classesInOrder(db);
   const perClass = new Map(allClasses.map((c) => [c.id, { ...c, train: 0, val: 0, test: 0 }]));
   for (const r of rows) perClass.get(r.classId)![r.split] += 1;
   const classes = allClasses.filter((c) => perClass.get(c.id)!.train > 0);

@@ -4,6 +4,7 @@
 
 import type { TrainConfig } from '../../../shared/types';
 import type { Project } from '../../store/project';
+import { liveImageFiles } from './records';
 import { prepareFeatures } from './transfer';
 
 /** Every live image's features for the backbone a run would use (flipped copies of training images too where it would). */
@@ -13,9 +14,7 @@ export async function extractProjectFeatures(
   options: { signal?: AbortSignal; onProgress?: (done: number, total: number, phase: string) => void } = {},
 ): Promise<{ images: number; failed: number; seconds: number }> {
   const started = performance.now();
-  const rows = project.db
-    .prepare(`SELECT i.hash, i.ext, i.split, l.image_id IS NOT NULL AS labeled FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE i.removed_at IS NULL`)
-    .all() as { hash: string; ext: string; split: string; labeled: number }[];
+  const rows = liveImageFiles(project.db);
   const items = rows.map((r) => ({ hash: r.hash, ext: r.ext, split: r.labeled ? r.split : 'unlabeled' }));
   const prepared = await prepareFeatures(project, config, items, options);
   const pack = prepared.pack;

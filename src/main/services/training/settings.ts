@@ -7,6 +7,7 @@
 import { trainOverrides } from '../../../shared/api';
 import type { TrainOverrides } from '../../../shared/types';
 import type { DB } from '../../store/database';
+import { metaText, setMetaText } from './records';
 
 const KEY = 'train_settings';
 
@@ -30,10 +31,10 @@ export function keptSettings(value: unknown): TrainOverrides {
 }
 
 export function trainSettings(db: DB): TrainOverrides {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(KEY) as { value: string } | undefined;
-  if (!row) return {};
+  const value = metaText(db, KEY);
+  if (value === null) return {};
   try {
-    return keptSettings(JSON.parse(row.value));
+    return keptSettings(JSON.parse(value));
   } catch {
     return {};
   }
@@ -42,7 +43,6 @@ export function trainSettings(db: DB): TrainOverrides {
 /** Keeps `settings` (what can be kept of them) and returns what was kept. */
 export function saveTrainSettings(db: DB, settings: TrainOverrides): TrainOverrides {
   const kept = keptSettings(settings);
-  if (Object.keys(kept).length === 0) db.prepare('DELETE FROM meta WHERE key = ?').run(KEY);
-  else db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(KEY, JSON.stringify(kept));
+  setMetaText(db, KEY, Object.keys(kept).length === 0 ? null : JSON.stringify(kept));
   return kept;
 }

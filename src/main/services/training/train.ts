@@ -20,7 +20,7 @@ import type {
   TrainResult,
 } from '../../../shared/types';
 import type { DB } from '../../store/database';
-import type { Project } from '../../store/project';
+import { requireWritable, type Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { spawnWorker } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
@@ -41,7 +41,7 @@ import {
   type SplitRows,
 } from './protocol';
 import { keptEpochOf } from './kept-epoch';
-import { createRun, finishRun, recordEpoch } from './runs';
+import { createRun, finishRun, predictionWriter, recordEpoch } from './records';
 
 let probes: Promise<BackendInfo[]> | null = null;
 
@@ -89,10 +89,7 @@ function splitRows(data: TrainingData, split: 'train' | 'val' | 'test', rowOf: M
 
 function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds: number[], labels: Int32Array, probs: Float32Array, classes: number): number | null {
   if (imageIds.length === 0) return null;
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO predictions (run_id, image_id, split, true_index, predicted_index, confidence, loss, probs)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insert = predictionWriter(db);
   let correct = 0;
   db.transaction(() => {
     for (let i = 0; i < imageIds.length; i++) {
@@ -101,7 +98,7 @@ function storePredictions(db: DB, runId: number, split: 'val' | 'test', imageIds
       for (let k = 1; k < classes; k++) if (p[k] > p[arg]) arg = k;
       if (arg === labels[i]) correct++;
       const loss = -Math.log(Math.max(p[labels[i]], 1e-7));
-      insert.run(runId, imageIds[i], split, labels[i], arg, p[arg], loss, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+      insert(runId, imageIds[i], split, labels[i], arg, p[arg], loss, Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     }
   })();
   return correct / imageIds.length;
@@ -254,7 +251,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
 }
 
 export async function runTraining(project: Project, overrides: TrainOverrides = {}, options: TrainOptions = {}): Promise<TrainResult> {
-  if (project.readOnly) throw new LoupeError('READ_ONLY', 'This project is open read-only.');
+  requireWritable(project);
   const { signal } = options;
   // The run's duration is its whole wall time: planning and preparing the data count too.
   const started = performance.now();

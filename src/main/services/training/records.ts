@@ -1,4 +1,4 @@
-// Training runs as records: what was trained on which exact data, how each epoch went, and how
+// Training records: runs, what was trained on which exact data, how each epoch went, and how
 // it ended. A run that was "running" when its process died is marked interrupted when the
 // project is next opened (store/recovery.ts).
 
@@ -93,6 +93,46 @@ export function finishRun(db: DB, runId: number, end: RunEnd, now = Date.now()):
   ).run(end.status, now, end.seconds, end.imagesPerSecond, end.bestEpoch, end.keptEpoch, end.prepareSeconds, end.valAccuracy, end.testAccuracy, end.error ?? null, runId);
 }
 
+/** Every labeled, live image with what training needs of it, in import order. */
+export function labeledImageRows<Row>(db: DB): Row[] {
+  return db
+    .prepare(
+      `SELECT i.id AS imageId, i.hash, i.ext, l.class_id AS classId, i.split, i.width, i.height, i.channels
+         FROM labels l JOIN images i ON i.id = l.image_id
+        WHERE i.removed_at IS NULL
+        ORDER BY i.id`,
+    )
+    .all() as Row[];
+}
+
+/** The project's classes in their order. */
+export function classesInOrder(db: DB): RunClass[] {
+  return db.prepare('SELECT id, name FROM classes ORDER BY position, id').all() as RunClass[];
+}
+
+/** A writer of a run's predictions (one row per image and split), prepared once; the caller holds the transaction. */
+export function predictionWriter(db: DB) {
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO predictions (run_id, image_id, split, true_index, predicted_index, confidence, loss, probs)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return (runId: number, imageId: number, split: 'val' | 'test', trueIndex: number, predictedIndex: number, confidence: number, loss: number, probs: Buffer): void => {
+    insert.run(runId, imageId, split, trueIndex, predictedIndex, confidence, loss, probs);
+  };
+}
+
+/** The JSON kept in meta under `key`, as text, or null. */
+export function metaText(db: DB, key: string): string | null {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row ? row.value : null;
+}
+
+/** Keeps `value` in meta under `key`; null deletes it. */
+export function setMetaText(db: DB, key: string, value: string | null): void {
+  if (value === null) db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+  else db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
 interface RunRow {
   id: number;
   status: RunStatus;
@@ -185,4 +225,11 @@ export function runDetails(db: DB, runId: number): RunDetails {
     history: epochHistory(db, runId),
     splits,
   };
+}
+
+/** Every live image's file and split, and whether it is labeled (1) or not (0). */
+export function liveImageFiles(db: DB): { hash: string; ext: string; split: string; labeled: number }[] {
+  return db
+    .prepare(`SELECT i.hash, i.ext, i.split, l.image_id IS NOT NULL AS labeled FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE i.removed_at IS NULL`)
+    .all() as { hash: string; ext: string; split: string; labeled: number }[];
 }
