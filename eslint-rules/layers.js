@@ -70,7 +70,7 @@ export const LAYERS = [
   { name: 'services/pixels', files: ['src/main/services/pixels/**'], may: SERVICE_BASE },
   { name: 'services/tfjs', files: ['src/main/services/tfjs/**'], may: SERVICE_BASE },
   { name: 'services/rng', files: ['src/main/services/rng'], may: SERVICE_BASE },
-  // Root service files (labeling, history, summary, classes, splits, sample, app-state, app-paths).
+  // Root service files (labeling, history, summary, classes, splits, sample, records).
   { name: 'services/root', files: ['src/main/services/*'], may: [...NEUTRAL, ...SERVICE_BASE] },
   // Feature folders, bottom up. Another service folder imports a feature only through its index.ts.
   {

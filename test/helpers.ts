@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { Studio, type Host } from '../src/main/api/studio';
-import { AppState } from '../src/main/services/app-state';
+import { AppState } from '../src/main/store/app-state';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 

@@ -22,7 +22,7 @@ import {
 } from './desktop/policy';
 import { handleProtocol, registerSchemePrivileges } from './desktop/protocol';
 import { QuitGuard, type QuitQuestion } from './desktop/quit-guard';
-import { AppState } from './services/app-state';
+import { AppState } from './store/app-state';
 import { setSqliteNativeBinding } from './store/database';
 import { registerIpcApi, type IpcInvokeEventLike } from './transport/ipc';
 import { packageRoot } from './version';

@@ -10,7 +10,7 @@ import { LoupeError } from '../../shared/errors';
 import type { EventName, LoupeEvents } from '../../shared/api';
 import type { HostMode, JobKind, JobResults, PathKind, RunningJob } from '../../shared/types';
 import { Jobs, type JobWork } from '../jobs/jobs';
-import type { AppState } from '../services/app-state';
+import type { AppState } from '../store/app-state';
 import { pruneUploads, recoverImports } from '../services/import';
 import { Uploads } from '../services/import/uploads';
 import { Project } from '../store/project';

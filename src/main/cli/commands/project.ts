@@ -1,6 +1,6 @@
 import type { ProjectSummary } from '../../../shared/types';
-import { AppState } from '../../services/app-state';
-import { appDataDir } from '../../services/app-paths';
+import { AppState } from '../../store/app-state';
+import { appDataDir } from '../../store/app-paths';
 import { projectSummary } from '../../services/summary';
 import { Project, type OpenOptions } from '../../store/project';
 import { requirePositional, type Command } from '../command';

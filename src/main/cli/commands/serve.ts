@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Studio } from '../../api/studio';
-import { AppState } from '../../services/app-state';
-import { appDataDir } from '../../services/app-paths';
+import { AppState } from '../../store/app-state';
+import { appDataDir } from '../../store/app-paths';
 import { startServer } from '../../transport/server';
 import { loupeVersion, rendererDir } from '../../version';
 import { intOption, type Command } from '../command';

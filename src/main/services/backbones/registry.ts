@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import { appDataDir } from '../app-paths';
+import { appDataDir } from '../../store/app-paths';
 import { packageRoot } from '../../version';
 
 export interface BackboneFile {

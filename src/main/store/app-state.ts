@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RecentProject } from '../../shared/types';
-import { isProjectFolder } from '../store/project';
+import { isProjectFolder } from './project';
 
 const MAX_RECENT = 20;
 
