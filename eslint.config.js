@@ -35,4 +35,18 @@ export default ts.config(
       'loupe/sql-in-records': 'error',
     },
   },
+  // Seeded randomness is passed to what draws it (training/seeded-layers.ts, rng.ts): patching
+  // Math.random would make every seeded figure depend on what else ran in the thread.
+  {
+    files: ['src/main/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "AssignmentExpression[left.object.name='Math'][left.property.name='random']",
+          message: 'Pass a seeded generator (services/rng.ts) to what draws random numbers; never patch Math.random.',
+        },
+      ],
+    },
+  },
 );
