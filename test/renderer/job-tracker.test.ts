@@ -2,62 +2,15 @@
 // its kind (and no other), finds a running one again through listJobs after a reload or a
 // dropped connection, hands over the kind's typed result at the end, and cancels.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { FeatureExtraction, JobInfo, JobProgress } from '../../src/shared/types';
-import { cancelledError, type JobReporter } from '../../src/main/jobs/jobs';
-import type { Studio } from '../../src/main/api/studio';
-import { startServer } from '../../src/main/transport/server';
 import { JobTracker } from '../../src/renderer/src/lib/job-tracker';
-import { createClient, webSocketTransport, type ConnectionState, type LoupeClient } from '../../src/renderer/src/lib/transport';
+import type { LoupeClient } from '../../src/renderer/src/lib/transport';
 import { makeStudio, onCleanup, tempDir } from '../helpers';
+import { gatedJob, pageClient } from '../transport/page-client';
 
 const extracted: FeatureExtraction = { images: 3, failed: 0, seconds: 1 };
-
-/** The sockets of each page's server URL. */
-const pages = new Map<string, { origin: string; sockets: WebSocket[] }>();
-// The renderer's transport uses the browser WebSocket API; `ws` speaks it too. Installed for the
-// whole file: a page whose server closed keeps retrying (and is refused) after its test.
-(globalThis as { WebSocket?: unknown }).WebSocket = class extends WebSocket {
-  constructor(to: string) {
-    const known = pages.get(to);
-    super(to, { origin: known?.origin, headers: { Authorization: 'Bearer secret-token' } });
-    known?.sockets.push(this);
-  }
-};
-
-/** A page's client on a real server; `drop()` cuts its connection as a network would. */
-async function page(studio: Studio) {
-  const rendererDir = tempDir();
-  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
-  const server = await startServer({ studio, rendererDir, token: 'secret-token' });
-  onCleanup(() => server.close());
-  const origin = `http://127.0.0.1:${server.port}`;
-  const url = `ws://127.0.0.1:${server.port}/api`;
-  const sockets: WebSocket[] = [];
-  pages.set(url, { origin, sockets });
-  const client = createClient(webSocketTransport(url));
-  const states: ConnectionState[] = [];
-  client.onConnectionChange((s) => states.push(s));
-  return { client, states, drop: () => sockets.at(-1)!.terminate() };
-}
-
-/** A `features` job that reports `step()`s (none on its own) until `finish()` (or cancellation). */
-function gated() {
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  let reporter!: JobReporter<'features'>;
-  const work = (r: JobReporter<'features'>) => {
-    reporter = r;
-    return new Promise<FeatureExtraction>((resolve, reject) => {
-      void done.then(() => resolve(extracted));
-      r.signal.addEventListener('abort', () => reject(cancelledError()));
-    });
-  };
-  return { work, finish, step: (done: number) => reporter.progress(done, 3, 'Extracting features') };
-}
 
 /** A tracker that records what it hears, as a store's handlers would. */
 function tracked(client: LoupeClient) {
@@ -73,10 +26,11 @@ function tracked(client: LoupeClient) {
 
 async function projectWithJob() {
   const studio = makeStudio();
-  const tab = await page(studio);
+  const tab = await pageClient(studio);
   const dir = path.join(tempDir(), 'tracker.loupe');
   const summary = await tab.client.createProject({ path: dir });
-  const job = gated();
+  const gated = gatedJob(extracted);
+  const job = { ...gated, step: (done: number) => gated.reporter().progress(done, 3, 'Extracting features') };
   // Started before the page's tracker exists: as after a reload, or by another window.
   const project = studio.projectByKey(summary.key)!;
   const { jobId } = studio.startJob(project, 'features', job.work, { phase: 'Extracting features' });
