@@ -3,19 +3,10 @@
 // fail `npm run lint`; the imports the code makes today pass.
 
 import fs from 'node:fs';
-import path from 'node:path';
-import { RuleTester } from 'eslint';
-import { parser } from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
 import layers, { LAYERS, layerOf } from '../../eslint-rules/layers.js';
+import { at, tester } from './rule-tester';
 
-RuleTester.describe = describe;
-RuleTester.it = it;
-RuleTester.itOnly = it.only;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const at = (file: string) => path.join(ROOT, file);
-const tester = new RuleTester({ languageOptions: { parser, ecmaVersion: 2022, sourceType: 'module' } });
 
 const TRAINING = 'src/main/services/training/example.ts';
 const BACKBONES = 'src/main/services/backbones/example.ts';

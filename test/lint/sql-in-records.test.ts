@@ -2,19 +2,10 @@
 // CLI command or a service file fails `npm run lint`, and so does a stale entry in the list of
 // files whose SQL is still on its way into a records module.
 
-import path from 'node:path';
-import { RuleTester } from 'eslint';
-import { parser } from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
 import sqlInRecords, { isSqlText } from '../../eslint-rules/sql-in-records.js';
+import { at, tester } from './rule-tester';
 
-RuleTester.describe = describe;
-RuleTester.it = it;
-RuleTester.itOnly = it.only;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const at = (file: string) => path.join(ROOT, file);
-const tester = new RuleTester({ languageOptions: { parser, ecmaVersion: 2022, sourceType: 'module' } });
 
 const SELECT = "export const n = (db: any) => db.prepare('SELECT count(*) AS n FROM images').get();";
 const ok = (file: string, code: string, options?: unknown[]) => ({ filename: at(file), code, ...(options ? { options } : {}) });
