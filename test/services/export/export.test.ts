@@ -334,7 +334,7 @@ describe('export and predict over the API', () => {
     expect(uploaded.predictions.slice(0, 2).map((p) => p.top[0].label)).toEqual(images.map((i) => i.label));
     uploaded.predictions.slice(0, 2).forEach((p, i) => expect(Math.abs(p.top[0].probability - byRun.predictions[i].top[0].probability)).toBeLessThan(1e-6));
     expect(uploaded.predictions[2]).toMatchObject({ name: 'notes.txt', top: [], error: 'Not an image Loupe can read.' });
-    expect(uploaded.predictions[3]).toMatchObject({ name: 'empty.png', top: [], error: "The PNG file's header is damaged." });
+    expect(uploaded.predictions[3]).toMatchObject({ name: 'empty.png', top: [], error: "The PNG file's header is damaged: it declares 0×0 pixels." });
     expect(uploaded.predictions[4]).toMatchObject({ name: 'cut.png', top: [], error: 'The PNG file is truncated: it ends before its image data does.' });
   });
 });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tiffDirectoryPastEnd } from '../../../src/main/services/pixels/formats';
-import { decodeErrorReason } from '../../../src/main/services/pixels/decode-reasons';
+import { decodeErrorReason, decodeFailureReason } from '../../../src/main/services/pixels/decode-reasons';
 import { cliPath, tempDir } from '../../helpers';
 import { bombPng, folder, image, importInto, imagesOf, newProject, put, reasonFor } from './import-helpers';
 
@@ -131,6 +131,14 @@ describe('decoder errors as reasons', () => {
     expect(reason('VipsJpeg: Premature end of JPEG file\nVipsJpeg: out of order read', 'jpeg')).toBe(
       'The JPEG file is truncated or damaged: VipsJpeg: Premature end of JPEG file; VipsJpeg: out of order read',
     );
+  });
+
+  it('names a header that declares no pixels from the bytes, whatever another image left in the log', () => {
+    // A cut-off PNG predicted beside this one can leave its libpng words in the shared log
+    // (seen in export.test.ts): the reason comes from the header itself.
+    for (const message of ['Input buffer has corrupt header: vipspng: libpng read error', 'Input buffer has corrupt header: ']) {
+      expect(decodeFailureReason(new Error(message), bombPng(0, 0), 'png', 150e6)).toBe("The PNG file's header is damaged: it declares 0×0 pixels.");
+    }
   });
 
   it('says what is wrong even when the decoder gave no words', () => {

@@ -1,6 +1,6 @@
 // Why a file was not imported, in sentences a person can act on.
 
-import { looksTruncated, tiffDirectoryPastEnd, type ImageFormat } from './formats';
+import { headerDimensions, looksTruncated, tiffDirectoryPastEnd, type ImageFormat } from './formats';
 
 export function fsErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -68,10 +68,13 @@ export function decodeErrorReason(err: unknown, pixelLimit: number, format: Imag
 
 /**
  * Why a file whose first bytes say `format` did not decode: cut off (its end marker or a TIFF's
- * directory missing), or what the decoder said about it.
+ * directory missing), a header that declares no pixels, or what the decoder said about it. What
+ * the bytes show comes first: the decoder's words can carry another thread's failure (see above).
  */
 export function decodeFailureReason(err: unknown, bytes: Buffer, format: ImageFormat, pixelLimit: number): string {
   if (looksTruncated(format, bytes)) return `The ${FORMAT_NAME[format]} file is truncated: it ends before its image data does.`;
+  const dims = headerDimensions(format, bytes);
+  if (dims && (dims.width === 0 || dims.height === 0)) return `The ${FORMAT_NAME[format]} file's header is damaged: it declares ${dims.width}×${dims.height} pixels.`;
   if (format === 'tiff' && tiffDirectoryPastEnd(bytes)) return 'The TIFF file is truncated or damaged: its image directory lies past the end of the file.';
   return decodeErrorReason(err, pixelLimit, format);
 }
