@@ -103,7 +103,7 @@ export const trainOverrides = s.object({
   backbone: s.optional(s.nullable(s.string({ min: 1, max: 4096 }))),
 });
 const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
-const evalSplit = s.literal('val', 'test');
+export const evalSplit = s.literal('val', 'test');
 const evaluationFilter = s.object({
   mode: s.literal('all', 'misclassified', 'leastConfident'),
   trueClassId: s.optional(id),
@@ -111,6 +111,8 @@ const evaluationFilter = s.object({
 });
 const uploadId = s.object({ uploadId: s.string({ pattern: /^[0-9a-f]{32}$/ }) });
 const predictModel = s.object({ runId: s.optional(id), path: s.optional(projectPath) });
+/** The formats an export writes (the CLI's --format reads it too). */
+export const exportFormat = s.literal(...EXPORT_FORMATS);
 export const topK = s.optional(s.number({ int: true, min: 1, max: 100 }));
 /** A model on this machine to add as a backbone (the CLI's `backbones add` reads these limits). */
 export const backboneSource = s.object({
@@ -270,7 +272,7 @@ export const API = {
   startExport: method<ExportStarted>()(
     s.object({
       runId: s.optional(id),
-      format: s.literal(...EXPORT_FORMATS),
+      format: exportFormat,
       dir: projectPath,
       name: s.optional(s.string({ min: 1, max: 200 })),
       zip: s.optional(s.boolean()),

@@ -62,4 +62,15 @@ describe('CLI options from the API schema', () => {
     expect(await main(['train', '--help'], help.io)).toBe(0);
     expect(help.out.join('\n')).toMatch(/--batch-size N +images per step \(1 to 4096\)/);
   });
+
+  it('reads choice options (eval --split, export --format) with the API schema too', async () => {
+    for (const [argv, said] of [
+      [['eval', tempDir(), '--split', 'train'], 'Invalid parameters: --split: expected one of "val", "test".'],
+      [['export', tempDir(), '--format', 'pt', '--out', tempDir()], 'Invalid parameters: --format: expected one of'],
+    ] as const) {
+      const bad = capture();
+      expect(await main([...argv], bad.io), argv.join(' ')).toBe(2);
+      expect(bad.err.join('\n')).toContain(said);
+    }
+  });
 });

@@ -2,7 +2,7 @@
 // the unlabeled images, and the label-error finder, on the same services as the studio.
 
 import * as format from '../../../shared/format';
-import type { EvalSplit, Evaluation, LabelIssue } from '../../../shared/types';
+import type { Evaluation, LabelIssue } from '../../../shared/types';
 import { LoupeError } from '../../../shared/errors';
 import { evaluateRun } from '../../services/evaluation/evaluate';
 import { LABEL_CHECK_FOLDS, LABEL_CHECK_MAX_EPOCHS, runLabelCheck } from '../../services/evaluation/label-check';
@@ -10,8 +10,8 @@ import { listLabelIssues } from '../../services/evaluation/label-issues';
 import { runSuggestions } from '../../services/evaluation/suggestions';
 import { classNameById, imageSource } from '../../services/records';
 import { Project } from '../../store/project';
-import { id, labelCheckOptions } from '../../../shared/api';
-import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command, type OptionValues } from '../command';
+import { evalSplit, id, labelCheckOptions } from '../../../shared/api';
+import { optionHelp, requirePositional, schemaOption, type CliIO, type Command, type OptionValues } from '../command';
 import { progressLine } from '../progress';
 import { withProject } from './project';
 
@@ -81,9 +81,9 @@ export const evalCommand: Command = {
   options: { run: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
-    if (values.split !== undefined && values.split !== 'test' && values.split !== 'val') throw new UsageError('--split must be test or val.');
+    const split = schemaOption(values.split, 'split', evalSplit);
     const runId = runOption(values);
-    const e = withProject(dir, (project) => evaluateRun(project.db, runId, values.split as EvalSplit | undefined));
+    const e = withProject(dir, (project) => evaluateRun(project.db, runId, split));
     if (values.json) io.json(evalJson(e));
     else printEvaluation(e, io.out);
     return 0;

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { percent, seconds } from '../../../shared/format';
-import { EXPORT_FORMATS, type ExportFormat, type ExportResult, type PredictResult } from '../../../shared/types';
+import { EXPORT_FORMATS, type ExportResult, type PredictResult } from '../../../shared/types';
 import { exportRun } from '../../services/export/export';
 import { defaultRunId } from '../../services/export/run-model';
 import { exportedModel } from '../../services/inference/models';
 import { DEFAULT_TOP, predict, SessionCache, type PredictInput } from '../../services/inference/predict';
 import { Project } from '../../store/project';
-import { id, topK } from '../../../shared/api';
+import { exportFormat, id, topK } from '../../../shared/api';
 import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
@@ -43,8 +43,8 @@ export const exportCommand: Command = {
   },
   async run(positionals, values, io: CliIO) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
-    const format = values.format as ExportFormat | undefined;
-    if (!format || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}.\nUsage: ${this.usage}`);
+    if (values.format === undefined) throw new UsageError(`Missing --format (${EXPORT_FORMATS.join(', ')}).\nUsage: ${this.usage}`);
+    const format = schemaOption(values.format, 'format', exportFormat)!;
     if (typeof values.out !== 'string' || values.out === '') throw new UsageError(`Missing --out DIR (the folder the export goes into).\nUsage: ${this.usage}`);
     const runOption = schemaOption(values.run, 'run', id);
     const project = Project.open(dir);
