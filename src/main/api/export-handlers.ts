@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { MAX_PREDICT_IMAGE_BYTES, type LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
+import { byteSize } from '../../shared/format';
 import type { PredictModel } from '../../shared/types';
 import { exportRun, exportTarget, type ExportRequest } from '../services/export/export';
 import { listExports } from '../services/export/records';
@@ -71,7 +72,7 @@ export function exportHandlers(session: Session): ExportApi {
     async predictImages({ model, images, top }) {
       const inputs = images.map(({ name, data }) => {
         const bytes = Buffer.from(data, 'base64');
-        if (bytes.length > MAX_PREDICT_IMAGE_BYTES) throw new LoupeError('INVALID_INPUT', `${name} is larger than ${MAX_PREDICT_IMAGE_BYTES / 1024 / 1024} MB.`);
+        if (bytes.length > MAX_PREDICT_IMAGE_BYTES) throw new LoupeError('INVALID_INPUT', `${name} is larger than ${byteSize(MAX_PREDICT_IMAGE_BYTES, { unit: 'MB', digits: 0 })}.`);
         return { name, source: bytes };
       });
       return predict(sessionCache(studio), modelOf(session, model), inputs, { top });
