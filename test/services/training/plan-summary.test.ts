@@ -2,26 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats } from '../../../src/shared/types';
 import { planSummary } from '../../../src/shared/plan-summary';
 import { makePlan } from '../../../src/main/services/training/plan';
+import { dataStats } from './data-stats';
 
 const onnx: BackendInfo = { name: 'onnxruntime', available: true, reason: 'native CPU kernels through onnxruntime-node (libvulkan.so.1 missing)', device: 'cpu' };
 
-function stats(over: Partial<TrainDataStats> = {}): TrainDataStats {
-  return {
-    classes: [
-      { id: 1, name: 'cat', train: 96, val: 12, test: 12 },
-      { id: 2, name: 'dog', train: 96, val: 12, test: 12 },
-    ],
-    train: 192,
-    val: 24,
-    test: 24,
-    excluded: 0,
-    heldOut: 0,
-    medianWidth: 32,
-    medianHeight: 32,
-    greyscale: false,
-    ...over,
-  };
-}
+const stats = (over: Partial<TrainDataStats> = {}) => dataStats(over, { train: 96, val: 12, test: 12 }, ['cat', 'dog']);
 
 const internals = /onnxruntime|libvulkan|@tensorflow|tfjs|pw12|conv_pw|dense-head|resnet-small|cnn-small|cosine|adam/i;
 

@@ -5,26 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats } from '../../../src/shared/types';
 import { chooseRoute, makePlan, type BackboneLookup, type PlanBackbone } from '../../../src/main/services/training/plan';
+import { dataStats } from './data-stats';
 
 const wasm: BackendInfo = { name: 'wasm', available: true, reason: 'test', device: 'cpu' };
 
-function stats(over: Partial<TrainDataStats> = {}): TrainDataStats {
-  return {
-    classes: [
-      { id: 1, name: 'cat', train: 400, val: 50, test: 50 },
-      { id: 2, name: 'dog', train: 400, val: 50, test: 50 },
-    ],
-    train: 800,
-    val: 100,
-    test: 100,
-    excluded: 0,
-    heldOut: 0,
-    medianWidth: 320,
-    medianHeight: 240,
-    greyscale: false,
-    ...over,
-  };
-}
+const stats = (over: Partial<TrainDataStats> = {}) =>
+  dataStats({ medianWidth: 320, medianHeight: 240, ...over }, { train: 400, val: 50, test: 50 }, ['cat', 'dog']);
 
 const photos = stats();
 const digits = stats({ greyscale: true, medianWidth: 28, medianHeight: 28 });

@@ -12,27 +12,13 @@ import { runTraining, trainingBackends } from '../../../src/main/services/traini
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from '../../helpers';
 import { makePatternProject } from './train-helpers';
+import { dataStats } from './data-stats';
 
 const wasm: BackendInfo = { name: 'wasm', available: true, reason: 'test', device: 'cpu' };
 const cost: CostModel = { cores: 2, forwardMacs: () => 1e6 };
 
-function stats(over: Partial<TrainDataStats> = {}): TrainDataStats {
-  return {
-    classes: [
-      { id: 1, name: 'a', train: 800, val: 100, test: 100 },
-      { id: 2, name: 'b', train: 800, val: 100, test: 100 },
-    ],
-    train: 1600,
-    val: 200,
-    test: 200,
-    excluded: 0,
-    heldOut: 0,
-    medianWidth: 28,
-    medianHeight: 28,
-    greyscale: true,
-    ...over,
-  };
-}
+const stats = (over: Partial<TrainDataStats> = {}) =>
+  dataStats({ medianWidth: 28, medianHeight: 28, greyscale: true, ...over }, { train: 800, val: 100, test: 100 });
 
 async function patternProject(perClass = 60, size = 16): Promise<Project> {
   const dir = path.join(tempDir(), 'patterns.loupe');

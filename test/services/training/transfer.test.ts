@@ -30,6 +30,7 @@ import { makeStudio, onCleanup, tempDir } from '../../helpers';
 import { makeTinyBackbone, TINY_ID, writeTinyOnnx, writeTinyRegistry } from '../backbones/backbone-helpers';
 import { addBackbone } from '../../../src/main/services/backbones/service';
 import { makePatternProject, patternPixels } from './train-helpers';
+import { dataStats } from './data-stats';
 
 const saved = { ...process.env };
 let source: string;
@@ -101,21 +102,7 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, backbone: Pla
 
 describe('the transfer plan', () => {
   const onnx: BackendInfo = { name: 'onnxruntime', available: true, reason: 'test', device: 'cpu' };
-  const stats = (over: Partial<TrainDataStats>): TrainDataStats => ({
-    classes: [
-      { id: 1, name: 'a', train: 900, val: 100, test: 100 },
-      { id: 2, name: 'b', train: 900, val: 100, test: 100 },
-    ],
-    train: 1800,
-    val: 200,
-    test: 200,
-    excluded: 0,
-    heldOut: 0,
-    medianWidth: 32,
-    medianHeight: 32,
-    greyscale: false,
-    ...over,
-  });
+  const stats = (over: Partial<TrainDataStats>) => dataStats(over, { train: 900, val: 100, test: 100 });
 
   it('suits photos, not small greyscale images like digits', () => {
     expect(transferSuits(stats({})).suits).toBe(true);
