@@ -101,6 +101,7 @@ export const trainOverrides = s.object({
   backend: s.optional(s.literal('auto', ...BACKEND_NAMES)),
   workers: s.optional(s.number({ int: true, min: 1, max: 16 })),
   backbone: s.optional(s.nullable(s.string({ min: 1, max: 4096 }))),
+  fineTune: s.optional(s.literal('head', 'blocks', 'all')),
 });
 const importId = s.object({ importId: s.number({ int: true, min: 1 }) });
 export const evalSplit = s.literal('val', 'test');

@@ -388,6 +388,8 @@ export interface TrainConfig {
 export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
+  /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */
+  fineTune?: FineTuneMode;
   augmentation?: Partial<Augmentation>;
   /** stepSize and gamma apply to 'step' (defaults: a third of the epochs, 0.1). */
   schedule?: { kind: LrSchedule['kind']; stepSize?: number; gamma?: number };
@@ -868,6 +870,24 @@ export interface BackboneInfo {
   downloadable: boolean;
   /** Download size in bytes, when known. */
   bytes: number | null;
+  /** ImageNet top-1 accuracy (%) as its publishers report it (not measured by Loupe); null when unknown. */
+  imagenetTop1: number | null;
+  /** The copy here matched the registry's checksums (an official file, however it got here). */
+  verified: boolean;
+  /** Input sizes Loupe runs it at. */
+  resolutions: number[];
+  /** Feature-extraction speed measured on this machine, per resolution (empty until measured). */
+  speeds: BackboneSpeed[];
+}
+
+/** Images per second through a backbone's features graph, measured on this machine. */
+export interface BackboneSpeed {
+  resolution: number;
+  imagesPerSecond: number;
+  /** Batch size the figure was measured with (1 for models that only run one image at a time). */
+  batch: number;
+  /** Epoch milliseconds. */
+  measuredAt: number;
 }
 
 /** The backbone part of a transfer-learning run's config. */
@@ -889,6 +909,30 @@ export interface TransferConfig {
    * run's model holds both passes. Absent in runs made before it existed.
    */
   flipAverage?: boolean;
+  /** How much of the backbone the run trains; absent: the head only (runs made before fine-tuning). */
+  fineTune?: FineTuneConfig;
+}
+
+/** How much of a pretrained backbone a transfer run trains: the head only, its last blocks, or all of it. */
+export type FineTuneMode = 'head' | 'blocks' | 'all';
+
+export interface FineTuneConfig {
+  mode: FineTuneMode;
+  /**
+   * 'blocks': the backbone layer whose output is cached once per image (and augmented copy) and
+   * where training starts; null for 'head' (the pooled features are cached) and 'all' (pixels).
+   */
+  cutLayer: string | null;
+  /** Backbone blocks trained (0 for 'head'). */
+  blocks: number;
+  /** The backbone's learning rate as a fraction of the head's. */
+  backboneLrScale: number;
+  /** Epochs of head-only training on frozen features before the backbone trains too. */
+  headEpochs: number;
+  /** Copies cached per training image ('blocks': the image, its mirror image and shifted crops, extracted once). */
+  variants: number;
+  /** Batch norm keeps its pretrained statistics while training (small batches would make them noise). */
+  frozenBatchNorm: boolean;
 }
 
 /** The `backbone` job's result (a download). */

@@ -29,7 +29,9 @@ const INDEX_SAVE_MS = 15_000;
 /** The backbone's features model at `resolution`, as TF.js files (what a transfer run's model starts from). */
 export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: number): LayersFiles {
   if (backbone.format !== 'tfjs-layers') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model; only TensorFlow.js backbones make a TF.js features model.`);
-  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer, resolution, channels: 3, preprocess: backbone.preprocess });
+  const { scale, offset } = backbone.preprocess;
+  if (typeof scale !== 'number' || typeof offset !== 'number') throw new LoupeError('INVALID_INPUT', `${backbone.title}: a TensorFlow.js backbone's preprocessing is one scale and one offset, not one per channel.`);
+  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer, resolution, channels: 3, preprocess: { scale, offset } });
 }
 
 const onnxCache = new Map<string, { bytes: Uint8Array; features: number }>();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { BackboneInfo } from '../../../shared/types';
 import { packageRoot } from '../../version';
-import { backbonesHome, loadRegistry, userBackbones, type BackboneCopy, type BackboneEntry, type UserBackbone } from './registry';
+import { backbonesHome, loadRegistry, userBackbones, type BackboneCopy, type BackboneEntry, type Preprocess, type UserBackbone } from './registry';
 
 /** A backbone ready to extract features with: which files, which layer, which preprocessing. */
 export interface ResolvedBackbone {
@@ -27,7 +27,7 @@ export interface ResolvedBackbone {
   features: number | null;
   inputSize: number;
   resolutions: number[];
-  preprocess: { scale: number; offset: number };
+  preprocess: Preprocess;
   license: string;
   /** Changes whenever the files, the feature layer or the preprocessing do. */
   fingerprint: string;
@@ -275,6 +275,10 @@ export function listBackbones(): BackboneInfo[] {
             : `Not on this machine. Its official files (${official?.url ?? 'no source'}) have no pinned checksums yet, so Loupe does not download them: point LOUPE_BACKBONE_DIR at a copy, or add one (Backbones → Add, or loupe backbones add <folder>).`),
       downloadable: download !== null,
       bytes: (download ?? official)?.bytes ?? null,
+      imagenetTop1: null,
+      verified: backbone?.verified ?? false,
+      resolutions: entry.resolutions,
+      speeds: [],
     });
   }
   for (const user of userBackbones()) {
@@ -305,6 +309,10 @@ export function listBackbones(): BackboneInfo[] {
       status,
       downloadable: false,
       bytes: null,
+      imagenetTop1: null,
+      verified: false,
+      resolutions: [user.inputSize],
+      speeds: [],
     });
   }
   return out;

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import { appDataDir } from '../../store/app-paths';
 import { packageRoot } from '../../version';
+import type { Preprocess } from '../onnx/surgery';
+
+export type { Preprocess };
 
 export interface BackboneFile {
   /** Relative to the copy's folder (and to its download url). */
@@ -41,8 +44,8 @@ export interface BackboneEntry {
   format: 'tfjs-layers' | 'onnx';
   inputSize: number;
   channels: 3;
-  /** The network's input is x * scale + offset for pixels x scaled to [0, 1]. */
-  preprocess: { scale: number; offset: number };
+  /** The network's input is x * scale + offset for pixels x scaled to [0, 1] (per channel where three numbers). */
+  preprocess: Preprocess;
   /** Input sizes the network works at (it is fully convolutional up to its pooled features). */
   resolutions: number[];
   copies: BackboneCopy[];
@@ -57,7 +60,7 @@ export interface UserBackbone {
   /** TF.js: the feature layer; ONNX: the output used as features. */
   output: string;
   inputSize: number;
-  preprocess: { scale: number; offset: number };
+  preprocess: Preprocess;
   addedAt: number;
 }
 
@@ -70,7 +73,8 @@ function bad(file: string, why: string): LoupeError {
 function parseEntry(raw: unknown, file: string): BackboneEntry {
   if (!isObject(raw) || typeof raw.id !== 'string' || !Array.isArray(raw.copies)) throw bad(file, 'an entry has no id or copies.');
   const pre = raw.preprocess as BackboneEntry['preprocess'] | undefined;
-  if (!isObject(pre) || typeof pre.scale !== 'number' || typeof pre.offset !== 'number') throw bad(file, `${raw.id} has no preprocess scale and offset.`);
+  const numbers = (v: unknown) => typeof v === 'number' || (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number'));
+  if (!isObject(pre) || !numbers(pre.scale) || !numbers(pre.offset)) throw bad(file, `${raw.id} has no preprocess scale and offset (a number each, or three: R, G, B).`);
   if (typeof raw.inputSize !== 'number') throw bad(file, `${raw.id} has no inputSize.`);
   const copies = raw.copies.map((c): BackboneCopy => {
     if (!isObject(c) || typeof c.name !== 'string' || typeof c.featureLayer !== 'string' || !Array.isArray(c.files)) throw bad(file, `a copy of ${raw.id} has no name, featureLayer or files.`);

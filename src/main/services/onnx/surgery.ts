@@ -10,6 +10,15 @@ import { NHWC_TO_NCHW } from './layout';
 import { onnx, valueInfo, type Onnx } from './proto';
 import { onnxruntime } from './runtime';
 
+/**
+ * A backbone's input is x * scale + offset for pixels x scaled to [0, 1]; three numbers are per
+ * channel (R, G, B), as for torchvision/timm models' (x - mean) / std: scale 1/std, offset -mean/std.
+ */
+export interface Preprocess {
+  scale: number | number[];
+  offset: number | number[];
+}
+
 type Model = Onnx.ModelProto;
 type Node = Onnx.INodeProto;
 
@@ -99,7 +108,7 @@ export function onnxValueNames(file: string): string[] {
  * 0..255, then x / 255 * scale + offset, the model's own layout, its nodes up to `output`, and
  * global average pooling when that value is a spatial map.
  */
-export async function onnxFeatureGraph(file: string, output: string, resolution: number, preprocess: { scale: number; offset: number }): Promise<{ bytes: Uint8Array; features: number }> {
+export async function onnxFeatureGraph(file: string, output: string, resolution: number, preprocess: Preprocess): Promise<{ bytes: Uint8Array; features: number }> {
   const model = readOnnxModel(file);
   if (!model.graph) throw bad(file, 'it has no graph.');
   const graph = model.graph;
@@ -111,8 +120,11 @@ export async function onnxFeatureGraph(file: string, output: string, resolution:
 
   // Raw pixels in: scale and offset, then the model's layout, under the model's input name.
   const pre = fragment();
-  const scaled = pre.node('Mul', [INPUT, pre.scalar(preprocess.scale / 255, 'loupe_pre_scale')], {}, 'loupe_pre_scaled');
-  const offset = pre.scalar(preprocess.offset, 'loupe_pre_offset');
+  // Per-channel values broadcast over the last (channel) axis of the NHWC pixels.
+  const perChannel = (v: number | number[], name: string, f: (x: number) => number) =>
+    typeof v === 'number' ? pre.scalar(f(v), name) : pre.floats(v.map(f), [v.length], name);
+  const scaled = pre.node('Mul', [INPUT, perChannel(preprocess.scale, 'loupe_pre_scale', (x) => x / 255)], {}, 'loupe_pre_scaled');
+  const offset = perChannel(preprocess.offset, 'loupe_pre_offset', (x) => x);
   if (input.layout === 'nchw') pre.nodeAs(input.name, 'Transpose', [pre.node('Add', [scaled, offset], {}, 'loupe_pre_nhwc')], { perm: NHWC_TO_NCHW });
   else pre.nodeAs(input.name, 'Add', [scaled, offset]);
   const { node: preNodes, initializer: preConstants } = pre.graph();
