@@ -1,22 +1,28 @@
 import type { BackboneInfo } from '../../../shared/types';
 import { addBackbone, downloadBackbone, listBackbones } from '../../services/backbones/service';
 import { backboneSource } from '../../../shared/api';
+import { backboneFacts, backboneHere, backboneSpeeds } from '../../../shared/backbone-text';
 import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
+const INDENT = ' '.repeat(4);
+
+/** A backbone in four lines: name, whether here, title; its facts; its speed here; its status. */
 function line(b: BackboneInfo): string {
-  const state = b.present ? 'present ' : b.downloadable ? 'download' : 'missing ';
-  return `${b.name.padEnd(16)} ${state}  ${b.title}${b.features ? `, ${b.features} features` : ''} (${b.license})\n${' '.repeat(27)}${b.status}`;
+  const state = b.present ? backboneHere(b) : b.downloadable ? 'Not here, downloadable' : 'Not here';
+  const runsAt = b.resolutions.length > 0 ? ` · runs at ${b.resolutions.join('/')} px` : '';
+  const speed = b.present ? backboneSpeeds(b) + (b.speeds.length === 0 ? ` (loupe backbones measure ${b.name})` : '') : 'not measured (not here)';
+  return [`${b.name.padEnd(24)} ${state.padEnd(24)} ${b.title}`, `${INDENT}${backboneFacts(b)}${runsAt}`, `${INDENT}Extraction speed here: ${speed}`, `${INDENT}${b.status}`].join('\n');
 }
 
 export const backbonesCommand: Command = {
   name: 'backbones',
   usage: 'loupe backbones [download NAME | add PATH [--name N] [--output LAYER] [--size PX] [--scale S --offset O]] [--json]',
   summary:
-    'List the pretrained backbones for transfer learning and whether each is here; download one from its official source, or add a model from this machine: a TensorFlow.js model folder or an .onnx file (--output: the layer or value holding the features; ONNX: --size, and --scale/--offset on pixels in [0, 1]). LOUPE_BACKBONE_DIR names a folder searched first.',
+    'List the pretrained backbones for transfer learning (size, license, published ImageNet top-1, whether each is here and verified, extraction speed measured here); download one (mirrors tried in order, resumed, verified by sha256), or add a model from this machine: an official file fetched by hand is recognised by its sha256; otherwise a TensorFlow.js model folder or an .onnx file of your own (--output: the layer or value holding the features, found automatically for ONNX; ONNX: --size, and --scale/--offset on pixels in [0, 1]). LOUPE_BACKBONE_DIR names a folder searched first.',
   help: [
     optionHelp('--name N', 'the name it is listed under'),
-    optionHelp('--output LAYER', 'the layer or value holding the features'),
+    optionHelp('--output LAYER', 'the layer or value holding the features (ONNX: found automatically when left out)'),
     optionHelp('--size PX', 'ONNX: input width and height', backboneSource.shape.size.limits),
     optionHelp('--scale S', 'ONNX: pixels in [0, 1] are multiplied by S', backboneSource.shape.scale.limits),
     optionHelp('--offset O', 'ONNX: then O is added', backboneSource.shape.offset.limits),

@@ -31,7 +31,8 @@ export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: num
   if (backbone.format !== 'tfjs-layers') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model; only TensorFlow.js backbones make a TF.js features model.`);
   const { scale, offset } = backbone.preprocess;
   if (typeof scale !== 'number' || typeof offset !== 'number') throw new LoupeError('INVALID_INPUT', `${backbone.title}: a TensorFlow.js backbone's preprocessing is one scale and one offset, not one per channel.`);
-  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer, resolution, channels: 3, preprocess: { scale, offset } });
+  // A TF.js copy always names its layer (registry.ts refuses one that does not).
+  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer!, resolution, channels: 3, preprocess: { scale, offset } });
 }
 
 const onnxCache = new Map<string, { bytes: Uint8Array; features: number }>();

@@ -1,8 +1,10 @@
 // Finding a usable copy of a backbone on this machine, and proving it is the one the registry
-// means: a copy is recognised by the sha256 of its model.json and every other file must match
-// too, so a damaged or altered file is refused with the file's name. Where Loupe looks, in order:
-// LOUPE_BACKBONE_DIR (tests and benchmarks point it at ../shared/models), the app data folder
-// (downloads), then copies bundled with a packaged build (resources/backbones/).
+// means. Copies are content-addressed: a TF.js copy is recognised by the sha256 of its model.json
+// and every other file must match too; an ONNX copy is its one file, recognised by size and
+// sha256. A damaged or altered file is refused with its name, never used. Where Loupe looks, in
+// order: LOUPE_BACKBONE_DIR (tests and benchmarks point it at ../shared/models), official files
+// the user added from elsewhere (recognised by hash, see registry.ts LocatedCopy), the app data
+// folder (downloads), then copies bundled with a packaged build (resources/backbones/).
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,7 +12,8 @@ import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { BackboneInfo } from '../../../shared/types';
 import { packageRoot } from '../../version';
-import { backbonesHome, loadRegistry, userBackbones, type BackboneCopy, type BackboneEntry, type Preprocess, type UserBackbone } from './registry';
+import { backbonesHome, loadRegistry, locatedCopies, userBackbones, type BackboneCopy, type BackboneEntry, type Preprocess, type UserBackbone } from './registry';
+import { readSpeeds } from './speed';
 
 /** A backbone ready to extract features with: which files, which layer, which preprocessing. */
 export interface ResolvedBackbone {
@@ -21,8 +24,8 @@ export interface ResolvedBackbone {
   copy: string;
   /** The copy's folder (TF.js) or the .onnx file. */
   location: string;
-  /** TF.js: the layer whose (pooled) output is the features; ONNX: the output's name. */
-  featureLayer: string;
+  /** TF.js: the layer whose (pooled) output is the features; ONNX: the value's name, or null: found automatically. */
+  featureLayer: string | null;
   /** Known from the registry; null for a user's model until it has been read. */
   features: number | null;
   inputSize: number;
@@ -57,31 +60,48 @@ function searchDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.LOUPE_BACKBONE_DIR ?? '').split(path.delimiter).filter(Boolean).map((d) => path.resolve(d));
 }
 
-/** Folders that may hold a copy of `entry`, best first (they need not exist). */
-export function candidateDirs(entry: BackboneEntry): { dir: string; copy: BackboneCopy | null }[] {
-  const out: { dir: string; copy: BackboneCopy | null }[] = [];
+/** An ONNX copy's one file name. */
+function onnxName(copy: BackboneCopy): string {
+  return copy.files[0].path;
+}
+
+/**
+ * Where a copy of `entry` may lie, best first (they need not exist): folders for a TF.js copy,
+ * files for an ONNX copy. `copy` names the copy a place is meant for (null: any of them).
+ */
+export function candidates(entry: BackboneEntry): { location: string; copy: BackboneCopy | null }[] {
+  const out: { location: string; copy: BackboneCopy | null }[] = [];
+  const at = (dir: string, copy: BackboneCopy) => ({ location: entry.format === 'onnx' ? path.join(dir, onnxName(copy)) : dir, copy });
   for (const base of searchDirs()) {
     for (const copy of entry.copies) {
-      if (copy.folder) out.push({ dir: path.join(base, copy.folder), copy });
-      out.push({ dir: path.join(base, entry.id, copy.name), copy });
+      if (copy.folder) out.push(at(path.join(base, copy.folder), copy));
+      out.push(at(path.join(base, entry.id, copy.name), copy));
     }
-    out.push({ dir: path.join(base, entry.id), copy: null });
+    if (entry.format === 'onnx') {
+      // The file as downloaded by hand: in a folder named for the backbone, or loose.
+      for (const copy of entry.copies) out.push(at(path.join(base, entry.id), copy), at(base, copy));
+    } else {
+      out.push({ location: path.join(base, entry.id), copy: null });
+    }
   }
-  for (const copy of entry.copies) out.push({ dir: path.join(backbonesHome(), entry.id, copy.name), copy });
-  for (const copy of entry.copies) out.push({ dir: path.join(packageRoot(), 'resources', 'backbones', entry.id, copy.name), copy });
+  for (const located of locatedCopies().filter((l) => l.id === entry.id)) {
+    out.push({ location: located.path, copy: entry.copies.find((c) => c.name === located.copy) ?? null });
+  }
+  for (const copy of entry.copies) out.push(at(path.join(backbonesHome(), entry.id, copy.name), copy));
+  for (const copy of entry.copies) out.push(at(path.join(packageRoot(), 'resources', 'backbones', entry.id, copy.name), copy));
   return out;
 }
 
 export type Identified = { ok: true; backbone: ResolvedBackbone } | { ok: false; problem: string | null };
 
-function resolvedFrom(entry: BackboneEntry, copy: BackboneCopy, dir: string): ResolvedBackbone {
+function resolvedFrom(entry: BackboneEntry, copy: BackboneCopy, location: string): ResolvedBackbone {
   return {
     name: entry.id,
     title: entry.title,
     source: 'registry',
     format: entry.format,
     copy: copy.name,
-    location: dir,
+    location,
     featureLayer: copy.featureLayer,
     features: copy.features,
     inputSize: entry.inputSize,
@@ -106,8 +126,35 @@ function verifyCopy(entry: BackboneEntry, copy: BackboneCopy, dir: string): stri
   return null;
 }
 
-/** Which copy of `entry` the folder holds, verified file by file. */
-export function identifyCopy(entry: BackboneEntry, dir: string, hint: BackboneCopy | null = null): Identified {
+/** The copy of an ONNX backbone a file is: its size, then its sha256, match the copy's pinned file. */
+function onnxCopyOf(entry: BackboneEntry, file: string): BackboneCopy | null {
+  const size = fs.statSync(file).size;
+  const sized = entry.copies.filter((c) => c.files[0].sha256 !== null && (c.files[0].bytes === undefined || c.files[0].bytes === size));
+  if (sized.length === 0) return null;
+  const sha = fileSha256(file);
+  return sized.find((c) => c.files[0].sha256 === sha) ?? null;
+}
+
+function identifyOnnx(entry: BackboneEntry, file: string, hint: BackboneCopy | null): Identified {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) return { ok: false, problem: null };
+  const copy = onnxCopyOf(entry, file);
+  if (copy) return { ok: true, backbone: resolvedFrom(entry, copy, file) };
+  if (!hint) return { ok: false, problem: null };
+  const want = hint.files[0];
+  const size = fs.statSync(file).size;
+  return {
+    ok: false,
+    problem:
+      want.bytes !== undefined && want.bytes !== size
+        ? `${entry.title} at ${file} is not the official file: it has ${size.toLocaleString('en-US')} bytes, not ${want.bytes.toLocaleString('en-US')} (incomplete or another file). Download it again or replace it.`
+        : `${entry.title} at ${file} is damaged: it does not match its checksum (sha256). Download it again or replace it.`,
+  };
+}
+
+/** Which copy of `entry` the location holds (a TF.js folder, or an ONNX file), verified file by file. */
+export function identifyCopy(entry: BackboneEntry, location: string, hint: BackboneCopy | null = null): Identified {
+  if (entry.format === 'onnx') return identifyOnnx(entry, location, hint);
+  const dir = location;
   const modelJson = path.join(dir, 'model.json');
   if (!fs.existsSync(modelJson)) return { ok: false, problem: null };
   const sha = fileSha256(modelJson);
@@ -133,10 +180,10 @@ export function identifyCopy(entry: BackboneEntry, dir: string, hint: BackboneCo
 export function findCopy(entry: BackboneEntry): { backbone: ResolvedBackbone | null; problems: string[] } {
   const problems: string[] = [];
   const seen = new Set<string>();
-  for (const { dir, copy } of candidateDirs(entry)) {
-    if (seen.has(dir) || !fs.existsSync(dir)) continue;
-    seen.add(dir);
-    const found = identifyCopy(entry, dir, copy);
+  for (const { location, copy } of candidates(entry)) {
+    if (seen.has(location) || !fs.existsSync(location)) continue;
+    seen.add(location);
+    const found = identifyCopy(entry, location, copy);
     if (found.ok) return { backbone: found.backbone, problems };
     if (found.problem) problems.push(found.problem);
   }
@@ -217,9 +264,20 @@ export function backboneAtPath(target: string): ResolvedBackbone {
     );
   }
   if (resolved.toLowerCase().endsWith('.onnx')) {
-    throw new LoupeError('INVALID_INPUT', `${resolved} is an ONNX model: add it first (loupe backbones add ${resolved} --output NAME), so Loupe knows which of its values are the features.`);
+    const known = recogniseFile(resolved);
+    if (known) return resolvedFrom(known.entry, known.copy, resolved);
+    throw new LoupeError('INVALID_INPUT', `${resolved} is an ONNX model that is not one of the registry's: add it first (loupe backbones add ${resolved}), so Loupe knows its input size and preprocessing.`);
   }
   throw new LoupeError('INVALID_INPUT', `${resolved} is not a backbone: give a folder holding a TensorFlow.js model.json, or an added backbone's name.`);
+}
+
+/** The registry backbone an ONNX file is, by its size and sha256 (however it got here), or null. */
+export function recogniseFile(file: string): { entry: BackboneEntry; copy: BackboneCopy } | null {
+  for (const entry of loadRegistry().filter((e) => e.format === 'onnx')) {
+    const copy = onnxCopyOf(entry, file);
+    if (copy) return { entry, copy };
+  }
+  return null;
 }
 
 /** A backbone by registry id, added name or path. */
@@ -243,10 +301,18 @@ export function resolveBackbone(nameOrPath: string): ResolvedBackbone {
   throw new LoupeError('NOT_FOUND', `There is no backbone "${nameOrPath}". Known: ${known.join(', ') || 'none'}; or give a path to a model folder.`);
 }
 
-/** Whether an official copy can be downloaded: it has a url and every file has a pinned checksum. */
+/** Whether an official copy can be downloaded: it has mirrors and every file has a pinned checksum. */
 export function downloadableCopy(entry: BackboneEntry): BackboneCopy | null {
-  return entry.copies.find((c) => c.url && c.files.every((f) => f.sha256 !== null)) ?? null;
+  return entry.copies.find((c) => c.mirrors.length > 0 && c.files.every((f) => f.sha256 !== null)) ?? null;
 }
+
+/** "huggingface.co (or 1 other mirror)": where a download comes from, for people. */
+export function mirrorHosts(copy: BackboneCopy): string {
+  const [first, ...rest] = copy.mirrors.map((m) => new URL(m).host);
+  return rest.length === 0 ? first : `${first} (or ${rest.length} other mirror${rest.length > 1 ? 's' : ''})`;
+}
+
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 
 /** Every backbone, for people and scripts: registry entries first (in preference order), then the user's. */
 export function listBackbones(): BackboneInfo[] {
@@ -254,7 +320,8 @@ export function listBackbones(): BackboneInfo[] {
   for (const entry of loadRegistry()) {
     const { backbone, problems } = findCopy(entry);
     const download = downloadableCopy(entry);
-    const official = entry.copies.find((c) => c.url);
+    const official = entry.copies.find((c) => c.mirrors.length > 0);
+    const here = backbone ? entry.copies.find((c) => c.name === backbone.copy) : undefined;
     out.push({
       name: entry.id,
       title: entry.title,
@@ -268,24 +335,25 @@ export function listBackbones(): BackboneInfo[] {
       path: backbone?.location ?? null,
       copy: backbone?.copy ?? null,
       status: backbone
-        ? `Present (${entry.copies.find((c) => c.name === backbone.copy)?.title ?? backbone.copy}), verified by checksum.`
-        : problems[0] ??
+        ? `Here (${here?.title ?? backbone.copy}) at ${backbone.location}, verified by checksum.`
+        : (problems[0] ??
           (download
-            ? `Not on this machine; Loupe can download it (${Math.round((download.bytes ?? 0) / 1e6)} MB) from ${download.url}.`
-            : `Not on this machine. Its official files (${official?.url ?? 'no source'}) have no pinned checksums yet, so Loupe does not download them: point LOUPE_BACKBONE_DIR at a copy, or add one (Backbones → Add, or loupe backbones add <folder>).`),
+            ? `Not on this machine; Loupe can download it (${megabytes(download.bytes ?? 0)}) from ${mirrorHosts(download)}, verified by checksum.`
+            : `Not on this machine. Its official files (${official?.mirrors[0] ?? 'no source'}) have no pinned checksums yet, so Loupe does not download them: point LOUPE_BACKBONE_DIR at a copy, or add one (Backbones → Add, or loupe backbones add <folder>).`)),
       downloadable: download !== null,
-      bytes: (download ?? official)?.bytes ?? null,
-      imagenetTop1: null,
+      bytes: (here ?? download ?? official)?.bytes ?? null,
+      imagenetTop1: entry.imagenetTop1,
       verified: backbone?.verified ?? false,
       resolutions: entry.resolutions,
-      speeds: [],
+      speeds: backbone ? readSpeeds(backbone.fingerprint) : [],
     });
   }
   for (const user of userBackbones()) {
     let status = `Added from ${user.path}.`;
     let present = true;
+    let fingerprint: string | null = null;
     try {
-      customBackbone(user, 'user');
+      fingerprint = customBackbone(user, 'user').fingerprint;
     } catch (err) {
       present = false;
       status = err instanceof Error ? err.message : String(err);
@@ -297,7 +365,7 @@ export function listBackbones(): BackboneInfo[] {
     out.push({
       name: user.name,
       title: user.name,
-      description: `${user.format === 'onnx' ? 'ONNX' : 'TensorFlow.js'} model added from this machine; features: ${user.output}.`,
+      description: `${user.format === 'onnx' ? 'ONNX' : 'TensorFlow.js'} model added from this machine; features: ${user.output ?? 'found automatically (the classifier\'s input)'}.`,
       license: 'as its owner licensed it',
       source: 'user',
       format: user.format,
@@ -308,11 +376,11 @@ export function listBackbones(): BackboneInfo[] {
       copy: 'local',
       status,
       downloadable: false,
-      bytes: null,
+      bytes: present && user.format === 'onnx' ? fs.statSync(user.path).size : null,
       imagenetTop1: null,
       verified: false,
       resolutions: [user.inputSize],
-      speeds: [],
+      speeds: fingerprint ? readSpeeds(fingerprint) : [],
     });
   }
   return out;

@@ -8,8 +8,8 @@ import type { BackboneDownload, BackboneInfo } from '../../../shared/types';
 import { downloadCopy } from './download';
 import { onnxFeatureGraph, onnxValueNames } from '../onnx/surgery';
 import { ensureFeatures } from './extract';
-import { backboneAtPath, customBackbone, downloadableCopy, listBackbones, tfjsFiles } from './locate';
-import { loadRegistry, saveUserBackbone, userBackbones, type UserBackbone } from './registry';
+import { backboneAtPath, customBackbone, downloadableCopy, findCopy, listBackbones, recogniseFile, tfjsFiles, type ResolvedBackbone } from './locate';
+import { loadRegistry, saveLocatedCopy, saveUserBackbone, userBackbones, type UserBackbone } from './registry';
 
 export { listBackbones };
 
@@ -21,11 +21,11 @@ export async function downloadBackbone(
   if (!entry) throw new LoupeError('NOT_FOUND', `There is no backbone "${name}" in the registry (${loadRegistry().map((e) => e.id).join(', ')}).`);
   const copy = downloadableCopy(entry);
   if (!copy) {
-    const official = entry.copies.find((c) => c.url);
+    const official = entry.copies.find((c) => c.mirrors.length > 0);
     throw new LoupeError(
       'NOT_SUPPORTED',
       official
-        ? `Loupe downloads only files it can verify, and the registry has no checksums for ${entry.title}'s official files yet. Fetch them from ${official.url} yourself and add the folder, or pin them (resources/BACKBONES.md).`
+        ? `Loupe downloads only files it can verify, and the registry has no checksums for ${entry.title}'s official files yet. Fetch them from ${official.mirrors[0]} yourself and add the folder, or pin them (resources/BACKBONES.md).`
         : `${entry.title} has no download source.`,
     );
   }
@@ -39,7 +39,7 @@ export async function downloadBackbone(
 export interface AddRequest {
   path: string;
   name?: string;
-  /** TF.js: the feature layer; ONNX: the output holding the features. */
+  /** TF.js: the feature layer; ONNX: the value holding the features (default: found automatically). */
   output?: string;
   size?: number;
   /** ONNX: the model's input is x * scale + offset for pixels x in [0, 1] (default 1 and 0). */
@@ -57,9 +57,22 @@ function layerNames(dir: string): string[] {
 }
 
 /**
- * Adds a backbone from this machine. A folder holding a known copy is that registry backbone
- * (nothing to add); a TF.js model whose layers include a registry backbone's feature layer (the
- * official MobileNet fetched by hand) gets that backbone's preprocessing and feature layer.
+ * A registry copy the user pointed at (an official file fetched by hand or through a proxy,
+ * recognised by its hash): Loupe remembers where it lies, so it is found again, unless it already
+ * lies where Loupe looks. It is not copied: the file can be hundreds of megabytes, and it is
+ * checked again (size, then sha256) whenever it is used.
+ */
+function rememberOfficial(known: ResolvedBackbone): BackboneInfo {
+  const entry = loadRegistry().find((e) => e.id === known.name)!;
+  if (findCopy(entry).backbone?.location !== known.location) saveLocatedCopy({ id: known.name, copy: known.copy, path: known.location, addedAt: Date.now() });
+  return listBackbones().find((b) => b.name === known.name)!;
+}
+
+/**
+ * Adds a backbone from this machine. A file or folder that is a registry copy by its checksums is
+ * that registry backbone, verified (Loupe remembers where it is); a TF.js model whose layers
+ * include a registry backbone's feature layer (the official MobileNet fetched by hand, unpinned)
+ * gets that backbone's preprocessing and feature layer; anything else is the user's own model.
  */
 export async function addBackbone(request: AddRequest): Promise<BackboneInfo> {
   const target = path.resolve(request.path);
@@ -67,7 +80,9 @@ export async function addBackbone(request: AddRequest): Promise<BackboneInfo> {
   const isDir = fs.statSync(target).isDirectory();
   if (isDir) {
     const known = backboneAtPath(target);
-    if (known.source === 'registry') return listBackbones().find((b) => b.name === known.name)!;
+    if (known.source === 'registry') return rememberOfficial(known);
+  } else {
+    if (recogniseFile(target)) return rememberOfficial(backboneAtPath(target));
   }
   const name = request.name ?? path.basename(target).replace(/\.onnx$/i, '').replace(/[^\w.-]/g, '_');
   if (loadRegistry().some((e) => e.id === name)) throw new LoupeError('ALREADY_EXISTS', `"${name}" is the name of a registry backbone: choose another name.`);
@@ -75,8 +90,9 @@ export async function addBackbone(request: AddRequest): Promise<BackboneInfo> {
   if (isDir) {
     tfjsFiles(target);
     const layers = layerNames(target);
-    const entry = loadRegistry().find((e) => e.copies.some((c) => layers.includes(c.featureLayer)));
-    const copy = entry?.copies.find((c) => layers.includes(c.featureLayer));
+    const names = (c: { featureLayer: string | null }) => c.featureLayer !== null && layers.includes(c.featureLayer);
+    const entry = loadRegistry().find((e) => e.format === 'tfjs-layers' && e.copies.some(names));
+    const copy = entry?.copies.find(names);
     const output = request.output ?? copy?.featureLayer ?? layers.at(-1);
     if (!output || !layers.includes(output)) throw new LoupeError('INVALID_INPUT', `The model in ${target} has no layer "${output}". Its layers: ${layers.slice(-8).join(', ')} ...`);
     user = {
@@ -89,18 +105,15 @@ export async function addBackbone(request: AddRequest): Promise<BackboneInfo> {
       addedAt: Date.now(),
     };
   } else if (target.toLowerCase().endsWith('.onnx')) {
-    const values = onnxValueNames(target);
-    if (!request.output || !values.includes(request.output)) {
-      throw new LoupeError(
-        'INVALID_INPUT',
-        `${request.output ? `${target} computes no value named "${request.output}"` : 'Say which value of the ONNX model holds the features (--output NAME)'}; its last values: ${values.slice(-6).join(', ')}.`,
-      );
+    if (request.output !== undefined) {
+      const values = onnxValueNames(target);
+      if (!values.includes(request.output)) throw new LoupeError('INVALID_INPUT', `${target} computes no value named "${request.output}"; its last values: ${values.slice(-6).join(', ')}.`);
     }
     user = {
       name,
       path: target,
       format: 'onnx',
-      output: request.output,
+      output: request.output ?? null,
       inputSize: request.size ?? 224,
       preprocess: { scale: request.scale ?? 1, offset: request.offset ?? 0 },
       addedAt: Date.now(),

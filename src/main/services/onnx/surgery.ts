@@ -108,7 +108,9 @@ export function onnxValueNames(file: string): string[] {
  * 0..255, then x / 255 * scale + offset, the model's own layout, its nodes up to `output`, and
  * global average pooling when that value is a spatial map.
  */
-export async function onnxFeatureGraph(file: string, output: string, resolution: number, preprocess: Preprocess): Promise<{ bytes: Uint8Array; features: number }> {
+export async function onnxFeatureGraph(file: string, output: string | null, resolution: number, preprocess: Preprocess): Promise<{ bytes: Uint8Array; features: number }> {
+  // Null: find the features value (helper branch onnxbb implements the discovery).
+  if (output === null) throw bad(file, 'Loupe cannot find its features value by itself yet: give it (--output NAME).');
   const model = readOnnxModel(file);
   if (!model.graph) throw bad(file, 'it has no graph.');
   const graph = model.graph;
