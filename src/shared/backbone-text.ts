@@ -10,9 +10,10 @@ export function backboneHere(b: Pick<BackboneInfo, 'present' | 'verified'>): str
   return b.present ? (b.verified ? 'Here, verified' : 'Here (not verified)') : 'Not here';
 }
 
-/** "21.9 MB", or null when the size is unknown. */
+/** "22 MB", "8.7 MB", "1.2 KB" (decimal units, as downloads are counted), or null when the size is unknown. */
 export function backboneSize(b: Pick<BackboneInfo, 'bytes'>): string | null {
-  return b.bytes ? byteSize(b.bytes, { unit: 'MB', digits: b.bytes < 1e7 ? 1 : 0, base: 1000 }) : null;
+  if (!b.bytes) return null;
+  return b.bytes < 1e6 ? byteSize(b.bytes, { unit: 'KB', base: 1000 }) : byteSize(b.bytes, { unit: 'MB', digits: b.bytes < 1e7 ? 1 : 0, base: 1000 });
 }
 
 /** "ImageNet top-1 75.8% (published)", or null when unknown. */

@@ -88,13 +88,17 @@ export interface FileServer {
   close(): Promise<void>;
 }
 
-/** Serves the files of `dir` over HTTP on 127.0.0.1, honouring Range requests. */
-export async function serveFolder(dir: string): Promise<FileServer> {
+/** Serves the files of `dir` over HTTP on 127.0.0.1, honouring Range requests; `status`: a broken mirror answering every request with it. */
+export async function serveFolder(dir: string, options: { status?: number } = {}): Promise<FileServer> {
   const requests: FileServer['requests'] = [];
   const cuts = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
     requests.push({ path: rel, range: req.headers.range ?? null });
+    if (options.status) {
+      res.writeHead(options.status).end('broken mirror');
+      return;
+    }
     const file = path.join(dir, rel);
     if (!rel || rel.includes('..') || !fs.existsSync(file)) {
       res.writeHead(404).end();
@@ -160,4 +164,35 @@ export function writeTinyOnnx(file: string, seed = 1): void {
     },
   });
   fs.writeFileSync(file, onnxProto.onnx.ModelProto.encode(model).finish());
+}
+
+export const ONNX_ID = 'tinyonnx';
+export const ONNX_FILE = 'tiny_Opset13.onnx';
+
+/**
+ * A registry whose only backbone is an ONNX file, content-addressed like the zoo's entries: one
+ * file by sha256 and size, served by `mirrors` in order. Its feature value is named (relu_out),
+ * so features can be extracted without automatic discovery.
+ */
+export function writeOnnxRegistry(file: string, onnxFile: string, mirrors: string[]): void {
+  const bytes = fs.statSync(onnxFile).size;
+  const registry = {
+    version: 1,
+    backbones: [
+      {
+        id: ONNX_ID,
+        title: 'TinyOnnx',
+        description: 'A tiny ONNX test backbone.',
+        license: 'MIT',
+        format: 'onnx',
+        inputSize: 16,
+        channels: 3,
+        preprocess: { scale: [4.366812227074235, 4.464285714285714, 4.444444444444445], offset: [-2.1179039301310043, -2.0357142857142856, -1.8044444444444445] },
+        resolutions: [16],
+        imagenetTop1: 61.5,
+        copies: [{ name: 'official', title: 'the test zoo file', mirrors, featureLayer: 'relu_out', features: 8, bytes, files: [{ path: ONNX_FILE, sha256: sha256(onnxFile), bytes }] }],
+      },
+    ],
+  };
+  fs.writeFileSync(file, JSON.stringify(registry, null, 2));
 }

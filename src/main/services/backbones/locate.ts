@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
+import { backboneSize } from '../../../shared/backbone-text';
 import type { BackboneInfo } from '../../../shared/types';
 import { packageRoot } from '../../version';
 import { backbonesHome, loadRegistry, locatedCopies, userBackbones, type BackboneCopy, type BackboneEntry, type Preprocess, type UserBackbone } from './registry';
@@ -312,7 +313,6 @@ export function mirrorHosts(copy: BackboneCopy): string {
   return rest.length === 0 ? first : `${first} (or ${rest.length} other mirror${rest.length > 1 ? 's' : ''})`;
 }
 
-const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 
 /** Every backbone, for people and scripts: registry entries first (in preference order), then the user's. */
 export function listBackbones(): BackboneInfo[] {
@@ -338,7 +338,7 @@ export function listBackbones(): BackboneInfo[] {
         ? `Here (${here?.title ?? backbone.copy}) at ${backbone.location}, verified by checksum.`
         : (problems[0] ??
           (download
-            ? `Not on this machine; Loupe can download it (${megabytes(download.bytes ?? 0)}) from ${mirrorHosts(download)}, verified by checksum.`
+            ? `Not on this machine; Loupe can download it (${backboneSize({ bytes: download.bytes ?? null }) ?? 'size unknown'}) from ${mirrorHosts(download)}, verified by checksum.`
             : `Not on this machine. Its official files (${official?.mirrors[0] ?? 'no source'}) have no pinned checksums yet, so Loupe does not download them: point LOUPE_BACKBONE_DIR at a copy, or add one (Backbones → Add, or loupe backbones add <folder>).`)),
       downloadable: download !== null,
       bytes: (here ?? download ?? official)?.bytes ?? null,
