@@ -61,6 +61,33 @@ describe('the shipped registry', () => {
     expect(cut.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? ''))).toBe(true);
   });
 
+  it('offers the ONNX Model Zoo backbones by preference, content-addressed, with timm\'s preprocessing and its source', () => {
+    delete process.env.LOUPE_BACKBONE_REGISTRY;
+    isolate();
+    const registry = loadRegistry();
+    expect(registry.map((e) => e.id)).toEqual(['convnext_tiny_in22ft1k', 'efficientnet_b0', 'mobilenetv3_large_100', 'vit_small_patch16_224', 'resnet50', 'mobilenet_v1']);
+    const raw = JSON.parse(fs.readFileSync(path.join(repoRoot, 'resources', 'backbones.json'), 'utf8')) as { backbones: { id: string; mean?: number[]; std?: number[]; preprocessSource?: string }[] };
+    for (const entry of registry.filter((e) => e.format === 'onnx')) {
+      const [copy] = entry.copies;
+      expect(copy.featureLayer).toBeNull();
+      expect(copy.files).toHaveLength(1);
+      expect(copy.files[0]).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: copy.bytes });
+      expect(copy.mirrors.map((m) => new URL(m).host)).toEqual(['huggingface.co', 'media.githubusercontent.com']);
+      expect(entry.imagenetTop1).toBeGreaterThan(75);
+      // The preprocessing is (x - mean) / std with the mean and std recorded beside it, from timm's source.
+      const { mean, std, preprocessSource } = raw.backbones.find((b) => b.id === entry.id)!;
+      expect(preprocessSource).toMatch(/^huggingface\/pytorch-image-models timm\/models\/\w+\.py: default_cfgs\['/);
+      expect(entry.preprocess.scale).toEqual(std!.map((s) => 1 / s));
+      expect(entry.preprocess.offset).toEqual(mean!.map((m, i) => -m / std![i]));
+    }
+    // A transformer's position embeddings fix its input size; the convnets run smaller too.
+    expect(registry.find((e) => e.id === 'vit_small_patch16_224')!.resolutions).toEqual([224]);
+    expect(registry.find((e) => e.id === 'convnext_tiny_in22ft1k')!.resolutions).toEqual([128, 160, 192, 224]);
+    const listed = listBackbones().find((b) => b.name === 'efficientnet_b0')!;
+    expect(listed).toMatchObject({ present: false, downloadable: true, bytes: 21128851, imagenetTop1: 77.7, verified: false, license: 'Apache-2.0' });
+    expect(listed.status).toBe('Not on this machine; Loupe can download it (21 MB) from huggingface.co (or 1 other mirror), verified by checksum.');
+  });
+
   it.skipIf(!fs.existsSync(path.join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_1.0_224_pw12')))('recognises the cut copy in LOUPE_BACKBONE_DIR', () => {
     delete process.env.LOUPE_BACKBONE_REGISTRY;
     isolate();
