@@ -26,8 +26,8 @@ export function backboneFacts(b: Pick<BackboneInfo, 'bytes' | 'license' | 'image
   return [backboneSize(b), b.license, backboneTop1(b), b.features ? `${num(b.features, PLAIN_LOCALE)} features` : null].filter(Boolean).join(' · ');
 }
 
-/** One measured speed: "224 px 118 images/s". */
-export function speedAt(s: BackboneSpeed, locale = PLAIN_LOCALE): string {
+/** One measured speed: "224 px 118 images/s" (grouped in `locale`; without one, in the reader's own). */
+export function speedAt(s: BackboneSpeed, locale?: string): string {
   return `${s.resolution} px ${perSecond(s.imagesPerSecond, 'images', locale)}`;
 }
 
@@ -35,7 +35,7 @@ export function speedAt(s: BackboneSpeed, locale = PLAIN_LOCALE): string {
  * Extraction speed here at each resolution it runs at: "128 px 310 images/s · 224 px 118 images/s
  * (160, 192 px not measured)", or "not measured" when none was.
  */
-export function backboneSpeeds(b: Pick<BackboneInfo, 'speeds' | 'resolutions'>, locale = PLAIN_LOCALE): string {
+export function backboneSpeeds(b: Pick<BackboneInfo, 'speeds' | 'resolutions'>, locale: string = PLAIN_LOCALE): string {
   if (b.speeds.length === 0) return 'not measured';
   const measured = new Set(b.speeds.map((s) => s.resolution));
   const missing = b.resolutions.filter((r) => !measured.has(r));

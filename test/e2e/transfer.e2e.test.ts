@@ -1,5 +1,5 @@
 // Transfer learning in the real UI (browser mode, Chromium), on a tiny generated backbone: the
-// plan shows the backbone and why, the Backbones panel shows it is here, Advanced settings can
+// plan shows the backbone and why, the Backbones panel shows it is here and verified (speed not measured yet), Advanced settings can
 // turn it off (from scratch) and on again, and a run trains a head with feature extraction as
 // part of the train job's progress.
 
@@ -25,6 +25,8 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     expect(await text(page, 'plan-explanation')).toMatch(/^Transfer learning: these look like photos, so TinyNet/);
     await page.getByTestId('backbones').locator('summary').click();
     expect(await text(page, 'backbone-state')).toBe('Here');
+    expect(await text(page, 'backbone-verified')).toBe('Here, verified');
+    expect(await text(page, 'backbone-speeds')).toBe('Extraction speed here: not measured');
 
     await page.getByTestId('train-advanced').locator('summary').click();
     await page.getByTestId('backbone-select').selectOption('none');
