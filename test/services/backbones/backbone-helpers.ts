@@ -85,6 +85,8 @@ export interface FileServer {
   requests: { path: string; range: string | null }[];
   /** Make the next response to `path` stop after `bytes` bytes (a dropped connection). */
   cutNext(path: string, bytes: number): void;
+  /** Make the next response to `path` send `bytes` bytes, then hang (a stalled connection). */
+  stallNext(path: string, bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export interface FileServer {
 export async function serveFolder(dir: string, options: { status?: number } = {}): Promise<FileServer> {
   const requests: FileServer['requests'] = [];
   const cuts = new Map<string, number>();
+  const stalls = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
     requests.push({ path: rel, range: req.headers.range ?? null });
@@ -114,6 +117,12 @@ export async function serveFolder(dir: string, options: { status?: number } = {}
     }
     const body = data.subarray(start);
     res.writeHead(m ? 206 : 200, { 'content-length': body.length, ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}) });
+    const stall = stalls.get(rel);
+    if (stall !== undefined) {
+      stalls.delete(rel);
+      res.write(body.subarray(0, stall));
+      return;
+    }
     const cut = cuts.get(rel);
     if (cut !== undefined) {
       cuts.delete(rel);
@@ -128,7 +137,12 @@ export async function serveFolder(dir: string, options: { status?: number } = {}
     url: `http://127.0.0.1:${port}/`,
     requests,
     cutNext: (p, bytes) => cuts.set(p, bytes),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stallNext: (p, bytes) => stalls.set(p, bytes),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

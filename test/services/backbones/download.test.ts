@@ -133,6 +133,22 @@ describe('downloading from mirrors', () => {
     expect(fileSha256(target)).toBe(fileSha256(official));
   });
 
+  it('stops at once when cancelled, keeping what came, and the next download resumes from it', async () => {
+    const { target } = setUp([good.url]);
+    good.stallNext(ONNX_FILE, 300);
+    const controller = new AbortController();
+    let done = 0;
+    const download = downloadCopy(entry(), entry().copies[0], { signal: controller.signal, onProgress: (d) => (done = d) });
+    await expect.poll(() => done).toBe(300);
+    controller.abort();
+    await expect(download).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(fs.statSync(`${target}.part`).size).toBe(300);
+    const since = good.requests.length;
+    await downloadCopy(entry(), entry().copies[0]);
+    expect(fetched(good, since).map((r) => r.range)).toEqual(['bytes=300-']);
+    expect(fileSha256(target)).toBe(fileSha256(official));
+  });
+
   it('says what each mirror did when all fail, and keeps what came for next time', async () => {
     const { target } = setUp([failing.url, refused]);
     const failure = downloadCopy(entry(), entry().copies[0]);
