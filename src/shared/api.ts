@@ -235,7 +235,7 @@ export const API = {
   listBackbones: method<BackboneInfo[]>()(none),
   /** Downloads a registry backbone from its official source, as a `backbone` job (result: BackboneDownload). */
   downloadBackbone: method<{ jobId: string }>()(s.object({ name: s.string({ min: 1, max: 200 }) })),
-  /** Adds a backbone from this machine: a TF.js layers model folder or an ONNX file, with the layer or value to use as features. */
+  /** Adds a backbone from this machine: an official file recognised by its sha256 (that registry backbone, verified), or a TF.js layers model folder or an ONNX file of one's own (the feature layer or value: found automatically for ONNX, or given). */
   addBackbone: method<BackboneInfo>()(backboneSource),
   /** Extracts (and caches) the backbone features of every image, as a `features` job, so a later run starts at once. */
   startFeatureExtraction: method<{ jobId: string }>()(s.object({ backbone: s.optional(s.string({ min: 1, max: 4096 })) })),

@@ -62,7 +62,7 @@ class BackbonesState {
     this.adding = true;
     try {
       const added = await api.addBackbone(request);
-      toasts.show(`${added.title} can be used: ${added.status}`);
+      toasts.show(added.source === 'registry' ? `Recognised as the official ${added.title}: ${added.status}` : `${added.title} can be used: ${added.status}`);
       await this.refresh();
       return true;
     } catch (err) {
