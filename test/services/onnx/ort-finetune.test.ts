@@ -235,12 +235,12 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
         if (frozen.includes(layer)) expect(after[i], w.originalName).toEqual(before[i]);
       });
       // The frozen part's gradients are never built: of the strided layers (conv1, conv_dw_2) only
-      // conv_dw_2's input gradient is a ConvTranspose; conv_dw_1's and conv_pw_1's input gradients
-      // (stride-1 convolutions with the flipped kernel) are not built, since nothing below them learns.
+      // conv_dw_2's input gradient is a ConvTranspose; conv_dw_1's kernel gradient and its and
+      // conv_pw_1's input gradients (convolutions) are not built, since nothing below them learns.
       const graph = ops(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }).bytes);
       const all = ops(trainingGraph(mobileNetStyle(11, 4), { kind: 'sgd', weightDecay: 0 }).bytes);
       expect(graph.ConvTranspose).toBe(1);
-      expect(all.Conv - graph.Conv).toBe(2);
+      expect(all.Conv - graph.Conv).toBe(3);
       expect(graph.Gemm).toBeLessThan(all.Gemm); // conv1's and conv_dw_1's kernel gradients
     } finally {
       model.dispose();
@@ -273,7 +273,7 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
           expect.arrayContaining(['DepthwiseConv2D', 'BatchNormalization', 'Activation', 'Conv2D', 'GlobalAveragePooling2D', 'Dense']),
         );
         const random = seededRandom(9);
-        const batch = 4;
+        const batch = 2;
         // Like the outputs of conv_pw_10_relu: non-negative, many zeros, at most 6.
         const x = Float32Array.from({ length: batch * 8 * 8 * 512 }, () => (random() < 0.5 ? 0 : 6 * random() ** 2));
         const lrScale = Object.fromEntries(copies.map(([, c]) => [c.name, 0.1]));
@@ -283,7 +283,7 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
         model.dispose();
       }
     },
-    120_000,
+    300_000, // TF.js's plain-JS reference takes ~20 s alone, several times that on a loaded machine
   );
 });
 

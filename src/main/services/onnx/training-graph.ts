@@ -16,7 +16,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { HWCM_TO_CMHW, HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
 import { GraphBuilder } from './graph-builder';
-import type { Dim } from './proto';
+import { FLOAT, type Dim } from './proto';
 
 export interface GraphWeights {
   /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */
@@ -121,7 +121,12 @@ type Act = { y: string; back: (dy: string) => string };
 function relu(ctx: Ctx, x: string): Act {
   const { g } = ctx;
   const y = g.node('Relu', [x]);
-  return { y, back: (dy) => g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]) };
+  return { y, back: (dy) => passWhere(g, g.node('Greater', [y, g.scalar(0)]), dy) };
+}
+
+/** dy where `mask`, else 0 (a multiply by the mask as 0/1: several times faster than Where in onnxruntime). */
+function passWhere(g: GraphBuilder, mask: string, dy: string): string {
+  return g.node('Mul', [dy, g.node('Cast', [mask], { to: FLOAT })]);
 }
 
 /** min(max(x, 0), max); the gradient passes where 0 < x <= max, as TF.js's relu6 and clipByValue. */
@@ -132,7 +137,7 @@ function clippedRelu(ctx: Ctx, x: string, max: number): Act {
     y,
     back: (dy) => {
       const inside = g.node('And', [g.node('Greater', [x, g.scalar(0)]), g.node('LessOrEqual', [x, g.scalar(max)])]);
-      return g.node('Where', [inside, dy, g.scalar(0)]);
+      return passWhere(g, inside, dy);
     },
   };
 }
@@ -194,6 +199,7 @@ function taps(ctx: Ctx, x: string, { kernel, strides, pads, oh, ow }: Window): s
   const { g } = ctx;
   const xp = pads.some((p) => p > 0) ? g.node('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]) : x;
   const xt = g.node('Transpose', [xp], { perm: [1, 0, 2, 3] }); // [cin, B, H, W]
+  if (kernel[0] === 1 && kernel[1] === 1 && strides[0] === 1 && strides[1] === 1) return [xt]; // 1x1: the slice is all of x
   const out: string[] = [];
   for (let u = 0; u < kernel[0]; u++) {
     for (let v = 0; v < kernel[1]; v++) {
@@ -213,21 +219,30 @@ function conv2dKernelGrad(ctx: Ctx, x: string, dz: string, win: Window): string 
   return g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]);
 }
 
-/** A depthwise kernel's gradient [kh, kw, C, 1]: per offset, C dot products of length B*P (one batched MatMul). */
-function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, win: Window): string {
+/**
+ * A depthwise kernel's gradient [kh, kw, C, 1] as one grouped convolution (several times faster
+ * than per-offset products): x with batch and channels swapped, [1, C*B, H, W], correlated with dz
+ * as the kernel, [C, B, oh, ow], one group per channel, dilated by the stride; the output
+ * [1, C, kh, kw] holds for each offset and channel the sum over batch and space of x times dz.
+ */
+function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pads, cin, oh, ow }: Window, [h, w]: [number, number]): string {
   const { g } = ctx;
-  const { kernel, cin } = win;
-  const dzT = g.node('Reshape', [g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }), g.ints([cin, -1, 1])]); // [C, B*P, 1]
-  const parts = taps(ctx, x, win).map((slice) => g.node('MatMul', [g.node('Reshape', [slice, g.ints([cin, 1, -1])]), dzT])); // [C, 1, 1]
-  const dw = parts.length === 1 ? parts[0] : g.node('Concat', parts, { axis: 1 }); // [C, kh*kw, 1]
-  return g.node('Reshape', [g.node('Transpose', [dw], { perm: [1, 0, 2] }), g.ints([kernel[0], kernel[1], cin, 1])]);
+  // The padded input spans exactly what the output positions read, except where the stride leaves
+  // rows or columns at the end that none reads (no padding then): those are cut off.
+  const span = [(oh - 1) * strides[0] + kernel[0], (ow - 1) * strides[1] + kernel[1]];
+  const cut = h + pads[0] + pads[2] > span[0] || w + pads[1] + pads[3] > span[1];
+  const xs = cut ? g.node('Slice', [x, g.ints([0, 0]), g.ints([span[0] - pads[0], span[1] - pads[1]]), g.ints([2, 3])]) : x;
+  const [sh, sw] = cut ? [span[0] - pads[0], span[1] - pads[1]] : [h, w];
+  const xt = g.node('Reshape', [g.node('Transpose', [xs], { perm: [1, 0, 2, 3] }), g.ints([1, -1, sh, sw])]); // [1, C*B, H, W]
+  const dzT = g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }); // [C, B, oh, ow]
+  const dw = g.node('Conv', [xt, dzT], { kernel_shape: [oh, ow], dilations: strides, group: cin, pads: cut ? undefined : pads }); // [1, C, kh, kw]
+  return g.node('Reshape', [g.node('Transpose', [dw], { perm: [2, 3, 1, 0] }), g.ints([kernel[0], kernel[1], cin, 1])]);
 }
 
 /**
  * DepthwiseConv2D (depth multiplier 1): a grouped convolution, one group per channel. Its input
  * gradient is the same grouped convolution run backwards (stride 1: with the flipped kernel;
- * stride 2: ConvTranspose); its kernel gradient, for each kernel offset, the strided slice of x
- * that met each output position times dz, summed over batch and space per channel.
+ * stride 2: ConvTranspose); its kernel gradient, x correlated with dz per channel.
  */
 function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
   const { g } = ctx;
@@ -251,7 +266,7 @@ function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: b
     back: (dyIn) => {
       const dz = act ? act.back(dyIn) : dyIn;
       if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
-      if (learns(kVar)) ctx.weightGrads.set(kVar, depthwiseKernelGrad(ctx, x, dz, { kernel, strides, pads, cin: channels, cout: channels, oh, ow }));
+      if (learns(kVar)) ctx.weightGrads.set(kVar, depthwiseKernelGrad(ctx, x, dz, { kernel, strides, pads, cin: channels, cout: channels, oh, ow }, [h, w]));
       if (!needsDx) return null;
       if (strides[0] === 1 && strides[1] === 1) {
         const flipped = g.node('Slice', [wCmhw, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
@@ -286,15 +301,19 @@ function batchNorm(ctx: Ctx, layer: tf.layers.Layer, x: string): { y: string; ba
     if (learns(betaVar)) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
   };
   if (!ctx.training || ctx.frozenBatchNorm || !layer.trainable) {
-    // The moving statistics normalise: constants of the step, so x's gradient is dy * gamma / sigma.
+    // The moving statistics normalise: per-channel constants of the step, so the layer is
+    // y = x * a + b with a = gamma / sigma, b = beta - mean * a, and x's gradient is dy * a.
     const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [bc(ctx.weightIn.get(varVar)!), eps])])]);
-    const xc = g.node('Sub', [x, bc(ctx.weightIn.get(meanVar)!)]);
-    const xhat = g.node('Mul', [xc, inv]);
+    const mean = bc(ctx.weightIn.get(meanVar)!);
+    const a = gamma ? g.node('Mul', [inv, gamma]) : inv;
+    const shift = g.node('Neg', [g.node('Mul', [mean, a])]);
+    const y = g.node('Add', [g.node('Mul', [x, a]), beta ? g.node('Add', [shift, beta]) : shift]);
     return {
-      y: affine(xhat),
+      y,
       back: (dy) => {
-        paramGrads(dy, () => xhat);
-        return g.node('Mul', [dy, gamma ? g.node('Mul', [inv, gamma]) : inv]);
+        if (learns(gammaVar)) ctx.weightGrads.set(gammaVar, g.node('Mul', [sumOver(g, g.node('Mul', [dy, g.node('Sub', [x, mean])]), [0, 2, 3]), g.node('Reshape', [inv, g.ints([-1])])]));
+        if (learns(betaVar)) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
+        return g.node('Mul', [dy, a]);
       },
     };
   }
