@@ -161,7 +161,14 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
   const pads = padsFor(c.padding, [h, w], kernel, strides);
   const kVar = weight(layer, 'kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
-  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWIO_TO_OIHW });
+  const hwio = ctx.weightIn.get(kVar)!;
+  // A 1x1 kernel [1, 1, cin, cout] is a matrix: transposed as one (onnxruntime's 2-D transpose is
+  // far faster than the 4-D permutation), and as [cin, cout, 1, 1] it already is the input
+  // gradient's kernel (transposed and flipped).
+  const pointwise = kernel[0] === 1 && kernel[1] === 1;
+  const wOihw = pointwise
+    ? g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [hwio, g.ints([cin, cout])])], { perm: [1, 0] }), g.ints([cout, cin, 1, 1])])
+    : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW });
   const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
   const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
   const act = activation(ctx, layer, c.activation, z);
@@ -174,7 +181,9 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
       if (!needsDx) return null;
       if (strides[0] === 1 && strides[1] === 1) {
         // Stride 1: a plain convolution with the flipped, transposed kernel (faster than ConvTranspose).
-        const flipped = g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+        const flipped = pointwise
+          ? g.node('Reshape', [hwio, g.ints([cin, cout, 1, 1])])
+          : g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
         return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back });
       }
