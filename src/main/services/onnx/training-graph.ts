@@ -7,7 +7,7 @@
 // scaled to [0, 1], like the TF.js model, or a batch of feature vectors ([B, F], a transfer
 // head). Supported layers: the ones Loupe's architectures use, and those of a pretrained
 // MobileNet v1 being fine-tuned (depthwise convolutions, ReLU6, batch norm with frozen statistics,
-// its Rescaling preprocessing).
+// its Rescaling preprocessing, Keras' ZeroPadding2D).
 //
 // Fine-tuning: layers (or single weights) that are not trainable get no update and no gradient,
 // and nothing below the first trainable layer is differentiated; each layer's learning rate can be
@@ -448,6 +448,16 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
           const flat = g.node('ScatterElements', [zeros, g.node('Reshape', [indices, g.ints([-1])]), g.node('Reshape', [dy, g.ints([-1])])], { axis: 0, reduction: 'add' });
           return [g.node('Reshape', [flat, shape])];
         };
+        break;
+      }
+      case 'ZeroPadding2D': {
+        // Keras applications pad before their stride-2 'valid' convolutions; the gradient is the inner part.
+        const c = layer.getConfig();
+        if (c.dataFormat === 'channelsFirst') throw new Error(`${layer.name}: channels-first padding is not supported by the onnxruntime trainer.`);
+        const [[top, bottom], [left, right]] = c.padding as [[number, number], [number, number]];
+        const [, ph, pw] = shapeOf(layer, 'out');
+        y = g.node('Pad', [inputs[0], g.ints([0, 0, top, left, 0, 0, bottom, right])]);
+        back = (dy) => [g.node('Slice', [dy, g.ints([top, left]), g.ints([ph - bottom, pw - right]), g.ints([2, 3])])];
         break;
       }
       case 'Flatten': {
