@@ -528,17 +528,21 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
   return last;
 }
 
-function newContext(training: boolean, name: string, model: tf.LayersModel, options: TrainingOptions = {}): Ctx {
+function newContext(training: boolean, name: string, model: tf.LayersModel, options: TrainingOptions = {}, constants?: Float32Array[]): Ctx {
   // Counter names and shared constants: a training step has thousands of values no one reads.
   const g = new GraphBuilder({ name, names: 'counter', dedupeConstants: true });
   const weightIn = new Map<tf.LayerVariable, string>();
-  model.weights.forEach((w, i) => weightIn.set(w, g.input(`w${i}`, w.shape as number[])));
+  model.weights.forEach((w, i) => weightIn.set(w, constants ? g.floats(constants[i], w.shape as number[], `w${i}`) : g.input(`w${i}`, w.shape as number[])));
   return { g, training, frozenBatchNorm: options.frozenBatchNorm ?? false, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
 }
 
-/** The inference graph: inputs x (NHWC in [0,1]) and w0..wN; output probs [B, classes]. */
-export function inferenceGraph(model: tf.LayersModel): Uint8Array {
-  const ctx = newContext(false, 'loupe_infer', model);
+/**
+ * The inference graph: inputs x (NHWC in [0,1]) and w0..wN; output probs [B, classes]. With
+ * `weights` (in model.weights order) they are constants of the graph instead of inputs, which lets
+ * onnxruntime fuse and re-layout its convolutions (several times faster for a convolutional backbone).
+ */
+export function inferenceGraph(model: tf.LayersModel, weights?: Float32Array[]): Uint8Array {
+  const ctx = newContext(false, 'loupe_infer', model, {}, weights);
   const { probs } = walk(ctx, model);
   ctx.g.output('probs', probs, ['B', model.outputs[0].shape[1] as number]);
   return ctx.g.encode({ opset: OPSET });
