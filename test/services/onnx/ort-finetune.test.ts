@@ -104,10 +104,11 @@ function randomise(model: tf.LayersModel, random: () => number): void {
   tf.dispose(values);
 }
 
-/** A MobileNet v1-style stack: conv, then depthwise separable blocks, each conv followed by BN and ReLU6. */
+/** A MobileNet v1-style stack: its preprocessing, a conv, then depthwise separable blocks, each conv followed by BN and ReLU6. */
 function mobileNetStyle(size: number, classes: number): tf.LayersModel {
   const input = tf.input({ shape: [size, size, 3] });
-  let t = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1' }).apply(input) as tf.SymbolicTensor;
+  let t = tf.layers.rescaling({ scale: 2, offset: -1, name: 'preprocess' }).apply(input) as tf.SymbolicTensor;
+  t = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.99, name: 'conv1_bn' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.activation({ activation: 'relu6', name: 'conv1_relu' }).apply(t) as tf.SymbolicTensor;
   for (const [i, stride, filters] of [
@@ -225,7 +226,7 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
     const random = seededRandom(8);
     const model = mobileNetStyle(11, 4);
     randomise(model, random);
-    const frozen = ['conv1', 'conv1_bn', 'conv1_relu', 'conv_dw_1', 'conv_dw_1_bn'];
+    const frozen = ['preprocess', 'conv1', 'conv1_bn', 'conv1_relu', 'conv_dw_1', 'conv_dw_1_bn'];
     for (const layer of model.layers) if (frozen.includes(layer.name)) layer.trainable = false;
     try {
       const batch = 4;
