@@ -15,3 +15,4 @@ export {
 export { findCopy, resolveBackbone, type ResolvedBackbone } from './locate';
 export { loadRegistry } from './registry';
 export { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from './tfjs-model';
+export { fineTuneSupport, type BlockCut, type FineTuneSupport } from './blocks';

@@ -17,7 +17,7 @@ export interface LayersFiles {
   weights: Uint8Array;
 }
 
-interface KLayer {
+export interface KLayer {
   class_name: string;
   name: string;
   config: Record<string, unknown>;
@@ -30,7 +30,7 @@ interface WeightSpec {
   dtype?: string;
 }
 
-interface Functional {
+export interface Functional {
   name: string;
   layers: KLayer[];
   input: string;
@@ -75,7 +75,7 @@ function clone<T>(v: T): T {
 }
 
 /** Any topology (Sequential or functional, TF.js or Keras converter layout) as a functional layer list. */
-function functional(json: ModelJson): Functional {
+export function functional(json: ModelJson): Functional {
   let topology = json.modelTopology as Record<string, unknown> | null;
   if (!topology || typeof topology !== 'object') throw bad('model.json has no modelTopology.');
   if (topology.model_config && typeof topology.model_config === 'object') topology = topology.model_config as Record<string, unknown>;
@@ -111,7 +111,7 @@ function functional(json: ModelJson): Functional {
 }
 
 /** The layers `target` depends on (itself included), in the model's order. */
-function ancestors(model: Functional, target: string): KLayer[] {
+export function ancestors(model: Functional, target: string): KLayer[] {
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   if (!byName.has(target)) throw bad(`it has no layer named "${target}" (its feature layer).`);
   const keep = new Set<string>();
