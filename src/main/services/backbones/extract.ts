@@ -106,8 +106,8 @@ export interface FeatureImage {
   ext: string;
   /** Also extract the features of the left-right flipped image (training augmentation). */
   flip?: boolean;
-  /** Fine-tuning: extract this many copies (variantKey 0 .. n-1: the image, its mirror image, shifted crops). */
-  variants?: number;
+  /** Fine-tuning: the augmented copies to extract too (variantKey's k: 1 the mirror image, 2.. shifted crops). */
+  copies?: number[];
 }
 
 export interface FeaturePack {
@@ -306,7 +306,7 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
   // Per image, the copies still missing (0 the image, 1 its mirror image, 2.. shifted crops).
   const wanted = new Map<string, { image: FeatureImage; copies: Set<number> }>();
   for (const im of images) {
-    const copies = [0, ...(im.flip ? [1] : []), ...Array.from({ length: im.variants ?? 0 }, (_, k) => k)].filter((k) => !rows.has(variantKey(im.hash, k)));
+    const copies = [0, ...(im.flip ? [1] : []), ...(im.copies ?? [])].filter((k) => !rows.has(variantKey(im.hash, k)));
     if (copies.length === 0) continue;
     const w = wanted.get(im.hash) ?? { image: im, copies: new Set<number>() };
     for (const k of copies) w.copies.add(k);
