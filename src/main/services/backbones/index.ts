@@ -15,3 +15,5 @@ export {
 export { findCopy, resolveBackbone, type ResolvedBackbone } from './locate';
 export { loadRegistry } from './registry';
 export { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from './tfjs-model';
+export { readSpeeds } from './speed';
+export type { BlockCut, FineTuneSupport } from './blocks';
