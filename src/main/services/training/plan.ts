@@ -188,6 +188,7 @@ function scratchPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMode
     explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
   }
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
+  if (overrides.fineTune) explanation.push(`Fine-tuning (${FINE_TUNE_TITLES[overrides.fineTune]}, Advanced settings) applies to a pretrained backbone: this run trains from scratch, so it has none.`);
 
   const estimate = estimateStages(config, stats, stats.classes.length, backend, cost);
   // A backbone asked for but unusable (the route's blocker) stops the run too; the estimate stays then.
@@ -407,7 +408,7 @@ export function fineTuneFor(
   const keep = (why: string, blocker: string | null = null): FineTuneChoice => ({ ...headTuning, why, notes: [], blocker });
   if (forced === 'head') return keep('Head only: chosen in Advanced settings; the backbone stays as it is.');
   if (!support.ok) {
-    if (forced) return keep(`Head only: ${backbone.title} cannot be fine-tuned: ${support.why}`, `${modeTitle[forced]} was chosen in Advanced settings, but ${backbone.title} cannot be fine-tuned: ${support.why.replace(/\.$/, '')}. Choose Head only or Automatic.`);
+    if (forced) return keep(`Head only: ${modeTitle[forced]} was chosen in Advanced settings, but ${backbone.title} cannot be fine-tuned (${support.why.replace(/\.$/, '')}).`, `${modeTitle[forced]} was chosen in Advanced settings, but ${backbone.title} cannot be fine-tuned: ${support.why.replace(/\.$/, '')}. Choose Head only or Automatic.`);
     return keep(`Head only: ${backbone.title} cannot be fine-tuned here (${support.why.replace(/\.$/, '')}), so its features stay as they are.`);
   }
   const native = backbone.inputSize;
