@@ -17,3 +17,4 @@ export { findCopy, resolveBackbone, type ResolvedBackbone } from './locate';
 export { loadRegistry } from './registry';
 export { CUT_INPUT, outputLayerOf, partAfter, readTfjsFolder, withFlipAverage, withHead, withWeightsFrom, writeTfjsFolder, type LayersFiles } from './tfjs-model';
 export { fineTuneSupport, type BlockCut, type FineTuneSupport } from './blocks';
+export { readSpeeds } from './speed';

@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { ArchName, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
+import type { ArchName, BackboneSpeed, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { spawnWorker } from '../../workers/spawn';
-import { calibrateExtraction, featureDir, flipKey, measuredRate, type ResolvedBackbone } from '../backbones';
+import { calibrateExtraction, featureDir, flipKey, measuredRate, readSpeeds, type ResolvedBackbone } from '../backbones';
 import type { TrainItem } from './dataset';
 
 /** Sustained training throughput of each backend, GFLOP/s per replica (measured by bench:train). */
@@ -31,6 +31,21 @@ export interface CostModel {
   imagesPerSecond?: number | null;
   /** The backbone's feature extraction: a transfer plan's cost. */
   extraction?: ExtractionCost;
+  /** How fast the trained part of a backbone trains here: a fine-tuning plan's cost. */
+  fineTune?: FineTuneRates;
+}
+
+/** What the backbone's trained part is: its last `blocks` blocks, or all of it. */
+export interface TrainedPart {
+  mode: 'blocks' | 'all';
+  blocks: number;
+  resolution: number;
+  batchSize: number;
+}
+
+export interface FineTuneRates {
+  /** Training images per second through the trained part and the head, measured on this machine; null until measured. */
+  trainRate(part: TrainedPart): number | null;
 }
 
 export interface ExtractionCost {
@@ -86,17 +101,33 @@ function cachedKeys(project: Project, backbone: ResolvedBackbone, resolution: nu
 }
 
 /**
+ * A backbone's extraction rate at `resolution` from the speeds measured on this machine
+ * (Backbones → Measure): the one at that resolution, else the nearest one scaled by the pixel
+ * count; null when none was measured.
+ */
+export function speedAt(speeds: BackboneSpeed[], resolution: number): number | null {
+  const usable = speeds.filter((s) => s.imagesPerSecond > 0 && s.resolution > 0);
+  if (usable.length === 0) return null;
+  const nearest = usable.reduce((best, s) => (Math.abs(s.resolution - resolution) < Math.abs(best.resolution - resolution) ? s : best));
+  return nearest.imagesPerSecond * (nearest.resolution / resolution) ** 2;
+}
+
+/**
  * What extracting `backbone`'s features of a run's images costs in this project: the images its
- * feature cache still lacks, and the rate measured by the project's last extraction, else
- * calibrated here (once the plan knows its resolution: plan, calibrate, plan again), else a
- * typical one; other resolutions scale with the pixel count.
+ * feature cache still lacks, and the rate measured by the project's last extraction, else the
+ * speed measured on this machine for the Backbones panel, else calibrated here (once the plan
+ * knows its resolution: plan, calibrate, plan again), else a typical one; other resolutions scale
+ * with the pixel count.
  */
 export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number): Promise<boolean> } {
   const cache = new Map<number, Set<string>>();
   const averages = backbone.format !== 'onnx';
   let calibration: { resolution: number; rate: number } | null = null;
+  const speeds = readSpeeds(backbone.fingerprint);
   const extractRate = (r: number) =>
-    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
+    measuredRate(project, backbone, r) ??
+    speedAt(speeds, r) ??
+    (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
   const pending = (r: number, flip: boolean) => {
     let keys = cache.get(r);
     if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
@@ -113,7 +144,7 @@ export function extractionCost(project: Project, backbone: ResolvedBackbone, ite
     pending,
     /** Measures the rate at `resolution` on a few images still to extract, unless the project measured it or none is left; true when it did. */
     async calibrate(resolution: number): Promise<boolean> {
-      if (measuredRate(project, backbone, resolution) !== null || pending(resolution, false) === 0) return false;
+      if (measuredRate(project, backbone, resolution) !== null || speedAt(speeds, resolution) !== null || pending(resolution, false) === 0) return false;
       const keys = cachedKeys(project, backbone, resolution);
       const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
       if (rate === null) return false;
@@ -142,6 +173,64 @@ export function estimateTransferStages(config: TrainConfig, stats: TrainDataStat
 export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): number {
   const { prepareSeconds, trainSeconds } = estimateTransferStages(config, stats, backend, cost);
   return Math.round(prepareSeconds + trainSeconds);
+}
+
+/** The share of its FLOP rate a backend sustains on a backbone's convolutions, unmeasured (gradient exchange, memory traffic). */
+const FINE_TUNE_EFFICIENCY = 0.5;
+
+/**
+ * Training images per second of a backbone's trained part until this machine has measured it:
+ * its forward multiply-adds (`trainedMacs`) times three for forward and backward, at the
+ * backend's sustained rate on every core.
+ */
+export function flopTrainRate(trainedMacs: number, backend: BackendInfo, cores: number): number {
+  const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * Math.max(1, cores) * FINE_TUNE_EFFICIENCY;
+  return flopsPerSecond / (2 * 3 * Math.max(1, trainedMacs));
+}
+
+/** What a fine-tuning plan needs to time it: the trained part's rate here, and whether that rate was measured. */
+export interface FineTuneTiming {
+  part: TrainedPart;
+  /** Forward multiply-adds per image of the trained part at the planned resolution. */
+  trainedMacs: number;
+  /** Images each training image is cached as ('blocks': the cut layer's output of each variant). */
+  variants: number;
+  headEpochs: number;
+}
+
+/**
+ * A fine-tuning run's wall time by step. 'blocks': the frozen part runs once per training image
+ * and variant (and once per validation and test image, twice with flip averaging) to cache the cut
+ * layer's output; then the head trains alone on it for `headEpochs` (forward through the frozen
+ * blocks: a third of a training step), then blocks and head train together. 'all': the pooled
+ * features are extracted as for the head alone (its warm-up), then every epoch trains the whole
+ * backbone on pixels.
+ */
+export function estimateFineTuneStages(
+  config: TrainConfig,
+  stats: TrainDataStats,
+  backend: BackendInfo,
+  cost: CostModel,
+  timing: FineTuneTiming,
+): { prepareSeconds: number; trainSeconds: number; imagesPerSecond: number; measured: boolean } {
+  const t = config.backbone!;
+  const extraction = extractionOf(cost);
+  const measured = cost.fineTune?.trainRate(timing.part) ?? null;
+  const rate = measured ?? flopTrainRate(timing.trainedMacs, backend, cost.cores);
+  const rateHere = extraction.extractRate(t.resolution);
+  const evalImages = (stats.val + stats.test) * (t.flipAverage ? 2 : 1);
+  const tuned = Math.max(0, config.epochs - timing.headEpochs);
+  const epoch = stats.train / rate + stats.val / (3 * rate);
+  if (timing.part.mode === 'blocks') {
+    const passes = stats.train * timing.variants + evalImages;
+    const prepareSeconds = passes / rateHere + EXTRACT_SETUP_SECONDS;
+    const warmUp = timing.headEpochs * (stats.train + stats.val) / (3 * rate);
+    return { prepareSeconds, trainSeconds: warmUp + tuned * epoch + stats.test / (3 * rate) + 6, imagesPerSecond: rate, measured: measured !== null };
+  }
+  const passes = extraction.pending(t.resolution, t.augment === 'flip');
+  const prepareSeconds = (passes > 0 ? passes / rateHere + EXTRACT_SETUP_SECONDS : 0) + (stats.train + stats.val + stats.test) / 2000;
+  const head = estimateTransferStages({ ...config, epochs: timing.headEpochs }, stats, backend, cost).trainSeconds;
+  return { prepareSeconds, trainSeconds: head + tuned * epoch + stats.test / (3 * rate) + 6, imagesPerSecond: rate, measured: measured !== null };
 }
 
 export interface ModelSize {
