@@ -25,7 +25,7 @@ import type {
 } from '../../../shared/types';
 import { FINE_TUNE_TITLES, HEAD_ENOUGH } from '../../../shared/fine-tune';
 import type { Project } from '../../store/project';
-import { backboneOnnx, findCopy, loadRegistry, resolveBackbone, type BlockCut, type FineTuneSupport, type ResolvedBackbone } from '../backbones';
+import { backboneOnnx, findCopy, fineTuneSupport, loadRegistry, resolveBackbone, type BlockCut, type FineTuneSupport, type ResolvedBackbone } from '../backbones';
 import { ARCHITECTURES } from './architectures';
 import type { TrainingData } from './dataset';
 import {
@@ -803,13 +803,9 @@ function backbonesHere(project: Project, data: TrainingData, cores: number): Bac
   };
 }
 
-/**
- * Which blocks of `backbone` a run can train, or why none: the one place the planner asks (helper
- * D's backbones/blocks.ts fineTuneSupport(backbone) answers it once merged; until then no backbone
- * is fine-tuned, which is what this build can train).
- */
+/** Which blocks of `backbone` a run can train, or why none (backbones/blocks.ts). */
 function fineTuneSupportOf(backbone: ResolvedBackbone): FineTuneSupport {
-  return { ok: false, why: `this build of Loupe trains no ${backbone.format === 'onnx' ? 'ONNX' : 'TensorFlow.js'} backbone's layers yet` };
+  return fineTuneSupport(backbone);
 }
 
 /** A backbone with its feature count (a user's model is read for it) and which of its blocks can train. */
