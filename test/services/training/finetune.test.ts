@@ -153,6 +153,13 @@ describe('fine-tuning a run', () => {
     const meta = JSON.parse(fs.readFileSync(path.join(project.paths.cache, caches[0], 'meta.json'), 'utf8')) as { shape: number[]; resolution: number };
     const side = Math.ceil(meta.resolution / 16);
     expect(meta.shape).toEqual([side, side, 512]);
+    // One row per training image and copy (the image, its mirror image, shifted crops), and per val/test image and its mirror image.
+    const splits = Object.fromEntries(
+      (project.db.prepare(`SELECT s.split, count(*) AS n FROM run_images s WHERE s.run_id = ? GROUP BY s.split`).all(result.runId) as { split: string; n: number }[]).map((r) => [r.split, r.n]),
+    ) as Record<string, number>;
+    const keys = JSON.parse(fs.readFileSync(path.join(project.paths.cache, caches[0], 'index.json'), 'utf8')) as string[];
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.length).toBe(splits.train * ft.variants + (splits.val + splits.test) * (run.config.backbone!.flipAverage ? 2 : 1));
     expect(fs.readdirSync(path.join(project.paths.models, String(result.runId)))).toEqual(['model']);
 
     // The saved model is the backbone with its last block's weights trained: everything before the cut is the pretrained backbone's.
