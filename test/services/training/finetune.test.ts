@@ -131,6 +131,18 @@ describe('fineTuneSupport', () => {
   });
 });
 
+/** The tiny MobileNet-shaped backbone (backbone-helpers.ts), alone in its registry and backbone folder. */
+async function withTinyBackbone(): Promise<void> {
+  const source = path.join(work, 'tiny-source');
+  if (!fs.existsSync(source)) await makeTinyBackbone(source);
+  const registry = path.join(work, 'backbones.json');
+  writeTinyRegistry(registry, source);
+  process.env.LOUPE_BACKBONE_REGISTRY = registry;
+  const dir = tempDir('loupe-backbone-dir-');
+  fs.cpSync(source, path.join(dir, TINY_ID), { recursive: true });
+  process.env.LOUPE_BACKBONE_DIR = dir;
+}
+
 describe('fine-tuning a run', () => {
   it("trains MobileNet v1's last blocks with the head on their cached input, changes only those blocks, and exports a verified model", async () => {
     process.env.LOUPE_BACKBONE_DIR = MODELS;
@@ -182,14 +194,7 @@ describe('fine-tuning a run', () => {
   }, 240_000);
 
   it('trains the whole of a tiny backbone from pixels after the head warms up, and exports a verified model', async () => {
-    const source = path.join(work, 'tiny-source');
-    await makeTinyBackbone(source);
-    const registry = path.join(work, 'backbones.json');
-    writeTinyRegistry(registry, source);
-    process.env.LOUPE_BACKBONE_REGISTRY = registry;
-    const dir = tempDir('loupe-backbone-dir-');
-    fs.cpSync(source, path.join(dir, TINY_ID), { recursive: true });
-    process.env.LOUPE_BACKBONE_DIR = dir;
+    await withTinyBackbone();
     const project = await patternProject(10);
     const result = await runTraining(project, { fineTune: 'all', epochs: 3, seed: 5 });
     expect(result).toMatchObject({ status: 'completed', backbone: TINY_ID, epochs: 3 });
@@ -204,4 +209,18 @@ describe('fine-tuning a run', () => {
     await storedMatchSavedModel(project, result.runId);
     await exportsVerified(project, result.runId, 'tiny-all');
   }, 240_000);
+
+  it('stops when cancelled while caching the blocks\' input, and records the run as cancelled after its warm-up epochs', async () => {
+    await withTinyBackbone();
+    const project = await patternProject(10);
+    const controller = new AbortController();
+    const result = await runTraining(project, { fineTune: 'blocks', epochs: 4, seed: 5 }, {
+      signal: controller.signal,
+      onProgress: (_d, _t, phase) => phase.startsWith('Caching the input') && controller.abort(),
+    });
+    expect(result.status).toBe('cancelled');
+    const run = runDetails(project.db, result.runId);
+    expect(run.status).toBe('cancelled');
+    expect(run.history.length).toBe(run.config.backbone!.fineTune!.headEpochs);
+  }, 120_000);
 });
