@@ -1,7 +1,7 @@
 // Fine-tuning on CIFAR-10's class-balanced 2,000 / 1,000 subset (seed 1, as bench/transfer.ts):
 // a fresh project imported through the CLI, then one run with the fine-tuning mode given
 // (--mode blocks|all|head), test accuracy and the run's wall time (extraction included).
-//   npx tsx bench/finetune-cifar.ts --mode blocks --epochs 15 [--size 128] [--dir /var/tmp]
+//   npx tsx bench/finetune-cifar.ts --mode blocks [--epochs N] [--lr X] [--size 128] [--dir /var/tmp] [--project P (reuse its caches)]
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import { Project } from '../src/main/store/project';
 import { permutation, seededRandom } from '../src/main/services/rng';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { mode: { type: 'string' }, epochs: { type: 'string' }, size: { type: 'string' }, dir: { type: 'string' }, project: { type: 'string' } } });
+const { values } = parseArgs({ options: { mode: { type: 'string' }, epochs: { type: 'string' }, size: { type: 'string' }, dir: { type: 'string' }, project: { type: 'string' }, lr: { type: 'string' } } });
 process.env.LOUPE_BACKBONE_DIR ??= path.join(repo, '..', 'shared', 'models');
 const CIFAR = '/tmp/cifar10';
 if (!fs.existsSync(CIFAR)) execFileSync('tar', ['xzf', path.join(repo, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz'), '-C', '/tmp']);
@@ -45,7 +45,7 @@ const started = performance.now();
 let last = '';
 const result = await runTraining(
   project,
-  { fineTune: (values.mode ?? 'blocks') as FineTuneMode, ...(values.epochs ? { epochs: Number(values.epochs) } : {}), ...(values.size ? { width: Number(values.size), height: Number(values.size) } : {}) },
+  { fineTune: (values.mode ?? 'blocks') as FineTuneMode, ...(values.epochs ? { epochs: Number(values.epochs) } : {}), ...(values.lr ? { learningRate: Number(values.lr) } : {}), ...(values.size ? { width: Number(values.size), height: Number(values.size) } : {}) },
   {
     onProgress: (_d, _t, phase) => {
       if (phase !== last) console.log(`${((performance.now() - started) / 1000).toFixed(0)} s: ${phase}`);
