@@ -7,16 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { BackendName, FineTuneConfig, FineTuneMode, TrainConfig, TrainOverrides, TransferConfig } from '../../../shared/types';
+import type { BackendName, FineTuneConfig, TrainConfig, TransferConfig } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import {
   backboneFeatureFiles,
   ensureFeatures,
-  fineTuneSupport,
   outputLayerOf,
   partAfter,
   readTfjsFolder,
-  type ResolvedBackbone,
   variantKey,
   withFlipAverage,
   withHead,
@@ -36,43 +34,6 @@ export function fineTuning(transfer: TransferConfig | null | undefined): FineTun
 /** Whether a run's saved model holds backbone weights it trained (so its cached features no longer describe it). */
 export function isFineTuned(config: TrainConfig): boolean {
   return fineTuning(config.backbone) !== null;
-}
-
-const DEFAULT_HEAD_EPOCHS = 3;
-const DEFAULT_LR_SCALE = 0.1;
-const DEFAULT_VARIANTS = 4;
-
-/**
- * Fine-tuning settings for a mode forced in Advanced settings when the plan gave none: the last
- * block, the backbone at a tenth of the head's rate, batch norm on its pretrained statistics.
- * The planner (plan.ts) normally decides these; this keeps a run working without its choice.
- */
-export function defaultFineTune(mode: FineTuneMode, backbone: ResolvedBackbone, epochs: number, flip: boolean): FineTuneConfig {
-  const headEpochs = mode === 'head' ? epochs : Math.min(DEFAULT_HEAD_EPOCHS, Math.max(1, epochs - 1));
-  if (mode === 'head') return { mode, cutLayer: null, blocks: 0, backboneLrScale: 0, headEpochs, variants: flip ? 2 : 1, frozenBatchNorm: true };
-  const support = fineTuneSupport(backbone);
-  if (!support.ok) throw new LoupeError('NOT_SUPPORTED', support.why);
-  const cut = support.cuts[0];
-  return {
-    mode,
-    cutLayer: mode === 'blocks' ? cut.cutLayer : null,
-    blocks: mode === 'blocks' ? cut.blocks : 0,
-    backboneLrScale: DEFAULT_LR_SCALE,
-    headEpochs,
-    variants: mode === 'blocks' ? DEFAULT_VARIANTS : flip ? 2 : 1,
-    frozenBatchNorm: true,
-  };
-}
-
-/**
- * A run's config with the fine-tuning a mode forced in Advanced settings asks for, where the plan
- * gave none (the planner normally writes `backbone.fineTune` itself).
- */
-export function withFineTune(config: TrainConfig, overrides: TrainOverrides): TrainConfig {
-  const mode = overrides.fineTune;
-  if (!config.backbone || config.backbone.fineTune || !mode || mode === 'head') return config;
-  const fineTune = defaultFineTune(mode, backboneOf(config.backbone), config.epochs, config.backbone.augment === 'flip');
-  return { ...config, backbone: { ...config.backbone, fineTune } };
 }
 
 /**

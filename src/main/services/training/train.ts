@@ -30,7 +30,7 @@ import { modelSize } from './estimates';
 import { DEFAULT_SEED, planRun } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { prepareFeatures, saveTransferModel } from './transfer';
-import { afterHead, fineTuneBackend, fineTuning, modelFloats, prepareCut, saveFineTunedModel, trainableModel, withFineTune } from './finetune';
+import { afterHead, fineTuneBackend, fineTuning, modelFloats, prepareCut, saveFineTunedModel, trainableModel } from './finetune';
 import {
   CONTROL_INTS,
   CTL_ABORT,
@@ -270,8 +270,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     expecting = undefined;
   };
   if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
-  const config = withFineTune(plan.config, overrides);
-  plan.config = config;
+  const { config } = plan;
   const classes = data.classes.length;
 
   // Transfer runs train on the backbone's features (extracted once, cached); others on pixels.
