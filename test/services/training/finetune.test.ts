@@ -10,7 +10,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fineTuneSupport } from '../../../src/main/services/backbones/blocks';
-import { backboneFeatureFiles } from '../../../src/main/services/backbones/extract';
+import { backboneFeatureFiles, ensureFeatures, variantKey, type FeaturePack } from '../../../src/main/services/backbones/extract';
 import { resolveBackbone, type ResolvedBackbone } from '../../../src/main/services/backbones/locate';
 import { readTfjsFolder, type LayersFiles } from '../../../src/main/services/backbones/tfjs-model';
 import { evaluateRun, runInfo } from '../../../src/main/services/evaluation/evaluate';
@@ -142,6 +142,38 @@ async function withTinyBackbone(): Promise<void> {
   fs.cpSync(source, path.join(dir, TINY_ID), { recursive: true });
   process.env.LOUPE_BACKBONE_DIR = dir;
 }
+
+describe('the cut cache', () => {
+  it("holds each image's copies (mirror image, shifted crops) at the cut layer, the same whatever order the images come in", async () => {
+    await withTinyBackbone();
+    const backbone = resolveBackbone(TINY_ID);
+    const rowsOf = async (order: 'forward' | 'reverse') => {
+      const project = await patternProject(3);
+      const images = project.db.prepare('SELECT hash, ext FROM images ORDER BY id').all() as { hash: string; ext: string }[];
+      const list = (order === 'forward' ? images : [...images].reverse()).map((im) => ({ ...im, copies: [1, 2, 3] }));
+      const pack = await ensureFeatures(project, backbone, 32, list, { cut: 'conv_pw_1_relu', batch: 4 });
+      const fd = fs.openSync(pack.file, 'r');
+      const row = (key: string) => {
+        const buf = Buffer.alloc(pack.rowBytes);
+        fs.readSync(fd, buf, 0, pack.rowBytes, pack.rows.get(key)! * pack.rowBytes);
+        return buf;
+      };
+      const out = new Map(images.flatMap((im) => [0, 1, 2, 3].map((k) => [variantKey(im.hash, k), row(variantKey(im.hash, k))] as const)));
+      fs.closeSync(fd);
+      return { pack, out, hashes: images.map((im) => im.hash) };
+    };
+    const a = await rowsOf('forward');
+    const b = await rowsOf('reverse');
+    // The tiny backbone's conv_pw_1_relu at 32 px: 16x16x16.
+    expect((a.pack as FeaturePack).shape).toEqual([16, 16, 16]);
+    expect(a.out.size).toBe(a.hashes.length * 4);
+    for (const [key, bytes] of a.out) expect(bytes.equals(b.out.get(key)!)).toBe(true);
+    for (const hash of a.hashes) {
+      const copies = [0, 1, 2, 3].map((k) => a.out.get(variantKey(hash, k))!);
+      for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) expect(copies[i].equals(copies[j])).toBe(false);
+    }
+  }, 60_000);
+});
 
 describe('fine-tuning a run', () => {
   it("trains MobileNet v1's last blocks with the head on their cached input, changes only those blocks, and exports a verified model", async () => {
