@@ -104,10 +104,11 @@ function randomise(model: tf.LayersModel, random: () => number): void {
   tf.dispose(values);
 }
 
-/** A MobileNet v1-style stack: conv, then depthwise separable blocks, each conv followed by BN and ReLU6. */
+/** A MobileNet v1-style stack: its preprocessing, a conv, then depthwise separable blocks, each conv followed by BN and ReLU6. */
 function mobileNetStyle(size: number, classes: number): tf.LayersModel {
   const input = tf.input({ shape: [size, size, 3] });
-  let t = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1' }).apply(input) as tf.SymbolicTensor;
+  let t = tf.layers.rescaling({ scale: 2, offset: -1, name: 'preprocess' }).apply(input) as tf.SymbolicTensor;
+  t = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.99, name: 'conv1_bn' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.activation({ activation: 'relu6', name: 'conv1_relu' }).apply(t) as tf.SymbolicTensor;
   for (const [i, stride, filters] of [
@@ -136,10 +137,12 @@ function ops(bytes: Uint8Array): Record<string, number> {
 async function expectSamePredictions(model: tf.LayersModel, weights: Float32Array[], x: Float32Array, batch: number, options: TrainingOptions): Promise<void> {
   const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2, options);
   try {
+    const shape = (model.inputs[0].shape as number[]).slice(1);
+    // A prediction with the weights it was created with first: the next must not reuse them.
+    await trainer.predict(x, batch);
     const tensors = weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
     model.setWeights(tensors);
     trainer.setWeights(weights);
-    const shape = (model.inputs[0].shape as number[]).slice(1);
     const expected = tf.tidy(() => (model.predict(tf.tensor(x, [batch, ...shape])) as tf.Tensor).dataSync());
     const actual = await trainer.predict(x, batch);
     let worst = 0;
@@ -152,7 +155,7 @@ async function expectSamePredictions(model: tf.LayersModel, weights: Float32Arra
 }
 
 describe('fine-tuning layers in the onnxruntime trainer', () => {
-  it('depthwise convolutions (stride 1 and 2, same and valid, with and without bias), ReLU6 and ReLU(maxValue): every gradient matches TF.js', async () => {
+  it('depthwise convolutions (stride 1 and 2, same and valid, with and without bias), ReLU6, ReLU(maxValue) and ZeroPadding2D: every gradient matches TF.js', async () => {
     const random = seededRandom(21);
     const input = tf.input({ shape: [9, 9, 4] });
     let t = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', useBias: true, activation: 'relu6', name: 'dw_s1_same' }).apply(input) as tf.SymbolicTensor;
@@ -160,6 +163,7 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
     t = tf.layers.reLU({ maxValue: 3, name: 'relu_max3' }).apply(t) as tf.SymbolicTensor;
     t = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'valid', useBias: true, name: 'dw_s1_valid' }).apply(t) as tf.SymbolicTensor;
     t = tf.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'relu6', name: 'pw_relu6' }).apply(t) as tf.SymbolicTensor;
+    t = tf.layers.zeroPadding2d({ padding: [[1, 1], [0, 1]], name: 'pad' }).apply(t) as tf.SymbolicTensor;
     t = tf.layers.depthwiseConv2d({ kernelSize: 2, strides: 2, padding: 'valid', useBias: true, name: 'dw_s2_valid' }).apply(t) as tf.SymbolicTensor;
     t = tf.layers.activation({ activation: 'relu6', name: 'act_relu6' }).apply(t) as tf.SymbolicTensor;
     t = tf.layers.flatten().apply(t) as tf.SymbolicTensor;
@@ -222,7 +226,7 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
     const random = seededRandom(8);
     const model = mobileNetStyle(11, 4);
     randomise(model, random);
-    const frozen = ['conv1', 'conv1_bn', 'conv1_relu', 'conv_dw_1', 'conv_dw_1_bn'];
+    const frozen = ['preprocess', 'conv1', 'conv1_bn', 'conv1_relu', 'conv_dw_1', 'conv_dw_1_bn'];
     for (const layer of model.layers) if (frozen.includes(layer.name)) layer.trainable = false;
     try {
       const batch = 4;
@@ -242,6 +246,45 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
       expect(graph.ConvTranspose).toBe(1);
       expect(all.Conv - graph.Conv).toBe(3);
       expect(graph.Gemm).toBeLessThan(all.Gemm); // conv1's and conv_dw_1's kernel gradients
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('Adam with a per-layer learning-rate scale: one step moves each weight as Adam on the TF.js gradients', async () => {
+    const random = seededRandom(12);
+    const model = mobileNetStyle(9, 3);
+    randomise(model, random);
+    try {
+      const batch = 4;
+      const x = uniform(batch * 9 * 9 * 3, random, 0, 1);
+      const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+      const options: TrainingOptions = { frozenBatchNorm: true, lrScale: Object.fromEntries(model.layers.filter((l) => l.name !== 'head').map((l) => [l.name, 0.1])) };
+      const trainer = await OrtTrainer.create(model, { kind: 'adam', weightDecay: 0 }, 2, options);
+      const before = trainer.weights.map((w) => w.slice());
+      const lr = 0.01;
+      await trainer.step(x, labels, batch, lr, seededRandom(1));
+      await trainer.release();
+      const xs = tf.tensor(x, [batch, 9, 9, 3]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+      const { value, grads } = tf.variableGrads(() => tfjsLoss(model, xs, y, options, new Set()), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      let checked = 0;
+      model.weights.forEach((w, i) => {
+        if (!w.trainable) return;
+        const rate = lr * (w.originalName.startsWith('head/') ? 1 : 0.1);
+        const g = grads[(w.read() as tf.Variable).name].dataSync();
+        for (let j = 0; j < g.length; j++) {
+          // Adam's first step: lr * m^ / (sqrt(v^) + eps) = lr * g / (|g| + 1e-7).
+          const expected = (rate * g[j]) / (Math.abs(g[j]) + 1e-7);
+          const moved = before[i][j] - trainer.weights[i][j];
+          // Where |g| is near Adam's epsilon the step is sensitive to the gradient's last bits.
+          if (Math.abs(g[j]) > 1e-5) expect(Math.abs(moved - expected), `${w.originalName}[${j}]`).toBeLessThan(rate * 1e-3);
+          else expect(Math.abs(moved)).toBeLessThanOrEqual(rate * 1.001);
+        }
+        checked++;
+      });
+      expect(checked).toBe(model.trainableWeights.length);
+      tf.dispose([xs, y, value, ...Object.values(grads)]);
     } finally {
       model.dispose();
     }
