@@ -25,7 +25,7 @@ import type {
 } from '../../../shared/types';
 import { FINE_TUNE_TITLES, HEAD_ENOUGH } from '../../../shared/fine-tune';
 import type { Project } from '../../store/project';
-import { backboneOnnx, findCopy, loadRegistry, resolveBackbone, type BlockCut, type FineTuneSupport, type ResolvedBackbone } from '../backbones';
+import { backboneOnnx, findCopy, fineTuneSupport, loadRegistry, resolveBackbone, type BlockCut, type FineTuneSupport, type ResolvedBackbone } from '../backbones';
 import { ARCHITECTURES } from './architectures';
 import type { TrainingData } from './dataset';
 import {
@@ -36,6 +36,7 @@ import {
   extractionCost,
   extractionOf,
   measuredImagesPerSecond,
+  measuredPartRate,
   modelSize,
   type CostModel,
   type TrainedPart,
@@ -803,13 +804,13 @@ function backbonesHere(project: Project, data: TrainingData, cores: number): Bac
   };
 }
 
-/**
- * Which blocks of `backbone` a run can train, or why none: the one place the planner asks (helper
- * D's backbones/blocks.ts fineTuneSupport(backbone) answers it once merged; until then no backbone
- * is fine-tuned, which is what this build can train).
- */
+/** Which blocks of `backbone` a run can train, or why none (a model Loupe cannot read says so). */
 function fineTuneSupportOf(backbone: ResolvedBackbone): FineTuneSupport {
-  return { ok: false, why: `this build of Loupe trains no ${backbone.format === 'onnx' ? 'ONNX' : 'TensorFlow.js'} backbone's layers yet` };
+  try {
+    return fineTuneSupport(backbone);
+  } catch (err) {
+    return { ok: false, why: `Loupe could not read its layers (${err instanceof Error ? err.message : String(err)})` };
+  }
 }
 
 /** A backbone with its feature count (a user's model is read for it) and which of its blocks can train. */
@@ -835,9 +836,26 @@ export async function planRun(project: Project, data: TrainingData, backend: Bac
     const planned: Route = { ...route, backbone: await planBackbone(route.backbone) };
     const extraction = extractionCost(project, route.backbone, data.items, cost.cores);
     cost.extraction = extraction;
-    const draft = makePlan(stats, backend, cost, overrides, planned);
-    if (draft.blocker || !(await extraction.calibrate(draft.config.backbone!.resolution))) return draft;
-    return makePlan(stats, backend, cost, overrides, planned);
+    // Training rates of the backbone's parts, measured here as the plan comes to need them.
+    const rates = new Map<string, number>();
+    const partKey = (p: TrainedPart) => [p.mode, p.blocks, p.resolution, p.batchSize].join(':');
+    cost.fineTune = { trainRate: (p) => rates.get(partKey(p)) ?? null };
+    let plan = makePlan(stats, backend, cost, overrides, planned);
+    if (plan.blocker) return plan;
+    if (await extraction.calibrate(plan.config.backbone!.resolution)) plan = makePlan(stats, backend, cost, overrides, planned);
+    // Time the part the plan fine-tunes and plan again with its rate; a slower part than its
+    // multiply-adds said may make the plan pick a smaller one, which is timed in turn.
+    for (let round = 0; round < 3 && !plan.blocker; round++) {
+      const ft = plan.config.backbone?.fineTune;
+      if (!ft || ft.mode === 'head') break;
+      const part: TrainedPart = { mode: ft.mode, blocks: ft.blocks, resolution: plan.config.backbone!.resolution, batchSize: plan.config.batchSize };
+      if (rates.has(partKey(part))) break;
+      const rate = await measuredPartRate(backend, plan.config, data.classes.length, cost.cores);
+      if (rate === null) break;
+      rates.set(partKey(part), rate);
+      plan = makePlan(stats, backend, cost, overrides, planned);
+    }
+    return plan;
   }
   // Count the chosen architecture's cost and measure its speed here, then plan again with them.
   const draft = makePlan(stats, backend, cost, overrides, route);
