@@ -3,7 +3,7 @@
 // libraries, backend probes) stays for the details. Pure, so the studio and `loupe train --plan`
 // say the same.
 
-import { fineTunePart, HEAD_ENOUGH } from './fine-tune';
+import { fineTunePart } from './fine-tune';
 import * as format from './format';
 import { ARCH_INFO, type TrainPlan } from './types';
 
@@ -41,7 +41,7 @@ export function planSummary(plan: TrainPlan): PlanSummary {
       const part = fineTunePart(ft);
       choices.push(
         `${part === 'the whole backbone' ? 'The whole pretrained model is' : `${part[0].toUpperCase()}${part.slice(1)} of the pretrained model ${ft.blocks === 1 ? 'is' : 'are'}`} adapted to your photos too, ` +
-          `unless the classifier alone already reaches ${format.percent(HEAD_ENOUGH, 0)} on validation images after its first ${count(ft.headEpochs, 'pass', 'passes')}.`,
+          `after the classifier's first ${count(ft.headEpochs, 'pass', 'passes')} on its own.`,
       );
       choices.push(`Each photo is also used ${c.augmentation.flip ? 'mirrored and shifted' : 'shifted'}, so the model sees more variety.`);
     } else {

@@ -24,6 +24,7 @@ import {
   writeTfjsFolder,
 } from '../backbones';
 import type { ReplicaModel, SplitRows } from './protocol';
+import { decideAfterHead } from './plan';
 import { backboneOf } from './transfer';
 
 /** The fine-tuning a transfer config asks for beyond its head, or null (head only, or not a transfer run). */
@@ -79,6 +80,7 @@ export function withFineTune(config: TrainConfig, overrides: TrainOverrides): Tr
  * validation accuracy); a mode forced in Advanced settings stands.
  */
 export function afterHead(fineTune: FineTuneConfig, headValAccuracy: number | null, forced: boolean): { fineTune: FineTuneConfig; why: string } {
+  if (!forced) return decideAfterHead(fineTune, headValAccuracy);
   const part = fineTune.mode === 'all' ? 'the whole backbone trains' : `the last ${fineTune.blocks === 1 ? 'block trains' : `${fineTune.blocks} blocks train`}`;
   const head = headValAccuracy === null ? 'The head has warmed up' : `The head reached ${(headValAccuracy * 100).toFixed(1)}% on validation`;
   return { fineTune, why: `${head}; ${part} with it${forced ? ' (Advanced settings)' : ''}` };

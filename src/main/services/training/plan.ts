@@ -472,7 +472,7 @@ export function fineTuneFor(
     if (mode === 'blocks' && !target) return keep(`Head only: ${backbone.title} has no blocks Loupe can train alone.`, `Last blocks was chosen in Advanced settings, but ${backbone.title} has no blocks Loupe can train alone. Choose Whole backbone, Head only or Automatic.`);
     const t = tuning(mode, mode === 'blocks' ? target : null, HEAD_WARMUP_EPOCHS + tunedEpochs(mode, stats.train));
     const part = mode === 'all' ? 'the whole backbone' : blocksText(t.fineTune.blocks);
-    return decided(t, `${modeTitle[mode]}: chosen in Advanced settings; ${part} of ${backbone.title} ${trainsOf(t.fineTune)} with the head, unless the head alone reaches ${pct(HEAD_ENOUGH)} on validation after its warm-up.`);
+    return decided(t, `${modeTitle[mode]}: chosen in Advanced settings; ${part} of ${backbone.title} ${trainsOf(t.fineTune)} with the head after its ${t.fineTune.headEpochs} warm-up epochs, whatever the head alone reaches.`);
   }
   if (stats.train < FINE_TUNE_MIN_IMAGES) {
     return keep(`Head only: ${n} training images are too few to adapt the backbone's weights without learning the images by heart (fine-tuning starts at ${FINE_TUNE_MIN_IMAGES.toLocaleString('en-US')}); its pretrained features and a new head generalise better.`);
