@@ -183,8 +183,9 @@ describe('how much of the backbone one click trains', () => {
     expect(all.fineTuneWhy).toMatch(/^Whole backbone: chosen in Advanced settings; the whole backbone of MobileNet v1 trains with the head after its 5 warm-up epochs, whatever the head alone reaches\.$/);
     // Over the budget, and it says how long it will take.
     expect(all.estimatedSeconds).toBeGreaterThan(fineTuneBudget(data.train));
+    // Forced on 400 images: the last block only, the fewest weights to adapt.
     const blocks = plan(photos(40, 300), cost(300, fast), { fineTune: 'blocks', epochs: 12 });
-    expect(blocks.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 2 });
+    expect(blocks.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 1, cutLayer: 'conv_pw_12_relu' });
     expect(blocks.config.epochs).toBe(12);
   });
 });

@@ -328,9 +328,9 @@ function variantsFor(stats: TrainDataStats, cut: BlockCut, native: number, resol
   return { variants, bytes: perImage * (stats.train * Math.max(1, variants) + stats.val + stats.test), perVariant: perVariant + perImage * (stats.val + stats.test) };
 }
 
-/** The cut one click would train from for this data: the most blocks up to its size's share, else the fewest there are. */
+/** The cut to train from for this data: the most blocks up to its size's share (one below FINE_TUNE_MIN_IMAGES, where only a forced choice fine-tunes), else the fewest there are. */
 function targetCut(cuts: BlockCut[], train: number): BlockCut {
-  const most = train < 5000 ? BLOCKS_SMALL : BLOCKS_MEDIUM;
+  const most = train < FINE_TUNE_MIN_IMAGES ? 1 : train < 5000 ? BLOCKS_SMALL : BLOCKS_MEDIUM;
   return cuts.filter((c) => c.blocks <= most).at(-1) ?? cuts[0];
 }
 
