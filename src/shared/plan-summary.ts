@@ -30,7 +30,10 @@ export function planSummary(plan: TrainPlan): PlanSummary {
   const b = c.backbone;
   let headline: string;
   if (b) {
-    headline = `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
+    headline =
+      b.fineTune && b.fineTune.mode !== 'head'
+        ? `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo, and adapt ${fineTunePart(b.fineTune).replace('the whole backbone', 'the whole model')} of that model to your photos — ${time}.`
+        : `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
     choices.push(
       side > 0 && side < b.resolution
         ? `Photos are enlarged to ${b.resolution}×${b.resolution} px for ${shortTitle(b.title)} (yours are about ${data.medianWidth}×${data.medianHeight}).`

@@ -95,6 +95,7 @@ describe('how much of the backbone one click trains', () => {
     expect(c.asked).toContainEqual({ mode: 'blocks', blocks: 2, resolution: 128, batchSize: 64 });
     expect(p.estimatedSeconds).toBe(Math.round(p.estimate!.prepareSeconds + p.estimate!.trainSeconds));
     // In plain words too.
+    expect(planSummary(p).headline).toMatch(/^Loupe will train a small classifier on what a pretrained image model \(MobileNet v1\) sees in each photo, and adapt the last 2 blocks of that model to your photos — about \d+ (s|min) on this machine\.$/);
     expect(planSummary(p).choices).toContain(
       'The last 2 blocks of the pretrained model are adapted to your photos too, after the classifier\'s first 5 passes on its own.',
     );
