@@ -1,6 +1,6 @@
 // Fine-tuning a transfer run: which blocks a backbone offers (MobileNet v1's real graph) or why
-// it cannot (an ONNX graph, naming its operators); the last block of MobileNet v1 trained with the
-// head on its cached input (image copies extracted once), changing that block's weights only; the
+// it cannot (an ONNX graph, naming its operators); the last blocks of MobileNet v1 trained with the
+// head on their cached input (image copies extracted once), changing those blocks' weights only; the
 // whole of a tiny backbone trained from pixels; each saved as one TF.js model that evaluates and
 // exports to ONNX and TF.js passing the parity check.
 
@@ -132,7 +132,7 @@ describe('fineTuneSupport', () => {
 });
 
 describe('fine-tuning a run', () => {
-  it("trains MobileNet v1's last block with the head on its cached input, changes only that block, and exports a verified model", async () => {
+  it("trains MobileNet v1's last blocks with the head on their cached input, changes only those blocks, and exports a verified model", async () => {
     process.env.LOUPE_BACKBONE_DIR = MODELS;
     delete process.env.LOUPE_BACKBONE_REGISTRY;
     const project = await patternProject(20);
@@ -141,11 +141,14 @@ describe('fine-tuning a run', () => {
     expect(result).toMatchObject({ status: 'completed', backbone: 'mobilenet_v1', epochs: 3 });
     const run = runDetails(project.db, result.runId);
     const ft = run.config.backbone!.fineTune!;
-    expect(ft).toMatchObject({ mode: 'blocks', cutLayer: 'conv_pw_11_relu', blocks: 1, frozenBatchNorm: true });
+    // The plan's cut for so few images: the last block or two, after a pointwise block's activation.
+    expect(ft).toMatchObject({ mode: 'blocks', cutLayer: `conv_pw_${12 - ft.blocks}_relu`, frozenBatchNorm: true });
+    expect(ft.blocks).toBeGreaterThanOrEqual(1);
+    expect(ft.blocks).toBeLessThanOrEqual(3);
     expect(run.history.map((e) => e.epoch)).toEqual([1, 2, 3]);
     expect(phases.some((p) => p.startsWith('Caching the input of the trained blocks (MobileNet v1'))).toBe(true);
     // The cut layer's output is cached: the training images' copies and each val/test image (and its mirror image).
-    const caches = fs.readdirSync(project.paths.cache).filter((n) => n.includes('-cut-conv_pw_11_relu'));
+    const caches = fs.readdirSync(project.paths.cache).filter((n) => n.includes(`-cut-${ft.cutLayer}`));
     expect(caches).toHaveLength(1);
     const meta = JSON.parse(fs.readFileSync(path.join(project.paths.cache, caches[0], 'meta.json'), 'utf8')) as { shape: number[]; resolution: number };
     const side = Math.ceil(meta.resolution / 16);
@@ -157,7 +160,9 @@ describe('fine-tuning a run', () => {
     const original = weightsOf(backboneFeatureFiles(resolveBackbone('mobilenet_v1'), run.config.backbone!.resolution));
     const changed = [...original].filter(([key, w]) => differs(w, trained.get(key)!)).map(([key]) => key);
     expect(changed.length).toBeGreaterThan(0);
-    expect(changed.every((key) => /^conv_(dw|pw)_12(_bn)?\//.test(key))).toBe(true);
+    const trainedBlock = (key: string) => Number(/^conv_(?:dw|pw)_(\d+)(?:_bn)?\//.exec(key)?.[1] ?? 0) > 12 - ft.blocks;
+    expect(changed.filter((key) => !trainedBlock(key))).toEqual([]);
+    expect(changed).toContain(`conv_dw_${13 - ft.blocks}/depthwise_kernel`);
     expect(changed).toContain('conv_pw_12/kernel');
     // Frozen batch norm: the block's statistics stay the pretrained ones.
     expect(changed.filter((key) => key.includes('moving_'))).toEqual([]);

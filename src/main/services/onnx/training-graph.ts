@@ -5,12 +5,18 @@
 //
 // Internally activations are NCHW (onnxruntime's native layout); the graph takes NHWC pixels
 // scaled to [0, 1], like the TF.js model, or a batch of feature vectors ([B, F], a transfer
-// head). Supported layers: the ones Loupe's architectures use.
+// head). Supported layers: the ones Loupe's architectures use, and those of a pretrained
+// MobileNet v1 being fine-tuned (depthwise convolutions, ReLU6, batch norm with frozen statistics,
+// its Rescaling preprocessing).
+//
+// Fine-tuning: layers (or single weights) that are not trainable get no update and no gradient,
+// and nothing below the first trainable layer is differentiated; each layer's learning rate can be
+// a fraction of the step's (the backbone slower than the head).
 
 import type * as tf from '@tensorflow/tfjs';
-import { HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
+import { HWCM_TO_CMHW, HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
 import { GraphBuilder } from './graph-builder';
-import type { Dim } from './proto';
+import { FLOAT, type Dim } from './proto';
 
 export interface GraphWeights {
   /** Every weight of the model, in `model.weights` order (what getWeights/setWeights use). */
@@ -22,6 +28,18 @@ export interface OptimizerSpec {
   weightDecay: number;
   /** Momentum for 'momentum'. */
   momentum?: number;
+}
+
+/** How a training step treats the model's layers (plain data: it travels to training workers). */
+export interface TrainingOptions {
+  /**
+   * Batch norm uses its moving mean and variance in the forward pass of training too, and leaves
+   * them unchanged; gamma and beta still learn where trainable. (A batch-norm layer that is not
+   * trainable is always frozen this way, as in Keras.) For fine-tuning on small batches.
+   */
+  frozenBatchNorm?: boolean;
+  /** Learning-rate multiplier per layer name (absent: 1), baked into the graph: e.g. 0.1 on every backbone layer. */
+  lrScale?: Record<string, number>;
 }
 
 export interface TrainingGraph {
@@ -46,6 +64,7 @@ type LayerLike = tf.layers.Layer & {
 interface Ctx {
   g: GraphBuilder;
   training: boolean;
+  frozenBatchNorm: boolean;
   /** ONNX value of each symbolic tensor id (NCHW for 4-D). */
   values: Map<number, string>;
   /** Graph input name of each weight. */
@@ -92,10 +111,43 @@ function sumOver(g: GraphBuilder, x: string, axes: number[], keepdims = 0): stri
   return g.node('ReduceSum', [x, g.ints(axes)], { keepdims });
 }
 
-function relu(ctx: Ctx, x: string): { y: string; back: (dy: string) => string } {
+/** Whether the step needs this weight's gradient (it is updated). */
+function learns(v: tf.LayerVariable | undefined): v is tf.LayerVariable {
+  return v !== undefined && v.trainable;
+}
+
+type Act = { y: string; back: (dy: string) => string };
+
+function relu(ctx: Ctx, x: string): Act {
   const { g } = ctx;
   const y = g.node('Relu', [x]);
-  return { y, back: (dy) => g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]) };
+  return { y, back: (dy) => passWhere(g, g.node('Greater', [y, g.scalar(0)]), dy) };
+}
+
+/** dy where `mask`, else 0 (a multiply by the mask as 0/1: several times faster than Where in onnxruntime). */
+function passWhere(g: GraphBuilder, mask: string, dy: string): string {
+  return g.node('Mul', [dy, g.node('Cast', [mask], { to: FLOAT })]);
+}
+
+/** min(max(x, 0), max); the gradient passes where 0 < x <= max, as TF.js's relu6 and clipByValue. */
+function clippedRelu(ctx: Ctx, x: string, max: number): Act {
+  const { g } = ctx;
+  const y = g.node('Clip', [x, g.scalar(0), g.scalar(max)]);
+  return {
+    y,
+    back: (dy) => {
+      const inside = g.node('And', [g.node('Greater', [x, g.scalar(0)]), g.node('LessOrEqual', [x, g.scalar(max)])]);
+      return passWhere(g, inside, dy);
+    },
+  };
+}
+
+/** A layer's element-wise activation: null for linear; softmax is the last dense layer's own. */
+function activation(ctx: Ctx, layer: tf.layers.Layer, name: unknown, x: string): Act | null {
+  if (name === 'linear' || name === undefined || name === null) return null;
+  if (name === 'relu') return relu(ctx, x);
+  if (name === 'relu6') return clippedRelu(ctx, x, 6);
+  throw new Error(`${layer.name}: activation ${String(name)} is not supported by the onnxruntime trainer.`);
 }
 
 function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
@@ -109,46 +161,129 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
   const pads = padsFor(c.padding, [h, w], kernel, strides);
   const kVar = weight(layer, 'kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
-  const wOihw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWIO_TO_OIHW });
+  const hwio = ctx.weightIn.get(kVar)!;
+  // A 1x1 kernel [1, 1, cin, cout] is a matrix: transposed as one (onnxruntime's 2-D transpose is
+  // far faster than the 4-D permutation), and as [cin, cout, 1, 1] it already is the input
+  // gradient's kernel (transposed and flipped).
+  const pointwise = kernel[0] === 1 && kernel[1] === 1;
+  const wOihw = pointwise
+    ? g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [hwio, g.ints([cin, cout])])], { perm: [1, 0] }), g.ints([cout, cin, 1, 1])])
+    : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW });
   const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
   const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
-  const act = c.activation === 'relu' ? relu(ctx, z) : null;
-  if (c.activation !== 'relu' && c.activation !== 'linear') throw new Error(`${layer.name}: activation ${String(c.activation)} is not supported.`);
+  const act = activation(ctx, layer, c.activation, z);
   return {
     y: act ? act.y : z,
     back: (dyIn) => {
       const dz = act ? act.back(dyIn) : dyIn;
-      // dW: for each kernel offset, the strided slice of x that met each output position,
-      // times dz, as one GEMM [cin, B*P] x [B*P, cout]; the small results stack into the kernel.
-      const xp = pads.some((p) => p > 0) ? g.node('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]) : x;
-      const xt = g.node('Transpose', [xp], { perm: [1, 0, 2, 3] }); // [cin, B, H, W]
-      const dzT = g.node('Reshape', [g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }), g.ints([cout, -1])]); // [cout, B*P]
-      const taps: string[] = [];
-      for (let u = 0; u < kernel[0]; u++) {
-        for (let v = 0; v < kernel[1]; v++) {
-          const slice = g.node('Slice', [
-            xt,
-            g.ints([u, v]),
-            g.ints([u + (oh - 1) * strides[0] + 1, v + (ow - 1) * strides[1] + 1]),
-            g.ints([2, 3]),
-            g.ints([strides[0], strides[1]]),
-          ]);
-          const tap = g.node('Gemm', [g.node('Reshape', [slice, g.ints([cin, -1])]), dzT], { transB: 1 }); // [cin, cout]
-          taps.push(g.node('Unsqueeze', [tap, g.ints([0])]));
-        }
-      }
-      const dw = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: 0 }); // [kh*kw, cin, cout]
-      ctx.weightGrads.set(kVar, g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]));
-      if (bVar) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
+      if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
+      if (learns(kVar)) ctx.weightGrads.set(kVar, conv2dKernelGrad(ctx, x, dz, { kernel, strides, pads, cin, cout, oh, ow }));
       if (!needsDx) return null;
       if (strides[0] === 1 && strides[1] === 1) {
         // Stride 1: a plain convolution with the flipped, transposed kernel (faster than ConvTranspose).
-        const flipped = g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+        const flipped = pointwise
+          ? g.node('Reshape', [hwio, g.ints([cin, cout, 1, 1])])
+          : g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
         return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back });
       }
       const outputPadding = [h - ((oh - 1) * strides[0] + kernel[0] - pads[0] - pads[2]), w - ((ow - 1) * strides[1] + kernel[1] - pads[1] - pads[3])];
       return g.node('ConvTranspose', [dz, wOihw], { kernel_shape: kernel, strides, pads, output_padding: outputPadding });
+    },
+  };
+}
+
+interface Window {
+  kernel: [number, number];
+  strides: [number, number];
+  pads: number[];
+  cin: number;
+  cout: number;
+  oh: number;
+  ow: number;
+}
+
+/** For each kernel offset, the strided slice of x that met each output position: [cin, B, oh, ow]. */
+function taps(ctx: Ctx, x: string, { kernel, strides, pads, oh, ow }: Window): string[] {
+  const { g } = ctx;
+  const xp = pads.some((p) => p > 0) ? g.node('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]) : x;
+  const xt = g.node('Transpose', [xp], { perm: [1, 0, 2, 3] }); // [cin, B, H, W]
+  if (kernel[0] === 1 && kernel[1] === 1 && strides[0] === 1 && strides[1] === 1) return [xt]; // 1x1: the slice is all of x
+  const out: string[] = [];
+  for (let u = 0; u < kernel[0]; u++) {
+    for (let v = 0; v < kernel[1]; v++) {
+      out.push(g.node('Slice', [xt, g.ints([u, v]), g.ints([u + (oh - 1) * strides[0] + 1, v + (ow - 1) * strides[1] + 1]), g.ints([2, 3]), g.ints([strides[0], strides[1]])]));
+    }
+  }
+  return out;
+}
+
+/** A convolution's kernel gradient [kh, kw, cin, cout]: per offset one GEMM [cin, B*P] x [B*P, cout], stacked. */
+function conv2dKernelGrad(ctx: Ctx, x: string, dz: string, win: Window): string {
+  const { g } = ctx;
+  const { kernel, cin, cout } = win;
+  const dzT = g.node('Reshape', [g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }), g.ints([cout, -1])]); // [cout, B*P]
+  const parts = taps(ctx, x, win).map((slice) => g.node('Unsqueeze', [g.node('Gemm', [g.node('Reshape', [slice, g.ints([cin, -1])]), dzT], { transB: 1 }), g.ints([0])]));
+  const dw = parts.length === 1 ? parts[0] : g.node('Concat', parts, { axis: 0 }); // [kh*kw, cin, cout]
+  return g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]);
+}
+
+/**
+ * A depthwise kernel's gradient [kh, kw, C, 1] as one grouped convolution (several times faster
+ * than per-offset products): x with batch and channels swapped, [1, C*B, H, W], correlated with dz
+ * as the kernel, [C, B, oh, ow], one group per channel, dilated by the stride; the output
+ * [1, C, kh, kw] holds for each offset and channel the sum over batch and space of x times dz.
+ */
+function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pads, cin, oh, ow }: Window, [h, w]: [number, number]): string {
+  const { g } = ctx;
+  // The padded input spans exactly what the output positions read, except where the stride leaves
+  // rows or columns at the end that none reads (no padding then): those are cut off.
+  const span = [(oh - 1) * strides[0] + kernel[0], (ow - 1) * strides[1] + kernel[1]];
+  const cut = h + pads[0] + pads[2] > span[0] || w + pads[1] + pads[3] > span[1];
+  const xs = cut ? g.node('Slice', [x, g.ints([0, 0]), g.ints([span[0] - pads[0], span[1] - pads[1]]), g.ints([2, 3])]) : x;
+  const [sh, sw] = cut ? [span[0] - pads[0], span[1] - pads[1]] : [h, w];
+  const xt = g.node('Reshape', [g.node('Transpose', [xs], { perm: [1, 0, 2, 3] }), g.ints([1, -1, sh, sw])]); // [1, C*B, H, W]
+  const dzT = g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }); // [C, B, oh, ow]
+  const dw = g.node('Conv', [xt, dzT], { kernel_shape: [oh, ow], dilations: strides, group: cin, pads: cut ? undefined : pads }); // [1, C, kh, kw]
+  return g.node('Reshape', [g.node('Transpose', [dw], { perm: [2, 3, 1, 0] }), g.ints([kernel[0], kernel[1], cin, 1])]);
+}
+
+/**
+ * DepthwiseConv2D (depth multiplier 1): a grouped convolution, one group per channel. Its input
+ * gradient is the same grouped convolution run backwards (stride 1: with the flipped kernel;
+ * stride 2: ConvTranspose); its kernel gradient, x correlated with dz per channel.
+ */
+function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
+  const { g } = ctx;
+  const c = layer.getConfig();
+  const kernel = pair(c.kernelSize);
+  const strides = pair(c.strides ?? 1);
+  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
+  if ((c.depthMultiplier ?? 1) !== 1) throw new Error(`${layer.name}: a depth multiplier other than 1 is not supported by the onnxruntime trainer.`);
+  const [, h, w, channels] = shapeOf(layer, 'in');
+  const [, oh, ow] = shapeOf(layer, 'out');
+  const pads = padsFor(c.padding, [h, w], kernel, strides);
+  const kVar = weight(layer, 'depthwise_kernel')!;
+  const bVar = c.useBias ? weight(layer, 'bias') : undefined;
+  // [kh, kw, C, 1] -> [C, 1, kh, kw]: each output channel reads its own input channel.
+  const wCmhw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWCM_TO_CMHW });
+  const inputs = [x, wCmhw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
+  const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads, group: channels });
+  const act = activation(ctx, layer, c.activation, z);
+  return {
+    y: act ? act.y : z,
+    back: (dyIn) => {
+      const dz = act ? act.back(dyIn) : dyIn;
+      if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
+      if (learns(kVar)) ctx.weightGrads.set(kVar, depthwiseKernelGrad(ctx, x, dz, { kernel, strides, pads, cin: channels, cout: channels, oh, ow }, [h, w]));
+      if (!needsDx) return null;
+      if (strides[0] === 1 && strides[1] === 1) {
+        const flipped = g.node('Slice', [wCmhw, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+        const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
+        return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back, group: channels });
+      }
+      const outputPadding = [h - ((oh - 1) * strides[0] + kernel[0] - pads[0] - pads[2]), w - ((ow - 1) * strides[1] + kernel[1] - pads[1] - pads[3])];
+      return g.node('ConvTranspose', [dz, wCmhw], { kernel_shape: kernel, strides, pads, output_padding: outputPadding, group: channels });
     },
   };
 }
@@ -169,11 +304,28 @@ function batchNorm(ctx: Ctx, layer: tf.layers.Layer, x: string): { y: string; ba
     const scaled = gamma ? g.node('Mul', [xhat, gamma]) : xhat;
     return beta ? g.node('Add', [scaled, beta]) : scaled;
   };
-  if (!ctx.training) {
-    const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [bc(ctx.weightIn.get(varVar)!), eps])])]);
-    return { y: affine(g.node('Mul', [g.node('Sub', [x, bc(ctx.weightIn.get(meanVar)!)]), inv])), back: () => '' };
-  }
   const axes = { axes: [0, 2, 3], keepdims: 1 };
+  const paramGrads = (dy: string, xhat: () => string) => {
+    if (learns(gammaVar)) ctx.weightGrads.set(gammaVar, sumOver(g, g.node('Mul', [dy, xhat()]), [0, 2, 3]));
+    if (learns(betaVar)) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
+  };
+  if (!ctx.training || ctx.frozenBatchNorm || !layer.trainable) {
+    // The moving statistics normalise: per-channel constants of the step, so the layer is
+    // y = x * a + b with a = gamma / sigma, b = beta - mean * a, and x's gradient is dy * a.
+    const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [bc(ctx.weightIn.get(varVar)!), eps])])]);
+    const mean = bc(ctx.weightIn.get(meanVar)!);
+    const a = gamma ? g.node('Mul', [inv, gamma]) : inv;
+    const shift = g.node('Neg', [g.node('Mul', [mean, a])]);
+    const y = g.node('Add', [g.node('Mul', [x, a]), beta ? g.node('Add', [shift, beta]) : shift]);
+    return {
+      y,
+      back: (dy) => {
+        if (learns(gammaVar)) ctx.weightGrads.set(gammaVar, g.node('Mul', [sumOver(g, g.node('Mul', [dy, g.node('Sub', [x, mean])]), [0, 2, 3]), g.node('Reshape', [inv, g.ints([-1])])]));
+        if (learns(betaVar)) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
+        return g.node('Mul', [dy, a]);
+      },
+    };
+  }
   const mean = g.node('ReduceMean', [x], axes);
   const xc = g.node('Sub', [x, mean]);
   const variance = g.node('ReduceMean', [g.node('Mul', [xc, xc])], axes);
@@ -187,8 +339,7 @@ function batchNorm(ctx: Ctx, layer: tf.layers.Layer, x: string): { y: string; ba
   return {
     y: affine(xhat),
     back: (dy) => {
-      if (gammaVar) ctx.weightGrads.set(gammaVar, sumOver(g, g.node('Mul', [dy, xhat]), [0, 2, 3]));
-      if (betaVar) ctx.weightGrads.set(betaVar, sumOver(g, dy, [0, 2, 3]));
+      paramGrads(dy, () => xhat);
       const dxhat = gamma ? g.node('Mul', [dy, gamma]) : dy;
       const m1 = g.node('ReduceMean', [dxhat], axes);
       const m2 = g.node('ReduceMean', [g.node('Mul', [dxhat, xhat])], axes);
@@ -203,16 +354,16 @@ function dense(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): {
   const kVar = weight(layer, 'kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
   const z = g.node('Gemm', [x, ctx.weightIn.get(kVar)!, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])]);
-  const act = c.activation === 'relu' ? relu(ctx, z) : null;
-  const y = act ? act.y : c.activation === 'softmax' ? g.node('Softmax', [z], { axis: -1 }) : z;
-  if (!['relu', 'softmax', 'linear'].includes(c.activation as string)) throw new Error(`${layer.name}: activation ${String(c.activation)} is not supported.`);
+  const softmax = c.activation === 'softmax';
+  const act = softmax ? null : activation(ctx, layer, c.activation, z);
+  const y = act ? act.y : softmax ? g.node('Softmax', [z], { axis: -1 }) : z;
   return {
     y,
     logits: z,
     back: (dyIn) => {
       const dz = act ? act.back(dyIn) : dyIn;
-      ctx.weightGrads.set(kVar, g.node('Gemm', [x, dz], { transA: 1 }));
-      if (bVar) ctx.weightGrads.set(bVar, sumOver(g, dz, [0]));
+      if (learns(kVar)) ctx.weightGrads.set(kVar, g.node('Gemm', [x, dz], { transA: 1 }));
+      if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0]));
       return needsDx ? g.node('Gemm', [dz, ctx.weightIn.get(kVar)!], { transB: 1 }) : null;
     },
   };
@@ -253,22 +404,34 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
         back = (dy) => [r.back(dy)];
         break;
       }
+      case 'DepthwiseConv2D': {
+        const r = depthwiseConv2d(ctx, layer, inputs[0], needsDx);
+        y = r.y;
+        back = (dy) => [r.back(dy)];
+        break;
+      }
       case 'BatchNormalization': {
         const r = batchNorm(ctx, layer, inputs[0]);
         y = r.y;
         back = (dy) => [r.back(dy)];
         break;
       }
-      case 'Activation': {
-        const act = layer.getConfig().activation;
-        if (act === 'relu') {
-          const r = relu(ctx, inputs[0]);
-          y = r.y;
-          back = (dy) => [r.back(dy)];
-        } else if (act === 'linear') {
-          y = inputs[0];
-          back = (dy) => [dy];
-        } else throw new Error(`${layer.name}: activation ${String(act)} is not supported.`);
+      case 'Activation':
+      case 'ReLU': {
+        const c = layer.getConfig();
+        const r = cls === 'ReLU' ? (c.maxValue == null ? relu(ctx, inputs[0]) : clippedRelu(ctx, inputs[0], c.maxValue as number)) : activation(ctx, layer, c.activation, inputs[0]);
+        y = r ? r.y : inputs[0];
+        back = (dy) => [r ? r.back(dy) : dy];
+        break;
+      }
+      case 'Rescaling': {
+        // Preprocessing in front of a backbone: x * scale + offset (per channel where given as lists).
+        const c = layer.getConfig();
+        const channels = shapeOf(layer, 'in').at(-1)!;
+        const perChannel = (v: unknown) => (Array.isArray(v) ? g.floats(v as number[], [1, channels, 1, 1]) : g.scalar(v as number));
+        const scale = perChannel(c.scale);
+        y = g.node('Add', [g.node('Mul', [inputs[0], scale]), perChannel(c.offset)]);
+        back = (dy) => [g.node('Mul', [dy, scale])];
         break;
       }
       case 'MaxPooling2D': {
@@ -355,12 +518,12 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
   return last;
 }
 
-function newContext(training: boolean, name: string, model: tf.LayersModel): Ctx {
+function newContext(training: boolean, name: string, model: tf.LayersModel, options: TrainingOptions = {}): Ctx {
   // Counter names and shared constants: a training step has thousands of values no one reads.
   const g = new GraphBuilder({ name, names: 'counter', dedupeConstants: true });
   const weightIn = new Map<tf.LayerVariable, string>();
   model.weights.forEach((w, i) => weightIn.set(w, g.input(`w${i}`, w.shape as number[])));
-  return { g, training, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
+  return { g, training, frozenBatchNorm: options.frozenBatchNorm ?? false, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
 }
 
 /** The inference graph: inputs x (NHWC in [0,1]) and w0..wN; output probs [B, classes]. */
@@ -374,10 +537,11 @@ export function inferenceGraph(model: tf.LayersModel): Uint8Array {
 /**
  * The training step. Inputs: x, y (one-hot), invB (1/batch), lr, Adam's c1 = 1/(1-beta1^t) and
  * c2 = 1/(1-beta2^t), w0..wN, optimizer slots s<k>_<i>, dropout masks. Outputs: loss (summed over
- * the batch), correct (count), every weight's new value (wN_new), and the new slots.
+ * the batch), correct (count), every weight's new value (wN_new), and the new slots. Weights that
+ * are not trainable come out unchanged (batch norm's moving statistics: updated unless frozen).
  */
-export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): TrainingGraph {
-  const ctx = newContext(true, 'loupe_train', model);
+export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec, options: TrainingOptions = {}): TrainingGraph {
+  const ctx = newContext(true, 'loupe_train', model, options);
   const { g } = ctx;
   const classes = model.outputs[0].shape[1] as number;
   const y = g.input('y', ['B', classes]);
@@ -401,6 +565,8 @@ export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): 
   g.output('correct', correct, []);
   const slots = optimizer.kind === 'adam' ? 2 : optimizer.kind === 'momentum' ? 1 : 0;
   const trainable: number[] = [];
+  const layerOf = new Map<tf.LayerVariable, string>();
+  for (const layer of model.layers) for (const wVar of layer.weights) layerOf.set(wVar, layer.name);
   model.weights.forEach((wVar, i) => {
     const shape = wVar.shape as Dim[];
     const w = ctx.weightIn.get(wVar)!;
@@ -413,20 +579,22 @@ export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec): 
     if (!grad) throw new Error(`No gradient reaches weight ${wVar.name}.`);
     if (optimizer.weightDecay > 0 && wVar.shape.length >= 2) grad = g.node('Add', [grad, g.node('Mul', [w, g.scalar(optimizer.weightDecay)])]);
     const slot = (k: number) => g.input(`s${k}_${i}`, shape);
+    const scale = options.lrScale?.[layerOf.get(wVar) ?? ''] ?? 1;
+    const lrW = scale === 1 ? lr : g.node('Mul', [lr, g.scalar(scale)]);
     let next: string;
     if (optimizer.kind === 'adam') {
       const m = g.node('Add', [g.node('Mul', [slot(0), g.scalar(ADAM.beta1)]), g.node('Mul', [grad, g.scalar(1 - ADAM.beta1)])]);
       const v = g.node('Add', [g.node('Mul', [slot(1), g.scalar(ADAM.beta2)]), g.node('Mul', [g.node('Mul', [grad, grad]), g.scalar(1 - ADAM.beta2)])]);
       const denom = g.node('Add', [g.node('Sqrt', [g.node('Mul', [v, c2])]), g.scalar(ADAM.epsilon)]);
-      next = g.node('Sub', [w, g.node('Div', [g.node('Mul', [g.node('Mul', [m, c1]), lr]), denom])]);
+      next = g.node('Sub', [w, g.node('Div', [g.node('Mul', [g.node('Mul', [m, c1]), lrW]), denom])]);
       g.output(`s0_${i}_new`, m, shape);
       g.output(`s1_${i}_new`, v, shape);
     } else if (optimizer.kind === 'momentum') {
       const v = g.node('Add', [g.node('Mul', [slot(0), g.scalar(optimizer.momentum ?? 0.9)]), grad]);
-      next = g.node('Sub', [w, g.node('Mul', [v, lr])]);
+      next = g.node('Sub', [w, g.node('Mul', [v, lrW])]);
       g.output(`s0_${i}_new`, v, shape);
     } else {
-      next = g.node('Sub', [w, g.node('Mul', [grad, lr])]);
+      next = g.node('Sub', [w, g.node('Mul', [grad, lrW])]);
     }
     g.output(`w${i}_new`, next, shape);
   });

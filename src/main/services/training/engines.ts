@@ -245,7 +245,7 @@ export class OrtEngine implements Engine {
   static async create(model: tf.LayersModel, init: ReplicaInit, threads: number, random: () => number): Promise<OrtEngine> {
     const { config } = init;
     const kind = config.optimizer === 'adam' ? 'adam' : config.momentum > 0 ? 'momentum' : 'sgd';
-    const trainer = await OrtTrainer.create(model, { kind, weightDecay: config.weightDecay, momentum: config.momentum }, threads);
+    const trainer = await OrtTrainer.create(model, { kind, weightDecay: config.weightDecay, momentum: config.momentum }, threads, init.training);
     return new OrtEngine(model, trainer, new Int32Array(init.control), random);
   }
 

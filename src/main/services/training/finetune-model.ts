@@ -4,6 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import '../tfjs/quiet-tf';
+import type { TrainingOptions } from '../onnx/training-graph';
 import type { ReplicaModel } from './protocol';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
@@ -40,4 +41,12 @@ export function learningRateScales(model: tf.LayersModel, spec: ReplicaModel): M
   const scales = new Map<string, number>();
   for (const layer of model.layers) for (const w of layer.trainableWeights) scales.set((w.read() as tf.Variable).name, head.has(layer.name) ? 1 : spec.backboneLrScale);
   return scales;
+}
+
+/** The onnxruntime training compiler's view of the same: per-layer learning-rate scales and frozen batch norm. */
+export function compilerOptions(model: tf.LayersModel, spec: ReplicaModel): TrainingOptions {
+  const head = new Set(spec.headLayers);
+  const lrScale: Record<string, number> = {};
+  for (const layer of model.layers) if (!head.has(layer.name) && layer.trainableWeights.length > 0) lrScale[layer.name] = spec.backboneLrScale;
+  return { frozenBatchNorm: spec.frozenBatchNorm, lrScale };
 }

@@ -76,23 +76,23 @@ export function withFineTune(config: TrainConfig, overrides: TrainOverrides): Tr
 }
 
 /**
- * After the head's warm-up: whether the backbone trains too. The plan decides (from the head's
- * validation accuracy); a mode forced in Advanced settings stands.
+ * After the head's warm-up: whether the backbone trains too. The plan decides from the head's
+ * validation accuracy (plan.ts decideAfterHead); a mode forced in Advanced settings stands.
  */
 export function afterHead(fineTune: FineTuneConfig, headValAccuracy: number | null, forced: boolean): { fineTune: FineTuneConfig; why: string } {
   if (!forced) return decideAfterHead(fineTune, headValAccuracy);
   const part = fineTune.mode === 'all' ? 'the whole backbone trains' : `the last ${fineTune.blocks === 1 ? 'block trains' : `${fineTune.blocks} blocks train`}`;
   const head = headValAccuracy === null ? 'The head has warmed up' : `The head reached ${(headValAccuracy * 100).toFixed(1)}% on validation`;
-  return { fineTune, why: `${head}; ${part} with it${forced ? ' (Advanced settings)' : ''}` };
+  return { fineTune, why: `${head}; ${part} with it (Advanced settings)` };
 }
 
 /**
- * The backend the fine-tuning replicas train on: TF.js's own kernels (WebAssembly on CPUs, one
- * replica per core; the run's GPU backend where it has one), where the onnxruntime training
- * compiler has no depthwise convolution, ReLU6 or frozen batch norm yet.
+ * The backend the fine-tuning replicas train on: the run's (the onnxruntime training compiler
+ * handles depthwise convolutions, ReLU6, frozen batch norm and per-layer learning rates), except
+ * plain JavaScript, where WebAssembly's kernels are far faster.
  */
-export function fineTuneBackend(planned: BackendName, _fineTune: FineTuneConfig): BackendName {
-  return planned === 'tensorflow' || planned === 'webgpu' ? planned : 'wasm';
+export function fineTuneBackend(planned: BackendName): BackendName {
+  return planned === 'cpu' ? 'wasm' : planned;
 }
 
 /**

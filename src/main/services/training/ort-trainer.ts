@@ -3,7 +3,7 @@
 
 import * as ort from 'onnxruntime-node';
 import type * as tf from '@tensorflow/tfjs';
-import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph } from '../onnx/training-graph';
+import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph, type TrainingOptions } from '../onnx/training-graph';
 
 export interface StepResult {
   loss: number;
@@ -29,8 +29,9 @@ export class OrtTrainer {
     this.#slots = new Map(graph.trainable.map((i) => [i, Array.from({ length: graph.slots }, () => new Float32Array(weights[i].length))]));
   }
 
-  static async create(model: tf.LayersModel, optimizer: OptimizerSpec, threads: number): Promise<OrtTrainer> {
-    const graph = trainingGraph(model, optimizer);
+  /** `training`: frozen batch-norm statistics and per-layer learning-rate scales (fine-tuning). */
+  static async create(model: tf.LayersModel, optimizer: OptimizerSpec, threads: number, training: TrainingOptions = {}): Promise<OrtTrainer> {
+    const graph = trainingGraph(model, optimizer, training);
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,

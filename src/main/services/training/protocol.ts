@@ -3,6 +3,7 @@
 // writes its gradients (and, once per epoch, its batch-norm statistics and evaluation sums).
 
 import type { BackendName, EpochMetrics, TrainConfig } from '../../../shared/types';
+import type { TrainingOptions } from '../onnx/training-graph';
 
 export interface SplitRows {
   /** Pack row of each image. */
@@ -42,6 +43,8 @@ export interface ReplicaInit {
   input?: ReplicaInput;
   /** Fine-tuning: the model to train (else a fresh model of config.arch). */
   model?: ReplicaModel;
+  /** The onnxruntime engine's treatment of layers (fine-tuning: frozen batch norm, per-layer learning-rate scale); none when absent. */
+  training?: TrainingOptions;
   train: SplitRows;
   val: SplitRows;
   test: SplitRows;

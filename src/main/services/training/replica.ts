@@ -15,7 +15,7 @@ import { augmentBatch, toInput } from '../pixels/augment';
 import { activateBackend, cpuName } from '../tfjs/backends';
 import { saveModel } from '../tfjs/checkpoint';
 import { OrtEngine, TfjsEngine, type Engine } from './engines';
-import { learningRateScales, loadTrainableModel } from './finetune-model';
+import { compilerOptions, learningRateScales, loadTrainableModel } from './finetune-model';
 import { readRows } from '../pixels/pixel-pack';
 import type { FromReplica, ReplicaInit, SplitRows } from './protocol';
 import { permutation, seededRandom, subSeed } from '../rng';
@@ -66,10 +66,9 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   const model = init.model
     ? await loadTrainableModel(init.model, random.dropout)
     : ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features }, random);
-  const engine: Engine =
-    native && !init.model
-      ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
-      : new TfjsEngine(model, init, init.model ? learningRateScales(model, init.model) : undefined);
+  const engine: Engine = native
+    ? await OrtEngine.create(model, init.model ? { ...init, training: compilerOptions(model, init.model) } : init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
+    : new TfjsEngine(model, init, init.model ? learningRateScales(model, init.model) : undefined);
 
   const shape = { height: config.height, width: config.width, channels: config.channels };
   const imageFloats = features ?? config.height * config.width * config.channels;

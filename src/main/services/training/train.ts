@@ -395,7 +395,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     const decision = afterHead(fineTune, val.imageIds.length > 0 ? (outcome.done?.bestValAccuracy ?? null) : null, overrides.fineTune !== undefined);
     epochOffset = headConfig.epochs;
     onProgress(imagesDone(epochOffset, 0), totalImages, decision.why, progressOf(epochOffset, 0, batchesPerEpoch, null, null, null));
-    const backend = fineTuneBackend(plan.backend.name, decision.fineTune);
+    const backend = fineTuneBackend(plan.backend.name);
     const tuned: TrainConfig = {
       ...config,
       epochs: config.epochs - epochOffset,
