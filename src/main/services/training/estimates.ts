@@ -176,14 +176,17 @@ export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataSta
 }
 
 /**
- * The backend a fine-tuning run's replicas train on (as training/finetune.ts picks it): TF.js's
- * own kernels, WebAssembly on CPUs (one replica per core, up to 4), the GPU backend where the run
- * has one.
+ * The backend a fine-tuning run's replicas train on, and how many (as training/finetune.ts and
+ * train.ts pick them): the run's own (onnxruntime: one replica on every core), except plain
+ * JavaScript, which trains on WebAssembly with one replica per core (up to 4).
  */
-export function fineTuneReplicas(backend: BackendInfo['name'], cores: number): { name: BackendInfo['name']; replicas: number } {
-  const name = backend === 'tensorflow' || backend === 'webgpu' ? backend : 'wasm';
-  return { name, replicas: name === 'wasm' ? Math.max(1, Math.min(cores, 4)) : 1 };
+export function fineTuneReplicas(backend: BackendInfo['name'], cores: number): { name: BackendInfo['name']; replicas: number; perCore: boolean } {
+  const name = backend === 'cpu' ? 'wasm' : backend;
+  return { name, replicas: name === 'wasm' ? Math.max(1, Math.min(cores, 4)) : 1, perCore: name === 'onnxruntime' };
 }
+
+/** The share of the head's sustained FLOP rate a backbone's convolutions reach, unmeasured (memory traffic, depthwise kernels). */
+const FINE_TUNE_EFFICIENCY = 0.5;
 
 /**
  * Training images per second of a backbone's trained part until this machine has measured it:
@@ -191,8 +194,8 @@ export function fineTuneReplicas(backend: BackendInfo['name'], cores: number): {
  * fine-tuning backend's sustained rate on its replicas.
  */
 export function flopTrainRate(trainedMacs: number, backend: BackendInfo, cores: number): number {
-  const { name, replicas } = fineTuneReplicas(backend.name, cores);
-  const flopsPerSecond = BACKEND_GFLOPS[name] * 1e9 * replicas * (replicas > 1 ? REPLICA_EFFICIENCY : 1);
+  const { name, replicas, perCore } = fineTuneReplicas(backend.name, cores);
+  const flopsPerSecond = BACKEND_GFLOPS[name] * 1e9 * (perCore ? Math.max(1, cores) : replicas * (replicas > 1 ? REPLICA_EFFICIENCY : 1)) * FINE_TUNE_EFFICIENCY;
   return flopsPerSecond / (2 * 3 * Math.max(1, trainedMacs));
 }
 

@@ -12,7 +12,7 @@ import { OrtEngine, TfjsEngine, type Engine } from './engines';
 import { backboneFeatureFiles } from '../backbones';
 import { saveModel } from '../tfjs/checkpoint';
 import { trainableModel } from './finetune';
-import { learningRateScales, loadTrainableModel } from './finetune-model';
+import { compilerOptions, learningRateScales, loadTrainableModel } from './finetune-model';
 import { CONTROL_INTS, SLOT_EXTRA, type ReplicaInit } from './protocol';
 import { backboneOf } from './transfer';
 import { seededRandom } from '../rng';
@@ -71,13 +71,14 @@ export async function measureThroughput(backend: BackendName, config: TrainConfi
   }
 }
 
-/** Images per training step when timing a fine-tuning part: per-image cost hardly depends on the batch, and a whole backbone's step of 64 takes seconds here. */
-const PART_BATCH = 8;
+/** Images per training step when timing the whole backbone: a step of the run's batch would take many seconds here. */
+const WHOLE_BATCH = 8;
 
 /**
  * Training images per second of one replica training a fine-tuning run's part: the backbone after
  * its cut (on the cut layer's output) or all of it (on pixels), with a fresh head, built as the
- * run builds it (finetune.ts trainableModel), frozen batch norm and learning-rate scales included.
+ * run builds it (finetune.ts trainableModel), frozen batch norm and learning-rate scales included,
+ * on the engine its replicas use (onnxruntime on every core, or TF.js).
  */
 export async function measurePartThroughput(backend: BackendName, config: TrainConfig, classes: number): Promise<number> {
   await activateBackend(backend);
@@ -98,9 +99,14 @@ export async function measurePartThroughput(backend: BackendName, config: TrainC
     }
     const spec = trainableModel(transfer, path.join(dir, 'head'), cutShape);
     const model = await loadTrainableModel(spec, random);
-    const engine = new TfjsEngine(model, calibrationInit(backend, config, classes), learningRateScales(model, spec));
+    const init = calibrationInit(backend, config, classes);
+    // The engine the run's replicas use (replica.ts): the onnxruntime compiler, else TF.js.
+    const engine: Engine =
+      backend === 'onnxruntime'
+        ? await OrtEngine.create(model, { ...init, training: compilerOptions(model, spec) }, os.availableParallelism(), seededRandom(2))
+        : new TfjsEngine(model, init, learningRateScales(model, spec));
     try {
-      return await timeSteps(engine, model, Math.min(config.batchSize, PART_BATCH), classes, config.learningRate, random);
+      return await timeSteps(engine, model, ft.mode === 'all' ? Math.min(config.batchSize, WHOLE_BATCH) : config.batchSize, classes, config.learningRate, random);
     } finally {
       await engine.dispose();
       model.dispose();
