@@ -146,10 +146,17 @@ describe('how much of the backbone one click trains', () => {
     expect(slowest.fineTuneWhy).toMatch(/; the last block would take about \d+ min here, over the 20 min budget; the head alone takes about \d+ (s|min)\.$/);
   });
 
-  it('times an unmeasured part from its multiply-adds, and says so', () => {
+  it('times an unmeasured part from its multiply-adds, and says so; a measured rate sets the time shown before Train', () => {
     const p = plan(photos(200), cost(300));
     expect(p.config.backbone?.fineTune?.mode).toBe('blocks');
     expect(p.explanation.join('\n')).toMatch(/about \d+ (s|min) here \(from its multiply-adds; measured once a step of it has run here\)/);
+    const quick = plan(photos(200), cost(300, () => 1000));
+    const slower = plan(photos(200), cost(300, () => 100));
+    expect(slower.config).toMatchObject({ epochs: quick.config.epochs, backbone: { fineTune: quick.config.backbone!.fineTune } });
+    // 15 epochs of 2,000 images and 200 validation images (a third of a step each) at 100 against 1,000 images/s.
+    const tuned = 15 * (2000 + 200 / 3);
+    expect(slower.estimate!.trainSeconds - quick.estimate!.trainSeconds).toBeCloseTo(tuned / 100 - tuned / 1000 + (1200 * 2) / 3 * (1 / 100 - 1 / 1000), 3);
+    expect(slower.estimatedSeconds).toBe(Math.round(slower.estimate!.prepareSeconds + slower.estimate!.trainSeconds));
   });
 
   it('keeps greyscale digits off the backbone entirely, and fine-tunes larger greyscale photos without flips', () => {
