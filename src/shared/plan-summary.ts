@@ -32,7 +32,7 @@ export function planSummary(plan: TrainPlan): PlanSummary {
   if (b) {
     headline =
       b.fineTune && b.fineTune.mode !== 'head'
-        ? `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo, and adapt ${fineTunePart(b.fineTune).replace('the whole backbone', 'the whole model')} of that model to your photos — ${time}.`
+        ? `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo, and adapt ${b.fineTune.mode === 'all' ? 'all' : fineTunePart(b.fineTune)} of that model to your photos — ${time}.`
         : `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
     choices.push(
       side > 0 && side < b.resolution

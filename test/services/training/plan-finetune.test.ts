@@ -109,6 +109,8 @@ describe('how much of the backbone one click trains', () => {
     expect(ample.config.batchSize).toBe(32);
     expect(ample.fineTuneWhy).toMatch(/^Whole backbone: 50,000 training images are enough to adapt all of MobileNet v1's layers, and it fits the 60 min budget for 50,000 images; it trains unless the head alone reaches 97%/);
     expect(ample.explanation.join('\n')).toMatch(/^Features: 55,000 images and 55,000 mirror images go through MobileNet v1 once/m);
+    expect(planSummary(ample).headline).toMatch(/, and adapt all of that model to your photos — about \d+ min on this machine\.$/);
+    expect(planSummary(ample).choices).toContain('The whole pretrained model is adapted to your photos too, after the classifier\'s first 5 passes on its own.');
 
     // The same at 224 px on a slower machine: the whole backbone does not fit the budget, and
     // each image's input to the last blocks is too large to cache 50,000 times.
