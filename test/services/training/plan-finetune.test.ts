@@ -95,8 +95,9 @@ describe('how much of the backbone one click trains', () => {
     expect(c.asked).toContainEqual({ mode: 'blocks', blocks: 2, resolution: 128, batchSize: 64 });
     expect(p.estimatedSeconds).toBe(Math.round(p.estimate!.prepareSeconds + p.estimate!.trainSeconds));
     // In plain words too.
+    expect(planSummary(p).headline).toMatch(/^Loupe will train a small classifier on what a pretrained image model \(MobileNet v1\) sees in each photo, and adapt the last 2 blocks of that model to your photos — about \d+ (s|min) on this machine\.$/);
     expect(planSummary(p).choices).toContain(
-      'The last 2 blocks of the pretrained model are adapted to your photos too, unless the classifier alone already reaches 97% on validation images after its first 5 passes.',
+      'The last 2 blocks of the pretrained model are adapted to your photos too, after the classifier\'s first 5 passes on its own.',
     );
   });
 
@@ -108,6 +109,8 @@ describe('how much of the backbone one click trains', () => {
     expect(ample.config.batchSize).toBe(32);
     expect(ample.fineTuneWhy).toMatch(/^Whole backbone: 50,000 training images are enough to adapt all of MobileNet v1's layers, and it fits the 60 min budget for 50,000 images; it trains unless the head alone reaches 97%/);
     expect(ample.explanation.join('\n')).toMatch(/^Features: 55,000 images and 55,000 mirror images go through MobileNet v1 once/m);
+    expect(planSummary(ample).headline).toMatch(/, and adapt all of that model to your photos — about \d+ min on this machine\.$/);
+    expect(planSummary(ample).choices).toContain('The whole pretrained model is adapted to your photos too, after the classifier\'s first 5 passes on its own.');
 
     // The same at 224 px on a slower machine: the whole backbone does not fit the budget, and
     // each image's input to the last blocks is too large to cache 50,000 times.
@@ -145,10 +148,17 @@ describe('how much of the backbone one click trains', () => {
     expect(slowest.fineTuneWhy).toMatch(/; the last block would take about \d+ min here, over the 20 min budget; the head alone takes about \d+ (s|min)\.$/);
   });
 
-  it('times an unmeasured part from its multiply-adds, and says so', () => {
+  it('times an unmeasured part from its multiply-adds, and says so; a measured rate sets the time shown before Train', () => {
     const p = plan(photos(200), cost(300));
     expect(p.config.backbone?.fineTune?.mode).toBe('blocks');
     expect(p.explanation.join('\n')).toMatch(/about \d+ (s|min) here \(from its multiply-adds; measured once a step of it has run here\)/);
+    const quick = plan(photos(200), cost(300, () => 1000));
+    const slower = plan(photos(200), cost(300, () => 100));
+    expect(slower.config).toMatchObject({ epochs: quick.config.epochs, backbone: { fineTune: quick.config.backbone!.fineTune } });
+    // 15 epochs of 2,000 images and 200 validation images (a third of a step each) at 100 against 1,000 images/s.
+    const tuned = 15 * (2000 + 200 / 3);
+    expect(slower.estimate!.trainSeconds - quick.estimate!.trainSeconds).toBeCloseTo(tuned / 100 - tuned / 1000 + (1200 * 2) / 3 * (1 / 100 - 1 / 1000), 3);
+    expect(slower.estimatedSeconds).toBe(Math.round(slower.estimate!.prepareSeconds + slower.estimate!.trainSeconds));
   });
 
   it('keeps greyscale digits off the backbone entirely, and fine-tunes larger greyscale photos without flips', () => {
@@ -180,11 +190,12 @@ describe('how much of the backbone one click trains', () => {
     expect(head.fineTuneWhy).toBe('Head only: chosen in Advanced settings; the backbone stays as it is.');
     const all = plan(data, cost(300, slow), { fineTune: 'all' });
     expect(all.config.backbone?.fineTune).toMatchObject({ mode: 'all', headEpochs: 5 });
-    expect(all.fineTuneWhy).toMatch(/^Whole backbone: chosen in Advanced settings; the whole backbone of MobileNet v1 trains with the head, unless the head alone reaches 97%/);
+    expect(all.fineTuneWhy).toMatch(/^Whole backbone: chosen in Advanced settings; the whole backbone of MobileNet v1 trains with the head after its 5 warm-up epochs, whatever the head alone reaches\.$/);
     // Over the budget, and it says how long it will take.
     expect(all.estimatedSeconds).toBeGreaterThan(fineTuneBudget(data.train));
+    // Forced on 400 images: the last block only, the fewest weights to adapt.
     const blocks = plan(photos(40, 300), cost(300, fast), { fineTune: 'blocks', epochs: 12 });
-    expect(blocks.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 2 });
+    expect(blocks.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 1, cutLayer: 'conv_pw_12_relu' });
     expect(blocks.config.epochs).toBe(12);
   });
 });

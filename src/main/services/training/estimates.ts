@@ -175,20 +175,31 @@ export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataSta
   return Math.round(prepareSeconds + trainSeconds);
 }
 
-/** The share of its FLOP rate a backend sustains on a backbone's convolutions, unmeasured (gradient exchange, memory traffic). */
+/**
+ * The backend a fine-tuning run's replicas train on, and how many (as training/finetune.ts and
+ * train.ts pick them): the run's own (onnxruntime: one replica on every core), except plain
+ * JavaScript, which trains on WebAssembly with one replica per core (up to 4).
+ */
+export function fineTuneReplicas(backend: BackendInfo['name'], cores: number): { name: BackendInfo['name']; replicas: number; perCore: boolean } {
+  const name = backend === 'cpu' ? 'wasm' : backend;
+  return { name, replicas: name === 'wasm' ? Math.max(1, Math.min(cores, 4)) : 1, perCore: name === 'onnxruntime' };
+}
+
+/** The share of the head's sustained FLOP rate a backbone's convolutions reach, unmeasured (memory traffic, depthwise kernels). */
 const FINE_TUNE_EFFICIENCY = 0.5;
 
 /**
  * Training images per second of a backbone's trained part until this machine has measured it:
  * its forward multiply-adds (`trainedMacs`) times three for forward and backward, at the
- * backend's sustained rate on every core.
+ * fine-tuning backend's sustained rate on its replicas.
  */
 export function flopTrainRate(trainedMacs: number, backend: BackendInfo, cores: number): number {
-  const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * Math.max(1, cores) * FINE_TUNE_EFFICIENCY;
+  const { name, replicas, perCore } = fineTuneReplicas(backend.name, cores);
+  const flopsPerSecond = BACKEND_GFLOPS[name] * 1e9 * (perCore ? Math.max(1, cores) : replicas * (replicas > 1 ? REPLICA_EFFICIENCY : 1)) * FINE_TUNE_EFFICIENCY;
   return flopsPerSecond / (2 * 3 * Math.max(1, trainedMacs));
 }
 
-/** What a fine-tuning plan needs to time it: the trained part's rate here, and whether that rate was measured. */
+/** What a fine-tuning plan needs to time it: the trained part and its cost. */
 export interface FineTuneTiming {
   part: TrainedPart;
   /** Forward multiply-adds per image of the trained part at the planned resolution. */
@@ -199,12 +210,11 @@ export interface FineTuneTiming {
 }
 
 /**
- * A fine-tuning run's wall time by step. 'blocks': the frozen part runs once per training image
- * and variant (and once per validation and test image, twice with flip averaging) to cache the cut
- * layer's output; then the head trains alone on it for `headEpochs` (forward through the frozen
- * blocks: a third of a training step), then blocks and head train together. 'all': the pooled
- * features are extracted as for the head alone (its warm-up), then every epoch trains the whole
- * backbone on pixels.
+ * A fine-tuning run's wall time by step. First, as for the head alone, the pooled features are
+ * extracted and the head trains on them for `headEpochs`. Then 'blocks': the frozen part runs
+ * once per training image and variant (and once per validation and test image, twice with flip
+ * averaging) to cache the cut layer's output, and blocks and head train on it; 'all': the images
+ * are decoded at the backbone's resolution and every epoch trains the whole backbone on pixels.
  */
 export function estimateFineTuneStages(
   config: TrainConfig,
@@ -218,19 +228,20 @@ export function estimateFineTuneStages(
   const measured = cost.fineTune?.trainRate(timing.part) ?? null;
   const rate = measured ?? flopTrainRate(timing.trainedMacs, backend, cost.cores);
   const rateHere = extraction.extractRate(t.resolution);
-  const evalImages = (stats.val + stats.test) * (t.flipAverage ? 2 : 1);
+  const head = estimateTransferStages({ ...config, epochs: timing.headEpochs }, stats, backend, cost);
   const tuned = Math.max(0, config.epochs - timing.headEpochs);
   const epoch = stats.train / rate + stats.val / (3 * rate);
-  if (timing.part.mode === 'blocks') {
-    const passes = stats.train * timing.variants + evalImages;
-    const prepareSeconds = passes / rateHere + EXTRACT_SETUP_SECONDS;
-    const warmUp = timing.headEpochs * (stats.train + stats.val) / (3 * rate);
-    return { prepareSeconds, trainSeconds: warmUp + tuned * epoch + stats.test / (3 * rate) + 6, imagesPerSecond: rate, measured: measured !== null };
-  }
-  const passes = extraction.pending(t.resolution, t.augment === 'flip');
-  const prepareSeconds = (passes > 0 ? passes / rateHere + EXTRACT_SETUP_SECONDS : 0) + (stats.train + stats.val + stats.test) / 2000;
-  const head = estimateTransferStages({ ...config, epochs: timing.headEpochs }, stats, backend, cost).trainSeconds;
-  return { prepareSeconds, trainSeconds: head + tuned * epoch + stats.test / (3 * rate) + 6, imagesPerSecond: rate, measured: measured !== null };
+  const evalImages = (stats.val + stats.test) * (t.flipAverage ? 2 : 1);
+  const prepare =
+    timing.part.mode === 'blocks'
+      ? (stats.train * timing.variants + evalImages) / rateHere + EXTRACT_SETUP_SECONDS
+      : (stats.train + stats.val + stats.test) / 2000;
+  return {
+    prepareSeconds: head.prepareSeconds + prepare,
+    trainSeconds: head.trainSeconds + tuned * epoch + evalImages / (3 * rate) + 6,
+    imagesPerSecond: rate,
+    measured: measured !== null,
+  };
 }
 
 export interface ModelSize {
@@ -288,5 +299,39 @@ export function measuredImagesPerSecond(backend: BackendInfo, config: TrainConfi
     measured.set(key, rate);
   }
   const replicas = backend.name === 'wasm' ? Math.min(config.workers, cores) : 1;
+  return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
+}
+
+const measuredParts = new Map<string, Promise<number | null>>();
+
+/**
+ * Training images per second of a fine-tuning run's trained part (the backbone after its cut, or
+ * all of it, with a head) on this machine, as its replicas train it: a few real steps in a
+ * short-lived training worker, once per process and part; null when it cannot be measured.
+ */
+export function measuredPartRate(backend: BackendInfo, config: TrainConfig, classes: number, cores: number): Promise<number | null> {
+  const ft = config.backbone?.fineTune;
+  if (!backend.available || !ft || ft.mode === 'head') return Promise.resolve(null);
+  const { name, replicas } = fineTuneReplicas(backend.name, cores);
+  const t = config.backbone!;
+  const key = [name, t.fingerprint, t.resolution, ft.mode, ft.cutLayer, ft.frozenBatchNorm, classes, config.batchSize].join(':');
+  let rate = measuredParts.get(key);
+  if (!rate) {
+    rate = new Promise<number | null>((resolve) => {
+      const worker = spawnWorker('train', { workerData: { mode: 'calibrate-part', backend: name, config, classes } });
+      const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
+      worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
+        resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
+        clearTimeout(timer);
+        void worker.terminate();
+      });
+      worker.once('error', () => resolve(null));
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    measuredParts.set(key, rate);
+  }
   return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
 }

@@ -36,6 +36,7 @@ import {
   extractionCost,
   extractionOf,
   measuredImagesPerSecond,
+  measuredPartRate,
   modelSize,
   type CostModel,
   type TrainedPart,
@@ -327,9 +328,9 @@ function variantsFor(stats: TrainDataStats, cut: BlockCut, native: number, resol
   return { variants, bytes: perImage * (stats.train * Math.max(1, variants) + stats.val + stats.test), perVariant: perVariant + perImage * (stats.val + stats.test) };
 }
 
-/** The cut one click would train from for this data: the most blocks up to its size's share, else the fewest there are. */
+/** The cut to train from for this data: the most blocks up to its size's share (one below FINE_TUNE_MIN_IMAGES, where only a forced choice fine-tunes), else the fewest there are. */
 function targetCut(cuts: BlockCut[], train: number): BlockCut {
-  const most = train < 5000 ? BLOCKS_SMALL : BLOCKS_MEDIUM;
+  const most = train < FINE_TUNE_MIN_IMAGES ? 1 : train < 5000 ? BLOCKS_SMALL : BLOCKS_MEDIUM;
   return cuts.filter((c) => c.blocks <= most).at(-1) ?? cuts[0];
 }
 
@@ -471,7 +472,7 @@ export function fineTuneFor(
     if (mode === 'blocks' && !target) return keep(`Head only: ${backbone.title} has no blocks Loupe can train alone.`, `Last blocks was chosen in Advanced settings, but ${backbone.title} has no blocks Loupe can train alone. Choose Whole backbone, Head only or Automatic.`);
     const t = tuning(mode, mode === 'blocks' ? target : null, HEAD_WARMUP_EPOCHS + tunedEpochs(mode, stats.train));
     const part = mode === 'all' ? 'the whole backbone' : blocksText(t.fineTune.blocks);
-    return decided(t, `${modeTitle[mode]}: chosen in Advanced settings; ${part} of ${backbone.title} ${trainsOf(t.fineTune)} with the head, unless the head alone reaches ${pct(HEAD_ENOUGH)} on validation after its warm-up.`);
+    return decided(t, `${modeTitle[mode]}: chosen in Advanced settings; ${part} of ${backbone.title} ${trainsOf(t.fineTune)} with the head after its ${t.fineTune.headEpochs} warm-up epochs, whatever the head alone reaches.`);
   }
   if (stats.train < FINE_TUNE_MIN_IMAGES) {
     return keep(`Head only: ${n} training images are too few to adapt the backbone's weights without learning the images by heart (fine-tuning starts at ${FINE_TUNE_MIN_IMAGES.toLocaleString('en-US')}); its pretrained features and a new head generalise better.`);
@@ -803,9 +804,13 @@ function backbonesHere(project: Project, data: TrainingData, cores: number): Bac
   };
 }
 
-/** Which blocks of `backbone` a run can train, or why none (backbones/blocks.ts). */
+/** Which blocks of `backbone` a run can train, or why none (a model Loupe cannot read says so). */
 function fineTuneSupportOf(backbone: ResolvedBackbone): FineTuneSupport {
-  return fineTuneSupport(backbone);
+  try {
+    return fineTuneSupport(backbone);
+  } catch (err) {
+    return { ok: false, why: `Loupe could not read its layers (${err instanceof Error ? err.message : String(err)})` };
+  }
 }
 
 /** A backbone with its feature count (a user's model is read for it) and which of its blocks can train. */
@@ -831,9 +836,26 @@ export async function planRun(project: Project, data: TrainingData, backend: Bac
     const planned: Route = { ...route, backbone: await planBackbone(route.backbone) };
     const extraction = extractionCost(project, route.backbone, data.items, cost.cores);
     cost.extraction = extraction;
-    const draft = makePlan(stats, backend, cost, overrides, planned);
-    if (draft.blocker || !(await extraction.calibrate(draft.config.backbone!.resolution))) return draft;
-    return makePlan(stats, backend, cost, overrides, planned);
+    // Training rates of the backbone's parts, measured here as the plan comes to need them.
+    const rates = new Map<string, number>();
+    const partKey = (p: TrainedPart) => [p.mode, p.blocks, p.resolution, p.batchSize].join(':');
+    cost.fineTune = { trainRate: (p) => rates.get(partKey(p)) ?? null };
+    let plan = makePlan(stats, backend, cost, overrides, planned);
+    if (plan.blocker) return plan;
+    if (await extraction.calibrate(plan.config.backbone!.resolution)) plan = makePlan(stats, backend, cost, overrides, planned);
+    // Time the part the plan fine-tunes and plan again with its rate; a slower part than its
+    // multiply-adds said may make the plan pick a smaller one, which is timed in turn.
+    for (let round = 0; round < 3 && !plan.blocker; round++) {
+      const ft = plan.config.backbone?.fineTune;
+      if (!ft || ft.mode === 'head') break;
+      const part: TrainedPart = { mode: ft.mode, blocks: ft.blocks, resolution: plan.config.backbone!.resolution, batchSize: plan.config.batchSize };
+      if (rates.has(partKey(part))) break;
+      const rate = await measuredPartRate(backend, plan.config, data.classes.length, cost.cores);
+      if (rate === null) break;
+      rates.set(partKey(part), rate);
+      plan = makePlan(stats, backend, cost, overrides, planned);
+    }
+    return plan;
   }
   // Count the chosen architecture's cost and measure its speed here, then plan again with them.
   const draft = makePlan(stats, backend, cost, overrides, route);
