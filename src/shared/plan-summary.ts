@@ -3,6 +3,7 @@
 // libraries, backend probes) stays for the details. Pure, so the studio and `loupe train --plan`
 // say the same.
 
+import { fineTunePart } from './fine-tune';
 import * as format from './format';
 import { ARCH_INFO, type TrainPlan } from './types';
 
@@ -29,13 +30,27 @@ export function planSummary(plan: TrainPlan): PlanSummary {
   const b = c.backbone;
   let headline: string;
   if (b) {
-    headline = `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
+    headline =
+      b.fineTune && b.fineTune.mode !== 'head'
+        ? `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo, and adapt ${b.fineTune.mode === 'all' ? 'all' : fineTunePart(b.fineTune)} of that model to your photos — ${time}.`
+        : `Loupe will train a small classifier on what a pretrained image model (${shortTitle(b.title)}) sees in each photo — ${time}.`;
     choices.push(
       side > 0 && side < b.resolution
         ? `Photos are enlarged to ${b.resolution}×${b.resolution} px for ${shortTitle(b.title)} (yours are about ${data.medianWidth}×${data.medianHeight}).`
         : `Photos are resized to ${b.resolution}×${b.resolution} px for ${shortTitle(b.title)}.`,
     );
-    if (b.augment === 'flip') choices.push('Each photo is also used mirrored left to right, so the classifier sees more variety.');
+    const ft = b.fineTune;
+    if (ft && ft.mode !== 'head') {
+      const part = fineTunePart(ft);
+      choices.push(
+        `${part === 'the whole backbone' ? 'The whole pretrained model is' : `${part[0].toUpperCase()}${part.slice(1)} of the pretrained model ${ft.blocks === 1 ? 'is' : 'are'}`} adapted to your photos too, ` +
+          `after the classifier's first ${count(ft.headEpochs, 'pass', 'passes')} on its own.`,
+      );
+      choices.push(`Each photo is also used ${c.augmentation.flip ? 'mirrored and shifted' : 'shifted'}, so the model sees more variety.`);
+    } else {
+      if (ft) choices.push('The pretrained model stays as it is; only the classifier learns.');
+      if (b.augment === 'flip') choices.push('Each photo is also used mirrored left to right, so the classifier sees more variety.');
+    }
   } else {
     headline = `Loupe will train a neural network (${ARCH_INFO[c.arch].title}) from scratch on your images — ${time}.`;
     choices.push(`Images are resized to ${c.width}×${c.height} px${c.channels === 1 ? ', in greyscale' : ''}.`);

@@ -424,6 +424,8 @@ export interface TrainPlan {
   explanation: string[];
   /** Why the run cannot start as planned (e.g. fewer than two classes); null when it can. */
   blocker: string | null;
+  /** Transfer plans: how much of the backbone trains (config.backbone.fineTune) and why, one sentence. */
+  fineTuneWhy?: string;
 }
 
 export interface EpochMetrics {
@@ -927,7 +929,7 @@ export interface FineTuneConfig {
   blocks: number;
   /** The backbone's learning rate as a fraction of the head's. */
   backboneLrScale: number;
-  /** Epochs of head-only training on frozen features before the backbone trains too. */
+  /** Epochs of head-only training on frozen features before the backbone trains too: the first `headEpochs` of the run's `epochs`. */
   headEpochs: number;
   /** Copies cached per training image ('blocks': the image, its mirror image and shifted crops, extracted once). */
   variants: number;

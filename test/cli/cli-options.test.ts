@@ -63,10 +63,11 @@ describe('CLI options from the API schema', () => {
     expect(help.out.join('\n')).toMatch(/--batch-size N +images per step \(1 to 4096\)/);
   });
 
-  it('reads choice options (eval --split, export --format) with the API schema too', async () => {
+  it('reads choice options (eval --split, export --format, train --fine-tune) with the API schema too', async () => {
     for (const [argv, said] of [
       [['eval', tempDir(), '--split', 'train'], 'Invalid parameters: --split: expected one of "val", "test".'],
       [['export', tempDir(), '--format', 'pt', '--out', tempDir()], 'Invalid parameters: --format: expected one of'],
+      [['train', tempDir(), '--fine-tune', 'some'], 'Invalid parameters: --fine-tune: expected one of "head", "blocks", "all".'],
     ] as const) {
       const bad = capture();
       expect(await main([...argv], bad.io), argv.join(' ')).toBe(2);

@@ -6,12 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { probeBackends } from '../services/tfjs/backends';
 import type { FromReplica, ReplicaInit } from '../services/training/protocol';
 import { ReplicaAborted, runReplica } from '../services/training/replica';
-import { measureThroughput } from '../services/training/throughput';
+import { measurePartThroughput, measureThroughput } from '../services/training/throughput';
 import type { BackendName, TrainConfig } from '../../shared/types';
 
 type Data =
   | { mode: 'probe' }
-  | { mode: 'calibrate'; backend: BackendName; config: TrainConfig; classes: number }
+  | { mode: 'calibrate' | 'calibrate-part'; backend: BackendName; config: TrainConfig; classes: number }
   | ({ mode: 'replica' } & ReplicaInit);
 
 const data = workerData as Data;
@@ -19,12 +19,12 @@ const port = parentPort!;
 
 if (data.mode === 'probe') {
   void probeBackends().then((backends) => port.postMessage({ type: 'backends', backends }));
-} else if (data.mode === 'calibrate') {
-  measureThroughput(data.backend, data.config, data.classes).then(
+} else if (data.mode === 'calibrate' || data.mode === 'calibrate-part') {
+  (data.mode === 'calibrate' ? measureThroughput : measurePartThroughput)(data.backend, data.config, data.classes).then(
     (imagesPerSecond) => port.postMessage({ type: 'rate', imagesPerSecond }),
     () => port.postMessage({ type: 'error' }),
   );
-} else {
+} else if (data.mode === 'replica') {
   const post = (msg: FromReplica, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
   runReplica(data, post).catch((err: unknown) => {
     if (err instanceof ReplicaAborted) return;

@@ -12,13 +12,14 @@ const internals = /onnxruntime|libvulkan|@tensorflow|tfjs|pw12|conv_pw|dense-hea
 
 describe('the plan in plain words', () => {
   it('says what transfer learning will do in one sentence, with the key choices and no internals', () => {
-    const backbone = { name: 'mobilenet_v1', title: 'MobileNet v1 1.0 (ImageNet)', copy: 'pw12', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'Apache-2.0' };
+    const backbone = { name: 'mobilenet_v1', title: 'MobileNet v1 1.0 (ImageNet)', copy: 'pw12', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'Apache-2.0', fineTune: { ok: false as const, why: 'test' } };
     const extraction = { pending: (_r: number, flip: boolean) => (flip ? 480 : 240), extractRate: () => 120 };
     const plan = makePlan(stats(), onnx, { cores: 2, forwardMacs: () => 0, extraction }, {}, { kind: 'transfer', backbone, why: 'Transfer.' });
     const { headline, choices } = planSummary(plan);
     expect(headline).toMatch(/^Loupe will train a small classifier on what a pretrained image model \(MobileNet v1 1\.0\) sees in each photo — about \d+ s on this machine\.$/);
     expect(choices).toEqual([
       'Photos are enlarged to 128×128 px for MobileNet v1 1.0 (yours are about 32×32).',
+      'The pretrained model stays as it is; only the classifier learns.',
       'Each photo is also used mirrored left to right, so the classifier sees more variety.',
       '40 passes over the 192 training images; the last pass is kept (24 validation images are too few to pick a better one).',
       'Scores are measured on 24 validation images and 24 test images it never trains on.',

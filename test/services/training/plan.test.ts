@@ -16,7 +16,18 @@ const photos = stats();
 const digits = stats({ greyscale: true, medianWidth: 28, medianHeight: 28 });
 
 function backbone(title: string, over: Partial<PlanBackbone> = {}): PlanBackbone {
-  return { name: title.toLowerCase(), title, copy: 'official', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'Apache-2.0', ...over };
+  return {
+    name: title.toLowerCase(),
+    title,
+    copy: 'official',
+    fingerprint: 'f',
+    inputSize: 224,
+    resolutions: [128, 224],
+    features: 1024,
+    license: 'Apache-2.0',
+    fineTune: { ok: false, why: 'no gradient for its Resize.' },
+    ...over,
+  };
 }
 
 interface Entry {
@@ -49,15 +60,16 @@ const mobilenet: Entry = { title: 'MobileNet v1', dataset: 'ImageNet', license: 
 const effnet: Entry = { title: 'EfficientNet', license: 'MIT', backbone: backbone('EfficientNet', { features: 1280 }), problem: null };
 
 describe('the route: from scratch or on a backbone', () => {
-  it('uses the first usable registry backbone for photos, says why, and asks no further', () => {
+  it('uses a usable registry backbone for photos, says why, and looks at every one', () => {
     const missing: Entry = { title: 'ResNet-50', license: 'MIT', backbone: null, problem: 'ResNet-50 is damaged: model.json does not match.' };
     const here = lookup({}, [missing, mobilenet, effnet]);
     const route = chooseRoute(photos, {}, here);
     expect(route).toMatchObject({ kind: 'transfer', backbone: { title: 'MobileNet v1' } });
     expect(route.why).toBe(
-      'Transfer learning: these look like photos, so MobileNet v1 (pretrained on ImageNet, Apache-2.0) turns each into 1024 features and a small head learns the classes from them — far more accurate than training from scratch on 800 images.',
+      'Transfer learning: these look like photos, so MobileNet v1 (pretrained on ImageNet, Apache-2.0) turns each into 1024 features and a small head learns the classes from them — far more accurate than training from scratch on 800 images. ' +
+        "MobileNet v1 comes first of the 2 backbones here in the registry's order (none publishes an ImageNet top-1 to rank them by).",
     );
-    expect(here.asked).toEqual(['registry ResNet-50', 'registry MobileNet v1']);
+    expect(here.asked).toEqual(['registry ResNet-50', 'registry MobileNet v1', 'registry EfficientNet']);
   });
 
   it('trains photos from scratch when no backbone is usable, naming what is wrong with each', () => {

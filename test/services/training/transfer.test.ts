@@ -112,7 +112,7 @@ describe('the transfer plan', () => {
   });
 
   it('runs the backbone at its native size for photos, smaller for tiny images and for data sets too large to extract in time, flipping while it pays off', () => {
-    const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [96, 128, 160, 192, 224], features: 1024, license: 'x' };
+    const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [96, 128, 160, 192, 224], features: 1024, license: 'x', fineTune: { ok: false as const, why: 'test' } };
     const rate = (r: number) => 30 * (224 / r) ** 2;
     const cost = (images: number) => ({ cores: 2, pending: (_r: number, flip: boolean) => images + (flip ? images * 0.8 : 0), extractRate: rate });
     const photos = transferPlan(stats({ medianWidth: 400, medianHeight: 300 }), onnx, backbone, cost(2200), {}, 'Transfer.');
@@ -128,7 +128,7 @@ describe('the transfer plan', () => {
   });
 
   it('keeps the best validation epoch only when there are enough validation images to tell', () => {
-    const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'x' };
+    const backbone = { name: 'b', title: 'B', copy: 'c', fingerprint: 'f', inputSize: 224, resolutions: [128, 224], features: 1024, license: 'x', fineTune: { ok: false as const, why: 'test' } };
     const cost = { cores: 2, pending: () => 0, extractRate: () => 100 };
     const few = transferPlan(stats({ val: 200 }), onnx, backbone, cost, {}, 'Transfer.');
     expect(few.config.restoreBest).toBe(false);

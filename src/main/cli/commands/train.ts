@@ -5,6 +5,7 @@ import { ARCHITECTURES } from '../../services/training/architectures';
 import { planTraining, runTraining } from '../../services/training/train';
 import { Project } from '../../store/project';
 import { keptText } from '../../../shared/kept-epoch';
+import { fineTunePart } from '../../../shared/fine-tune';
 import { planSummary } from '../../../shared/plan-summary';
 import { optionHelp, requirePositional, schemaOption, type CliIO, type Command, type OptionValues } from '../command';
 import { progressLine } from '../progress';
@@ -28,6 +29,7 @@ function overridesOf(values: OptionValues): TrainOverrides {
     workers: schemaOption(values.workers, 'workers', entries.workers),
     patience: schemaOption(values.patience, 'patience', entries.patience),
     learningRate: schemaOption(values.lr, 'lr', entries.learningRate),
+    fineTune: schemaOption(values['fine-tune'], 'fine-tune', entries.fineTune),
   };
   o.width = o.height = schemaOption(values.size, 'size', entries.width);
   if (values['no-early-stop']) o.patience = null;
@@ -51,6 +53,7 @@ function planDetails(plan: TrainPlan): string[] {
   if (b) {
     return [
       `Plan: transfer learning, ${ARCHITECTURES[c.arch].title} on ${b.title} (${b.copy}) features at ${b.resolution}x${b.resolution}${b.augment === 'flip' ? ' with flipped copies' : ''}${b.flipAverage ? ' (flip-averaged predictions)' : ''}, ` +
+        `${b.fineTune && b.fineTune.mode !== 'head' ? `fine-tuning ${fineTunePart(b.fineTune)}${b.fineTune.cutLayer ? ` (after ${b.fineTune.cutLayer})` : ''} at ${b.fineTune.backboneLrScale}x the head's rate after ${b.fineTune.headEpochs} head-only epochs, ` : 'head only, '}` +
         `${c.epochs} epochs, batch ${c.batchSize}, ${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; head on ${plan.backend.name}; about ${formatDuration(plan.estimatedSeconds)}.`,
       ...plan.explanation.map((line) => `  - ${line}`),
     ];
@@ -65,12 +68,13 @@ function planDetails(plan: TrainPlan): string[] {
 
 export const trainCommand: Command = {
   name: 'train',
-  usage: 'loupe train <project> [--arch A] [--backbone NAME|PATH|none] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
+  usage: 'loupe train <project> [--arch A] [--backbone NAME|PATH|none] [--fine-tune head|blocks|all] [--epochs N] [--backend B] [--seed N] [--plan] [--json]',
   summary:
     'Train a classifier on the labeled images (one click: Loupe plans it, with a pretrained backbone for photos when one is here; --backbone forces one, or none). Also --batch-size, --lr, --optimizer adam|sgd, --step-lr N, --size PX, --workers N, --patience N, --no-early-stop, --no-augment.',
   help: [
     optionHelp('--arch A', `the model: ${ARCH_NAMES.join(', ')}`),
     optionHelp('--backbone NAME', 'a pretrained backbone (name, folder or .onnx file), or none'),
+    optionHelp('--fine-tune M', 'how much of the backbone trains: head, blocks (its last blocks) or all'),
     optionHelp('--epochs N', 'epochs to train', entries.epochs.limits),
     optionHelp('--batch-size N', 'images per step', entries.batchSize.limits),
     optionHelp('--lr X', 'learning rate', entries.learningRate.limits),
@@ -91,6 +95,7 @@ export const trainCommand: Command = {
     plan: { type: 'boolean' },
     arch: { type: 'string' },
     backbone: { type: 'string' },
+    'fine-tune': { type: 'string' },
     epochs: { type: 'string' },
     backend: { type: 'string' },
     seed: { type: 'string' },

@@ -17,6 +17,7 @@ import { convertToOnnx } from '../onnx/convert';
 import { parseLayersModel } from '../onnx/layers-model';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 import { decodeToSpec } from '../pixels/pixel-pack';
+import { seededRandom, subSeed } from '../rng';
 import type { ResolvedBackbone } from './locate';
 import { onnxFeatureGraph } from '../onnx/surgery';
 import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
@@ -26,36 +27,44 @@ const BATCH = 32;
 const DECODE_LANES = 4;
 const INDEX_SAVE_MS = 15_000;
 
-/** The backbone's features model at `resolution`, as TF.js files (what a transfer run's model starts from). */
-export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: number): LayersFiles {
+/**
+ * The backbone's features model at `resolution`, as TF.js files (what a transfer run's model starts
+ * from); with `cut`, the backbone up to that layer, its spatial output unpooled (fine-tuning).
+ */
+export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: number, cut?: string): LayersFiles {
   if (backbone.format !== 'tfjs-layers') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model; only TensorFlow.js backbones make a TF.js features model.`);
   const { scale, offset } = backbone.preprocess;
   if (typeof scale !== 'number' || typeof offset !== 'number') throw new LoupeError('INVALID_INPUT', `${backbone.title}: a TensorFlow.js backbone's preprocessing is one scale and one offset, not one per channel.`);
   // A TF.js copy always names its layer (registry.ts refuses one that does not).
-  return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer!, resolution, channels: 3, preprocess: { scale, offset } });
+  return featureModel(readTfjsFolder(backbone.location), { featureLayer: cut ?? backbone.featureLayer!, resolution, channels: 3, preprocess: { scale, offset }, spatial: cut !== undefined });
 }
 
-const onnxCache = new Map<string, { bytes: Uint8Array; features: number }>();
+const onnxCache = new Map<string, { bytes: Uint8Array; features: number; shape?: number[] }>();
 
-/** The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]. */
-export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number): Promise<{ bytes: Uint8Array; features: number }> {
-  const key = `${backbone.fingerprint}:${resolution}`;
+/**
+ * The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]; with
+ * `cut` (TF.js backbones), the cut layer's output [N, H, W, C] (F = H*W*C floats per image, `shape`).
+ */
+export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number, cut?: string): Promise<{ bytes: Uint8Array; features: number; shape?: number[] }> {
+  const key = `${backbone.fingerprint}:${resolution}${cut ? `:${cut}` : ''}`;
   const hit = onnxCache.get(key);
   if (hit) return hit;
-  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution);
+  if (cut && backbone.format === 'onnx') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model: Loupe fine-tunes only TensorFlow.js backbones.`);
+  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution, cut);
   if (onnxCache.size >= 2) onnxCache.delete(onnxCache.keys().next().value!);
   onnxCache.set(key, out);
   return out;
 }
 
-function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): { bytes: Uint8Array; features: number } {
-  const files = backboneFeatureFiles(backbone, resolution);
+function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number, cut?: string): { bytes: Uint8Array; features: number; shape?: number[] } {
+  const files = backboneFeatureFiles(backbone, resolution, cut);
   const converted = convertToOnnx(parseLayersModel(files.json, files.weights), {
     preprocess: { scale: 1 / 255, offset: 0 },
     outputName: FEATURES_OUTPUT,
     producerVersion: loupeVersion(),
     docString: `${backbone.title} (${backbone.copy}) features at ${resolution}x${resolution}.`,
   });
+  if (cut) return { bytes: converted.bytes, features: converted.outputShape.reduce((a, b) => a * b, 1), shape: converted.outputShape };
   if (converted.outputShape.length !== 1) throw new LoupeError('INVALID_INPUT', `${backbone.title}'s feature layer gives ${converted.outputShape.join('x')} values per image, not a vector.`);
   return { bytes: converted.bytes, features: converted.outputShape[0] };
 }
@@ -72,8 +81,8 @@ export class FeatureExtractor {
     return this.ort.provider;
   }
 
-  static async create(backbone: ResolvedBackbone, resolution: number): Promise<FeatureExtractor> {
-    const { bytes, features } = await backboneOnnx(backbone, resolution);
+  static async create(backbone: ResolvedBackbone, resolution: number, cut?: string): Promise<FeatureExtractor> {
+    const { bytes, features } = await backboneOnnx(backbone, resolution, cut);
     const session = await createSession(bytes, { spinning: false }).catch((err: unknown) => {
       throw new LoupeError('INTERNAL', `onnxruntime cannot load ${backbone.title}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     });
@@ -98,6 +107,8 @@ export interface FeatureImage {
   ext: string;
   /** Also extract the features of the left-right flipped image (training augmentation). */
   flip?: boolean;
+  /** Fine-tuning: the augmented copies to extract too (variantKey's k: 1 the mirror image, 2.. shifted crops). */
+  copies?: number[];
 }
 
 export interface FeaturePack {
@@ -108,9 +119,41 @@ export interface FeaturePack {
   /** Row of each image by content hash, and of its flipped copy by `${hash}:flip`. */
   rows: Map<string, number>;
   failed: Map<string, string>;
+  /** A cut cache's rows: the cut layer's [H, W, C]. */
+  shape?: number[];
 }
 
 export const flipKey = (hash: string) => `${hash}:flip`;
+
+/** The key of an image's augmented copy k: 0 the image, 1 its mirror image, 2.. shifted crops (odd ones mirrored). */
+export const variantKey = (hash: string, k: number) => (k === 0 ? hash : k === 1 ? flipKey(hash) : `${hash}:v${k}`);
+
+/**
+ * Copy k >= 2 of an image: shifted by up to an eighth of its side each way (edge pixels repeat
+ * into the gap), mirrored when k is odd. The shift is drawn from the image's hash and k, so a
+ * copy is the same whenever and wherever it is extracted.
+ */
+function shiftedCopy(pixels: Buffer, size: number, hash: string, k: number): Buffer {
+  const random = seededRandom(subSeed(parseInt(hash.slice(0, 8), 16) || 0, k));
+  const reach = Math.max(1, Math.round(size / 8));
+  const dx = Math.round((random() * 2 - 1) * reach);
+  const dy = Math.round((random() * 2 - 1) * reach);
+  const mirror = k % 2 === 1;
+  const out = Buffer.allocUnsafe(pixels.length);
+  const clamp = (v: number) => (v < 0 ? 0 : v >= size ? size - 1 : v);
+  for (let y = 0; y < size; y++) {
+    const sy = clamp(y + dy);
+    for (let x = 0; x < size; x++) {
+      const sx = clamp((mirror ? size - 1 - x : x) + dx);
+      const s = (sy * size + sx) * 3;
+      const d = (y * size + x) * 3;
+      out[d] = pixels[s];
+      out[d + 1] = pixels[s + 1];
+      out[d + 2] = pixels[s + 2];
+    }
+  }
+  return out;
+}
 
 interface Meta {
   name: string;
@@ -120,6 +163,9 @@ interface Meta {
   features: number;
   /** Backbone images per second measured by the last extraction (for the plan's estimate). */
   imagesPerSecond?: number;
+  /** A fine-tuning cut's cache: the layer and its output shape. */
+  cut?: string;
+  shape?: number[];
 }
 
 /** The extraction rate last measured for this backbone and resolution in this project, if any. */
@@ -173,12 +219,12 @@ export async function calibrateExtraction(project: Project, backbone: ResolvedBa
   }
 }
 
-export function featureDir(project: Project, backbone: ResolvedBackbone, resolution: number): string {
-  return path.join(project.paths.cache, `features-${backbone.fingerprint}-${resolution}`);
+export function featureDir(project: Project, backbone: ResolvedBackbone, resolution: number, cut?: string): string {
+  return path.join(project.paths.cache, `features-${backbone.fingerprint}-${resolution}${cut ? `-cut-${cut.replace(/[^\w.-]/g, '_')}` : ''}`);
 }
 
 /** Caches of the same backbone (same name and resolution) made from other files: no longer valid. */
-function removeStale(project: Project, backbone: ResolvedBackbone, resolution: number, keep: string): void {
+function removeStale(project: Project, backbone: ResolvedBackbone, resolution: number, keep: string, cut?: string): void {
   let names: string[];
   try {
     names = fs.readdirSync(project.paths.cache).filter((n) => n.startsWith('features-'));
@@ -190,7 +236,7 @@ function removeStale(project: Project, backbone: ResolvedBackbone, resolution: n
     if (dir === keep) continue;
     try {
       const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
-      if (meta.name === backbone.name && meta.resolution === resolution && meta.fingerprint !== backbone.fingerprint) removeFolder(dir);
+      if (meta.name === backbone.name && meta.resolution === resolution && meta.fingerprint !== backbone.fingerprint && meta.cut === cut) removeFolder(dir);
     } catch {
       // Not ours to judge.
     }
@@ -229,11 +275,13 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void;
   /** Tests: how many images go through the backbone at once. */
   batch?: number;
+  /** Fine-tuning: cache this layer's spatial output instead of the pooled features (TF.js backbones). */
+  cut?: string;
 }
 
 /** The feature rows of `images` (and of their flipped copies where asked), extracting the ones not cached. */
 export function ensureFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, images: FeatureImage[], options: FeatureOptions = {}): Promise<FeaturePack> {
-  const dir = featureDir(project, backbone, resolution);
+  const dir = featureDir(project, backbone, resolution, options.cut);
   const mine = (locks.get(dir) ?? Promise.resolve()).catch(() => {}).then(() => fillFeatures(project, backbone, resolution, dir, images, options));
   locks.set(dir, mine);
   void mine.catch(() => {}).finally(() => {
@@ -243,7 +291,7 @@ export function ensureFeatures(project: Project, backbone: ResolvedBackbone, res
 }
 
 async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, dir: string, images: FeatureImage[], options: FeatureOptions): Promise<FeaturePack> {
-  removeStale(project, backbone, resolution, dir);
+  removeStale(project, backbone, resolution, dir, options.cut);
   fs.mkdirSync(dir, { recursive: true });
   const readMeta = (): Meta | null => {
     try {
@@ -256,21 +304,21 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
   const file = path.join(dir, 'features.f32');
   const keys = meta ? loadIndex(dir, meta.features * 4) : [];
   const rows = new Map(keys.map((k, i) => [k, i]));
-  const wanted = new Map<string, { image: FeatureImage; plain: boolean; flip: boolean }>();
+  // Per image, the copies still missing (0 the image, 1 its mirror image, 2.. shifted crops).
+  const wanted = new Map<string, { image: FeatureImage; copies: Set<number> }>();
   for (const im of images) {
-    const plain = !rows.has(im.hash);
-    const flip = im.flip === true && !rows.has(flipKey(im.hash));
-    if (!plain && !flip) continue;
-    const w = wanted.get(im.hash) ?? { image: im, plain: false, flip: false };
-    w.plain ||= plain;
-    w.flip ||= flip;
+    const copies = [0, ...(im.flip ? [1] : []), ...(im.copies ?? [])].filter((k) => !rows.has(variantKey(im.hash, k)));
+    if (copies.length === 0) continue;
+    const w = wanted.get(im.hash) ?? { image: im, copies: new Set<number>() };
+    for (const k of copies) w.copies.add(k);
     wanted.set(im.hash, w);
   }
   const failed = new Map<string, string>();
   const todo = [...wanted.values()];
-  if (todo.length === 0 && meta) return { dir, file, features: meta.features, rowBytes: meta.features * 4, rows, failed };
+  if (todo.length === 0 && meta) return { dir, file, features: meta.features, rowBytes: meta.features * 4, rows, failed, shape: meta.shape };
 
-  const extractor = await FeatureExtractor.create(backbone, resolution);
+  const extractor = await FeatureExtractor.create(backbone, resolution, options.cut);
+  const shape = options.cut ? (await backboneOnnx(backbone, resolution, options.cut)).shape : undefined;
   const features = extractor.features;
   const rowBytes = features * 4;
   if (meta && meta.features !== features) {
@@ -278,7 +326,7 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     keys.length = 0;
     rows.clear();
   }
-  meta = { name: backbone.name, copy: backbone.copy, fingerprint: backbone.fingerprint, resolution, features };
+  meta = { name: backbone.name, copy: backbone.copy, fingerprint: backbone.fingerprint, resolution, features, ...(options.cut ? { cut: options.cut, shape } : {}) };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
   const saveIndex = () => {
     const tmp = path.join(dir, 'index.json.tmp');
@@ -303,10 +351,13 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
       const lane = async () => {
         while (cursor < chunk.length && !options.signal?.aborted) {
           const i = cursor++;
-          const { image, plain, flip } = chunk[i];
+          const { image, copies } = chunk[i];
           try {
             const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
-            decoded[i] = [...(plain ? [{ key: image.hash, pixels }] : []), ...(flip ? [{ key: flipKey(image.hash), pixels: flipped(pixels, resolution) }] : [])];
+            decoded[i] = [...copies].map((k) => ({
+              key: variantKey(image.hash, k),
+              pixels: k === 0 ? pixels : k === 1 ? flipped(pixels, resolution) : shiftedCopy(pixels, resolution, image.hash, k),
+            }));
           } catch (err) {
             failed.set(image.hash, (err as Error).message);
           }
@@ -349,5 +400,5 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     const seconds = (performance.now() - started) / 1000;
     if (backboneImages >= 64) fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, imagesPerSecond: backboneImages / seconds }));
   }
-  return { dir, file, features, rowBytes, rows, failed };
+  return { dir, file, features, rowBytes, rows, failed, shape };
 }

@@ -11,7 +11,10 @@ export {
   flipKey,
   measuredRate,
   type FeaturePack,
+  variantKey,
 } from './extract';
 export { findCopy, resolveBackbone, type ResolvedBackbone } from './locate';
 export { loadRegistry } from './registry';
-export { readTfjsFolder, withFlipAverage, withHead, writeTfjsFolder } from './tfjs-model';
+export { CUT_INPUT, outputLayerOf, partAfter, readTfjsFolder, withFlipAverage, withHead, withWeightsFrom, writeTfjsFolder, type LayersFiles } from './tfjs-model';
+export { fineTuneSupport, type BlockCut, type FineTuneSupport } from './blocks';
+export { readSpeeds } from './speed';

@@ -17,7 +17,7 @@ export interface LayersFiles {
   weights: Uint8Array;
 }
 
-interface KLayer {
+export interface KLayer {
   class_name: string;
   name: string;
   config: Record<string, unknown>;
@@ -30,7 +30,7 @@ interface WeightSpec {
   dtype?: string;
 }
 
-interface Functional {
+export interface Functional {
   name: string;
   layers: KLayer[];
   input: string;
@@ -75,7 +75,7 @@ function clone<T>(v: T): T {
 }
 
 /** Any topology (Sequential or functional, TF.js or Keras converter layout) as a functional layer list. */
-function functional(json: ModelJson): Functional {
+export function functional(json: ModelJson): Functional {
   let topology = json.modelTopology as Record<string, unknown> | null;
   if (!topology || typeof topology !== 'object') throw bad('model.json has no modelTopology.');
   if (topology.model_config && typeof topology.model_config === 'object') topology = topology.model_config as Record<string, unknown>;
@@ -111,7 +111,7 @@ function functional(json: ModelJson): Functional {
 }
 
 /** The layers `target` depends on (itself included), in the model's order. */
-function ancestors(model: Functional, target: string): KLayer[] {
+export function ancestors(model: Functional, target: string): KLayer[] {
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   if (!byName.has(target)) throw bad(`it has no layer named "${target}" (its feature layer).`);
   const keep = new Set<string>();
@@ -186,6 +186,8 @@ export interface FeatureModelOptions {
   channels: number;
   /** On pixels scaled to [0, 1]. */
   preprocess: { scale: number; offset: number };
+  /** Keep a spatial feature layer's [H, W, C] output as it is (a fine-tuning cut) instead of pooling it. */
+  spatial?: boolean;
 }
 
 /** The backbone cut at its feature layer: [N, res, res, C] pixels in [0, 1] -> [N, features]. */
@@ -208,7 +210,7 @@ export function featureModel(files: LayersFiles, options: FeatureModelOptions): 
     layers.splice(layers.indexOf(input) + 1, 0, rescale);
   }
   let output = options.featureLayer;
-  if (isSpatial(layers, output)) {
+  if (!options.spatial && isSpatial(layers, output)) {
     layers.push({
       class_name: 'GlobalAveragePooling2D',
       name: FEATURES_LAYER,
@@ -304,4 +306,87 @@ export function withFlipAverage(files: LayersFiles, width: number): LayersFiles 
   bytes.set(files.weights, 0);
   bytes.set(new Uint8Array(reversal.buffer), files.weights.byteLength);
   return toFiles(model.name, [input, ...mirror, ...rest, average], input.name, FLIP_AVERAGE, specs, bytes);
+}
+
+export const CUT_INPUT = 'loupe_cut_input';
+
+/**
+ * The part of a model after `cutLayer` (a layer nothing skips over) up to `outputLayer`, as a
+ * model of its own whose input is the cut layer's output ([H, W, C], or [F] for a vector), with
+ * its real weights. A spatial output is pooled (as the features model pools it), so a
+ * fine-tuning run's trained part ends in the same features the head was trained on.
+ */
+export function partAfter(files: LayersFiles, cutLayer: string, outputLayer: string, cutShape: number[]): LayersFiles {
+  const model = functional(files.json);
+  const before = new Set(ancestors(model, cutLayer).map((l) => l.name));
+  const layers = ancestors(model, outputLayer).filter((l) => !before.has(l.name));
+  for (const l of layers) {
+    delete l.config.batch_input_shape;
+    for (const node of l.inbound_nodes) {
+      for (const ref of node) {
+        if (ref[0] === cutLayer) ref[0] = CUT_INPUT;
+        else if (before.has(ref[0])) throw bad(`layer ${l.name} reads ${ref[0]}, which is before the cut at ${cutLayer}.`);
+      }
+    }
+  }
+  const input: KLayer = {
+    class_name: 'InputLayer',
+    name: CUT_INPUT,
+    config: { name: CUT_INPUT, batch_input_shape: [null, ...cutShape], dtype: 'float32', sparse: false },
+    inbound_nodes: [],
+  };
+  const all = [input, ...layers];
+  let output = outputLayer;
+  if (cutShape.length === 3 && isSpatial(all, output)) {
+    all.push({
+      class_name: 'GlobalAveragePooling2D',
+      name: FEATURES_LAYER,
+      config: { name: FEATURES_LAYER, trainable: false, dtype: 'float32', data_format: 'channels_last' },
+      inbound_nodes: [[[output, 0, 0, {}]]],
+    });
+    output = FEATURES_LAYER;
+  }
+  const { specs, bytes } = weightsOf(files, new Set(layers.map((l) => l.name)));
+  return toFiles(`${model.name}_part`, all, CUT_INPUT, output, specs, bytes);
+}
+
+/** The output layer's name of a model. */
+export function outputLayerOf(files: LayersFiles): string {
+  return functional(files.json).output;
+}
+
+/** A weight's layer and its own name within the layer (TF.js may add _1 to a repeated variable name). */
+function weightKey(name: string): string {
+  const slash = name.lastIndexOf('/');
+  const layer = name.slice(0, slash).split('/').pop();
+  return `${layer}/${name.slice(slash + 1).replace(/_\d+$/, '')}`;
+}
+
+/**
+ * `target` with every weight that `trained` also has (same layer, same weight) taken from
+ * `trained`: a backbone's features model carrying the weights a fine-tuning run trained.
+ * Returns how many weights were replaced.
+ */
+export function withWeightsFrom(target: LayersFiles, trained: LayersFiles): { files: LayersFiles; replaced: number } {
+  const source = new Map<string, Uint8Array>();
+  let offset = 0;
+  for (const spec of trained.json.weightsManifest.flatMap((g) => g.weights) as WeightSpec[]) {
+    const size = spec.shape.reduce((a, b) => a * b, 1) * 4;
+    source.set(weightKey(spec.name), trained.weights.subarray(offset, offset + size));
+    offset += size;
+  }
+  const weights = target.weights.slice();
+  let replaced = 0;
+  offset = 0;
+  for (const spec of target.json.weightsManifest.flatMap((g) => g.weights) as WeightSpec[]) {
+    const size = spec.shape.reduce((a, b) => a * b, 1) * 4;
+    const from = source.get(weightKey(spec.name));
+    if (from) {
+      if (from.byteLength !== size) throw bad(`the trained weight ${spec.name} has ${from.byteLength / 4} values where the backbone has ${size / 4}.`);
+      weights.set(from, offset);
+      replaced++;
+    }
+    offset += size;
+  }
+  return { files: { json: target.json, weights }, replaced };
 }

@@ -21,7 +21,7 @@ import { readLayersModelDir } from '../onnx/layers-model';
 import { createSession, onnxruntime } from '../onnx/runtime';
 import { ensurePixelPack, readRows, type PackImage } from '../pixels/pixel-pack';
 import { MODEL_JSON } from '../tfjs/checkpoint';
-import { prepareFeatures } from '../training';
+import { isFineTuned, prepareFeatures } from '../training';
 import type { RunInfo } from './evaluate';
 import type { FromInfer, InferInit } from './infer';
 
@@ -49,7 +49,8 @@ export interface PredictOptions {
 export async function predictImages(project: Project, run: RunInfo, images: PredictImage[], options: PredictOptions = {}): Promise<Predicted> {
   const { signal, onProgress } = options;
   // A transfer run: the cached backbone features through its head (no backbone pass per image twice).
-  if (run.config.backbone) return predictFromFeatures(project, run, images, options);
+  // A fine-tuned one changed its backbone: its whole model runs on the pixels, like a run from scratch.
+  if (run.config.backbone && !isFineTuned(run.config)) return predictFromFeatures(project, run, images, options);
   const classes = run.classes.length;
   const modelDir = path.join(project.paths.models, String(run.id), 'model');
   if (!fs.existsSync(path.join(modelDir, MODEL_JSON))) {

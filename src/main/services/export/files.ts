@@ -1,6 +1,6 @@
 // The small files that travel with every export: labels.txt, preprocess.json and the model card.
 
-import { ARCH_INFO, type ExportFormat, type ExportParity, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
+import { ARCH_INFO, type ExportFormat, type ExportParity, type FineTuneConfig, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
 import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
@@ -135,7 +135,7 @@ export function modelCard(c: CardInput): string {
     `- Architecture: ${arch.title} (\`${run.arch}\`). ${arch.description}`,
     ...(run.config.backbone
       ? [
-          `- Backbone: ${cell(run.config.backbone.title)} (${cell(run.config.backbone.copy)}), frozen, inside the model; its ${run.config.backbone.features} features at ${run.config.backbone.resolution}x${run.config.backbone.resolution} feed the head. Mind the backbone's own license.`,
+          `- Backbone: ${cell(run.config.backbone.title)} (${cell(run.config.backbone.copy)}), ${fineTunedText(run.config.backbone.fineTune)}, inside the model; its ${run.config.backbone.features} features at ${run.config.backbone.resolution}x${run.config.backbone.resolution} feed the head. Mind the backbone's own license.`,
         ]
       : []),
     `- Input: ${spec.width}x${spec.height} ${colour} (${spec.channels} channel${spec.channels === 1 ? '' : 's'}), NHWC. Resize "${spec.resize}"${spec.resize === 'cover' ? ' (scale to fill, then crop the centre)' : ''}; EXIF orientation applied first.`,
@@ -191,4 +191,10 @@ export function modelCard(c: CardInput): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** How much of the backbone a run trained, for the model card. */
+function fineTunedText(ft: FineTuneConfig | undefined): string {
+  if (!ft || ft.mode === 'head') return 'frozen';
+  return ft.mode === 'all' ? 'fine-tuned whole' : `fine-tuned (its last ${ft.blocks === 1 ? 'block' : `${ft.blocks} blocks`}, after ${ft.cutLayer})`;
 }

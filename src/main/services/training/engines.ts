@@ -54,7 +54,8 @@ function makeOptimizer(config: TrainConfig): tf.Optimizer {
 }
 
 export class TfjsEngine implements Engine {
-  readonly #optimizer: tf.Optimizer;
+  /** One optimizer per learning-rate scale (fine-tuning: the backbone's weights learn slower than the head's). */
+  readonly #groups: { scale: number; optimizer: tf.Optimizer; names: Set<string> }[];
   readonly #trainable: tf.Variable[];
   readonly #decayed: Set<string>;
   readonly #frozen: tf.Variable[];
@@ -67,9 +68,17 @@ export class TfjsEngine implements Engine {
   constructor(
     private readonly model: tf.LayersModel,
     private readonly init: ReplicaInit,
+    /** Learning-rate multiplier by variable name; 1 where absent. */
+    lrScales?: Map<string, number>,
   ) {
-    this.#optimizer = makeOptimizer(init.config);
     this.#trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const byScale = new Map<number, Set<string>>();
+    for (const v of this.#trainable) {
+      const scale = lrScales?.get(v.name) ?? 1;
+      if (!byScale.has(scale)) byScale.set(scale, new Set());
+      byScale.get(scale)!.add(v.name);
+    }
+    this.#groups = [...byScale].map(([scale, names]) => ({ scale, names, optimizer: makeOptimizer(init.config) }));
     this.#decayed = new Set(this.#trainable.filter((v) => v.shape.length >= 2).map((v) => v.name));
     this.#frozen = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
     this.#weightFloats = this.#trainable.reduce((a, v) => a + v.size, 0);
@@ -100,7 +109,6 @@ export class TfjsEngine implements Engine {
 
   async step(x: Float32Array, labels: Int32Array, n: number, batchLength: number, lr: number): Promise<StepTotals> {
     const { config } = this.init;
-    (this.#optimizer as unknown as { learningRate: number }).learningRate = lr; // Adam, SGD and Momentum read it per update
     const xs = this.#batch(x, n);
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels.subarray(0, n), 'int32'), this.init.classes));
     let correctT: tf.Tensor | null = null;
@@ -127,7 +135,12 @@ export class TfjsEngine implements Engine {
       }
       return out;
     });
-    this.#optimizer.applyGradients(update);
+    for (const group of this.#groups) {
+      (group.optimizer as unknown as { learningRate: number }).learningRate = lr * group.scale; // Adam, SGD and Momentum read it per update
+      const mine: tf.NamedTensorMap = {};
+      for (const name of group.names) mine[name] = update[name];
+      group.optimizer.applyGradients(mine);
+    }
     tf.dispose([...Object.values(update), ...Object.values(summed)]);
     return totals;
   }
@@ -215,7 +228,7 @@ export class TfjsEngine implements Engine {
 
   async dispose(): Promise<void> {
     tf.dispose(this.#best ?? []);
-    this.#optimizer.dispose();
+    for (const group of this.#groups) group.optimizer.dispose();
   }
 }
 

@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { ArchName, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
+import type { ArchName, BackboneSpeed, BackendInfo, TrainConfig, TrainDataStats } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { spawnWorker } from '../../workers/spawn';
-import { calibrateExtraction, featureDir, flipKey, measuredRate, type ResolvedBackbone } from '../backbones';
+import { calibrateExtraction, featureDir, flipKey, measuredRate, readSpeeds, type ResolvedBackbone } from '../backbones';
 import type { TrainItem } from './dataset';
 
 /** Sustained training throughput of each backend, GFLOP/s per replica (measured by bench:train). */
@@ -31,6 +31,21 @@ export interface CostModel {
   imagesPerSecond?: number | null;
   /** The backbone's feature extraction: a transfer plan's cost. */
   extraction?: ExtractionCost;
+  /** How fast the trained part of a backbone trains here: a fine-tuning plan's cost. */
+  fineTune?: FineTuneRates;
+}
+
+/** What the backbone's trained part is: its last `blocks` blocks, or all of it. */
+export interface TrainedPart {
+  mode: 'blocks' | 'all';
+  blocks: number;
+  resolution: number;
+  batchSize: number;
+}
+
+export interface FineTuneRates {
+  /** Training images per second through the trained part and the head, measured on this machine; null until measured. */
+  trainRate(part: TrainedPart): number | null;
 }
 
 export interface ExtractionCost {
@@ -86,17 +101,33 @@ function cachedKeys(project: Project, backbone: ResolvedBackbone, resolution: nu
 }
 
 /**
+ * A backbone's extraction rate at `resolution` from the speeds measured on this machine
+ * (Backbones → Measure): the one at that resolution, else the nearest one scaled by the pixel
+ * count; null when none was measured.
+ */
+export function speedAt(speeds: BackboneSpeed[], resolution: number): number | null {
+  const usable = speeds.filter((s) => s.imagesPerSecond > 0 && s.resolution > 0);
+  if (usable.length === 0) return null;
+  const nearest = usable.reduce((best, s) => (Math.abs(s.resolution - resolution) < Math.abs(best.resolution - resolution) ? s : best));
+  return nearest.imagesPerSecond * (nearest.resolution / resolution) ** 2;
+}
+
+/**
  * What extracting `backbone`'s features of a run's images costs in this project: the images its
- * feature cache still lacks, and the rate measured by the project's last extraction, else
- * calibrated here (once the plan knows its resolution: plan, calibrate, plan again), else a
- * typical one; other resolutions scale with the pixel count.
+ * feature cache still lacks, and the rate measured by the project's last extraction, else the
+ * speed measured on this machine for the Backbones panel, else calibrated here (once the plan
+ * knows its resolution: plan, calibrate, plan again), else a typical one; other resolutions scale
+ * with the pixel count.
  */
 export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number): Promise<boolean> } {
   const cache = new Map<number, Set<string>>();
   const averages = backbone.format !== 'onnx';
   let calibration: { resolution: number; rate: number } | null = null;
+  const speeds = readSpeeds(backbone.fingerprint);
   const extractRate = (r: number) =>
-    measuredRate(project, backbone, r) ?? (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
+    measuredRate(project, backbone, r) ??
+    speedAt(speeds, r) ??
+    (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
   const pending = (r: number, flip: boolean) => {
     let keys = cache.get(r);
     if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
@@ -113,7 +144,7 @@ export function extractionCost(project: Project, backbone: ResolvedBackbone, ite
     pending,
     /** Measures the rate at `resolution` on a few images still to extract, unless the project measured it or none is left; true when it did. */
     async calibrate(resolution: number): Promise<boolean> {
-      if (measuredRate(project, backbone, resolution) !== null || pending(resolution, false) === 0) return false;
+      if (measuredRate(project, backbone, resolution) !== null || speedAt(speeds, resolution) !== null || pending(resolution, false) === 0) return false;
       const keys = cachedKeys(project, backbone, resolution);
       const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
       if (rate === null) return false;
@@ -142,6 +173,75 @@ export function estimateTransferStages(config: TrainConfig, stats: TrainDataStat
 export function estimateTransferSeconds(config: TrainConfig, stats: TrainDataStats, backend: BackendInfo, cost: CostModel): number {
   const { prepareSeconds, trainSeconds } = estimateTransferStages(config, stats, backend, cost);
   return Math.round(prepareSeconds + trainSeconds);
+}
+
+/**
+ * The backend a fine-tuning run's replicas train on, and how many (as training/finetune.ts and
+ * train.ts pick them): the run's own (onnxruntime: one replica on every core), except plain
+ * JavaScript, which trains on WebAssembly with one replica per core (up to 4).
+ */
+export function fineTuneReplicas(backend: BackendInfo['name'], cores: number): { name: BackendInfo['name']; replicas: number; perCore: boolean } {
+  const name = backend === 'cpu' ? 'wasm' : backend;
+  return { name, replicas: name === 'wasm' ? Math.max(1, Math.min(cores, 4)) : 1, perCore: name === 'onnxruntime' };
+}
+
+/** The share of the head's sustained FLOP rate a backbone's convolutions reach, unmeasured (memory traffic, depthwise kernels). */
+const FINE_TUNE_EFFICIENCY = 0.5;
+
+/**
+ * Training images per second of a backbone's trained part until this machine has measured it:
+ * its forward multiply-adds (`trainedMacs`) times three for forward and backward, at the
+ * fine-tuning backend's sustained rate on its replicas.
+ */
+export function flopTrainRate(trainedMacs: number, backend: BackendInfo, cores: number): number {
+  const { name, replicas, perCore } = fineTuneReplicas(backend.name, cores);
+  const flopsPerSecond = BACKEND_GFLOPS[name] * 1e9 * (perCore ? Math.max(1, cores) : replicas * (replicas > 1 ? REPLICA_EFFICIENCY : 1)) * FINE_TUNE_EFFICIENCY;
+  return flopsPerSecond / (2 * 3 * Math.max(1, trainedMacs));
+}
+
+/** What a fine-tuning plan needs to time it: the trained part and its cost. */
+export interface FineTuneTiming {
+  part: TrainedPart;
+  /** Forward multiply-adds per image of the trained part at the planned resolution. */
+  trainedMacs: number;
+  /** Images each training image is cached as ('blocks': the cut layer's output of each variant). */
+  variants: number;
+  headEpochs: number;
+}
+
+/**
+ * A fine-tuning run's wall time by step. First, as for the head alone, the pooled features are
+ * extracted and the head trains on them for `headEpochs`. Then 'blocks': the frozen part runs
+ * once per training image and variant (and once per validation and test image, twice with flip
+ * averaging) to cache the cut layer's output, and blocks and head train on it; 'all': the images
+ * are decoded at the backbone's resolution and every epoch trains the whole backbone on pixels.
+ */
+export function estimateFineTuneStages(
+  config: TrainConfig,
+  stats: TrainDataStats,
+  backend: BackendInfo,
+  cost: CostModel,
+  timing: FineTuneTiming,
+): { prepareSeconds: number; trainSeconds: number; imagesPerSecond: number; measured: boolean } {
+  const t = config.backbone!;
+  const extraction = extractionOf(cost);
+  const measured = cost.fineTune?.trainRate(timing.part) ?? null;
+  const rate = measured ?? flopTrainRate(timing.trainedMacs, backend, cost.cores);
+  const rateHere = extraction.extractRate(t.resolution);
+  const head = estimateTransferStages({ ...config, epochs: timing.headEpochs }, stats, backend, cost);
+  const tuned = Math.max(0, config.epochs - timing.headEpochs);
+  const epoch = stats.train / rate + stats.val / (3 * rate);
+  const evalImages = (stats.val + stats.test) * (t.flipAverage ? 2 : 1);
+  const prepare =
+    timing.part.mode === 'blocks'
+      ? (stats.train * timing.variants + evalImages) / rateHere + EXTRACT_SETUP_SECONDS
+      : (stats.train + stats.val + stats.test) / 2000;
+  return {
+    prepareSeconds: head.prepareSeconds + prepare,
+    trainSeconds: head.trainSeconds + tuned * epoch + evalImages / (3 * rate) + 6,
+    imagesPerSecond: rate,
+    measured: measured !== null,
+  };
 }
 
 export interface ModelSize {
@@ -199,5 +299,39 @@ export function measuredImagesPerSecond(backend: BackendInfo, config: TrainConfi
     measured.set(key, rate);
   }
   const replicas = backend.name === 'wasm' ? Math.min(config.workers, cores) : 1;
+  return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
+}
+
+const measuredParts = new Map<string, Promise<number | null>>();
+
+/**
+ * Training images per second of a fine-tuning run's trained part (the backbone after its cut, or
+ * all of it, with a head) on this machine, as its replicas train it: a few real steps in a
+ * short-lived training worker, once per process and part; null when it cannot be measured.
+ */
+export function measuredPartRate(backend: BackendInfo, config: TrainConfig, classes: number, cores: number): Promise<number | null> {
+  const ft = config.backbone?.fineTune;
+  if (!backend.available || !ft || ft.mode === 'head') return Promise.resolve(null);
+  const { name, replicas } = fineTuneReplicas(backend.name, cores);
+  const t = config.backbone!;
+  const key = [name, t.fingerprint, t.resolution, ft.mode, ft.cutLayer, ft.frozenBatchNorm, classes, config.batchSize].join(':');
+  let rate = measuredParts.get(key);
+  if (!rate) {
+    rate = new Promise<number | null>((resolve) => {
+      const worker = spawnWorker('train', { workerData: { mode: 'calibrate-part', backend: name, config, classes } });
+      const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
+      worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
+        resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
+        clearTimeout(timer);
+        void worker.terminate();
+      });
+      worker.once('error', () => resolve(null));
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    measuredParts.set(key, rate);
+  }
   return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
 }

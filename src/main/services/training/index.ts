@@ -5,3 +5,4 @@ export { listRuns, runDetails, type RunClass } from './records';
 export type { ReplicaInput } from './protocol';
 export { trainingBackends, trainReplicas } from './train';
 export { backboneOf, prepareFeatures } from './transfer';
+export { isFineTuned } from './finetune';

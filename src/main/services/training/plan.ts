@@ -14,6 +14,8 @@ import type {
   ArchName,
   Augmentation,
   BackendInfo,
+  FineTuneConfig,
+  FineTuneMode,
   LrSchedule,
   TrainConfig,
   TrainDataStats,
@@ -21,19 +23,23 @@ import type {
   TrainPlan,
   TransferConfig,
 } from '../../../shared/types';
+import { FINE_TUNE_TITLES, HEAD_ENOUGH } from '../../../shared/fine-tune';
 import type { Project } from '../../store/project';
-import { backboneOnnx, findCopy, loadRegistry, resolveBackbone, type ResolvedBackbone } from '../backbones';
+import { backboneOnnx, findCopy, fineTuneSupport, loadRegistry, resolveBackbone, type BlockCut, type FineTuneSupport, type ResolvedBackbone } from '../backbones';
 import { ARCHITECTURES } from './architectures';
 import type { TrainingData } from './dataset';
 import {
   EXTRACT_SETUP_SECONDS,
+  estimateFineTuneStages,
   estimateStages,
   estimateTransferStages,
   extractionCost,
   extractionOf,
   measuredImagesPerSecond,
+  measuredPartRate,
   modelSize,
   type CostModel,
+  type TrainedPart,
 } from './estimates';
 import { BEST_EPOCH_MIN_VAL } from './kept-epoch';
 
@@ -183,6 +189,7 @@ function scratchPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMode
     explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
   }
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
+  if (overrides.fineTune) explanation.push(`Fine-tuning (${FINE_TUNE_TITLES[overrides.fineTune]}, Advanced settings) applies to a pretrained backbone: this run trains from scratch, so it has none.`);
 
   const estimate = estimateStages(config, stats, stats.classes.length, backend, cost);
   // A backbone asked for but unusable (the route's blocker) stops the run too; the estimate stays then.
@@ -209,6 +216,8 @@ export interface PlanBackbone {
   /** False for a user's own model (not checked against the registry's checksums), found at `location`. */
   verified?: boolean;
   location?: string;
+  /** Which of its blocks a run can train (and where to cut it), or why none. */
+  fineTune: FineTuneSupport;
 }
 
 /** Below this side (median, px) images are too small for an ImageNet backbone to see much. */
@@ -243,7 +252,7 @@ const minutes = (s: number) => (s < 90 ? `${Math.max(1, Math.round(s))} s` : `${
  * of the side, so on a large data set the largest size whose extraction fits
  * EXTRACT_BUDGET_SECONDS is used.
  */
-export function resolutionFor(stats: TrainDataStats, backbone: PlanBackbone, pending: (r: number) => number, extractRate: (r: number) => number): { resolution: number; why: string } {
+export function resolutionFor(stats: TrainDataStats, backbone: Pick<PlanBackbone, 'inputSize' | 'resolutions'>, pending: (r: number) => number, extractRate: (r: number) => number): { resolution: number; why: string } {
   const native = backbone.inputSize;
   const options = [...new Set([...backbone.resolutions.filter((r) => r <= native), native])].sort((a, b) => b - a);
   const side = Math.max(stats.medianWidth, stats.medianHeight);
@@ -269,7 +278,240 @@ function headEpochs(train: number): number {
   return 30;
 }
 
-/** Transfer learning: a dense head trained on the route's backbone's features; the backbone's resolution, flips and the head's settings, each with why. */
+// How much of the backbone one click trains: the head only, the last blocks (their input cached
+// once per image and variant, so each epoch runs only what trains), or the whole backbone. The
+// more that trains, the more the features adapt to images unlike the backbone's pretraining, and
+// the more images that takes not to learn them by heart, and the longer it runs; so the data's
+// size picks the most that makes sense, the time budget cuts it back, and after the head's
+// warm-up its validation accuracy says whether the images are close enough to the pretraining
+// that the head alone does (decideAfterHead).
+
+/** Fewer training images than this: the head alone (the backbone's millions of weights would learn a few hundred images by heart). */
+export const FINE_TUNE_MIN_IMAGES = 1000;
+/** From this many training images on, the whole backbone may train, when the time budget allows. */
+export const WHOLE_BACKBONE_MIN_IMAGES = 20_000;
+/** Blocks one click trains, by data size: up to this many below 5,000 images, twice as many below WHOLE_BACKBONE_MIN_IMAGES. */
+const BLOCKS_SMALL = 2;
+const BLOCKS_MEDIUM = 4;
+/**
+ * The backbone's learning rate as a fraction of the head's. fastai's fine_tune spreads the rates
+ * from a hundredth of the head's (first layers) up to the head's own; a tenth is their middle (the
+ * geometric mean), and the right order for blocks next to the head.
+ */
+export const BACKBONE_LR_SCALE = 0.1;
+/** Epochs the head trains alone on frozen features before the backbone trains too (fastai: freeze_epochs; Keras' guide: train the head first). */
+export const HEAD_WARMUP_EPOCHS = 5;
+/** Batches smaller than this keep batch norm's pretrained statistics (Keras' fine-tuning guide keeps them in any case). */
+const BN_MIN_BATCH = 64;
+/** Disk the cut layer's cached outputs may take (float32, every variant of every image); a cut whose single copy of each image would take more is not used. */
+export const CUT_CACHE_BYTES = 4 * 1024 ** 3;
+/** Fewer epochs than this with the backbone training are not worth its cost: the time budget then keeps fewer blocks or the head alone. */
+const MIN_TUNED_EPOCHS = 3;
+
+/** One click's time budget for a run that fine-tunes: 20 minutes, more for large data sets (72 ms an image), at most an hour. */
+export function fineTuneBudget(train: number): number {
+  return Math.min(60 * 60, Math.max(ONE_CLICK_BUDGET_SECONDS, Math.round(train * 0.072)));
+}
+
+/** Epochs with the backbone training (after the head's warm-up), by data size: fewer images need more passes. */
+function tunedEpochs(mode: 'blocks' | 'all', train: number): number {
+  if (mode === 'all') return train < 50_000 ? 8 : 6;
+  return train < 5000 ? 15 : train < WHOLE_BACKBONE_MIN_IMAGES ? 10 : 6;
+}
+
+/** Variants cached per training image ('blocks'): the image and its mirror image, and shifted crops of each; fewer on large data and within CUT_CACHE_BYTES. */
+function variantsFor(stats: TrainDataStats, cut: BlockCut, native: number, resolution: number): { variants: number; bytes: number; perVariant: number } {
+  const wanted = stats.train < 5000 ? 8 : stats.train < WHOLE_BACKBONE_MIN_IMAGES ? 4 : 2;
+  const perImage = cut.floatsAtNative * (resolution / native) ** 2 * 4;
+  const perVariant = stats.train * perImage;
+  const variants = Math.min(wanted, Math.floor((CUT_CACHE_BYTES - perImage * (stats.val + stats.test)) / Math.max(1, perVariant)));
+  return { variants, bytes: perImage * (stats.train * Math.max(1, variants) + stats.val + stats.test), perVariant: perVariant + perImage * (stats.val + stats.test) };
+}
+
+/** The cut to train from for this data: the most blocks up to its size's share (one below FINE_TUNE_MIN_IMAGES, where only a forced choice fine-tunes), else the fewest there are. */
+function targetCut(cuts: BlockCut[], train: number): BlockCut {
+  const most = train < FINE_TUNE_MIN_IMAGES ? 1 : train < 5000 ? BLOCKS_SMALL : BLOCKS_MEDIUM;
+  return cuts.filter((c) => c.blocks <= most).at(-1) ?? cuts[0];
+}
+
+/** The head alone: the pooled features are cached, the backbone never changes. */
+function headOnly(epochs: number, flip: boolean): FineTuneConfig {
+  return { mode: 'head', cutLayer: null, blocks: 0, backboneLrScale: 0, headEpochs: epochs, variants: flip ? 2 : 1, frozenBatchNorm: true };
+}
+
+/**
+ * After the head's warm-up (its first `headEpochs`), whether the planned fine-tuning still goes
+ * on: a head alone that reached HEAD_ENOUGH on validation means the images are close to what the
+ * backbone was pretrained on, so the backbone stays frozen and the remaining epochs train the head
+ * only. Without a validation accuracy (no validation images) the plan holds. Training calls this;
+ * the plan's explanation says so beforehand.
+ */
+export function decideAfterHead(config: FineTuneConfig, headValAccuracy: number | null): { fineTune: FineTuneConfig; why: string } {
+  if (config.mode === 'head') return { fineTune: config, why: 'The head alone was planned: the backbone stays as it is.' };
+  const part = config.mode === 'all' ? 'the whole backbone' : `the last ${config.blocks === 1 ? 'block' : `${config.blocks} blocks`}`;
+  const trains = trainsOf(config);
+  if (headValAccuracy === null || !Number.isFinite(headValAccuracy)) return { fineTune: config, why: `No validation accuracy to judge the head by: ${part} ${trains} as planned.` };
+  const reached = `The head alone reached ${pct(headValAccuracy)} on validation after ${config.headEpochs} epoch${config.headEpochs === 1 ? '' : 's'}`;
+  if (headValAccuracy >= HEAD_ENOUGH) {
+    return {
+      fineTune: { ...config, mode: 'head', cutLayer: null, blocks: 0, backboneLrScale: 0 },
+      why: `${reached} (${pct(HEAD_ENOUGH)} or more): the pretrained features already fit these images, so the backbone stays as it is and the remaining epochs train the head only.`,
+    };
+  }
+  return { fineTune: config, why: `${reached} (below ${pct(HEAD_ENOUGH)}): these images differ from what the backbone was pretrained on, so ${part} ${trains} too.` };
+}
+
+/** "train" or "trains", as what trains is plural or not. */
+const trainsOf = (ft: Pick<FineTuneConfig, 'mode' | 'blocks'>) => (ft.mode === 'blocks' && ft.blocks > 1 ? 'train' : 'trains');
+
+const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+
+/** A fine-tuning candidate: what trains, for how many epochs, in batches of how many. */
+interface Tuning {
+  fineTune: FineTuneConfig;
+  epochs: number;
+  batchSize: number;
+  part: TrainedPart | null;
+  trainedMacs: number;
+}
+
+/** The fine-tuning step's outcome: the choice, its epochs and batch, each sentence of why, and what stops a forced choice. */
+interface FineTuneChoice extends Tuning {
+  /** The decision and its reason in one sentence, for the plan's headline. */
+  why: string;
+  /** Further sentences (learning rates, batch norm, variants, time). */
+  notes: string[];
+  blocker: string | null;
+}
+
+export { HEAD_ENOUGH };
+const modeTitle: Record<FineTuneMode, string> = FINE_TUNE_TITLES;
+
+/**
+ * The fine-tuning step of a transfer plan (after the backbone's resolution, like it): the head
+ * only, the last blocks or the whole backbone, from the data's size and the backbone's support,
+ * cut back until it fits the time budget; or as forced in Advanced settings. `seconds` times a
+ * candidate at this machine's measured rates.
+ */
+export function fineTuneFor(
+  stats: TrainDataStats,
+  backbone: PlanBackbone,
+  resolution: number,
+  head: { epochs: number; batchSize: number; flip: boolean; seconds: number },
+  overrides: TrainOverrides,
+  seconds: (t: Tuning) => { seconds: number; measured: boolean },
+): FineTuneChoice {
+  const support = backbone.fineTune;
+  const headTuning: Tuning = { fineTune: headOnly(head.epochs, head.flip), epochs: head.epochs, batchSize: head.batchSize, part: null, trainedMacs: 0 };
+  const budget = fineTuneBudget(stats.train);
+  const forced = overrides.fineTune;
+  const n = stats.train.toLocaleString('en-US');
+  const keep = (why: string, blocker: string | null = null): FineTuneChoice => ({ ...headTuning, why, notes: [], blocker });
+  if (forced === 'head') return keep('Head only: chosen in Advanced settings; the backbone stays as it is.');
+  if (!support.ok) {
+    if (forced) return keep(`Head only: ${modeTitle[forced]} was chosen in Advanced settings, but ${backbone.title} cannot be fine-tuned (${support.why.replace(/\.$/, '')}).`, `${modeTitle[forced]} was chosen in Advanced settings, but ${backbone.title} cannot be fine-tuned: ${support.why.replace(/\.$/, '')}. Choose Head only or Automatic.`);
+    return keep(`Head only: ${backbone.title} cannot be fine-tuned here (${support.why.replace(/\.$/, '')}), so its features stay as they are.`);
+  }
+  const native = backbone.inputSize;
+  const scale = (resolution / native) ** 2;
+  const tuning = (mode: 'blocks' | 'all', cut: BlockCut | null, wanted: number): Tuning => {
+    const epochs = overrides.epochs ?? wanted;
+    const batchSize = overrides.batchSize ?? (mode === 'all' ? 32 : stats.train >= 10_000 ? 128 : 64);
+    const variants = mode === 'blocks' && cut ? Math.max(1, variantsFor(stats, cut, native, resolution).variants) : head.flip ? 2 : 1;
+    const headEpochs = Math.min(HEAD_WARMUP_EPOCHS, Math.max(1, epochs - 1));
+    return {
+      fineTune: {
+        mode,
+        cutLayer: mode === 'blocks' && cut ? cut.cutLayer : null,
+        blocks: mode === 'blocks' && cut ? cut.blocks : 0,
+        backboneLrScale: BACKBONE_LR_SCALE,
+        headEpochs,
+        variants,
+        frozenBatchNorm: batchSize < BN_MIN_BATCH || stats.train < WHOLE_BACKBONE_MIN_IMAGES,
+      },
+      epochs,
+      batchSize,
+      part: { mode, blocks: mode === 'blocks' && cut ? cut.blocks : 0, resolution, batchSize },
+      trainedMacs: (mode === 'all' || !cut ? support.macsAtNative : cut.macsAtNative) * scale,
+    };
+  };
+  /** The candidate with the most epochs (up to the data's share) that fits the budget, else the time MIN_TUNED_EPOCHS would take. */
+  const fitting = (mode: 'blocks' | 'all', cut: BlockCut | null): { fits: Tuning } | { seconds: number } => {
+    const wanted = HEAD_WARMUP_EPOCHS + tunedEpochs(mode, stats.train);
+    const fewest = HEAD_WARMUP_EPOCHS + MIN_TUNED_EPOCHS;
+    for (let epochs = wanted; epochs >= fewest; epochs--) {
+      const t = tuning(mode, cut, epochs);
+      if (seconds(t).seconds <= budget) return { fits: t };
+    }
+    return { seconds: seconds(tuning(mode, cut, fewest)).seconds };
+  };
+  const target = support.cuts.length > 0 ? targetCut(support.cuts, stats.train) : null;
+  const blocksText = (b: number) => (b === 1 ? 'the last block' : `the last ${b} blocks`);
+  const decided = (t: Tuning, why: string): FineTuneChoice => {
+    const time = seconds(t);
+    const ft = t.fineTune;
+    const part = ft.mode === 'all' ? 'the whole backbone' : blocksText(ft.blocks);
+    const notes = [
+      `Fine-tuning: the head trains alone for its first ${ft.headEpochs} epochs, then ${part} ${trainsOf(ft)} with it at ${ft.backboneLrScale}x its learning rate (fastai's discriminative rates: layers nearer the pixels change less); ` +
+        `${t.epochs} epochs in all, about ${minutes(time.seconds)} here${time.measured ? ' (a training step of the trained part measured on this machine)' : ' (from its multiply-adds; measured once a step of it has run here)'}.`,
+      ft.frozenBatchNorm
+        ? `Batch norm keeps its pretrained statistics: ${t.batchSize < BN_MIN_BATCH ? `batches of ${t.batchSize} are too few images to estimate them again` : `${n} images are too few to estimate them again`} (as Keras' fine-tuning guide advises).`
+        : `Batch norm in the trained layers re-estimates its statistics on batches of ${t.batchSize}.`,
+    ];
+    const cut = support.cuts.find((c) => c.cutLayer === ft.cutLayer);
+    if (ft.mode === 'blocks' && cut) {
+      const { bytes } = variantsFor(stats, cut, native, resolution);
+      notes.push(
+        `The input of ${part} (${ft.cutLayer}) is computed once per image and cached (about ${formatBytes(bytes)}): ${ft.variants} variant${ft.variants === 1 ? '' : 's'} of each training image${ft.variants > 1 ? ` (${head.flip ? 'the image, its mirror image and shifted crops' : 'shifted crops'}), one drawn each epoch` : ''}; each epoch runs only what trains.`,
+      );
+    }
+    return { ...t, why, notes, blocker: null };
+  };
+  if (forced) {
+    const mode = forced;
+    if (mode === 'blocks' && !target) return keep(`Head only: ${backbone.title} has no blocks Loupe can train alone.`, `Last blocks was chosen in Advanced settings, but ${backbone.title} has no blocks Loupe can train alone. Choose Whole backbone, Head only or Automatic.`);
+    const t = tuning(mode, mode === 'blocks' ? target : null, HEAD_WARMUP_EPOCHS + tunedEpochs(mode, stats.train));
+    const part = mode === 'all' ? 'the whole backbone' : blocksText(t.fineTune.blocks);
+    return decided(t, `${modeTitle[mode]}: chosen in Advanced settings; ${part} of ${backbone.title} ${trainsOf(t.fineTune)} with the head after its ${t.fineTune.headEpochs} warm-up epochs, whatever the head alone reaches.`);
+  }
+  if (stats.train < FINE_TUNE_MIN_IMAGES) {
+    return keep(`Head only: ${n} training images are too few to adapt the backbone's weights without learning the images by heart (fine-tuning starts at ${FINE_TUNE_MIN_IMAGES.toLocaleString('en-US')}); its pretrained features and a new head generalise better.`);
+  }
+  const unless = `unless the head alone reaches ${pct(HEAD_ENOUGH)} on validation after its ${HEAD_WARMUP_EPOCHS} warm-up epochs (then the pretrained features already fit)`;
+  const budgetText = `the ${minutes(budget)} budget${budget > ONE_CLICK_BUDGET_SECONDS ? ` for ${n} images` : ''}`;
+  const over = (what: string, s: number) => `${what} would take about ${minutes(s)} here, over ${budgetText}`;
+  const skipped: string[] = [];
+  if (stats.train >= WHOLE_BACKBONE_MIN_IMAGES) {
+    const all = fitting('all', null);
+    if ('fits' in all) return decided(all.fits, `Whole backbone: ${n} training images are enough to adapt all of ${backbone.title}'s layers, and it fits ${budgetText}; it trains ${unless}.`);
+    skipped.push(over('the whole backbone', all.seconds));
+  }
+  if (!target) return keep(`Head only: ${[...skipped, `${backbone.title} has no blocks Loupe can train alone`].join('; ')}.`);
+  const size =
+    stats.train < WHOLE_BACKBONE_MIN_IMAGES
+      ? `${n} training images are enough to adapt ${blocksText(target.blocks)}, too few for the whole backbone (from ${WHOLE_BACKBONE_MIN_IMAGES.toLocaleString('en-US')})`
+      : '';
+  for (const cut of [...support.cuts].filter((c) => c.blocks <= target.blocks).sort((a, b) => b.blocks - a.blocks)) {
+    const cache = variantsFor(stats, cut, native, resolution);
+    if (cache.variants < 1) {
+      skipped.push(`caching the input of ${blocksText(cut.blocks)} would take about ${formatBytes(cache.perVariant)}, over ${formatBytes(CUT_CACHE_BYTES)}`);
+      continue;
+    }
+    const t = fitting('blocks', cut);
+    if (!('fits' in t)) {
+      skipped.push(over(blocksText(cut.blocks), t.seconds));
+      continue;
+    }
+    return decided(t.fits, `Last blocks: fine-tunes ${blocksText(cut.blocks)} of ${backbone.title} ${unless}; ${[size, ...skipped].filter(Boolean).join('; ')}.`);
+  }
+  return keep(`Head only: ${skipped.join('; ')}; the head alone takes about ${minutes(head.seconds)}.`);
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 1e6))} MB`;
+}
+
+/** Transfer learning: a dense head on the route's backbone's features, and how much of the backbone trains with it; the backbone's resolution, flips and the head's settings, each with why. */
 function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostModel, overrides: TrainOverrides, route: TransferRoute<PlanBackbone>, blocked: string | null): TrainPlan {
   const { backbone } = route;
   const extraction = extractionOf(cost);
@@ -283,28 +525,14 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
   const flipFits = extraction.pending(resolution, true) / extraction.extractRate(resolution) <= EXTRACT_BUDGET_SECONDS;
   const flip = flipAllowed && (overrides.augmentation?.flip === true || flipFits);
   const flipAverage = flip && backbone.format !== 'onnx';
-  if (overrides.augmentation?.flip === false) explanation.push('Augmentation: off (Advanced settings); the head trains on each image\'s features once per epoch.');
-  else if (flip) {
-    explanation.push(
-      `Augmentation: features of left-right flipped copies are extracted too and the head sees either copy at random: as good as twice the training images, for the cost of extracting them (the backbone stays frozen).` +
-        (flipAverage
-          ? ' Predictions average each image and its mirror image (the model holds both passes): on CIFAR-10 that added 0.8 points on the full set and 1 on 2,000 images.'
-          : ''),
-    );
-  } else if (stats.greyscale) explanation.push('Augmentation: none (no flips for greyscale images such as digits or text).');
-  else {
-    explanation.push(
-      `Augmentation: none: extracting the features of flipped copies too would take about ${minutes(extraction.pending(resolution, true) / extraction.extractRate(resolution))} here, more than ${EXTRACT_BUDGET_SECONDS / 60} minutes.`,
-    );
-  }
 
   const epochs = overrides.epochs ?? headEpochs(stats.train);
   const batchSize = overrides.batchSize ?? (stats.train >= 10_000 ? 128 : 64);
   const optimizer = overrides.optimizer ?? 'adam';
   const learningRate = overrides.learningRate ?? (optimizer === 'adam' ? 0.001 : 0.01);
-  const schedule: TrainConfig['schedule'] =
+  const schedule = (e: number): TrainConfig['schedule'] =>
     overrides.schedule?.kind === 'step'
-      ? { kind: 'step', stepSize: overrides.schedule.stepSize ?? Math.max(1, Math.round(epochs / 3)), gamma: overrides.schedule.gamma ?? 0.1 }
+      ? { kind: 'step', stepSize: overrides.schedule.stepSize ?? Math.max(1, Math.round(e / 3)), gamma: overrides.schedule.gamma ?? 0.1 }
       : { kind: overrides.schedule?.kind ?? 'cosine' };
   // Picking the best epoch on a few hundred validation images fits their noise: on CIFAR-10's
   // 2,000-image subset (200 held out) the best-validation epoch scored 0.5 to 3 points below the
@@ -319,9 +547,6 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
       : restoreBest
         ? 'the epoch with the best validation accuracy is kept'
         : `the last epoch is kept: ${stats.val.toLocaleString('en-US')} validation images are too few to pick a better one (one image is ${(100 / Math.max(1, stats.val)).toFixed(1)} points)`;
-  explanation.push(
-    `Head: dense 1024 with ReLU, dropout 0.2, ${epochs} epochs of ${optimizer === 'adam' ? 'Adam' : 'SGD'} at ${learningRate} with a ${schedule.kind} learning rate; it trains in seconds to minutes on the cached features, and ${kept}.`,
-  );
   const transfer: TransferConfig = {
     name: backbone.name,
     title: backbone.title,
@@ -332,7 +557,7 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
     augment: flip ? 'flip' : 'none',
     flipAverage,
   };
-  const config: TrainConfig = {
+  const headConfig: TrainConfig = {
     arch: 'dense-head',
     width: resolution,
     height: resolution,
@@ -343,7 +568,7 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
     learningRate,
     momentum: overrides.momentum ?? 0.9,
     weightDecay: overrides.weightDecay ?? 0,
-    schedule,
+    schedule: schedule(epochs),
     augmentation: { flip, shift: 0, brightness: 0 },
     patience: overrides.patience !== undefined ? overrides.patience : null,
     restoreBest,
@@ -352,21 +577,78 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
     workers: 1,
     backbone: transfer,
   };
+  const headEstimate = estimateTransferStages(headConfig, stats, backend, cost);
+  // Shifted crops, as in the usual CIFAR recipe (4 px at 32 px): an eighth of the side.
+  const shift = overrides.augmentation?.shift ?? Math.max(1, Math.round(resolution / 8));
+  const tunedConfig = (t: { fineTune: FineTuneConfig; epochs: number; batchSize: number }): TrainConfig => ({
+    ...headConfig,
+    epochs: overrides.epochs ?? t.epochs,
+    batchSize: t.batchSize,
+    schedule: schedule(overrides.epochs ?? t.epochs),
+    augmentation: { flip, shift, brightness: 0 },
+    backbone: { ...transfer, fineTune: t.fineTune },
+  });
+  const choice = fineTuneFor(
+    stats,
+    backbone,
+    resolution,
+    { epochs, batchSize, flip, seconds: headEstimate.prepareSeconds + headEstimate.trainSeconds },
+    overrides,
+    (t) => {
+      const timed = estimateFineTuneStages(tunedConfig(t), stats, backend, cost, { part: t.part!, trainedMacs: t.trainedMacs, variants: t.fineTune.variants, headEpochs: t.fineTune.headEpochs });
+      return { seconds: timed.prepareSeconds + timed.trainSeconds, measured: timed.measured };
+    },
+  );
+  const tuned = choice.fineTune.mode !== 'head';
+  const config = tuned ? tunedConfig(choice) : { ...headConfig, backbone: { ...transfer, fineTune: choice.fineTune } };
+  explanation.push(choice.why);
+
+  if (overrides.augmentation?.flip === false) explanation.push(`Augmentation: off (Advanced settings); the ${tuned ? 'model' : 'head'} trains on each image's ${tuned ? 'pixels' : 'features'} once per epoch.`);
+  else if (tuned) {
+    explanation.push(
+      `Augmentation: ${flip ? 'left-right flips and ' : ''}shifts of up to ${shift} px, as the backbone now learns from them too.` +
+        (flipAverage ? ' Predictions average each image and its mirror image (the model holds both passes).' : ''),
+    );
+  } else if (flip) {
+    explanation.push(
+      `Augmentation: features of left-right flipped copies are extracted too and the head sees either copy at random: as good as twice the training images, for the cost of extracting them (the backbone stays frozen).` +
+        (flipAverage
+          ? ' Predictions average each image and its mirror image (the model holds both passes): on CIFAR-10 that added 0.8 points on the full set and 1 on 2,000 images.'
+          : ''),
+    );
+  } else if (stats.greyscale) explanation.push('Augmentation: none (no flips for greyscale images such as digits or text).');
+  else {
+    explanation.push(
+      `Augmentation: none: extracting the features of flipped copies too would take about ${minutes(extraction.pending(resolution, true) / extraction.extractRate(resolution))} here, more than ${EXTRACT_BUDGET_SECONDS / 60} minutes.`,
+    );
+  }
+
+  explanation.push(
+    `Head: dense 1024 with ReLU, dropout 0.2, ${config.epochs} epochs of ${optimizer === 'adam' ? 'Adam' : 'SGD'} at ${learningRate} with a ${config.schedule.kind} learning rate; ${tuned ? '' : 'it trains in seconds to minutes on the cached features, and '}${kept}.`,
+  );
+  explanation.push(...choice.notes);
   const pending = extraction.pending(resolution, false);
   const passes = extraction.pending(resolution, flip);
-  explanation.push(
-    passes > 0
-      ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once through onnxruntime, about ${minutes(passes / extraction.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here; they are cached in the project for later runs.`
-      : `Features: every image's features are already cached in the project.`,
-  );
+  if (choice.fineTune.mode !== 'blocks') {
+    explanation.push(
+      passes > 0
+        ? `Features: ${[pending > 0 ? `${pending.toLocaleString('en-US')} images` : '', passes > pending ? `${(passes - pending).toLocaleString('en-US')} mirror images` : ''].filter(Boolean).join(' and ')} go through ${backbone.title} once through onnxruntime, about ${minutes(passes / extraction.extractRate(resolution) + EXTRACT_SETUP_SECONDS)} here; they are cached in the project for later runs.`
+        : `Features: every image's features are already cached in the project.`,
+    );
+  }
   explanation.push(`Backend for the head: ${backend.name} — ${backend.reason}`);
   if (stats.heldOut > 0) explanation.push(`No val split: ${stats.heldOut.toLocaleString('en-US')} training images (10%, per class) are held out for validation.`);
   else if (stats.val === 0) explanation.push('No validation images: the best epoch is judged on training accuracy. Move some images to the val split for an honest measure.');
   if (stats.excluded > 0) explanation.push(`${stats.excluded} labeled images are left out: their classes have no training images.`);
   if (backbone.verified === false) explanation.push(`${backbone.title} is your own model (${backbone.location}): not verified against the registry's checksums.`);
-  const estimate = estimateTransferStages(config, stats, backend, cost);
-  const estimatedSeconds = blocked ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
-  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker: blocked };
+  const estimate = tuned
+    ? (({ prepareSeconds, trainSeconds }) => ({ prepareSeconds, trainSeconds }))(
+        estimateFineTuneStages(config, stats, backend, cost, { part: choice.part!, trainedMacs: choice.trainedMacs, variants: choice.fineTune.variants, headEpochs: choice.fineTune.headEpochs }),
+      )
+    : headEstimate;
+  const blocker = blocked ?? choice.blocker;
+  const estimatedSeconds = blocker ? 0 : Math.round(estimate.prepareSeconds + estimate.trainSeconds);
+  return { config, backend, data: stats, estimatedSeconds, estimate, explanation, blocker, fineTuneWhy: choice.why };
 }
 
 /** From scratch, and why (or what stops a run that asked for a backbone), or on a pretrained backbone, and why. */
@@ -388,15 +670,53 @@ export interface RouteBackbone {
 export interface BackboneLookup<B extends RouteBackbone> {
   /** The backbone a name or folder in the overrides means, or why it cannot be used. */
   named(name: string): { backbone: B } | { problem: string };
-  /** The registry's backbones in order, each with its first usable copy here or what was wrong. */
-  registry(): Iterable<{ title: string; dataset?: string | null; license: string; backbone: B | null; problem: string | null }>;
+  /** The registry's backbones in order, each with its first usable copy here or what was wrong, and its published ImageNet top-1 (%). */
+  registry(): Iterable<{ title: string; dataset?: string | null; license: string; imagenetTop1?: number | null; backbone: B | null; problem: string | null }>;
+  /** How long extracting this data's features would take here, at the resolution its plan would use; absent: not known. */
+  extractSeconds?(backbone: B): { seconds: number; resolution: number; rate: number } | null;
+}
+
+/**
+ * Among the usable registry backbones, the most accurate (published ImageNet top-1; unknown counts
+ * lowest, registry order breaks ties) whose feature extraction fits EXTRACT_BUDGET_SECONDS here,
+ * else the fastest; and why, beside the others.
+ */
+function mostAccurate<B extends RouteBackbone, E extends { title: string; imagenetTop1?: number | null; backbone: B }>(usable: E[], backbones: BackboneLookup<B>): { entry: E; why: string } {
+  const byTop1 = usable.map((entry, i) => ({ entry, i, top1: entry.imagenetTop1 ?? null })).sort((a, b) => (b.top1 ?? -1) - (a.top1 ?? -1) || a.i - b.i);
+  const timed = byTop1.map((r) => ({ ...r, time: backbones.extractSeconds?.(r.entry.backbone) ?? null }));
+  const fits = (t: (typeof timed)[number]) => t.time === null || t.time.seconds <= EXTRACT_BUDGET_SECONDS;
+  const chosen = timed.find(fits) ?? timed.reduce((a, b) => (b.time!.seconds < a.time!.seconds ? b : a));
+  if (timed.length === 1) return { entry: chosen.entry, why: '' };
+  const top1 = (t: (typeof timed)[number]) => (t.top1 === null ? 'ImageNet top-1 not published' : `${t.top1}% ImageNet top-1`);
+  const time = (t: (typeof timed)[number]) => (t.time ? `about ${minutes(t.time.seconds)} to extract here (${Math.round(t.time.rate).toLocaleString('en-US')} images/s at ${t.time.resolution} px)` : '');
+  // Ranked by accuracy: the ones before the chosen one did not fit the budget.
+  const slower = fits(chosen) ? timed.slice(0, timed.indexOf(chosen)) : [];
+  const weaker = timed.filter((t) => t !== chosen && !slower.includes(t));
+  const budget = `${EXTRACT_BUDGET_SECONDS / 60} minutes`;
+  const ranked = timed.some((t) => t.top1 !== null);
+  const head = !fits(chosen)
+    ? `No backbone here extracts these images within ${budget}; ${chosen.entry.title} is the fastest (${time(chosen)})`
+    : ranked
+      ? `${chosen.entry.title} is the most accurate of the ${timed.length} backbones here (${top1(chosen)}) whose feature extraction fits ${budget}${chosen.time ? ` (${time(chosen)})` : ''}`
+      : `${chosen.entry.title} comes first of the ${timed.length} backbones here in the registry's order (none publishes an ImageNet top-1 to rank them by)${chosen.time ? `, and its feature extraction fits ${budget} (${time(chosen)})` : ''}`;
+  const list = (ts: typeof timed) => ts.map((t) => `${t.entry.title} (${top1(t)})`).join(', ');
+  const are = (ts: typeof timed) => (ts.length === 1 ? 'is' : 'are');
+  // Without published figures to tell them apart, the registry's order decides.
+  const lower = weaker.filter((t) => !fits(chosen) || (t.top1 !== null && chosen.top1 !== null && t.top1 < chosen.top1));
+  const unranked = weaker.filter((t) => !lower.includes(t));
+  const parts = [
+    ...slower.map((t) => `${t.entry.title} (${top1(t)}) would take ${time(t)}`),
+    ...(lower.length > 0 ? [`${list(lower)} ${are(lower)} ${fits(chosen) ? 'less accurate' : 'slower'}`] : []),
+    ...(unranked.length > 0 && ranked ? [`${list(unranked)} ${are(unranked)} not ranked above it (no higher published figure; the registry's order decides)`] : []),
+  ];
+  return { entry: chosen.entry, why: parts.length > 0 ? `${head}; ${parts.join('; ')}.` : `${head}.` };
 }
 
 /**
  * The plan's first decision: train from scratch or on a pretrained backbone, and why. A backbone
  * named in the overrides is used (or blocks the run when it cannot be); "no backbone" or another
- * architecture means from scratch; otherwise the first usable registry backbone, when transfer
- * learning suits the data.
+ * architecture means from scratch; otherwise, when transfer learning suits the data, the most
+ * accurate usable registry backbone whose extraction fits the time budget.
  */
 export function chooseRoute<B extends RouteBackbone>(stats: TrainDataStats, overrides: TrainOverrides, backbones: BackboneLookup<B>): Route<B> {
   if (overrides.backbone === null) return { kind: 'scratch', why: 'From scratch: chosen in Advanced settings (no backbone).', blocker: null };
@@ -409,15 +729,20 @@ export function chooseRoute<B extends RouteBackbone>(stats: TrainDataStats, over
   const suits = transferSuits(stats);
   if (!suits.suits) return { kind: 'scratch', why: suits.why, blocker: null };
   const missing: string[] = [];
+  const usable: { title: string; dataset?: string | null; license: string; imagenetTop1?: number | null; backbone: B }[] = [];
   for (const entry of backbones.registry()) {
-    if (entry.backbone) {
-      return {
-        kind: 'transfer',
-        backbone: entry.backbone,
-        why: `Transfer learning: these look like photos, so ${entry.title} (pretrained${entry.dataset ? ` on ${entry.dataset}` : ''}, ${entry.license}) turns each into ${entry.backbone.features} features and a small head learns the classes from them — far more accurate than training from scratch on ${stats.train.toLocaleString('en-US')} images.`,
-      };
-    }
-    missing.push(entry.problem ?? `${entry.title} is not on this machine`);
+    if (entry.backbone) usable.push({ ...entry, backbone: entry.backbone });
+    else missing.push(entry.problem ?? `${entry.title} is not on this machine`);
+  }
+  if (usable.length > 0) {
+    const { entry, why } = mostAccurate(usable, backbones);
+    return {
+      kind: 'transfer',
+      backbone: entry.backbone,
+      why:
+        `Transfer learning: these look like photos, so ${entry.title} (pretrained${entry.dataset ? ` on ${entry.dataset}` : ''}, ${entry.license}) turns each into ${entry.backbone.features} features and a small head learns the classes from them — far more accurate than training from scratch on ${stats.train.toLocaleString('en-US')} images.` +
+        (why ? ` ${why}` : ''),
+    };
   }
   return {
     kind: 'scratch',
@@ -446,29 +771,52 @@ export function makePlan(stats: TrainDataStats, backend: BackendInfo, cost: Cost
   return route.kind === 'transfer' ? transferPlan(stats, backend, cost, overrides, route, blocked) : scratchPlan(stats, backend, cost, overrides, route, blocked);
 }
 
-/** The backbones on this machine: the registry's (verified copies) and any the overrides name. */
-const backbonesHere: BackboneLookup<ResolvedBackbone> = {
-  named(name) {
-    try {
-      const backbone = resolveBackbone(name);
-      // A registry copy given by its folder is found again by that folder.
-      return { backbone: backbone.name === name ? backbone : { ...backbone, name: path.resolve(name) } };
-    } catch (err) {
-      return { problem: err instanceof Error ? err.message : String(err) };
-    }
-  },
-  *registry() {
-    for (const entry of loadRegistry()) {
-      const { backbone, problems } = findCopy(entry);
-      yield { title: entry.title, dataset: entry.dataset, license: entry.license, backbone, problem: problems[0] ?? null };
-    }
-  },
-};
+/** The published ImageNet top-1 (%) a registry entry lists, read defensively (older registries have none). */
+function imagenetTop1(entry: object): number | null {
+  const top1 = (entry as { imagenetTop1?: unknown }).imagenetTop1;
+  return typeof top1 === 'number' && Number.isFinite(top1) ? top1 : null;
+}
 
-/** A backbone with its feature count (a user's model is read for it). */
+/** The backbones on this machine: the registry's (verified copies) and any the overrides name; extraction timed on `data`. */
+function backbonesHere(project: Project, data: TrainingData, cores: number): BackboneLookup<ResolvedBackbone> {
+  return {
+    named(name) {
+      try {
+        const backbone = resolveBackbone(name);
+        // A registry copy given by its folder is found again by that folder.
+        return { backbone: backbone.name === name ? backbone : { ...backbone, name: path.resolve(name) } };
+      } catch (err) {
+        return { problem: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    *registry() {
+      for (const entry of loadRegistry()) {
+        const { backbone, problems } = findCopy(entry);
+        yield { title: entry.title, dataset: entry.dataset, license: entry.license, imagenetTop1: imagenetTop1(entry), backbone, problem: problems[0] ?? null };
+      }
+    },
+    extractSeconds(backbone) {
+      const extraction = extractionCost(project, backbone, data.items, cores);
+      const { resolution } = resolutionFor(data.stats, backbone, (r) => extraction.pending(r, false), extraction.extractRate);
+      const rate = extraction.extractRate(resolution);
+      return { seconds: extraction.pending(resolution, false) / rate, resolution, rate };
+    },
+  };
+}
+
+/** Which blocks of `backbone` a run can train, or why none (a model Loupe cannot read says so). */
+function fineTuneSupportOf(backbone: ResolvedBackbone): FineTuneSupport {
+  try {
+    return fineTuneSupport(backbone);
+  } catch (err) {
+    return { ok: false, why: `Loupe could not read its layers (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+/** A backbone with its feature count (a user's model is read for it) and which of its blocks can train. */
 async function planBackbone(backbone: ResolvedBackbone): Promise<PlanBackbone> {
   const features = backbone.features ?? (await backboneOnnx(backbone, backbone.inputSize)).features;
-  return { ...backbone, features, format: backbone.format };
+  return { ...backbone, features, format: backbone.format, fineTune: fineTuneSupportOf(backbone) };
 }
 
 /**
@@ -483,14 +831,31 @@ export async function planRun(project: Project, data: TrainingData, backend: Bac
     cores: os.availableParallelism(),
     forwardMacs: (arch, width, height, channels, classes) => macs.get([arch, width, height, channels, classes].join(':')) ?? 0,
   };
-  const route = chooseRoute(stats, overrides, backbonesHere);
+  const route = chooseRoute(stats, overrides, backbonesHere(project, data, cost.cores));
   if (route.kind === 'transfer') {
     const planned: Route = { ...route, backbone: await planBackbone(route.backbone) };
     const extraction = extractionCost(project, route.backbone, data.items, cost.cores);
     cost.extraction = extraction;
-    const draft = makePlan(stats, backend, cost, overrides, planned);
-    if (draft.blocker || !(await extraction.calibrate(draft.config.backbone!.resolution))) return draft;
-    return makePlan(stats, backend, cost, overrides, planned);
+    // Training rates of the backbone's parts, measured here as the plan comes to need them.
+    const rates = new Map<string, number>();
+    const partKey = (p: TrainedPart) => [p.mode, p.blocks, p.resolution, p.batchSize].join(':');
+    cost.fineTune = { trainRate: (p) => rates.get(partKey(p)) ?? null };
+    let plan = makePlan(stats, backend, cost, overrides, planned);
+    if (plan.blocker) return plan;
+    if (await extraction.calibrate(plan.config.backbone!.resolution)) plan = makePlan(stats, backend, cost, overrides, planned);
+    // Time the part the plan fine-tunes and plan again with its rate; a slower part than its
+    // multiply-adds said may make the plan pick a smaller one, which is timed in turn.
+    for (let round = 0; round < 3 && !plan.blocker; round++) {
+      const ft = plan.config.backbone?.fineTune;
+      if (!ft || ft.mode === 'head') break;
+      const part: TrainedPart = { mode: ft.mode, blocks: ft.blocks, resolution: plan.config.backbone!.resolution, batchSize: plan.config.batchSize };
+      if (rates.has(partKey(part))) break;
+      const rate = await measuredPartRate(backend, plan.config, data.classes.length, cost.cores);
+      if (rate === null) break;
+      rates.set(partKey(part), rate);
+      plan = makePlan(stats, backend, cost, overrides, planned);
+    }
+    return plan;
   }
   // Count the chosen architecture's cost and measure its speed here, then plan again with them.
   const draft = makePlan(stats, backend, cost, overrides, route);

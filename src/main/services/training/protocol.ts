@@ -11,10 +11,26 @@ export interface SplitRows {
   labels: Int32Array;
   /** Features packs: the row of each image's flipped copy (-1: none), drawn half the time in training; in val and test, averaged with the image's. */
   flipRows?: Int32Array;
+  /** Fine-tuning caches: `variantCount` rows per image (-1: none), one drawn at random each time the image trains. */
+  variantRows?: Int32Array;
+  variantCount?: number;
+  /** Pixel packs (a whole backbone fine-tuned): predictions average each image with its mirror image, as the saved model does. */
+  mirror?: boolean;
 }
 
 /** What a pack row holds: raw pixels (uint8 HWC) or a backbone's features (float32). */
-export type ReplicaInput = { kind: 'pixels' } | { kind: 'features'; features: number };
+export type ReplicaInput = { kind: 'pixels' } | { kind: 'features'; features: number } | { kind: 'cut'; shape: number[] };
+
+/** A fine-tuning run's model, given as TF.js files instead of built from the architecture. */
+export interface ReplicaModel {
+  json: unknown;
+  weights: Uint8Array;
+  /** Layers trained at the head's learning rate; every other layer's rate is scaled by `backboneLrScale`. */
+  headLayers: string[];
+  backboneLrScale: number;
+  /** Batch norm runs on its stored statistics while training (they stay as they are). */
+  frozenBatchNorm: boolean;
+}
 
 export interface ReplicaInit {
   rank: number;
@@ -25,6 +41,8 @@ export interface ReplicaInit {
   pack: { file: string; rowBytes: number };
   /** Pixels when absent. */
   input?: ReplicaInput;
+  /** Fine-tuning: the model to train (else a fresh model of config.arch). */
+  model?: ReplicaModel;
   /** The onnxruntime engine's treatment of layers (fine-tuning: frozen batch norm, per-layer learning-rate scale); none when absent. */
   training?: TrainingOptions;
   train: SplitRows;

@@ -15,6 +15,7 @@ import { augmentBatch, toInput } from '../pixels/augment';
 import { activateBackend, cpuName } from '../tfjs/backends';
 import { saveModel } from '../tfjs/checkpoint';
 import { OrtEngine, TfjsEngine, type Engine } from './engines';
+import { compilerOptions, learningRateScales, loadTrainableModel } from './finetune-model';
 import { readRows } from '../pixels/pixel-pack';
 import type { FromReplica, ReplicaInit, SplitRows } from './protocol';
 import { permutation, seededRandom, subSeed } from '../rng';
@@ -28,6 +29,20 @@ import { Validation } from './loop/validation';
 export { ReplicaAborted } from './engines';
 
 const EVAL_BATCH = 256;
+
+/** Left-right mirror images of a batch of n HWC images. */
+function mirrored(x: Float32Array, n: number, shape: { height: number; width: number; channels: number }): Float32Array {
+  const { height: h, width: w, channels: c } = shape;
+  const out = new Float32Array(n * h * w * c);
+  for (let i = 0; i < n * h; i++) {
+    for (let col = 0; col < w; col++) {
+      const s = (i * w + col) * c;
+      const d = (i * w + (w - 1 - col)) * c;
+      for (let k = 0; k < c; k++) out[d + k] = x[s + k];
+    }
+  }
+  return out;
+}
 
 /** This replica's share [start, end) of a batch of `length` items. */
 function shard(length: number, rank: number, replicas: number): [number, number] {
@@ -43,13 +58,17 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
   post({ type: 'ready', rank, backend: init.backend, device });
 
   const input = init.input ?? { kind: 'pixels' };
-  const features = input.kind === 'features' ? input.features : undefined;
+  // Rows of float32 (a backbone's features, or its cut layer's output), else pixels.
+  const features = input.kind === 'features' ? input.features : input.kind === 'cut' ? input.shape.reduce((a, b) => a * b, 1) : undefined;
   // Identical initial weights on every replica; each its own dropout masks.
   const random = { weights: seededRandom(subSeed(config.seed, 0)), dropout: seededRandom(subSeed(config.seed, 1, rank)) };
-  const model = ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features }, random);
+  // A fine-tuning run trains the model it is given (pretrained backbone layers, the warmed-up head).
+  const model = init.model
+    ? await loadTrainableModel(init.model, random.dropout)
+    : ARCHITECTURES[config.arch].build({ height: config.height, width: config.width, channels: config.channels, classes: init.classes, features }, random);
   const engine: Engine = native
-    ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
-    : new TfjsEngine(model, init);
+    ? await OrtEngine.create(model, init.model ? { ...init, training: compilerOptions(model, init.model) } : init, os.availableParallelism(), seededRandom(subSeed(config.seed, 5)))
+    : new TfjsEngine(model, init, init.model ? learningRateScales(model, init.model) : undefined);
 
   const shape = { height: config.height, width: config.width, channels: config.channels };
   const imageFloats = features ?? config.height * config.width * config.channels;
@@ -65,10 +84,18 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     const bytes = readBatch(split, indices);
     return features === undefined ? toInput(bytes) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   };
-  /** Training features: each image's flipped copy half the time, where there is one. */
+  /** Training features: each image's flipped copy half the time, where there is one; or one of its cached copies at random. */
+  const pick = (i: number, random: () => number): number => {
+    const { variantRows, variantCount, flipRows, rows } = init.train;
+    if (variantRows && variantCount) {
+      const k = Math.floor(random() * variantCount);
+      const row = variantRows[i * variantCount + k];
+      return row >= 0 ? row : rows[i];
+    }
+    return flipRows && flipRows[i] >= 0 && random() < 0.5 ? flipRows[i] : rows[i];
+  };
   const featureBatch = (indices: ArrayLike<number>, random: () => number): Float32Array => {
-    const flips = init.train.flipRows;
-    const rows = Int32Array.from(indices as ArrayLike<number>, (i) => (flips && flips[i] >= 0 && random() < 0.5 ? flips[i] : init.train.rows[i]));
+    const rows = Int32Array.from(indices as ArrayLike<number>, (i) => pick(i, random));
     const bytes = readRows(fd, init.pack, rows);
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   };
@@ -82,7 +109,12 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
       const n = Math.min(EVAL_BATCH, end - b);
       const indices = Array.from({ length: n }, (_, i) => b + i);
       const labels = Int32Array.from(indices, (i) => split.labels[i]);
-      const p = await engine.predict(inputBatch(split, indices), n);
+      const xs = inputBatch(split, indices);
+      const p = await engine.predict(xs, n);
+      if (split.mirror && features === undefined) {
+        const q = await engine.predict(mirrored(xs, n, shape), n);
+        for (let j = 0; j < p.length; j++) p[j] = (p[j] + q[j]) / 2;
+      }
       if (split.flipRows) {
         // The mean of the image's and its mirror image's predictions, as the saved model computes.
         const flips = split.flipRows;

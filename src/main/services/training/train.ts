@@ -5,6 +5,7 @@
 // all tensor work happens in the replicas.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { LoupeError } from '../../../shared/errors';
@@ -29,6 +30,7 @@ import { modelSize } from './estimates';
 import { DEFAULT_SEED, planRun } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { prepareFeatures, saveTransferModel } from './transfer';
+import { afterHead, fineTuneBackend, fineTuning, modelFloats, prepareCut, saveFineTunedModel, trainableModel } from './finetune';
 import {
   CONTROL_INTS,
   CTL_ABORT,
@@ -38,6 +40,7 @@ import {
   type FromReplica,
   type ReplicaInit,
   type ReplicaInput,
+  type ReplicaModel,
   type SplitRows,
 } from './protocol';
 import { keptEpochOf } from './kept-epoch';
@@ -114,6 +117,8 @@ export interface ReplicaJob {
   pack: Pick<PixelPack, 'file' | 'rowBytes'>;
   /** What pack rows hold; pixels when absent. */
   input?: ReplicaInput;
+  /** Fine-tuning: the model to train, instead of a fresh one of config.arch. */
+  model?: ReplicaModel;
   train: SplitRows;
   /** Picks the best epoch and stops early; empty: training accuracy decides. */
   val: SplitRows;
@@ -146,8 +151,8 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
   const trainN = job.train.rows.length;
   // Fewer replicas than cores when a batch would leave one with almost nothing to do.
   const replicas = cpu ? Math.max(1, Math.min(config.workers, Math.floor(config.batchSize / 8), trainN)) : 1;
-  const size = await modelSize(config.arch, config.width, config.height, config.channels, classes, config.backbone?.features);
-  const slotFloats = size.floats + SLOT_EXTRA;
+  const floats = job.model ? modelFloats(job.model) : (await modelSize(config.arch, config.width, config.height, config.channels, classes, config.backbone?.features)).floats;
+  const slotFloats = floats + SLOT_EXTRA;
   const control = new SharedArrayBuffer(CONTROL_INTS * 4);
   const exchange = new SharedArrayBuffer(2 * replicas * slotFloats * 4);
   const ctl = new Int32Array(control);
@@ -186,6 +191,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
           classes,
           pack: { file: job.pack.file, rowBytes: job.pack.rowBytes },
           input: job.input,
+          model: job.model,
           train: job.train,
           val: job.val,
           test: job.test,
@@ -327,6 +333,9 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   fs.mkdirSync(modelDir, { recursive: true });
 
   const history: EpochMetrics[] = [];
+  // Fine-tuning: the head warms up alone on the cached features for its first epochs.
+  const fineTune = fineTuning(config.backbone);
+  const headConfig = fineTune ? { ...config, epochs: Math.min(config.epochs, fineTune.headEpochs) } : config;
   const trainN = train.imageIds.length;
   const batchesPerEpoch = Math.ceil(trainN / config.batchSize);
   // Progress counts training images, so the job's rate is images/s like the import's.
@@ -347,9 +356,9 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
 
   expecting = plan.estimate?.trainSeconds ?? null;
   onProgress(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
-  const outcome = await trainReplicas({
+  let outcome = await trainReplicas({
     backend: plan.backend.name,
-    config,
+    config: headConfig,
     classes,
     pack,
     input,
@@ -378,12 +387,133 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     },
   });
 
+  // Then the backbone's last blocks (or all of it) train with the head, if the plan still says so after the warm-up.
+  let epochOffset = 0;
+  let tunedDir: string | null = null;
+  if (fineTune && !outcome.failure && !outcome.cancelled && headConfig.epochs < config.epochs) {
+    const decision = afterHead(fineTune, val.imageIds.length > 0 ? (outcome.done?.bestValAccuracy ?? null) : null, overrides.fineTune !== undefined);
+    epochOffset = headConfig.epochs;
+    onProgress(imagesDone(epochOffset, 0), totalImages, decision.why, progressOf(epochOffset, 0, batchesPerEpoch, null, null, null));
+    const backend = fineTuneBackend(plan.backend.name);
+    const tuned: TrainConfig = {
+      ...config,
+      epochs: config.epochs - epochOffset,
+      backbone: { ...config.backbone!, fineTune: decision.fineTune },
+      // TF.js on CPUs: one replica per core (a head on features needs one).
+      workers: backend === 'wasm' ? Math.max(1, Math.min(os.availableParallelism(), 4)) : config.workers,
+      // The whole backbone from pixels: shifts of up to an eighth of the side, besides the flips (the cached copies hold them for 'blocks').
+      augmentation: decision.fineTune.mode === 'all' ? { ...config.augmentation, shift: config.augmentation.shift || Math.round(config.width / 8) } : config.augmentation,
+    };
+    const headDir = path.join(modelDir, 'model');
+    const phaseDir = path.join(modelDir, 'finetune');
+    let phaseInput: ReplicaInput = input;
+    let phasePack = pack;
+    let splits = { train: train.rows, val: val.rows, test: test.rows };
+    let model: ReplicaModel;
+    try {
+      if (decision.fineTune.mode === 'head') {
+        // The head alone goes on from where its warm-up ended.
+        model = trainableModel(tuned.backbone!, headDir);
+      } else if (decision.fineTune.mode === 'blocks') {
+        const cut = await prepareCut(project, tuned, data.items, { signal, onProgress });
+        const rowsOf = (split: 'train' | 'val' | 'test') =>
+          cut.splitRows(
+            data.items.filter((it) => it.split === split && pack.rows.has(it.hash)),
+            split === 'train',
+          );
+        splits = { train: rowsOf('train'), val: rowsOf('val'), test: rowsOf('test') };
+        phasePack = cut.pack;
+        phaseInput = { kind: 'cut', shape: cut.shape };
+        model = trainableModel(tuned.backbone!, headDir, cut.shape);
+      } else {
+        // The whole backbone from pixels at its resolution, with the run's pixel augmentation.
+        onProgress(0, data.items.length, 'Preparing images');
+        const pixels = await ensurePixelPack(
+          project,
+          data.items,
+          { width: config.width, height: config.height, channels: config.channels, fit: 'cover' },
+          { signal, onProgress: (d, t) => onProgress(d, t, 'Preparing images') },
+        );
+        const rowsOf = (split: 'train' | 'val' | 'test'): SplitRows => {
+          const r = splitRows(data, split, pixels.rows).rows;
+          return split !== 'train' && config.backbone?.flipAverage ? { ...r, mirror: true } : r;
+        };
+        splits = { train: rowsOf('train'), val: rowsOf('val'), test: rowsOf('test') };
+        phasePack = pixels;
+        phaseInput = { kind: 'pixels' };
+        model = trainableModel(tuned.backbone!, headDir);
+      }
+    } catch (err) {
+      model = null as never;
+      outcome = { ...outcome, failure: err instanceof LoupeError ? err : new LoupeError('INTERNAL', String(err)), cancelled: signal?.aborted === true };
+    }
+    if (!outcome.failure && !outcome.cancelled) {
+      const shift = (m: EpochMetrics): EpochMetrics => ({ ...m, epoch: m.epoch + epochOffset });
+      const phase = await trainReplicas({
+        backend,
+        config: tuned,
+        classes,
+        pack: phasePack,
+        input: phaseInput,
+        model,
+        train: splits.train,
+        val: splits.val,
+        test: splits.test,
+        modelDir: phaseDir,
+        signal,
+        onBatch: (msg) =>
+          onProgress(
+            imagesDone(msg.epoch + epochOffset, msg.batch),
+            totalImages,
+            `Epoch ${msg.epoch + epochOffset + 1}/${config.epochs}`,
+            progressOf(msg.epoch + epochOffset + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
+          ),
+        onEpoch: (m) => {
+          const metrics = shift(m);
+          history.push(metrics);
+          recordEpoch(project.db, runId, metrics);
+          onProgress(
+            imagesDone(metrics.epoch, 0),
+            totalImages,
+            `Epoch ${metrics.epoch}/${config.epochs}`,
+            progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
+          );
+        },
+      });
+      const first = outcome.done;
+      const d = phase.done;
+      outcome = {
+        ...phase,
+        done: d && {
+          ...d,
+          epochs: d.epochs + epochOffset,
+          bestEpoch: d.bestEpoch === null ? null : d.bestEpoch + epochOffset,
+          keptEpoch: d.keptEpoch === null ? null : d.keptEpoch + epochOffset,
+          trainSeconds: d.trainSeconds + (first?.trainSeconds ?? 0),
+          trainImages: d.trainImages + (first?.trainImages ?? 0),
+        },
+      };
+      Object.assign(val, { rows: splits.val });
+      Object.assign(test, { rows: splits.test });
+      if (decision.fineTune.mode !== 'head') tunedDir = path.join(phaseDir, 'model');
+      else if (!phase.failure && !phase.cancelled) {
+        // The head went on alone: its final weights are the run's head.
+        fs.rmSync(headDir, { recursive: true, force: true });
+        fs.renameSync(path.join(phaseDir, 'model'), headDir);
+        fs.rmSync(phaseDir, { recursive: true, force: true });
+      }
+    }
+  }
+
   const { done, cancelled, predictions } = outcome;
   let { failure } = outcome;
   if (!failure && !cancelled && config.backbone) {
-    // The run's model: the backbone's features model with the trained head on top.
+    // The run's model: the backbone's features model (its trained layers' weights put back) with the trained head on top.
     try {
-      await saveTransferModel(modelDir, config.backbone);
+      if (tunedDir) {
+        saveFineTunedModel(modelDir, config.backbone, tunedDir);
+        fs.rmSync(path.dirname(tunedDir), { recursive: true, force: true });
+      } else await saveTransferModel(modelDir, config.backbone);
     } catch (err) {
       failure = err instanceof LoupeError ? err : new LoupeError('INTERNAL', `Saving the model failed: ${err instanceof Error ? err.message : String(err)}`);
     }
