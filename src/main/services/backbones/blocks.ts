@@ -131,7 +131,8 @@ function tfjsSupport(backbone: ResolvedBackbone): FineTuneSupport {
   } catch {
     return { ok: false, why: `${backbone.title}: ${backbone.location} holds no readable model.json.` };
   }
-  const layers = ancestors(functional(json), backbone.featureLayer);
+  // A TF.js copy always names its feature layer (registry.ts refuses one that does not).
+  const layers = ancestors(functional(json), backbone.featureLayer!);
   const shapes = new Map<string, Shaped>();
   for (const layer of layers) {
     if (layer.class_name === 'InputLayer') {

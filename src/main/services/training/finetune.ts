@@ -133,7 +133,7 @@ export function trainableModel(transfer: TransferConfig, headDir: string, cutSha
   const head = readTfjsFolder(headDir);
   const part =
     ft.mode === 'blocks'
-      ? partAfter(readTfjsFolder(backbone.location), ft.cutLayer!, backbone.featureLayer, cutShape!)
+      ? partAfter(readTfjsFolder(backbone.location), ft.cutLayer!, backbone.featureLayer!, cutShape!)
       : backboneFeatureFiles(backbone, transfer.resolution);
   const files = withHead(part, head);
   return {
