@@ -60,6 +60,8 @@ function plan(stats: TrainDataStats, c: CostModel, overrides: TrainOverrides = {
 const fast = (part: TrainedPart) => (part.mode === 'all' ? 400 : 2000);
 /** ... and a slow one. */
 const slow = (part: TrainedPart) => (part.mode === 'all' ? 5 : part.blocks === 1 ? 40 : 12);
+/** A machine where the last blocks train fast and the whole backbone far too slowly for the budget. */
+const fastBlocks = (part: TrainedPart) => (part.mode === 'all' ? 1 : 2000);
 
 describe('how much of the backbone one click trains', () => {
   it('keeps tiny data on the head alone, and says why', () => {
@@ -73,16 +75,22 @@ describe('how much of the backbone one click trains', () => {
     expect(p.config).toMatchObject({ arch: 'dense-head', epochs: 40, augmentation: { flip: true, shift: 0 } });
   });
 
-  it('fine-tunes the last 2 blocks of a few thousand photos (CIFAR-10\'s 2,000), with discriminative rates, a head warm-up, frozen batch norm and cached variants', () => {
-    const c = cost(300, fast);
+  it('trains the whole backbone of a few thousand photos (CIFAR-10\'s 2,000) where it fits the budget, and says what it gained where measured', () => {
+    const p = plan(photos(200), cost(300, fast));
+    expect(p.config.backbone).toMatchObject({ resolution: 128, fineTune: { mode: 'all', blocks: 0, cutLayer: null, backboneLrScale: 0.1, headEpochs: 5, frozenBatchNorm: true } });
+    expect(p.fineTuneWhy).toMatch(/^Whole backbone: 2,000 training images are enough to adapt all of MobileNet v1's layers, and it fits the 20 min budget; .* the last blocks gained none\.$/);
+  });
+
+  it('fine-tunes the last 2 blocks of a few thousand photos when the whole backbone does not fit, with discriminative rates, a head warm-up, frozen batch norm and cached variants', () => {
+    const c = cost(300, fastBlocks);
     const p = plan(photos(200), c);
     expect(p.config.backbone).toMatchObject({
       resolution: 128,
       fineTune: { mode: 'blocks', blocks: 2, cutLayer: 'conv_pw_11_relu', backboneLrScale: 0.1, headEpochs: 5, variants: 8, frozenBatchNorm: true },
     });
     expect(p.config).toMatchObject({ epochs: 20, batchSize: 64, augmentation: { flip: true, shift: 16 } });
-    expect(p.fineTuneWhy).toBe(
-      'Last blocks: fine-tunes the last 2 blocks of MobileNet v1 unless the head alone reaches 97% on validation after its 5 warm-up epochs (then the pretrained features already fit); 2,000 training images are enough to adapt the last 2 blocks, too few for the whole backbone (from 20,000).',
+    expect(p.fineTuneWhy).toMatch(
+      /^Last blocks: fine-tunes the last 2 blocks of MobileNet v1 unless the head alone reaches 97% on validation after its 5 warm-up epochs \(then the pretrained features already fit\); 2,000 training images are enough to adapt the last 2 blocks; the whole backbone would take about \d+ min here, over the 20 min budget\.$/,
     );
     const text = p.explanation.join('\n');
     expect(text).toMatch(/then the last 2 blocks train with it at 0\.1x its learning rate \(fastai's discriminative rates/);
@@ -131,7 +139,7 @@ describe('how much of the backbone one click trains', () => {
 
   it('cuts back to fewer blocks, then the head alone, as the measured speed drops; fewer epochs first', () => {
     const data = photos(500, 300);
-    const quick = plan(data, cost(300, fast));
+    const quick = plan(data, cost(300, fastBlocks));
     expect(quick.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 4 });
     expect(quick.config.epochs).toBe(15);
     // Four blocks (or two) at 12 images/s would not fit 20 minutes; one at 40 does, with fewer epochs.
@@ -140,7 +148,7 @@ describe('how much of the backbone one click trains', () => {
     expect(slower.config.epochs).toBeLessThan(15);
     expect(slower.config.epochs).toBeGreaterThanOrEqual(8);
     expect(slower.fineTuneWhy).toMatch(
-      /; 5,000 training images are enough to adapt the last 4 blocks, too few for the whole backbone \(from 20,000\); the last 4 blocks would take about \d+ min here, over the 20 min budget; the last 2 blocks would take about \d+ min here, over the 20 min budget\.$/,
+      /; 5,000 training images are enough to adapt the last 4 blocks; the whole backbone would take about \d+ min here, over the 20 min budget; the last 4 blocks would take about \d+ min here, over the 20 min budget; the last 2 blocks would take about \d+ min here, over the 20 min budget\.$/,
     );
     expect(slower.estimatedSeconds).toBeLessThanOrEqual(fineTuneBudget(data.train));
     const slowest = plan(data, cost(300, () => 2));
@@ -150,10 +158,12 @@ describe('how much of the backbone one click trains', () => {
 
   it('times an unmeasured part from its multiply-adds, and says so; a measured rate sets the time shown before Train', () => {
     const p = plan(photos(200), cost(300));
-    expect(p.config.backbone?.fineTune?.mode).toBe('blocks');
+    expect(['all', 'blocks']).toContain(p.config.backbone?.fineTune?.mode);
     expect(p.explanation.join('\n')).toMatch(/about \d+ (s|min) here \(from its multiply-adds; measured once a step of it has run here\)/);
-    const quick = plan(photos(200), cost(300, () => 1000));
-    const slower = plan(photos(200), cost(300, () => 100));
+    // The whole backbone far too slow here: the last blocks, at two measured rates.
+    const quick = plan(photos(200), cost(300, (part) => (part.mode === 'all' ? 1 : 1000)));
+    const slower = plan(photos(200), cost(300, (part) => (part.mode === 'all' ? 1 : 100)));
+    expect(quick.config.backbone?.fineTune?.mode).toBe('blocks');
     expect(slower.config).toMatchObject({ epochs: quick.config.epochs, backbone: { fineTune: quick.config.backbone!.fineTune } });
     // 15 epochs of 2,000 images and 200 validation images (a third of a step each) at 100 against 1,000 images/s.
     const tuned = 15 * (2000 + 200 / 3);
@@ -166,7 +176,7 @@ describe('how much of the backbone one click trains', () => {
     // Fashion-MNIST: 60,000 greyscale 28 px images go from scratch, as before.
     const fashion = dataStats({ greyscale: true, medianWidth: 28, medianHeight: 28 }, { train: 6000, val: 0, test: 1000 }, 'abcdefghij'.split(''));
     expect(chooseRoute(fashion, {}, lookup)).toMatchObject({ kind: 'scratch', why: expect.stringMatching(/^From scratch: small greyscale images/) });
-    const scans = plan(photos(100, 256, { greyscale: true }), cost(300, fast));
+    const scans = plan(photos(100, 256, { greyscale: true }), cost(300, fastBlocks));
     expect(scans.config.backbone?.fineTune).toMatchObject({ mode: 'blocks', blocks: 2 });
     expect(scans.config.augmentation.flip).toBe(false);
     expect(scans.explanation.join('\n')).toMatch(/cached \(about 3\.\d GB\): 8 variants of each training image \(shifted crops\)/);

@@ -288,7 +288,7 @@ function headEpochs(train: number): number {
 
 /** Fewer training images than this: the head alone (the backbone's millions of weights would learn a few hundred images by heart). */
 export const FINE_TUNE_MIN_IMAGES = 1000;
-/** From this many training images on, the whole backbone may train, when the time budget allows. */
+/** From this many training images on, batch norm re-estimates its statistics and fewer epochs and variants do. */
 export const WHOLE_BACKBONE_MIN_IMAGES = 20_000;
 /** Blocks one click trains, by data size: up to this many below 5,000 images, twice as many below WHOLE_BACKBONE_MIN_IMAGES. */
 const BLOCKS_SMALL = 2;
@@ -481,16 +481,19 @@ export function fineTuneFor(
   const budgetText = `the ${minutes(budget)} budget${budget > ONE_CLICK_BUDGET_SECONDS ? ` for ${n} images` : ''}`;
   const over = (what: string, s: number) => `${what} would take about ${minutes(s)} here, over ${budgetText}`;
   const skipped: string[] = [];
-  if (stats.train >= WHOLE_BACKBONE_MIN_IMAGES) {
-    const all = fitting('all', null);
-    if ('fits' in all) return decided(all.fits, `Whole backbone: ${n} training images are enough to adapt all of ${backbone.title}'s layers, and it fits ${budgetText}; it trains ${unless}.`);
-    skipped.push(over('the whole backbone', all.seconds));
+  // The whole backbone first wherever it fits the budget: on CIFAR-10's 2,000-image subset
+  // (MobileNet v1, 128 px) it reached 82.3% on test against 77.9-78.8% for the last 2 blocks and
+  // 78.8% for the head alone; the last blocks are what fits when the whole backbone does not.
+  const all = fitting('all', null);
+  if ('fits' in all) {
+    return decided(
+      all.fits,
+      `Whole backbone: ${n} training images are enough to adapt all of ${backbone.title}'s layers, and it fits ${budgetText}; it trains ${unless}. On 2,000 CIFAR-10 photos this gained 3.5 points over the head alone where the last blocks gained none.`,
+    );
   }
+  skipped.push(over('the whole backbone', all.seconds));
   if (!target) return keep(`Head only: ${[...skipped, `${backbone.title} has no blocks Loupe can train alone`].join('; ')}.`);
-  const size =
-    stats.train < WHOLE_BACKBONE_MIN_IMAGES
-      ? `${n} training images are enough to adapt ${blocksText(target.blocks)}, too few for the whole backbone (from ${WHOLE_BACKBONE_MIN_IMAGES.toLocaleString('en-US')})`
-      : '';
+  const size = `${n} training images are enough to adapt ${blocksText(target.blocks)}`;
   for (const cut of [...support.cuts].filter((c) => c.blocks <= target.blocks).sort((a, b) => b.blocks - a.blocks)) {
     const cache = variantsFor(stats, cut, native, resolution);
     if (cache.variants < 1) {
