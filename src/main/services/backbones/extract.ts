@@ -22,7 +22,7 @@ import { onnxFeatureGraph } from '../onnx/surgery';
 import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
 
 export const FEATURES_OUTPUT = 'features';
-const BATCH = 32;
+export const BATCH = 32;
 const DECODE_LANES = 4;
 const INDEX_SAVE_MS = 15_000;
 
@@ -34,20 +34,23 @@ export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: num
   return featureModel(readTfjsFolder(backbone.location), { featureLayer: backbone.featureLayer, resolution, channels: 3, preprocess: { scale, offset } });
 }
 
-const onnxCache = new Map<string, { bytes: Uint8Array; features: number }>();
+const onnxCache = new Map<string, BackboneGraph>();
+
+/** A features graph; `batchable` false: it takes one image at a time. */
+export type BackboneGraph = { bytes: Uint8Array; features: number; batchable: boolean };
 
 /** The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]. */
-export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number): Promise<{ bytes: Uint8Array; features: number }> {
+export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number): Promise<BackboneGraph> {
   const key = `${backbone.fingerprint}:${resolution}`;
   const hit = onnxCache.get(key);
   if (hit) return hit;
-  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution);
+  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer || null, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution);
   if (onnxCache.size >= 2) onnxCache.delete(onnxCache.keys().next().value!);
   onnxCache.set(key, out);
   return out;
 }
 
-function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): { bytes: Uint8Array; features: number } {
+function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): BackboneGraph {
   const files = backboneFeatureFiles(backbone, resolution);
   const converted = convertToOnnx(parseLayersModel(files.json, files.weights), {
     preprocess: { scale: 1 / 255, offset: 0 },
@@ -56,7 +59,7 @@ function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): { byt
     docString: `${backbone.title} (${backbone.copy}) features at ${resolution}x${resolution}.`,
   });
   if (converted.outputShape.length !== 1) throw new LoupeError('INVALID_INPUT', `${backbone.title}'s feature layer gives ${converted.outputShape.join('x')} values per image, not a vector.`);
-  return { bytes: converted.bytes, features: converted.outputShape[0] };
+  return { bytes: converted.bytes, features: converted.outputShape[0], batchable: true };
 }
 
 /** One onnxruntime session of a backbone's features graph. */
@@ -65,6 +68,8 @@ export class FeatureExtractor {
     private readonly ort: OrtSession,
     readonly resolution: number,
     readonly features: number,
+    /** False: the graph takes one image at a time, so run() feeds it singly. */
+    readonly batchable: boolean,
   ) {}
 
   get provider(): string {
@@ -72,19 +77,24 @@ export class FeatureExtractor {
   }
 
   static async create(backbone: ResolvedBackbone, resolution: number): Promise<FeatureExtractor> {
-    const { bytes, features } = await backboneOnnx(backbone, resolution);
+    const { bytes, features, batchable } = await backboneOnnx(backbone, resolution);
     const session = await createSession(bytes, { spinning: false }).catch((err: unknown) => {
       throw new LoupeError('INTERNAL', `onnxruntime cannot load ${backbone.title}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     });
-    return new FeatureExtractor(session, resolution, features);
+    return new FeatureExtractor(session, resolution, features, batchable);
   }
 
   /** Features of `n` images of raw HWC pixels (0..255). */
   async run(pixels: Float32Array, n: number): Promise<Float32Array> {
     const ort = await onnxruntime();
     const r = this.resolution;
-    const out = await this.ort.session.run({ pixels: new ort.Tensor('float32', pixels.subarray(0, n * r * r * 3), [n, r, r, 3]) });
-    return out[FEATURES_OUTPUT].data as Float32Array;
+    if (this.batchable || n === 1) {
+      const out = await this.ort.session.run({ pixels: new ort.Tensor('float32', pixels.subarray(0, n * r * r * 3), [n, r, r, 3]) });
+      return out[FEATURES_OUTPUT].data as Float32Array;
+    }
+    const rows = new Float32Array(n * this.features);
+    for (let i = 0; i < n; i++) rows.set(await this.run(pixels.subarray(i * r * r * 3, (i + 1) * r * r * 3), 1), i * this.features);
+    return rows;
   }
 
   release(): Promise<void> {
