@@ -5,11 +5,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BackboneSpeed } from '../../../shared/types';
+import type { BackboneSpeed, BackboneSpeedResult } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { seededRandom } from '../rng';
 import { BATCH, FeatureExtractor } from './extract';
-import type { ResolvedBackbone } from './locate';
+import { resolveBackbone, type ResolvedBackbone } from './locate';
 import { backbonesHome } from './registry';
 
 type SpeedFile = Record<string, BackboneSpeed[]>;
@@ -90,4 +90,11 @@ export async function measureSpeeds(backbone: ResolvedBackbone, resolutions: num
   }
   options.onProgress?.(resolutions.length, resolutions.length, `Measured ${backbone.title}`);
   return out;
+}
+
+/** Measures a backbone (registry id, added name or path) at one resolution, or at each it offers. */
+export async function measureBackbone(name: string, resolution: number | undefined, options: MeasureOptions = {}): Promise<BackboneSpeedResult> {
+  const backbone = resolveBackbone(name);
+  const speeds = await measureSpeeds(backbone, resolution ? [resolution] : backbone.resolutions, options);
+  return { backbone: backbone.name, speeds };
 }
