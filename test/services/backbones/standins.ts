@@ -15,10 +15,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onnx } from '../../../src/main/services/onnx/proto';
-import { repoRoot } from '../../helpers';
 
 export const PYTHON = '/usr/bin/python3';
-const SCRIPT = path.join(repoRoot, 'scripts', 'make-standins.py');
+// Not test/helpers' repoRoot: the benchmark uses this file too, outside vitest.
+const SCRIPT = path.resolve(import.meta.dirname, '..', '..', '..', 'scripts', 'make-standins.py');
 
 export interface StandIn {
   name: string;
