@@ -15,7 +15,7 @@ import { FeatureExtractor } from '../../../src/main/services/backbones/extract';
 import type { ResolvedBackbone } from '../../../src/main/services/backbones/locate';
 import { measureSpeeds, readSpeeds } from '../../../src/main/services/backbones/speed';
 import { valueInfo } from '../../../src/main/services/onnx/proto';
-import { discoverFeatureValue, onnxFeatureGraph, readOnnxModel, type Preprocess } from '../../../src/main/services/onnx/surgery';
+import { discoverFeatureValue, featureOperators, onnxFeatureGraph, onnxOperatorTypes, readOnnxModel, type Preprocess } from '../../../src/main/services/onnx/surgery';
 import { seededRandom } from '../../../src/main/services/rng';
 import { tempDir } from '../../helpers';
 import { standIn, standIns, torchAvailable, type StandIn } from './standins';
@@ -107,7 +107,7 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
     process.env = { ...saved };
   });
 
-  it('stands in for every zoo model (but ViT at its fixed size) with a fixed batch of 1, as the zoo exports them', () => {
+  it('stands in for every zoo model, with a fixed batch of 1 as the zoo exports them (MobileNetV2: a dynamic batch, as the zoo\'s)', () => {
     expect(all.map((s) => s.name).sort()).toEqual(
       ['convnext_tiny', 'efficientnet_b0', 'efficientnet_lite0', 'efficientnet_lite4_nhwc', 'mobilenet_v2', 'mobilenetv3_large', 'resnet50', 'vit_s16'].sort(),
     );
@@ -138,7 +138,7 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
     }
   }, 600_000);
 
-  it('runs the fixed-batch CNNs in batches (a batch gives what its images give one by one), and ViT, whose export spells out batch x heads, one by one', async () => {
+  it('runs the fixed-batch CNNs in batches (a batch gives what its images give one by one), and ViT, whose torchvision export builds the batch of 1 into its class token and attention shapes, one by one', async () => {
     for (const s of all) {
       const graph = await onnxFeatureGraph(s.file, null, s.resolution, PRE);
       expect(graph.batchable, s.name).toBe(s.name !== 'vit_s16');
@@ -174,6 +174,17 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
     const vit = standIn(all, 'vit_s16');
     await expect(onnxFeatureGraph(vit.file, null, 160, PRE)).rejects.toThrow(/runs only at its native size, 224x224, not at 160x160/);
   }, 300_000);
+
+  it('lists the operators on the way from the image to the features: what fine-tuning would need gradients for', () => {
+    const b0 = readOnnxModel(standIn(all, 'efficientnet_b0').file);
+    // The classifier (Gemm) and the weights' Identity aliases are not on the way.
+    expect(onnxOperatorTypes(b0)).toMatchObject({ Gemm: 1, Identity: 18 });
+    expect(featureOperators(b0)).toEqual({ Add: 9, Conv: 81, Flatten: 1, GlobalAveragePool: 17, Mul: 65, Sigmoid: 65 });
+    // ViT: attention and GELU on the way; the shape arithmetic (Shape, Constant, Where...) carries no gradient.
+    const vit = featureOperators(readOnnxModel(standIn(all, 'vit_s16').file));
+    expect(vit).toMatchObject({ LayerNormalization: 25, Softmax: 12, Erf: 12, MatMul: 60, Conv: 1 });
+    for (const op of ['Shape', 'Constant', 'ConstantOfShape', 'Where', 'Equal', 'Identity']) expect(vit[op], op).toBeUndefined();
+  });
 
   it('measures images per second at each resolution through the features graph, and records them for the backbone', async () => {
     process.env.LOUPE_HOME = tempDir('loupe-home-');

@@ -90,6 +90,28 @@ export function onnxOperatorTypes(model: Model): Record<string, number> {
   return Object.fromEntries(Object.entries(count).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/**
+ * The operator types on the way from the image to the features (`output`; null: the value
+ * discoverFeatureValue finds), with node counts: what a training compiler would need gradients
+ * for to fine-tune the backbone. Nodes that only compute shapes or constants (Shape, Gather on
+ * a shape, Constant...) are left out: no gradient flows through them.
+ */
+export function featureOperators(model: Model, output: string | null = null): Record<string, number> {
+  const graph = model.graph!;
+  const value = output ?? discoverFeatureValue(model);
+  const copy = copyModel(model);
+  prune(copy, [value]);
+  const inits = new Set((graph.initializer ?? []).map((t) => t.name));
+  const varying = new Set((graph.input ?? []).filter((v) => !inits.has(v.name)).map((v) => v.name!));
+  const count: Record<string, number> = {};
+  for (const node of copy.graph!.node ?? []) {
+    if (node.opType === 'Shape' || !(node.input ?? []).some((i) => varying.has(i))) continue;
+    for (const o of node.output ?? []) varying.add(o);
+    count[node.opType!] = (count[node.opType!] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(count).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /** Values that hold the same numbers whatever the image: initializers, Constant nodes, and identities of them. */
 function constantValues(graph: Onnx.IGraphProto): Set<string> {
   const out = new Set((graph.initializer ?? []).map((t) => t.name!));
