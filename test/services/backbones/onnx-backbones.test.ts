@@ -17,7 +17,13 @@ import { measureSpeeds, readSpeeds } from '../../../src/main/services/backbones/
 import { valueInfo } from '../../../src/main/services/onnx/proto';
 import { discoverFeatureValue, featureOperators, onnxFeatureGraph, onnxOperatorTypes, readOnnxModel, type Preprocess } from '../../../src/main/services/onnx/surgery';
 import { seededRandom } from '../../../src/main/services/rng';
-import { tempDir } from '../../helpers';
+import { addBackbone } from '../../../src/main/services/backbones/service';
+import { exportRun } from '../../../src/main/services/export/export';
+import { inspectOnnx } from '../../../src/main/services/onnx/inspect';
+import { runTraining } from '../../../src/main/services/training/train';
+import { Project } from '../../../src/main/store/project';
+import { onCleanup, tempDir } from '../../helpers';
+import { makePatternProject } from '../training/train-helpers';
 import { standIn, standIns, torchAvailable, type StandIn } from './standins';
 
 // torchvision's ImageNet mean and std, as the zoo's timm models take them.
@@ -98,14 +104,14 @@ function backboneOf(s: StandIn, resolutions = [s.resolution]): ResolvedBackbone 
 const saved = { ...process.env };
 let all: StandIn[] = [];
 
+afterAll(() => {
+  process.env = { ...saved };
+});
+
 describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backbones (zoo stand-ins)', () => {
   beforeAll(async () => {
     all = await standIns();
   }, 20 * 60_000);
-
-  afterAll(() => {
-    process.env = { ...saved };
-  });
 
   it('stands in for every zoo model, with a fixed batch of 1 as the zoo exports them (MobileNetV2: a dynamic batch, as the zoo\'s)', () => {
     expect(all.map((s) => s.name).sort()).toEqual(
@@ -127,7 +133,8 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
       const graph = await onnxFeatureGraph(s.file, null, s.resolution, PRE);
       expect(graph.features, s.name).toBe(s.features);
       expect(graph.output).toBe(s.referenceOutput);
-      const n = graph.batchable ? 3 : 1;
+      expect(graph.batchable, s.name).toBe(true);
+      const n = 3;
       const input = pixels(n, s.resolution, 7);
       const features = await runGraph(graph.bytes, input, n, s.resolution);
       const floats = s.resolution * s.resolution * 3;
@@ -138,10 +145,10 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
     }
   }, 600_000);
 
-  it('runs the fixed-batch CNNs in batches (a batch gives what its images give one by one), and ViT, whose torchvision export builds the batch of 1 into its class token and attention shapes, one by one', async () => {
+  it('runs the fixed-batch CNNs in batches (a batch gives what its images give one by one), and ViT, whose torchvision export builds the batch of 1 into its class token and attention shapes, one by one inside a graph that takes a batch', async () => {
     for (const s of all) {
       const graph = await onnxFeatureGraph(s.file, null, s.resolution, PRE);
-      expect(graph.batchable, s.name).toBe(s.name !== 'vit_s16');
+      expect(graph, s.name).toMatchObject({ batchable: true, singly: s.name === 'vit_s16' });
     }
     // Through the extractor that feature extraction uses: a call of several images either way.
     for (const name of ['efficientnet_b0', 'vit_s16']) {
@@ -206,8 +213,8 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
 });
 
 describe('an ONNX classifier whose graph cannot take a batch', () => {
-  /** conv → pool → Reshape to [8] (the batch of 1 folded away) → Unsqueeze → Gemm: one image at a time only. */
-  function writeUnbatchable(file: string): void {
+  /** conv → pool → Reshape to [8] (the batch of 1 folded away) → Unsqueeze → MatMul + bias → Softmax: one image at a time only. */
+  function writeUnbatchable(file: string, opset: number): void {
     const random = seededRandom(5);
     const T = onnxProto.onnx.TensorProto.DataType.FLOAT;
     const floats = (name: string, dims: number[]) => ({ name, dataType: T, dims, floatData: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => random() - 0.5) });
@@ -215,18 +222,18 @@ describe('an ONNX classifier whose graph cannot take a batch', () => {
     const axes = { name: 'axes0', dataType: onnxProto.onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [0] };
     const model = onnxProto.onnx.ModelProto.create({
       irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
+      opsetImport: [{ domain: '', version: opset }],
       graph: {
         name: 'unbatchable',
         input: [valueInfo('image', [1, 3, 16, 16])],
         output: [valueInfo('probs', [1, 5])],
-        initializer: [floats('w', [8, 3, 3, 3]), floats('fc', [8, 5]), floats('fc_b', [5]), shape, axes],
+        initializer: [floats('w', [8, 3, 3, 3]), floats('fc', [8, 5]), floats('fc_b', [5]), shape, ...(opset >= 13 ? [axes] : [])],
         node: [
           { opType: 'Conv', input: ['image', 'w'], output: ['conv'], attribute: [{ name: 'pads', type: 7, ints: [1, 1, 1, 1] }] },
           { opType: 'Relu', input: ['conv'], output: ['relu'] },
           { opType: 'GlobalAveragePool', input: ['relu'], output: ['pooled'] },
           { opType: 'Reshape', input: ['pooled', 'flat_shape'], output: ['flat'] },
-          { opType: 'Unsqueeze', input: ['flat', 'axes0'], output: ['row'] },
+          opset >= 13 ? { opType: 'Unsqueeze', input: ['flat', 'axes0'], output: ['row'] } : { opType: 'Unsqueeze', input: ['flat'], output: ['row'], attribute: [{ name: 'axes', type: 7, ints: [0] }] },
           { opType: 'MatMul', input: ['row', 'fc'], output: ['mm'] },
           { opType: 'Add', input: ['mm', 'fc_b'], output: ['logits'] },
           { opType: 'Softmax', input: ['logits'], output: ['probs'] },
@@ -236,30 +243,65 @@ describe('an ONNX classifier whose graph cannot take a batch', () => {
     fs.writeFileSync(file, onnxProto.onnx.ModelProto.encode(model).finish());
   }
 
-  it('finds its features (MatMul + bias, through softmax), and runs it one image at a time, correctly', async () => {
-    const file = path.join(tempDir('loupe-unbatchable-'), 'unbatchable.onnx');
-    writeUnbatchable(file);
-    expect(discoverFeatureValue(readOnnxModel(file))).toBe('row');
-    const pre = { scale: 1, offset: 0 };
-    const graph = await onnxFeatureGraph(file, null, 16, pre);
-    expect(graph).toMatchObject({ features: 8, batchable: false, output: 'row' });
-    const backbone: ResolvedBackbone = { ...backboneOf({ name: 'unbatchable', file, resolution: 16 } as StandIn), preprocess: pre };
-    const extractor = await FeatureExtractor.create(backbone, 16);
+  /** What the original model gives for `value` on one image (pixels HWC 0..255, taken as x / 255), that value made its output. */
+  async function original(file: string, image: Float32Array, value: string): Promise<Float32Array> {
+    const model = readOnnxModel(file);
+    model.graph!.output = [valueInfo(value, null)];
+    const session = await ort.InferenceSession.create(onnxProto.onnx.ModelProto.encode(model).finish());
     try {
-      expect(extractor.batchable).toBe(false);
-      const input = pixels(3, 16, 2);
-      const rows = await extractor.run(input, 3);
-      expect(rows.length).toBe(24);
-      for (let i = 0; i < 3; i++) {
-        const one = await runGraph(graph.bytes, input.subarray(i * 768, (i + 1) * 768), 1, 16);
-        expectClose(rows.subarray(i * 8, (i + 1) * 8), one);
-      }
-      // The images differ, so their features do.
-      expect(rows.subarray(0, 8)).not.toEqual(rows.subarray(8, 16));
+      const x = new Float32Array(768);
+      for (let p = 0; p < 256; p++) for (let c = 0; c < 3; c++) x[c * 256 + p] = image[p * 3 + c] / 255;
+      return (await session.run({ image: new ort.Tensor('float32', x, [1, 3, 16, 16]) }))[value].data as Float32Array;
     } finally {
-      await extractor.release();
+      await session.release();
     }
-  });
+  }
+
+  for (const [opset, how] of [
+    [17, 'inside a graph that takes a batch (a Scan over it)'],
+    [8, 'fed singly by the extractor (no Scan before opset 9)'],
+  ] as const) {
+    it(`finds its features (MatMul + bias, through softmax) and computes them one image at a time, correctly: opset ${opset}, ${how}`, async () => {
+      const file = path.join(tempDir('loupe-unbatchable-'), 'unbatchable.onnx');
+      writeUnbatchable(file, opset);
+      expect(discoverFeatureValue(readOnnxModel(file))).toBe('row');
+      const pre = { scale: 1, offset: 0 };
+      const graph = await onnxFeatureGraph(file, null, 16, pre);
+      expect(graph).toMatchObject({ features: 8, batchable: opset >= 9, singly: true, output: 'row' });
+      const backbone: ResolvedBackbone = { ...backboneOf({ name: 'unbatchable', file, resolution: 16 } as StandIn), preprocess: pre, fingerprint: `unbatchable-${opset}` };
+      const extractor = await FeatureExtractor.create(backbone, 16);
+      try {
+        expect(extractor.batchable).toBe(opset >= 9);
+        const input = pixels(3, 16, 2);
+        const rows = await extractor.run(input, 3);
+        expect(rows.length).toBe(24);
+        for (let i = 0; i < 3; i++) expectClose(rows.subarray(i * 8, (i + 1) * 8), await original(file, input.subarray(i * 768, (i + 1) * 768), 'row'));
+        // The images differ, so their features do.
+        expect(rows.subarray(0, 8)).not.toEqual(rows.subarray(8, 16));
+      } finally {
+        await extractor.release();
+      }
+    });
+  }
+
+  it('trains a head on it, and the run\'s one ONNX graph takes a batch, exports and passes the parity check', async () => {
+    process.env.LOUPE_HOME = tempDir('loupe-home-');
+    process.env.LOUPE_BACKBONE_DIR = tempDir('loupe-no-backbone-');
+    const file = path.join(tempDir('loupe-unbatchable-'), 'unbatchable.onnx');
+    writeUnbatchable(file, 17);
+    await addBackbone({ path: file, output: 'row', size: 16 });
+    const dir = path.join(tempDir(), 'photos.loupe');
+    await makePatternProject(dir, { perClass: 12, size: 16, seed: 3 });
+    const project = Project.open(dir);
+    onCleanup(() => project.close());
+    const result = await runTraining(project, { backbone: 'unbatchable', epochs: 2 });
+    expect(result).toMatchObject({ status: 'completed', backbone: 'unbatchable' });
+    const out = tempDir('loupe-onnx-export-');
+    const exported = await exportRun(project, { runId: result.runId, format: 'onnx', dir: out, name: 'unbatchable' });
+    expect(exported.parity).toMatchObject({ against: 'onnxruntime', top1Agreement: 1 });
+    const summary = inspectOnnx(fs.readFileSync(path.join(out, 'unbatchable', 'model.onnx')), 'model.onnx');
+    expect(summary.inputs).toEqual([expect.objectContaining({ name: 'pixels', dims: [null, 16, 16, 3] })]);
+  }, 120_000);
 
   it('says which value to name when a graph ends in no classifier', () => {
     const file = path.join(tempDir('loupe-noclassifier-'), 'pool.onnx');

@@ -36,8 +36,8 @@ export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: num
 
 const onnxCache = new Map<string, BackboneGraph>();
 
-/** A features graph; `batchable` false: it takes one image at a time. */
-export type BackboneGraph = { bytes: Uint8Array; features: number; batchable: boolean };
+/** A features graph; `batchable` false: it takes one image at a time; `singly`: it computes one at a time (even where it takes a batch). */
+export type BackboneGraph = { bytes: Uint8Array; features: number; batchable: boolean; singly: boolean };
 
 /** The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]. */
 export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number): Promise<BackboneGraph> {
@@ -59,7 +59,7 @@ function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number): Backb
     docString: `${backbone.title} (${backbone.copy}) features at ${resolution}x${resolution}.`,
   });
   if (converted.outputShape.length !== 1) throw new LoupeError('INVALID_INPUT', `${backbone.title}'s feature layer gives ${converted.outputShape.join('x')} values per image, not a vector.`);
-  return { bytes: converted.bytes, features: converted.outputShape[0], batchable: true };
+  return { bytes: converted.bytes, features: converted.outputShape[0], batchable: true, singly: false };
 }
 
 /** One onnxruntime session of a backbone's features graph. */

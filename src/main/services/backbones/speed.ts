@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BackboneSpeed, BackboneSpeedResult } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { seededRandom } from '../rng';
-import { BATCH, FeatureExtractor } from './extract';
+import { backboneOnnx, BATCH, FeatureExtractor } from './extract';
 import { resolveBackbone, type ResolvedBackbone } from './locate';
 import { backbonesHome } from './registry';
 
@@ -79,7 +79,7 @@ export async function measureSpeeds(backbone: ResolvedBackbone, resolutions: num
       const speed: BackboneSpeed = {
         resolution,
         imagesPerSecond: images / ((performance.now() - started) / 1000),
-        batch: extractor.batchable ? BATCH : 1,
+        batch: (await backboneOnnx(backbone, resolution)).singly ? 1 : BATCH,
         measuredAt: Date.now(),
       };
       recordSpeed(backbone.fingerprint, speed);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { LoupeError } from '../../../shared/errors';
 import { GraphBuilder } from './graph-builder';
 import { NHWC_TO_NCHW } from './layout';
-import { INT64, onnx, valueInfo, type Onnx } from './proto';
+import { attribute, INT64, onnx, valueInfo, type Onnx } from './proto';
 import { onnxruntime } from './runtime';
 
 /**
@@ -258,6 +258,43 @@ async function checkGraph(bytes: Uint8Array, value: string, resolution: number, 
   }
 }
 
+/** The model's version of the standard operator set. */
+function opsetOf(model: Model): number {
+  return Number(model.opsetImport?.find((o) => !o.domain)?.version ?? 0);
+}
+
+/**
+ * A features graph that takes one image at a time (pixels [1, ...] to features [1, F]) made to
+ * take a batch: one Scan over the batch whose body is the whole graph (its weights stay in the
+ * outer graph), so extraction, predictions and an exported model can all give it N images; it
+ * computes them one by one. Scan needs opset 9; older graphs stay as they are (false).
+ */
+function scanOverBatch(model: Model, resolution: number, features: number): boolean {
+  const opset = opsetOf(model);
+  if (opset < 9) return false;
+  const graph = model.graph!;
+  const [image, one, oneFeatures, row, axes] = ['loupe_scan_image', 'loupe_one_image', 'loupe_one_features', 'loupe_scan_row', 'loupe_scan_axes'];
+  const rename = (n: string) => (n === INPUT ? one : n === OUTPUT ? oneFeatures : n);
+  // Unsqueeze and Squeeze take their axes as an input from opset 13, as an attribute before.
+  const onAxis0 = (x: string) => (opset >= 13 ? { input: [x, axes] } : { input: [x], attribute: [attribute('axes', [0])] });
+  const body: Onnx.IGraphProto = {
+    name: 'loupe_one_image',
+    input: [valueInfo(image, [resolution, resolution, 3])],
+    output: [valueInfo(row, [features])],
+    node: [
+      { opType: 'Unsqueeze', name: 'loupe_scan_unsqueeze', output: [one], ...onAxis0(image) },
+      ...(graph.node ?? []).map((n) => ({ ...n, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) })),
+      { opType: 'Squeeze', name: 'loupe_scan_squeeze', output: [row], ...onAxis0(oneFeatures) },
+    ],
+  };
+  if (opset >= 13) graph.initializer!.push({ name: axes, dataType: INT64, dims: [1], rawData: new Uint8Array(new BigInt64Array([0n]).buffer) });
+  graph.node = [
+    { opType: 'Scan', name: 'loupe_scan', input: [INPUT], output: [OUTPUT], attribute: [attribute('num_scan_inputs', 1), { name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body }] },
+  ];
+  graph.input![0] = valueInfo(INPUT, ['N', resolution, resolution, 3]);
+  return true;
+}
+
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
 /** The features graph of an ONNX backbone at one resolution. */
@@ -266,8 +303,10 @@ export interface FeatureGraph {
   features: number;
   /** The model's value the features are: as given, or as found (discoverFeatureValue). */
   output: string;
-  /** False: the graph runs one image at a time (its batch of 1 is built in), so extraction feeds it singly. */
+  /** The graph takes a batch of images ([N, res, res, 3]); false: only one at a time, so extraction feeds it singly. */
   batchable: boolean;
+  /** The backbone computes one image at a time (its batch of 1 is built in): through a Scan over the batch where batchable. */
+  singly: boolean;
 }
 
 /**
@@ -276,7 +315,7 @@ export interface FeatureGraph {
  * `output` (null: the value discoverFeatureValue finds), and global average pooling when that
  * value is a spatial map. A model exported for one image at a time is made to take batches
  * where its graph allows it (checked: a batch gives what its images give one by one), else it
- * runs singly. A model exported at one image size runs at others where its graph allows it
+ * computes them one by one inside the graph (scanOverBatch), which still takes a batch. A model exported at one image size runs at others where its graph allows it
  * (a CNN with global pooling) and is refused at them where it does not (a ViT's fixed number of
  * patches).
  */
@@ -360,7 +399,9 @@ export async function onnxFeatureGraph(file: string, output: string | null, reso
   out.node!.push(...post.graph().node!);
   out.output = [valueInfo(OUTPUT, [batchable ? 'N' : 1, features])];
   prune(chosen, [OUTPUT]);
-  return { bytes: onnx.ModelProto.encode(chosen).finish(), features, output: value, batchable };
+  const scanned = !batchable && scanOverBatch(chosen, resolution, features);
+  if (scanned) out.output = [valueInfo(OUTPUT, ['N', features])];
+  return { bytes: onnx.ModelProto.encode(chosen).finish(), features, output: value, batchable: batchable || scanned, singly: !batchable };
 }
 
 /**
