@@ -1,7 +1,7 @@
 // Transfer learning in the real UI (browser mode, Chromium), on a tiny generated backbone: the
-// plan shows the backbone and why, the Backbones panel shows it is here, Advanced settings can
-// turn it off (from scratch) and on again, and a run trains a head with feature extraction as
-// part of the train job's progress.
+// plan shows the backbone and why, the Backbones panel shows it is here and measures its speed,
+// Advanced settings can turn it off (from scratch) and on again, and a run trains a head with
+// feature extraction as part of the train job's progress.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +25,10 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     expect(await text(page, 'plan-explanation')).toMatch(/^Transfer learning: these look like photos, so TinyNet/);
     await page.getByTestId('backbones').locator('summary').click();
     expect(await text(page, 'backbone-state')).toBe('Here');
+    // Measure speed: a job the panel shows while it runs, ending in a toast.
+    await page.getByTestId('backbone-measure').click();
+    await page.getByTestId('toast-text').filter({ hasText: 'Speed measured on this machine.' }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('backbone-measuring').count()).toBe(0);
 
     await page.getByTestId('train-advanced').locator('summary').click();
     await page.getByTestId('backbone-select').selectOption('none');
