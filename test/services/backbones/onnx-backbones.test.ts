@@ -303,6 +303,15 @@ describe('an ONNX classifier whose graph cannot take a batch', () => {
     expect(summary.inputs).toEqual([expect.objectContaining({ name: 'pixels', dims: [null, 16, 16, 3] })]);
   }, 120_000);
 
+  it('finds the classifier behind whichever output has one (a model may also output a feature map, or the top class)', () => {
+    const file = path.join(tempDir('loupe-outputs-'), 'two-outputs.onnx');
+    writeUnbatchable(file, 17);
+    const model = readOnnxModel(file);
+    model.graph!.node!.push({ opType: 'ArgMax', input: ['probs'], output: ['label'], attribute: [{ name: 'axis', type: 2, i: 1 }] });
+    model.graph!.output = [valueInfo('pooled', [1, 8, 1, 1]), valueInfo('label', null)];
+    expect(discoverFeatureValue(model)).toBe('row');
+  });
+
   it('says which value to name when a graph ends in no classifier', () => {
     const file = path.join(tempDir('loupe-noclassifier-'), 'pool.onnx');
     const model = onnxProto.onnx.ModelProto.create({

@@ -122,47 +122,51 @@ function constantValues(graph: Onnx.IGraphProto): Set<string> {
 }
 
 /** Nodes between a classifier and the graph's output that leave its input's meaning alone. */
-const AFTER_CLASSIFIER = new Set(['Softmax', 'LogSoftmax', 'Sigmoid', 'Identity', 'Flatten', 'Reshape', 'Squeeze', 'Dropout', 'Cast']);
+const AFTER_CLASSIFIER = new Set(['Softmax', 'LogSoftmax', 'Sigmoid', 'Identity', 'Flatten', 'Reshape', 'Squeeze', 'Dropout', 'Cast', 'ArgMax']);
 
 /**
  * The value holding an image classifier's features: the input of its final classifier, that is
  * of the last Gemm (or MatMul by a constant matrix, with or without a bias Add) on the way to
- * the graph's output through softmax, identity, flatten and the like. For a CNN that is the
+ * the graph's output (the first output that has one) through softmax, identity, flatten and the
+ * like. For a CNN that is the
  * pooled (and flattened) feature vector; for a vision transformer, the class token before its
  * head. Throws, for people, when the graph ends in no such classifier.
  */
 export function discoverFeatureValue(model: Model, file = 'This model'): string {
   const graph = model.graph;
-  const output = graph?.output?.[0]?.name;
-  if (!graph || !output) throw bad(file, 'it has no graph output.');
+  const outputs = (graph?.output ?? []).map((o) => o.name!).filter(Boolean);
+  if (!graph || outputs.length === 0) throw bad(file, 'it has no graph output.');
   const producer = new Map<string, Node>();
   for (const node of graph.node ?? []) for (const o of node.output ?? []) producer.set(o, node);
   const constant = constantValues(graph);
-  const path: string[] = [];
-  let value = output;
-  for (let step = 0; step < 32; step++) {
-    const node = producer.get(value);
-    if (!node) break;
-    const ins = (node.input ?? []).filter(Boolean);
-    path.push(node.opType!);
-    if (node.opType === 'Gemm' && !constant.has(ins[0])) return ins[0];
-    if (node.opType === 'MatMul' && constant.has(ins[1]) && !constant.has(ins[0])) return ins[0];
-    if (node.opType === 'Add') {
-      // A bias: one input constant, the other the classifier's product.
-      const varying = ins.filter((i) => !constant.has(i));
-      const from = varying.length === 1 ? producer.get(varying[0]) : undefined;
-      if (from && (from.opType === 'MatMul' || from.opType === 'Gemm')) {
+  const paths: string[] = [];
+  // The first output that ends in a classifier (a model may also output, say, the top class).
+  for (const output of outputs) {
+    const path: string[] = [];
+    let value = output;
+    for (let step = 0; step < 32; step++) {
+      const node = producer.get(value);
+      if (!node) break;
+      const ins = (node.input ?? []).filter(Boolean);
+      path.push(node.opType!);
+      if (node.opType === 'Gemm' && !constant.has(ins[0])) return ins[0];
+      if (node.opType === 'MatMul' && constant.has(ins[1]) && !constant.has(ins[0])) return ins[0];
+      if (node.opType === 'Add') {
+        // A bias: one input constant, the other the classifier's product.
+        const varying = ins.filter((i) => !constant.has(i));
+        const from = varying.length === 1 ? producer.get(varying[0]) : undefined;
+        if (!from || (from.opType !== 'MatMul' && from.opType !== 'Gemm')) break;
         value = varying[0];
         continue;
       }
-      break;
+      if (!AFTER_CLASSIFIER.has(node.opType!)) break;
+      value = ins[0];
     }
-    if (!AFTER_CLASSIFIER.has(node.opType!)) break;
-    value = ins[0];
+    paths.push(`"${output}" (from it back: ${path.join(' ← ') || 'nothing'})`);
   }
   throw bad(
     file,
-    `Loupe found no final classifier (a Gemm or MatMul layer) on the way to its output "${output}" (from the output back: ${path.join(' ← ') || 'nothing'}), so it cannot tell which value holds the features: name it (--output NAME).`,
+    `Loupe found no final classifier (a Gemm or MatMul layer) on the way to its output ${paths.join(', or ')}, so it cannot tell which value holds the features: name it (--output NAME).`,
   );
 }
 
