@@ -83,7 +83,7 @@ export function onnxValueNames(file: string): string[] {
   return (readOnnxModel(file).graph?.node ?? []).flatMap((n) => n.output ?? []).filter(Boolean) as string[];
 }
 
-/** The operator types a graph uses and how many nodes of each (what a training compiler would need gradients for). */
+/** The operator types a graph uses, and how many nodes of each (featureOperators: those on the way to the features). */
 export function onnxOperatorTypes(model: Model): Record<string, number> {
   const count: Record<string, number> = {};
   for (const node of model.graph?.node ?? []) count[node.opType!] = (count[node.opType!] ?? 0) + 1;
@@ -128,9 +128,8 @@ const AFTER_CLASSIFIER = new Set(['Softmax', 'LogSoftmax', 'Sigmoid', 'Identity'
  * The value holding an image classifier's features: the input of its final classifier, that is
  * of the last Gemm (or MatMul by a constant matrix, with or without a bias Add) on the way to
  * the graph's output (the first output that has one) through softmax, identity, flatten and the
- * like. For a CNN that is the
- * pooled (and flattened) feature vector; for a vision transformer, the class token before its
- * head. Throws, for people, when the graph ends in no such classifier.
+ * like. For a CNN that is the pooled (and flattened) feature vector; for a vision transformer,
+ * the class token before its head. Throws, for people, when the graph ends in no such classifier.
  */
 export function discoverFeatureValue(model: Model, file = 'This model'): string {
   const graph = model.graph;
@@ -319,9 +318,9 @@ export interface FeatureGraph {
  * `output` (null: the value discoverFeatureValue finds), and global average pooling when that
  * value is a spatial map. A model exported for one image at a time is made to take batches
  * where its graph allows it (checked: a batch gives what its images give one by one), else it
- * computes them one by one inside the graph (scanOverBatch), which still takes a batch. A model exported at one image size runs at others where its graph allows it
- * (a CNN with global pooling) and is refused at them where it does not (a ViT's fixed number of
- * patches).
+ * computes them one by one inside the graph (scanOverBatch), which still takes a batch. A model
+ * exported at one image size runs at others where its graph allows it (a CNN with global
+ * pooling) and is refused at them where it does not (a ViT's fixed number of patches).
  */
 export async function onnxFeatureGraph(file: string, output: string | null, resolution: number, preprocess: Preprocess): Promise<FeatureGraph> {
   const model = readOnnxModel(file);
@@ -366,9 +365,8 @@ export async function onnxFeatureGraph(file: string, output: string | null, reso
   } catch (err) {
     problem = err;
   }
-  let chosen = batchable ? batchedModel : model;
+  const chosen = batchable ? batchedModel : model;
   if (!batchable) {
-    chosen = model;
     chosen.graph!.input![0] = valueInfo(INPUT, [1, resolution, resolution, 3]);
     if (fixedBatch || !check) {
       try {
