@@ -20,6 +20,7 @@ import os
 import sys
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torchvision.models import efficientnet
@@ -64,8 +65,21 @@ def efficientnet_b0():
     return Head(m, pooled, m.classifier)
 
 
-def lite(width, depth):
-    """EfficientNet-Lite: EfficientNet without squeeze-excitation, ReLU6 instead of SiLU."""
+class Conv2dSame(nn.Conv2d):
+    """TensorFlow's "same" padding computed from the input's size, as timm's tf_ models do (their
+    ONNX export pads with Shape, Ceil, Cast, Pad... nodes before each strided convolution)."""
+
+    def forward(self, x):
+        ih, iw = x.size()[-2:]
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        ph = torch.clamp((torch.ceil(torch.as_tensor(ih) / sh) - 1) * sh + kh - ih, min=0).int()
+        pw = torch.clamp((torch.ceil(torch.as_tensor(iw) / sw) - 1) * sw + kw - iw, min=0).int()
+        return super().forward(F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]))
+
+
+def lite(width, depth, tf_same=False):
+    """EfficientNet-Lite: EfficientNet without squeeze-excitation, ReLU6 instead of SiLU (and,
+    with tf_same, TensorFlow's "same" padding on strided convolutions, as timm's port has)."""
     settings, last = efficientnet._efficientnet_conf('efficientnet_b0', width_mult=width, depth_mult=depth)
     m = efficientnet.EfficientNet(settings, 0.2, last_channel=last)
 
@@ -75,6 +89,9 @@ def lite(width, depth):
                 setattr(module, name, nn.Identity())
             elif isinstance(child, nn.SiLU):
                 setattr(module, name, nn.ReLU6())
+            elif tf_same and isinstance(child, nn.Conv2d) and child.stride != (1, 1):
+                child.__class__ = Conv2dSame
+                child.padding = (0, 0)
             else:
                 strip(child)
 
@@ -83,7 +100,8 @@ def lite(width, depth):
 
 
 def efficientnet_lite0():
-    m = lite(1.0, 1.0)
+    # As timm's tf_efficientnet_lite0 (the zoo's file): TensorFlow "same" padding, computed in the graph.
+    m = lite(1.0, 1.0, tf_same=True)
     return Head(m, pooled, m.classifier)
 
 

@@ -123,6 +123,8 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
       expect(dims).toEqual([s.dynamicBatch ? 'batch_size' : 1, ...(s.layout === 'nchw' ? [3, 224, 224] : [224, 224, 3])]);
       expect(readOnnxModel(s.file).graph!.output!.map((o) => o.name)).toEqual(['logits']);
     }
+    // timm's TensorFlow ports pad strided convolutions by sizes computed in the graph, as the zoo's Lite0 does.
+    expect(onnxOperatorTypes(readOnnxModel(standIn(all, 'efficientnet_lite0').file))).toMatchObject({ Shape: 13, Ceil: 10, Pad: 5, Conv: 49, Clip: 43 });
   });
 
   it('finds the feature vector of every stand-in, and its features equal what the original model computes there (NCHW and NHWC, in batches)', async () => {
@@ -170,7 +172,7 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
   }, 600_000);
 
   it('runs CNNs exported at 224 at other resolutions, and refuses a ViT anywhere but its native size, saying so', async () => {
-    for (const name of ['mobilenetv3_large', 'efficientnet_lite4_nhwc']) {
+    for (const name of ['mobilenetv3_large', 'efficientnet_lite0', 'efficientnet_lite4_nhwc']) {
       const s = standIn(all, name);
       const graph = await onnxFeatureGraph(s.file, null, 160, PRE);
       expect(graph).toMatchObject({ features: s.features, batchable: true });
