@@ -129,6 +129,59 @@ def vit_s16():
     return Head(m, class_token, m.heads)
 
 
+class TimmAttention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
+
+
+class TimmBlock(nn.Module):
+    def __init__(self, dim, heads, mlp):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = TimmAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Linear(mlp, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TimmViT(nn.Module):
+    """timm's VisionTransformer as the zoo's vit_small_patch16_224 has it: batch and token counts
+    taken from the input's shape (Shape nodes in the export), attention written out."""
+
+    def __init__(self, dim=384, depth=12, heads=6, mlp=1536, patch=16, size=224, classes=1000):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, (size // patch) ** 2 + 1, dim) * 0.02)
+        self.blocks = nn.Sequential(*[TimmBlock(dim, heads, mlp) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, classes)
+
+
+def vit_s16_timm():
+    m = TimmViT()
+
+    def class_token(m, x):
+        x = m.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([m.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + m.pos_embed
+        return m.norm(m.blocks(x))[:, 0]
+
+    return Head(m, class_token, m.head)
+
+
 def resnet50():
     m = torchvision.models.resnet50()
 
@@ -152,6 +205,7 @@ STANDINS = {
     'efficientnet_lite0': (efficientnet_lite0, 'tf_efficientnet_lite0', False, False),
     'convnext_tiny': (convnext_tiny, 'convnext_tiny_in22ft1k', False, False),
     'vit_s16': (vit_s16, 'vit_small_patch16_224', False, False),
+    'vit_s16_timm': (vit_s16_timm, 'vit_small_patch16_224', False, False),
     'resnet50': (resnet50, 'resnet50', False, False),
     'mobilenet_v2': (mobilenet_v2_dynamic, 'mobilenet_v2-1.0-fp32-12', False, True),
     'efficientnet_lite4_nhwc': (efficientnet_lite4_nhwc, 'efficientnet-lite4-11', True, False),

@@ -115,7 +115,7 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
 
   it('stands in for every zoo model, with a fixed batch of 1 as the zoo exports them (MobileNetV2: a dynamic batch, as the zoo\'s)', () => {
     expect(all.map((s) => s.name).sort()).toEqual(
-      ['convnext_tiny', 'efficientnet_b0', 'efficientnet_lite0', 'efficientnet_lite4_nhwc', 'mobilenet_v2', 'mobilenetv3_large', 'resnet50', 'vit_s16'].sort(),
+      ['convnext_tiny', 'efficientnet_b0', 'efficientnet_lite0', 'efficientnet_lite4_nhwc', 'mobilenet_v2', 'mobilenetv3_large', 'resnet50', 'vit_s16', 'vit_s16_timm'].sort(),
     );
     for (const s of all) {
       const input = readOnnxModel(s.file).graph!.input![0];
@@ -147,13 +147,13 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
     }
   }, 600_000);
 
-  it('runs the fixed-batch CNNs in batches (a batch gives what its images give one by one), and ViT, whose torchvision export builds the batch of 1 into its class token and attention shapes, one by one inside a graph that takes a batch', async () => {
+  it('runs the fixed-batch models in batches (a batch gives what its images give one by one; timm\'s ViT once its class token is expanded to the batch), and torchvision\'s ViT, whose attention shapes hold batch x heads, one by one inside a graph that takes a batch', async () => {
     for (const s of all) {
       const graph = await onnxFeatureGraph(s.file, null, s.resolution, PRE);
       expect(graph, s.name).toMatchObject({ batchable: true, singly: s.name === 'vit_s16' });
     }
     // Through the extractor that feature extraction uses: a call of several images either way.
-    for (const name of ['efficientnet_b0', 'vit_s16']) {
+    for (const name of ['efficientnet_b0', 'vit_s16', 'vit_s16_timm']) {
       const s = standIn(all, name);
       const extractor = await FeatureExtractor.create(backboneOf(s), s.resolution);
       try {
@@ -180,8 +180,9 @@ describe.skipIf(!torchAvailable() && !process.env.CI)('ONNX classifiers as backb
       expect(features.length).toBe(2 * s.features);
       expect(features.every(Number.isFinite)).toBe(true);
     }
-    const vit = standIn(all, 'vit_s16');
-    await expect(onnxFeatureGraph(vit.file, null, 160, PRE)).rejects.toThrow(/runs only at its native size, 224x224, not at 160x160/);
+    for (const name of ['vit_s16', 'vit_s16_timm']) {
+      await expect(onnxFeatureGraph(standIn(all, name).file, null, 160, PRE)).rejects.toThrow(/runs only at its native size, 224x224, not at 160x160/);
+    }
   }, 300_000);
 
   it('lists the operators on the way from the image to the features: what fine-tuning would need gradients for', () => {

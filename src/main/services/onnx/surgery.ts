@@ -182,10 +182,11 @@ function int64Values(t: Onnx.ITensorProto | null | undefined): number[] | null {
 /**
  * Lets a graph exported for one image at a time take a batch: Reshape shapes that spell out the
  * batch of 1 as their first axis take it from the data instead (-1, or 0 = "as the input" where
- * the shape already has a -1). Whether that is right for this graph is checked by running it.
- * Returns how many shapes changed.
+ * the shape already has a -1), and a weight expanded to the batch (a transformer's class token)
+ * is expanded to the batch of `image` (the model's input). Whether that is right for this graph
+ * is checked by running it. Returns how many places changed.
  */
-function freeBatchAxis(model: Model): number {
+function freeBatchAxis(model: Model, image: string): number {
   const graph = model.graph!;
   const inits = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const constantNode = new Map<string, Onnx.ITensorProto>();
@@ -206,6 +207,30 @@ function freeBatchAxis(model: Model): number {
     added.push({ name, dataType: INT64, dims: [freed.length], rawData: new Uint8Array(data.buffer) });
     node.input![1] = name;
   }
+  // Expand(weight [1, ...], shape) gives batch 1 whatever the shape says: expand its result again
+  // to [N, 1, ..., 1], N from the image's shape, right after it (the graph stays sorted).
+  const nodes: Node[] = [];
+  for (const node of graph.node ?? []) {
+    nodes.push(node);
+    const weight = node.opType === 'Expand' ? inits.get(node.input?.[0] ?? '') : undefined;
+    if (!weight || Number(weight.dims?.[0]) !== 1 || (weight.dims ?? []).length < 2) continue;
+    const k = changed++;
+    const [result, n, ones, shape, axis0] = ['result', 'n', 'ones', 'shape', 'axis0'].map((what) => `loupe_batch_${k}_${what}`);
+    const data = new BigInt64Array(weight.dims!.length - 1).fill(1n);
+    added.push(
+      { name: ones, dataType: INT64, dims: [data.length], rawData: new Uint8Array(data.buffer) },
+      { name: axis0, dataType: INT64, dims: [1], rawData: new Uint8Array(new BigInt64Array([0n]).buffer) },
+    );
+    const original = node.output![0];
+    node.output![0] = result;
+    nodes.push(
+      { opType: 'Shape', name: `${n}_shape`, input: [image], output: [`${n}_all`] },
+      { opType: 'Gather', name: `${n}_gather`, input: [`${n}_all`, axis0], output: [n], attribute: [attribute('axis', 0)] },
+      { opType: 'Concat', name: `${shape}_concat`, input: [n, ones], output: [shape], attribute: [attribute('axis', 0)] },
+      { opType: 'Expand', name: `${result}_expand`, input: [result, shape], output: [original] },
+    );
+  }
+  graph.node = nodes;
   graph.initializer = [...(graph.initializer ?? []), ...added];
   return changed;
 }
@@ -358,7 +383,7 @@ export async function onnxFeatureGraph(file: string, output: string | null, reso
   let batchable = false;
   let problem: unknown = null;
   const batchedModel = fixedBatch ? copyModel(model) : model;
-  if (fixedBatch) freeBatchAxis(batchedModel);
+  if (fixedBatch) freeBatchAxis(batchedModel, input.name);
   try {
     check = await checkGraph(onnx.ModelProto.encode(batchedModel).finish(), value, resolution, true);
     batchable = check.batches;
