@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Stand-ins for the ONNX Model Zoo's image classifiers (resources/backbones.json): the same
 architectures, exported the way the zoo's files were (opset 17, eval mode, a fixed batch of 1,
-[1, 3, 224, 224] unless said), with random seeded weights. The zoo's own files cannot be
+[1, 3, 224, 224] unless said), with random seeded weights. ViT-S/16 comes twice: torchvision's
+(its attention writes batch x heads into Reshape shapes) and one written as timm's (batch and
+token counts from the input's shape, as the zoo's timm export). The zoo's own files cannot be
 downloaded on the machines that test Loupe; these have their structure, so feature discovery,
 batching and speed can be tested and measured on them (not accuracy).
 

@@ -1,8 +1,8 @@
 // Stand-ins for the ONNX Model Zoo's classifiers (same architectures, random seeded weights,
 // opset 17, a fixed batch of 1 as the zoo's files are), made by scripts/make-standins.py with
 // Debian's PyTorch. They are built once per version of that script into a cache outside the
-// repository (LOUPE_STANDINS_DIR, else ~/.cache/loupe-standins/<script hash>): about 450 MB and
-// half a minute of export, never committed. Two test files asking at once build them once: the
+// repository (LOUPE_STANDINS_DIR, else ~/.cache/loupe-standins/<script hash>): about 500 MB and
+// a minute or two of export, never committed. Two test files asking at once build them once: the
 // first takes a lock (a folder), the other waits for the finished folder.
 //
 // The script exports each model with a second output, the value PyTorch feeds its final
