@@ -56,5 +56,5 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     expect(phases.some((p) => p.startsWith('Extracting features (TinyNet)'))).toBe(true);
     expect(fs.readdirSync(path.join(dir, 'cache')).some((n) => n.startsWith('features-'))).toBe(true);
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 });
