@@ -124,6 +124,8 @@ export const backboneSource = s.object({
   scale: s.optional(s.number({ min: -1000, max: 1000 })),
   offset: s.optional(s.number({ min: -1000, max: 1000 })),
 });
+/** A backbone speed measurement (the CLI's `backbones measure` reads these limits). */
+export const backboneSpeedRequest = s.object({ name: s.string({ min: 1, max: 4096 }), resolution: s.optional(s.number({ int: true, min: 16, max: 1024 })) });
 /** The label-error finder's settings (the CLI's `label-errors` reads these limits). */
 export const labelCheckOptions = s.object({
   runId: s.optional(id),
@@ -235,6 +237,8 @@ export const API = {
   listBackbones: method<BackboneInfo[]>()(none),
   /** Downloads a registry backbone from its official source, as a `backbone` job (result: BackboneDownload). */
   downloadBackbone: method<{ jobId: string }>()(s.object({ name: s.string({ min: 1, max: 200 }) })),
+  /** Measures a backbone's feature-extraction speed on this machine at each resolution it offers (or one), as a `backboneSpeed` job. */
+  measureBackboneSpeed: method<{ jobId: string }>()(backboneSpeedRequest),
   /** Adds a backbone from this machine: an official file recognised by its sha256 (that registry backbone, verified), or a TF.js layers model folder or an ONNX file of one's own (the feature layer or value: found automatically for ONNX, or given). */
   addBackbone: method<BackboneInfo>()(backboneSource),
   /** Extracts (and caches) the backbone features of every image, as a `features` job, so a later run starts at once. */

@@ -100,6 +100,7 @@ export interface JobResults {
   suggest: SuggestResult;
   labelErrors: LabelCheckInfo;
   backbone: BackboneDownload;
+  backboneSpeed: BackboneSpeedResult;
 }
 export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -935,6 +936,12 @@ export interface FineTuneConfig {
   variants: number;
   /** Batch norm keeps its pretrained statistics while training (small batches would make them noise). */
   frozenBatchNorm: boolean;
+}
+
+/** The `backboneSpeed` job's result: a backbone's extraction speeds measured on this machine. */
+export interface BackboneSpeedResult {
+  backbone: string;
+  speeds: BackboneSpeed[];
 }
 
 /** The `backbone` job's result (a download). */

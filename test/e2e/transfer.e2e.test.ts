@@ -1,7 +1,7 @@
 // Transfer learning in the real UI (browser mode, Chromium), on a tiny generated backbone: the
-// plan shows the backbone and why, the Backbones panel shows it is here and verified (speed not measured yet), Advanced settings can
-// turn it off (from scratch) and on again, and a run trains a head with feature extraction as
-// part of the train job's progress.
+// plan shows the backbone and why, the Backbones panel shows it is here and measures its speed,
+// Advanced settings can turn it off (from scratch) and on again, and a run trains a head with
+// feature extraction as part of the train job's progress.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +27,12 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     expect(await text(page, 'backbone-state')).toBe('Here');
     expect(await text(page, 'backbone-verified')).toBe('Here, verified');
     expect(await text(page, 'backbone-speeds')).toBe('Extraction speed here: not measured');
+    // Measure speed: a job the panel shows while it runs, ending in a toast.
+    await page.getByTestId('backbone-measure').click();
+    await page.getByTestId('toast-text').filter({ hasText: 'Speed measured on this machine.' }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('backbone-measuring').count()).toBe(0);
+    // The panel lists the speed measured, images/s per resolution.
+    await expect.poll(() => text(page, 'backbone-speeds')).toMatch(/^Extraction speed here: .*images\/s/);
 
     await page.getByTestId('train-advanced').locator('summary').click();
     await page.getByTestId('backbone-select').selectOption('none');
@@ -54,5 +60,5 @@ describe.runIf(hasChromium)('transfer learning in the train view (Chromium, brow
     expect(phases.some((p) => p.startsWith('Extracting features (TinyNet)'))).toBe(true);
     expect(fs.readdirSync(path.join(dir, 'cache')).some((n) => n.startsWith('features-'))).toBe(true);
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -5,12 +5,13 @@
 import type { LoupeApi } from '../../shared/api';
 import { LoupeError } from '../../shared/errors';
 import { addBackbone, downloadBackbone, listBackbones } from '../services/backbones/service';
+import { measureBackbone } from '../services/backbones/speed';
 import { extractProjectFeatures } from '../services/training/project-features';
 import { planTraining } from '../services/training/train';
 import { requireWritable } from '../store/project';
 import type { Session } from './studio';
 
-type BackboneApi = Pick<LoupeApi, 'listBackbones' | 'downloadBackbone' | 'addBackbone' | 'startFeatureExtraction'>;
+type BackboneApi = Pick<LoupeApi, 'listBackbones' | 'downloadBackbone' | 'measureBackboneSpeed' | 'addBackbone' | 'startFeatureExtraction'>;
 
 export function backboneHandlers(session: Session): BackboneApi {
   const { studio } = session;
@@ -25,6 +26,16 @@ export function backboneHandlers(session: Session): BackboneApi {
         'backbone',
         (reporter) => downloadBackbone(name, { signal: reporter.signal, onProgress: (done, total) => reporter.progress(done, total, `Downloading ${name}`) }),
         { exclusive: true, phase: `Downloading ${name}` },
+      );
+      return { jobId };
+    },
+    async measureBackboneSpeed({ name, resolution }) {
+      const project = session.requireProject();
+      const { jobId } = studio.startJob(
+        project,
+        'backboneSpeed',
+        (reporter) => measureBackbone(name, resolution, { signal: reporter.signal, onProgress: (done, total, phase) => reporter.progress(done, total, phase) }),
+        { exclusive: true, phase: `Measuring ${name}` },
       );
       return { jobId };
     },

@@ -18,6 +18,7 @@ const NAMES: Record<JobKind, string> = {
   suggest: 'Labeling suggestions',
   labelErrors: 'A label check',
   backbone: 'A backbone download',
+  backboneSpeed: 'A backbone speed measurement',
 };
 
 /** What to ask before quitting stops these jobs; null when none runs. */

@@ -23,7 +23,7 @@ import { onnxFeatureGraph } from '../onnx/surgery';
 import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
 
 export const FEATURES_OUTPUT = 'features';
-const BATCH = 32;
+export const BATCH = 32;
 const DECODE_LANES = 4;
 const INDEX_SAVE_MS = 15_000;
 
@@ -39,24 +39,30 @@ export function backboneFeatureFiles(backbone: ResolvedBackbone, resolution: num
   return featureModel(readTfjsFolder(backbone.location), { featureLayer: cut ?? backbone.featureLayer!, resolution, channels: 3, preprocess: { scale, offset }, spatial: cut !== undefined });
 }
 
-const onnxCache = new Map<string, { bytes: Uint8Array; features: number; shape?: number[] }>();
+const onnxCache = new Map<string, BackboneGraph>();
+
+/**
+ * A features graph; `batchable` false: it takes one image at a time; `singly`: it computes one at a
+ * time (even where it takes a batch); `shape`: a cut layer's output [H, W, C] (fine-tuning).
+ */
+export type BackboneGraph = { bytes: Uint8Array; features: number; batchable: boolean; singly: boolean; shape?: number[] };
 
 /**
  * The features graph: input `pixels` [N, res, res, 3] holding 0..255, output `features` [N, F]; with
  * `cut` (TF.js backbones), the cut layer's output [N, H, W, C] (F = H*W*C floats per image, `shape`).
  */
-export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number, cut?: string): Promise<{ bytes: Uint8Array; features: number; shape?: number[] }> {
+export async function backboneOnnx(backbone: ResolvedBackbone, resolution: number, cut?: string): Promise<BackboneGraph> {
   const key = `${backbone.fingerprint}:${resolution}${cut ? `:${cut}` : ''}`;
   const hit = onnxCache.get(key);
   if (hit) return hit;
   if (cut && backbone.format === 'onnx') throw new LoupeError('NOT_SUPPORTED', `${backbone.title} is an ONNX model: Loupe fine-tunes only TensorFlow.js backbones.`);
-  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution, cut);
+  const out = backbone.format === 'onnx' ? await onnxFeatureGraph(backbone.location, backbone.featureLayer || null, resolution, backbone.preprocess) : tfjsFeatureGraph(backbone, resolution, cut);
   if (onnxCache.size >= 2) onnxCache.delete(onnxCache.keys().next().value!);
   onnxCache.set(key, out);
   return out;
 }
 
-function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number, cut?: string): { bytes: Uint8Array; features: number; shape?: number[] } {
+function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number, cut?: string): BackboneGraph {
   const files = backboneFeatureFiles(backbone, resolution, cut);
   const converted = convertToOnnx(parseLayersModel(files.json, files.weights), {
     preprocess: { scale: 1 / 255, offset: 0 },
@@ -64,9 +70,9 @@ function tfjsFeatureGraph(backbone: ResolvedBackbone, resolution: number, cut?: 
     producerVersion: loupeVersion(),
     docString: `${backbone.title} (${backbone.copy}) features at ${resolution}x${resolution}.`,
   });
-  if (cut) return { bytes: converted.bytes, features: converted.outputShape.reduce((a, b) => a * b, 1), shape: converted.outputShape };
+  if (cut) return { bytes: converted.bytes, features: converted.outputShape.reduce((a, b) => a * b, 1), shape: converted.outputShape, batchable: true, singly: false };
   if (converted.outputShape.length !== 1) throw new LoupeError('INVALID_INPUT', `${backbone.title}'s feature layer gives ${converted.outputShape.join('x')} values per image, not a vector.`);
-  return { bytes: converted.bytes, features: converted.outputShape[0] };
+  return { bytes: converted.bytes, features: converted.outputShape[0], batchable: true, singly: false };
 }
 
 /** One onnxruntime session of a backbone's features graph. */
@@ -75,6 +81,8 @@ export class FeatureExtractor {
     private readonly ort: OrtSession,
     readonly resolution: number,
     readonly features: number,
+    /** False: the graph takes one image at a time, so run() feeds it singly. */
+    readonly batchable: boolean,
   ) {}
 
   get provider(): string {
@@ -82,19 +90,24 @@ export class FeatureExtractor {
   }
 
   static async create(backbone: ResolvedBackbone, resolution: number, cut?: string): Promise<FeatureExtractor> {
-    const { bytes, features } = await backboneOnnx(backbone, resolution, cut);
+    const { bytes, features, batchable } = await backboneOnnx(backbone, resolution, cut);
     const session = await createSession(bytes, { spinning: false }).catch((err: unknown) => {
       throw new LoupeError('INTERNAL', `onnxruntime cannot load ${backbone.title}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     });
-    return new FeatureExtractor(session, resolution, features);
+    return new FeatureExtractor(session, resolution, features, batchable);
   }
 
   /** Features of `n` images of raw HWC pixels (0..255). */
   async run(pixels: Float32Array, n: number): Promise<Float32Array> {
     const ort = await onnxruntime();
     const r = this.resolution;
-    const out = await this.ort.session.run({ pixels: new ort.Tensor('float32', pixels.subarray(0, n * r * r * 3), [n, r, r, 3]) });
-    return out[FEATURES_OUTPUT].data as Float32Array;
+    if (this.batchable || n === 1) {
+      const out = await this.ort.session.run({ pixels: new ort.Tensor('float32', pixels.subarray(0, n * r * r * 3), [n, r, r, 3]) });
+      return out[FEATURES_OUTPUT].data as Float32Array;
+    }
+    const rows = new Float32Array(n * this.features);
+    for (let i = 0; i < n; i++) rows.set(await this.run(pixels.subarray(i * r * r * 3, (i + 1) * r * r * 3), 1), i * this.features);
+    return rows;
   }
 
   release(): Promise<void> {

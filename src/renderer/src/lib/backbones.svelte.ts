@@ -1,5 +1,6 @@
 // What the Train view knows about backbones (transfer learning): which are here, a running
-// download (`backbone` job) and a running feature extraction (`features` job). Every change goes
+// download (`backbone` job), a running speed measurement (`backboneSpeed` job) and a running
+// feature extraction (`features` job). Every change goes
 // through the API; listeners hear when the list changed, so the plan can be made again.
 
 import type { BackboneInfo, JobInfo, JobProgress } from '../../../shared/types';
@@ -13,6 +14,7 @@ class BackbonesState {
   adding = $state(false);
   readonly #listeners = new Set<() => void>();
   readonly #download = trackJob('backbone', { onFinished: (job) => this.#finished(job, 'The backbone is downloaded and verified.') });
+  readonly #measure = trackJob('backboneSpeed', { onFinished: (job) => this.#finished(job, 'Speed measured on this machine.') });
   readonly #extraction = trackJob('features', { onFinished: (job) => this.#finished(job, 'Features are extracted and cached.') });
 
   constructor() {
@@ -24,12 +26,17 @@ class BackbonesState {
     return this.#download.job;
   }
 
+  /** The running speed measurement, as last reported. */
+  get measuring(): JobProgress<'backboneSpeed'> | null {
+    return this.#measure.job;
+  }
+
   /** The running feature extraction, as last reported. */
   get extraction(): JobProgress<'features'> | null {
     return this.#extraction.job;
   }
 
-  #finished(job: JobInfo<'backbone' | 'features'>, done: string): void {
+  #finished(job: JobInfo<'backbone' | 'backboneSpeed' | 'features'>, done: string): void {
     if (job.status === 'failed' && job.error) toasts.show(job.error.message, 'error');
     else if (job.status === 'completed') toasts.show(done);
     void this.refresh();
@@ -58,6 +65,14 @@ class BackbonesState {
     }
   }
 
+  async startMeasure(name: string): Promise<void> {
+    try {
+      await api.measureBackboneSpeed({ name });
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+    }
+  }
+
   async add(request: { path: string; output?: string; size?: number }): Promise<boolean> {
     this.adding = true;
     try {
@@ -81,15 +96,16 @@ class BackbonesState {
     }
   }
 
-  /** Cancels the running download or extraction (the job the panel shows). */
-  async cancel(job: JobProgress<'backbone' | 'features'> | null): Promise<void> {
+  /** Cancels the running download, measurement or extraction (the job the panel shows). */
+  async cancel(job: JobProgress<'backbone' | 'backboneSpeed' | 'features'> | null): Promise<void> {
     if (!job) return;
-    await (job.kind === 'backbone' ? this.#download : this.#extraction).cancel();
+    await (job.kind === 'backbone' ? this.#download : job.kind === 'backboneSpeed' ? this.#measure : this.#extraction).cancel();
   }
 
   reset(): void {
     this.list = [];
     this.#download.reset();
+    this.#measure.reset();
     this.#extraction.reset();
     this.adding = false;
   }

@@ -10,6 +10,7 @@ const KINDS: Record<JobKind, { title: string; view: string }> = {
   suggest: { title: 'Label suggestions', view: 'label' },
   labelErrors: { title: 'Label check', view: 'evaluate' },
   backbone: { title: 'Backbone download', view: 'train' },
+  backboneSpeed: { title: 'Backbone speed', view: 'train' },
 };
 
 export const jobTitle = (kind: JobKind): string => KINDS[kind].title;
