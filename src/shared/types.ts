@@ -357,7 +357,8 @@ export interface Augmentation {
 export type LrSchedule =
   | { kind: 'constant' }
   | { kind: 'step'; stepSize: number; gamma: number }
-  | { kind: 'cosine' };
+  /** `warmup`: the fraction of the run's steps over which the rate first rises linearly from zero (fine-tuning a pretrained backbone). */
+  | { kind: 'cosine'; warmup?: number };
 
 /** Every choice a run makes; one click fills it in, Advanced settings override any part. */
 export interface TrainConfig {

@@ -92,6 +92,16 @@ describe('learning rate schedule', () => {
     expect(learningRateAt(cosine, 3, 1.5)).toBeCloseTo(0, 12);
   });
 
+  it('warms up linearly from zero before the cosine when asked (fine-tuning a pretrained backbone)', () => {
+    const warm = { ...base, schedule: { kind: 'cosine', warmup: 0.25 } } as TrainConfig;
+    expect(learningRateAt(warm, 0, 0)).toBe(0);
+    expect(learningRateAt(warm, 0, 0.125)).toBeCloseTo(0.05, 12);
+    expect(learningRateAt(warm, 1, 0.25)).toBeCloseTo(0.1, 12);
+    // The cosine then spans the remaining three quarters of the steps.
+    expect(learningRateAt(warm, 2, 0.625)).toBeCloseTo(0.05, 12);
+    expect(learningRateAt(warm, 3, 1)).toBeCloseTo(0, 12);
+  });
+
   it('sets each step\'s rate from its place among all the run\'s steps', () => {
     const schedule = new LearningRateSchedule({ ...base, schedule: { kind: 'cosine' } } as TrainConfig, 5);
     const s = state();

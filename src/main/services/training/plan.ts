@@ -452,7 +452,7 @@ export function fineTuneFor(
     const ft = t.fineTune;
     const part = ft.mode === 'all' ? 'the whole backbone' : blocksText(ft.blocks);
     const notes = [
-      `Fine-tuning: the head trains alone for its first ${ft.headEpochs} epochs, then ${part} ${trainsOf(ft)} with it at ${ft.backboneLrScale}x its learning rate (fastai's discriminative rates: layers nearer the pixels change less); ` +
+      `Fine-tuning: the head trains alone for its first ${ft.headEpochs} epochs, then ${part} ${trainsOf(ft)} with it at ${ft.backboneLrScale}x its learning rate (fastai's discriminative rates: layers nearer the pixels change less), both rising from zero over that first epoch; ` +
         `${t.epochs} epochs in all, about ${minutes(time.seconds)} here${time.measured ? ' (a training step of the trained part measured on this machine)' : ' (from its multiply-adds; measured once a step of it has run here)'}.`,
       ft.frozenBatchNorm
         ? `Batch norm keeps its pretrained statistics: ${t.batchSize < BN_MIN_BATCH ? `batches of ${t.batchSize} are too few images to estimate them again` : `${n} images are too few to estimate them again`} (as Keras' fine-tuning guide advises).`

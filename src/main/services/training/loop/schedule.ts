@@ -9,7 +9,13 @@ type RateConfig = Pick<TrainConfig, 'learningRate' | 'schedule'>;
 export function learningRateAt(config: RateConfig, epoch: number, progress: number): number {
   const s = config.schedule;
   if (s.kind === 'step') return config.learningRate * s.gamma ** Math.floor(epoch / s.stepSize);
-  if (s.kind === 'cosine') return (config.learningRate * (1 + Math.cos(Math.PI * Math.min(1, progress)))) / 2;
+  if (s.kind === 'cosine') {
+    // A warm-up first: the rate rises linearly, then anneals over the rest of the run.
+    const warmup = Math.min(0.5, Math.max(0, s.warmup ?? 0));
+    if (progress < warmup) return (config.learningRate * progress) / warmup;
+    const p = warmup > 0 ? (progress - warmup) / (1 - warmup) : progress;
+    return (config.learningRate * (1 + Math.cos(Math.PI * Math.min(1, p)))) / 2;
+  }
   return config.learningRate;
 }
 
