@@ -10,6 +10,7 @@
 //
 //   Options: --only speed|subset|full  --full  --dir DIR (projects; default /var/tmp)
 //            --resolutions 128,160,224 (speed)  --size PX (forces the backbone input size)
+//            --fine-tune head|blocks|all (forces how much of the backbone trains; default: one click's choice)
 //            --keep (keeps the projects, for a look in Loupe afterwards)
 // The backbone comes from LOUPE_BACKBONE_DIR (default: ../shared/models).
 
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     resolutions: { type: 'string' },
     size: { type: 'string' },
+    'fine-tune': { type: 'string' },
     keep: { type: 'boolean' },
   },
 });
@@ -123,8 +125,13 @@ async function oneClick(name: string, source: string): Promise<void> {
     await cli(['create', project]);
     await cli(['import', project, source === 'subset' ? subsetFolders(path.join(dir, 'images'), { train: 200, test: 100 }) : cifar()]);
     const imported = (performance.now() - started) / 1000;
+    const forced = [...(values.size ? ['--size', values.size] : []), ...(values['fine-tune'] ? ['--fine-tune', values['fine-tune']] : [])];
     started = performance.now();
-    const result = (await cli(['train', project, ...(values.size ? ['--size', values.size] : []), '--json'], true)) as Record<string, unknown>;
+    const plan = (await cli(['train', project, ...forced, '--plan', '--json'], true)) as { estimatedSeconds?: number; fineTuneWhy?: string };
+    const planned = (performance.now() - started) / 1000;
+    console.log(`\n${name}: the plan (${num(planned, 0)} s to make): ${plan.fineTuneWhy ?? '(no fine-tuning step)'} Estimated ${num((plan.estimatedSeconds ?? 0) / 60, 1)} min.`);
+    started = performance.now();
+    const result = (await cli(['train', project, ...forced, '--json'], true)) as Record<string, unknown>;
     const seconds = (performance.now() - started) / 1000;
     console.log(`\n${name}: one click ->`, JSON.stringify(result));
     console.log(
