@@ -28,7 +28,7 @@ afterAll(() => {
 });
 
 describe.runIf(fs.existsSync(MODELS))('one click\'s plan on MobileNet v1', () => {
-  it('fine-tunes the last blocks of a thousand photos, timed by a training step of that part here; Advanced settings keep the head alone', async () => {
+  it('fine-tunes a thousand photos (the whole backbone where it fits the budget at the speed measured here, else the last blocks), timed by a training step of that part here; Advanced settings keep the head alone', async () => {
     const dir = path.join(tempDir(), 'photos.loupe');
     // 3 classes of 420: 1,008 training images.
     await makePatternProject(dir, { perClass: 420, size: 16, seed: 3 });
@@ -37,11 +37,18 @@ describe.runIf(fs.existsSync(MODELS))('one click\'s plan on MobileNet v1', () =>
 
     const { plan } = await planTraining(project);
     expect(plan.blocker).toBeNull();
-    expect(plan.config.backbone).toMatchObject({ name: 'mobilenet_v1', resolution: 96, fineTune: { mode: 'blocks', backboneLrScale: 0.1, headEpochs: 5 } });
+    expect(plan.config.backbone).toMatchObject({ name: 'mobilenet_v1', resolution: 96, fineTune: { backboneLrScale: 0.1, headEpochs: 5 } });
     const ft = plan.config.backbone!.fineTune!;
-    expect(ft.blocks).toBeGreaterThanOrEqual(1);
-    expect(ft.cutLayer).toMatch(/^conv_pw_\d+_relu$/);
-    expect(plan.fineTuneWhy).toMatch(/^Last blocks: fine-tunes the last (\d+ blocks|block) of MobileNet v1 1\.0 \(ImageNet\) unless the head alone reaches 97% on validation after its 5 warm-up epochs/);
+    // Which one depends on this machine's measured speed; either is a fine-tuning plan that says why.
+    expect(['all', 'blocks']).toContain(ft.mode);
+    if (ft.mode === 'blocks') {
+      expect(ft.blocks).toBeGreaterThanOrEqual(1);
+      expect(ft.cutLayer).toMatch(/^conv_pw_\d+_relu$/);
+      expect(plan.fineTuneWhy).toMatch(/^Last blocks: fine-tunes the last (\d+ blocks|block) of MobileNet v1 1\.0 \(ImageNet\) unless the head alone reaches 97% on validation after its 5 warm-up epochs.*; the whole backbone would take about \d+ min here, over the 20 min budget/);
+    } else {
+      expect(ft.cutLayer).toBeNull();
+      expect(plan.fineTuneWhy).toMatch(/^Whole backbone: 1,008 training images are enough to adapt all of MobileNet v1 1\.0 \(ImageNet\)'s layers, and it fits the 20 min budget; it trains unless the head alone reaches 97% on validation/);
+    }
     expect(plan.explanation.join('\n')).toMatch(/epochs in all, about \d+ (s|min) here \(a training step of the trained part measured on this machine\)/);
     expect(plan.estimatedSeconds).toBeGreaterThan(0);
 
