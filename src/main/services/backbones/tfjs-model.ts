@@ -190,6 +190,17 @@ export interface FeatureModelOptions {
   spatial?: boolean;
 }
 
+/** The features of `output`: itself when a vector, else a GlobalAveragePooling2D layer appended after it (named FEATURES_LAYER). */
+function pooled(layers: KLayer[], output: string): string {
+  if (!isSpatial(layers, output)) return output;
+  layers.push({
+    class_name: 'GlobalAveragePooling2D',
+    name: FEATURES_LAYER,
+    config: { name: FEATURES_LAYER, trainable: false, dtype: 'float32', data_format: 'channels_last' },
+    inbound_nodes: [[[output, 0, 0, {}]]],
+  });
+  return FEATURES_LAYER;
+}
 /** The backbone cut at its feature layer: [N, res, res, C] pixels in [0, 1] -> [N, features]. */
 export function featureModel(files: LayersFiles, options: FeatureModelOptions): LayersFiles {
   const model = functional(files.json);
@@ -209,16 +220,7 @@ export function featureModel(files: LayersFiles, options: FeatureModelOptions): 
     };
     layers.splice(layers.indexOf(input) + 1, 0, rescale);
   }
-  let output = options.featureLayer;
-  if (!options.spatial && isSpatial(layers, output)) {
-    layers.push({
-      class_name: 'GlobalAveragePooling2D',
-      name: FEATURES_LAYER,
-      config: { name: FEATURES_LAYER, trainable: false, dtype: 'float32', data_format: 'channels_last' },
-      inbound_nodes: [[[output, 0, 0, {}]]],
-    });
-    output = FEATURES_LAYER;
-  }
+  const output = options.spatial ? options.featureLayer : pooled(layers, options.featureLayer);
   const { specs, bytes } = weightsOf(files, new Set(layers.map((l) => l.name)));
   return toFiles(`${model.name}_features`, layers, input.name, output, specs, bytes);
 }
@@ -336,16 +338,7 @@ export function partAfter(files: LayersFiles, cutLayer: string, outputLayer: str
     inbound_nodes: [],
   };
   const all = [input, ...layers];
-  let output = outputLayer;
-  if (cutShape.length === 3 && isSpatial(all, output)) {
-    all.push({
-      class_name: 'GlobalAveragePooling2D',
-      name: FEATURES_LAYER,
-      config: { name: FEATURES_LAYER, trainable: false, dtype: 'float32', data_format: 'channels_last' },
-      inbound_nodes: [[[output, 0, 0, {}]]],
-    });
-    output = FEATURES_LAYER;
-  }
+  const output = cutShape.length === 3 ? pooled(all, outputLayer) : outputLayer;
   const { specs, bytes } = weightsOf(files, new Set(layers.map((l) => l.name)));
   return toFiles(`${model.name}_part`, all, CUT_INPUT, output, specs, bytes);
 }

@@ -272,6 +272,25 @@ export async function modelSize(arch: ArchName, width: number, height: number, c
 // quickly: its estimate stays the FLOP-based one.
 
 const TIMEOUT_MS = 30_000;
+
+/** A training worker's measured images per second for `workerData` (a calibrate mode), or null when it cannot say within TIMEOUT_MS. */
+function timeInWorker(workerData: { mode: 'calibrate' | 'calibrate-part'; backend: string; config: TrainConfig; classes: number }): Promise<number | null> {
+  return new Promise<number | null>((resolve) => {
+    const worker = spawnWorker('train', { workerData });
+    const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
+    worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
+      resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
+      clearTimeout(timer);
+      void worker.terminate();
+    });
+    worker.once('error', () => resolve(null));
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
+}
+
 /** Two wasm replicas reached 1.46x one replica's throughput here (gradient exchange, barriers). */
 const REPLICA_EFFICIENCY = 0.73;
 
@@ -282,20 +301,7 @@ export function measuredImagesPerSecond(backend: BackendInfo, config: TrainConfi
   const key = [backend.name, config.arch, config.width, config.height, config.channels, classes, config.batchSize].join(':');
   let rate = measured.get(key);
   if (!rate) {
-    rate = new Promise<number | null>((resolve) => {
-      const worker = spawnWorker('train', { workerData: { mode: 'calibrate', backend: backend.name, config, classes } });
-      const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
-      worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
-        resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
-        clearTimeout(timer);
-        void worker.terminate();
-      });
-      worker.once('error', () => resolve(null));
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve(null);
-      });
-    });
+    rate = timeInWorker({ mode: 'calibrate', backend: backend.name, config, classes });
     measured.set(key, rate);
   }
   const replicas = backend.name === 'wasm' ? Math.min(config.workers, cores) : 1;
@@ -317,20 +323,7 @@ export function measuredPartRate(backend: BackendInfo, config: TrainConfig, clas
   const key = [name, t.fingerprint, t.resolution, ft.mode, ft.cutLayer, ft.frozenBatchNorm, classes, config.batchSize].join(':');
   let rate = measuredParts.get(key);
   if (!rate) {
-    rate = new Promise<number | null>((resolve) => {
-      const worker = spawnWorker('train', { workerData: { mode: 'calibrate-part', backend: name, config, classes } });
-      const timer = setTimeout(() => void worker.terminate(), TIMEOUT_MS);
-      worker.once('message', (msg: { type: 'rate'; imagesPerSecond: number } | { type: 'error' }) => {
-        resolve(msg.type === 'rate' ? msg.imagesPerSecond : null);
-        clearTimeout(timer);
-        void worker.terminate();
-      });
-      worker.once('error', () => resolve(null));
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve(null);
-      });
-    });
+    rate = timeInWorker({ mode: 'calibrate-part', backend: name, config, classes });
     measuredParts.set(key, rate);
   }
   return rate.then((r) => (r === null ? null : replicas > 1 ? r * replicas * REPLICA_EFFICIENCY : r));
