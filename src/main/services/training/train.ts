@@ -354,6 +354,29 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     history,
   });
 
+  type Replicas = Parameters<typeof trainReplicas>[0];
+  /** Progress and the epochs' records of a phase whose first epoch is the run's epoch `offset` + 1 (the fine-tuning after the head's warm-up). */
+  const epochReports = (offset: number): Pick<Replicas, 'onBatch' | 'onEpoch'> => ({
+    onBatch: (msg) =>
+      onProgress(
+        imagesDone(msg.epoch + offset, msg.batch),
+        totalImages,
+        `Epoch ${msg.epoch + offset + 1}/${config.epochs}`,
+        progressOf(msg.epoch + offset + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
+      ),
+    onEpoch: (m) => {
+      const metrics: EpochMetrics = { ...m, epoch: m.epoch + offset };
+      history.push(metrics);
+      recordEpoch(project.db, runId, metrics);
+      onProgress(
+        imagesDone(metrics.epoch, 0),
+        totalImages,
+        `Epoch ${metrics.epoch}/${config.epochs}`,
+        progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
+      );
+    },
+  });
+
   expecting = plan.estimate?.trainSeconds ?? null;
   onProgress(0, totalImages, 'Starting', progressOf(0, 0, batchesPerEpoch, null, null, null));
   let outcome = await trainReplicas({
@@ -368,31 +391,14 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     modelDir,
     signal,
     onReady: (d) => (device = d),
-    onBatch: (msg) =>
-      onProgress(
-        imagesDone(msg.epoch, msg.batch),
-        totalImages,
-        `Epoch ${msg.epoch + 1}/${config.epochs}`,
-        progressOf(msg.epoch + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
-      ),
-    onEpoch: (metrics) => {
-      history.push(metrics);
-      recordEpoch(project.db, runId, metrics);
-      onProgress(
-        imagesDone(metrics.epoch, 0),
-        totalImages,
-        `Epoch ${metrics.epoch}/${config.epochs}`,
-        progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
-      );
-    },
+    ...epochReports(0),
   });
 
   // Then the backbone's last blocks (or all of it) train with the head, if the plan still says so after the warm-up.
-  let epochOffset = 0;
   let tunedDir: string | null = null;
   if (fineTune && !outcome.failure && !outcome.cancelled && headConfig.epochs < config.epochs) {
     const decision = afterHead(fineTune, val.imageIds.length > 0 ? (outcome.done?.bestValAccuracy ?? null) : null, overrides.fineTune !== undefined);
-    epochOffset = headConfig.epochs;
+    const epochOffset = headConfig.epochs;
     onProgress(imagesDone(epochOffset, 0), totalImages, decision.why, progressOf(epochOffset, 0, batchesPerEpoch, null, null, null));
     const backend = fineTuneBackend(plan.backend.name);
     const tuned: TrainConfig = {
@@ -453,7 +459,6 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
       outcome = { ...outcome, failure: err instanceof LoupeError ? err : new LoupeError('INTERNAL', String(err)), cancelled: signal?.aborted === true };
     }
     if (!outcome.failure && !outcome.cancelled) {
-      const shift = (m: EpochMetrics): EpochMetrics => ({ ...m, epoch: m.epoch + epochOffset });
       const phase = await trainReplicas({
         backend,
         config: tuned,
@@ -466,24 +471,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
         test: splits.test,
         modelDir: phaseDir,
         signal,
-        onBatch: (msg) =>
-          onProgress(
-            imagesDone(msg.epoch + epochOffset, msg.batch),
-            totalImages,
-            `Epoch ${msg.epoch + epochOffset + 1}/${config.epochs}`,
-            progressOf(msg.epoch + epochOffset + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
-          ),
-        onEpoch: (m) => {
-          const metrics = shift(m);
-          history.push(metrics);
-          recordEpoch(project.db, runId, metrics);
-          onProgress(
-            imagesDone(metrics.epoch, 0),
-            totalImages,
-            `Epoch ${metrics.epoch}/${config.epochs}`,
-            progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
-          );
-        },
+        ...epochReports(epochOffset),
       });
       const first = outcome.done;
       const d = phase.done;
