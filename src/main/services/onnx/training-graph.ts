@@ -150,12 +150,16 @@ function activation(ctx: Ctx, layer: tf.layers.Layer, name: unknown, x: string):
   throw new Error(`${layer.name}: activation ${String(name)} is not supported by the onnxruntime trainer.`);
 }
 
+/** A convolution's kernel and strides (an undilated one: the trainer refuses dilation). */
+function convWindow(layer: tf.layers.Layer, c: Record<string, unknown>): { kernel: [number, number]; strides: [number, number] } {
+  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
+  return { kernel: pair(c.kernelSize), strides: pair(c.strides ?? 1) };
+}
+
 function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
   const { g } = ctx;
   const c = layer.getConfig();
-  const kernel = pair(c.kernelSize);
-  const strides = pair(c.strides ?? 1);
-  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
+  const { kernel, strides } = convWindow(layer, c);
   const [, h, w, cin] = shapeOf(layer, 'in');
   const [, oh, ow, cout] = shapeOf(layer, 'out');
   const pads = padsFor(c.padding, [h, w], kernel, strides);
@@ -256,9 +260,7 @@ function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides,
 function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): { y: string; back: (dy: string) => string | null } {
   const { g } = ctx;
   const c = layer.getConfig();
-  const kernel = pair(c.kernelSize);
-  const strides = pair(c.strides ?? 1);
-  if (pair(c.dilationRate ?? 1).some((d) => d !== 1)) throw new Error(`${layer.name}: dilated convolutions are not supported by the onnxruntime trainer.`);
+  const { kernel, strides } = convWindow(layer, c);
   if ((c.depthMultiplier ?? 1) !== 1) throw new Error(`${layer.name}: a depth multiplier other than 1 is not supported by the onnxruntime trainer.`);
   const [, h, w, channels] = shapeOf(layer, 'in');
   const [, oh, ow] = shapeOf(layer, 'out');
