@@ -26,9 +26,23 @@ export function torchMissing(): string | null {
   return missing;
 }
 
+/**
+ * How PyTorch's OpenMP threads wait at a barrier: passive (sleep) unless the environment says
+ * otherwise. With libgomp's default spinning, 2 threads on a 2-core machine that other jobs also
+ * use ran the MLP at 1,400-1,700 images/s against 6,000-6,600 passive (and 7,300 with 1 thread),
+ * a peer so weakened by load that beating it would mean nothing.
+ */
+export const OMP_WAIT_POLICY = process.env.OMP_WAIT_POLICY ?? 'passive';
+
 /** Runs peer.py with these arguments and returns the JSON objects it printed, one per line. */
 export function runPeer<T>(args: (string | number)[], timeoutMs = 30 * 60_000): T[] {
-  const out = execFileSync(PYTHON, [SCRIPT, ...args.map(String)], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const out = execFileSync(PYTHON, [SCRIPT, ...args.map(String)], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 24,
+    env: { ...process.env, OMP_WAIT_POLICY },
+  });
   return out
     .split('\n')
     .filter((line) => line.startsWith('{'))
