@@ -35,12 +35,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { ARCH_NAMES, type ArchName, type BackendName, type EpochMetrics } from '../src/shared/types';
+import { ARCH_NAMES, type ArchName, type BackendName } from '../src/shared/types';
 import { digitFiles, encodeGrayPng } from '../src/main/services/sample';
 import { runTraining, trainingBackends } from '../src/main/services/training/train';
 import { epochHistory, runDetails } from '../src/main/services/training/records';
 import { seededRandom } from '../src/main/services/rng';
 import { OMP_WAIT_POLICY, runPeer, torchMissing } from './torch/peer';
+import { epochReport } from './epoch-report';
 import { Project } from '../src/main/store/project';
 import { makePatternProject } from '../test/services/training/train-helpers';
 
@@ -324,23 +325,6 @@ function digitFolders(dir: string): string {
   return dir;
 }
 
-/** Each epoch's seconds (validation included) and training images/s from a run's history, then the first half's mean rate against the second half's. */
-function printEpochs(history: EpochMetrics[]): void {
-  console.log('\nepoch  seconds  images/s  val acc');
-  for (const e of history) {
-    console.log(`${String(e.epoch).padStart(5)}  ${num(e.seconds, 1).padStart(7)}  ${num(e.imagesPerSecond, 0).padStart(8)}  ${e.valAccuracy === null ? '      -' : `${num(100 * e.valAccuracy, 2).padStart(6)}%`}`);
-  }
-  if (history.length < 2) return;
-  const mean = (xs: EpochMetrics[]) => xs.reduce((a, e) => a + e.imagesPerSecond, 0) / xs.length;
-  const half = Math.floor(history.length / 2);
-  const first = mean(history.slice(0, half));
-  const second = mean(history.slice(history.length - half));
-  console.log(
-    `Per-epoch rate: first ${half} epochs ${num(first, 0)} img/s, last ${half} ${num(second, 0)} img/s (${second >= first ? '+' : ''}${num((100 * (second - first)) / first, 1)}%); ` +
-      `slowest epoch ${num(Math.min(...history.map((e) => e.imagesPerSecond)), 0)}, fastest ${num(Math.max(...history.map((e) => e.imagesPerSecond)), 0)}`,
-  );
-}
-
 async function accuracy(dataset: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(workDir, `loupe-bench-${dataset}-`));
   const project = path.join(dir, `${dataset}.loupe`);
@@ -372,7 +356,7 @@ async function accuracy(dataset: string): Promise<void> {
   );
   const opened = Project.open(project);
   try {
-    printEpochs(epochHistory(opened.db, Number(result.runId)));
+    console.log(`\n${epochReport(epochHistory(opened.db, Number(result.runId))).join('\n')}`);
   } finally {
     opened.close();
   }
