@@ -207,6 +207,7 @@ async function loupeSteps(arch: ArchName, size: number, channels: number, classe
 
 async function peerBench(): Promise<void> {
   if (values.peer !== 'torch') throw new Error(`Unknown peer ${values.peer}: the one peer is torch.`);
+  if (values.backends && values.backends !== 'onnxruntime') throw new Error('--peer torch measures Loupe on onnxruntime (its native trainer) only: leave --backends out or say onnxruntime.');
   const missing = torchMissing();
   if (missing) {
     console.log(`PyTorch peer: skipped: ${missing}. Measuring Loupe alone.`);

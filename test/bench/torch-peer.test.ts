@@ -25,7 +25,7 @@ describe.skipIf(missing !== null)(`the PyTorch peer's models${missing ? ` (skipp
     const torch = runPeer<{ arch: string; total: number; trainable: number }>(['count', '--archs', ARCHS.join(','), '--size', size, '--channels', channels, '--classes', classes], 60_000);
     const loupe = ARCHS.map((arch) => {
       const model = ARCHITECTURES[arch].build({ height: size, width: size, channels, classes });
-      const counts = { arch, total: model.countParams(), trainable: model.trainableWeights.reduce((a, w) => a + w.shape.reduce((x, y) => x * (y ?? 1), 1), 0) };
+      const counts = { arch, total: model.countParams(), trainable: model.trainableWeights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0) };
       model.dispose();
       return counts;
     });
