@@ -178,14 +178,13 @@ interface PeerResult {
 }
 
 /** Loupe's training steps alone through onnxruntime (OrtTrainer, every core), as PyTorch's are measured: 8 batches of random pixels cycled, 3 warm-up steps, best of 3 timed runs of `images` images. */
-async function loupeSteps(arch: ArchName, size: number, channels: number, classes: number, lr: number, weightDecay: number, images: number): Promise<number> {
+async function loupeSteps(arch: ArchName, size: number, channels: number, classes: number, batch: number, lr: number, weightDecay: number, images: number): Promise<number> {
   const tf = await import('@tensorflow/tfjs');
   const { ARCHITECTURES } = await import('../src/main/services/training/architectures');
   const { OrtTrainer } = await import('../src/main/services/training/ort-trainer');
   await tf.setBackend('cpu');
   const model = ARCHITECTURES[arch].build({ height: size, width: size, channels, classes }, { weights: seededRandom(1), dropout: seededRandom(2) });
   const trainer = await OrtTrainer.create(model, { kind: 'adam', weightDecay }, os.availableParallelism());
-  const batch = 64;
   const random = seededRandom(3);
   const batches = Math.max(1, Math.floor(images / batch));
   const xs = Array.from({ length: Math.min(batches, 8) }, () => Float32Array.from({ length: batch * size * size * channels }, () => random()));
@@ -241,7 +240,7 @@ async function peerBench(): Promise<void> {
     const { config, splits } = details;
     const epoch2 = details.history[1];
     const loupeE2e = splits.train / epoch2.seconds;
-    const loupe = await loupeSteps(arch, size, channels, classes, config.learningRate, config.weightDecay, images);
+    const loupe = await loupeSteps(arch, size, channels, classes, config.batchSize, config.learningRate, config.weightDecay, images);
     const aug = config.augmentation;
     const [torch] = runPeer<PeerResult>([
       'bench', '--arch', arch, '--size', size, '--channels', channels, '--classes', classes, '--threads', cores, '--batch', config.batchSize,
