@@ -9,6 +9,20 @@
 //                        --dataset fashion   mnist (the mnist package's digits, 8,000 train / 2,000 test),
 //                        --dataset cifar10   fashion (Debian's dataset-fashion-mnist, 60k/10k),
 //                                            cifar10 (../shared/datasets, 50k/10k)
+//                                            Each prints every epoch's seconds and images/s from
+//                                            the run's history, and the first half's mean rate
+//                                            against the second half's (a decay within a run shows)
+//   npm run bench:train -- --peer torch      Loupe (onnxruntime) beside PyTorch (Debian's
+//                                            python3-torch via /usr/bin/python3, bench/torch/) in the
+//                                            same run: the same architectures (bench/torch/models.py),
+//                                            batch 64, threads, Adam, learning rate and weight decay;
+//                                            steps only (best of 3 after warm-up; PyTorch's best of
+//                                            channels-first and channels-last) and end to end (the
+//                                            faster of epochs 2 and 3: batches from uint8 pixels, the
+//                                            plan's augmentation, the held-out set predicted), each
+//                                            with its share of the MatMul ceiling. PyTorch's OpenMP
+//                                            threads wait passively (see torch/peer.ts). Without
+//                                            torch it says so and measures Loupe alone.
 //   Options: --images N (throughput: training images per measurement, default 2048),
 //            --archs a,b  --backends a,b  --dir DIR (where projects go, default /var/tmp)
 
@@ -24,6 +38,10 @@ import onnxProto from 'onnx-proto';
 import { ARCH_NAMES, type ArchName, type BackendName } from '../src/shared/types';
 import { digitFiles, encodeGrayPng } from '../src/main/services/sample';
 import { runTraining, trainingBackends } from '../src/main/services/training/train';
+import { epochHistory, runDetails } from '../src/main/services/training/records';
+import { seededRandom } from '../src/main/services/rng';
+import { OMP_WAIT_POLICY, runPeer, torchMissing } from './torch/peer';
+import { epochReport } from './epoch-report';
 import { Project } from '../src/main/store/project';
 import { makePatternProject } from '../test/services/training/train-helpers';
 
@@ -36,6 +54,7 @@ const { values } = parseArgs({
     archs: { type: 'string' },
     backends: { type: 'string' },
     dir: { type: 'string' },
+    peer: { type: 'string' },
   },
 });
 const workDir = values.dir ?? '/var/tmp';
@@ -67,6 +86,25 @@ async function matmulCeiling(): Promise<number> {
   return (runs * 2 * n ** 3) / seconds / 1e9;
 }
 
+// Greyscale 28x28 (digits, Fashion-MNIST) for the digit nets, colour 32x32 (CIFAR) for the others.
+const shapeOf = (arch: ArchName) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { size: 32, grey: false } : { size: 28, grey: true });
+const projects = new Map<string, string>();
+/** A pattern project (4 classes, 80% train, 10% val, 10% test) with about `count` training images, made once per shape. */
+async function projectFor(size: number, grey: boolean, count: number): Promise<string> {
+  const key = `${size}-${grey}-${count}`;
+  if (!projects.has(key)) {
+    const dir = fs.mkdtempSync(path.join(workDir, 'loupe-bench-train-'));
+    const root = path.join(dir, 'p.loupe');
+    await makePatternProject(root, { perClass: Math.ceil(count / 0.8 / 4), classes: 4, size, seed: 3, greyscale: grey });
+    projects.set(key, root);
+  }
+  return projects.get(key)!;
+}
+function removeProjects(): void {
+  for (const root of projects.values()) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  projects.clear();
+}
+
 async function throughput(): Promise<void> {
   const ceiling = await matmulCeiling();
   console.log(`Ceiling: 2048x2048 float32 MatMul through onnxruntime-node, ${os.availableParallelism()} threads: ${num(ceiling, 1)} GFLOP/s`);
@@ -77,19 +115,6 @@ async function throughput(): Promise<void> {
   const backends = probes.filter((b) => b.available && (!wanted || wanted.includes(b.name)));
   for (const b of probes.filter((p) => !p.available)) console.log(`Backend ${b.name}: not available (${b.reason})`);
   const cores = os.availableParallelism();
-  // Greyscale 28x28 (digits, Fashion-MNIST) for the digit nets, colour 32x32 (CIFAR) for the others.
-  const shapeOf = (arch: ArchName) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { size: 32, grey: false } : { size: 28, grey: true });
-  const projects = new Map<string, string>();
-  const projectFor = async (size: number, grey: boolean, count: number) => {
-    const key = `${size}-${grey}-${count}`;
-    if (!projects.has(key)) {
-      const dir = fs.mkdtempSync(path.join(workDir, 'loupe-bench-train-'));
-      const root = path.join(dir, 'p.loupe');
-      await makePatternProject(root, { perClass: Math.ceil(count / 0.8 / 4), classes: 4, size, seed: 3, greyscale: grey });
-      projects.set(key, root);
-    }
-    return projects.get(key)!;
-  };
   console.log('\narch          input     backend  replicas  images/s   MFLOP/img  GFLOP/s  % of ceiling');
   for (const backend of backends) {
     for (const arch of archs) {
@@ -126,7 +151,7 @@ async function throughput(): Promise<void> {
       }
     }
   }
-  for (const root of projects.values()) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  removeProjects();
 }
 
 /** Training FLOPs per image: 3x the forward multiply-adds, 2 FLOPs each. */
@@ -138,6 +163,116 @@ async function flopsPerImage(arch: ArchName, size: number, channels: number): Pr
   const macs = forwardMacs(model);
   model.dispose();
   return 3 * 2 * macs;
+}
+
+// ---- Loupe beside PyTorch (--peer torch) ----
+
+interface PeerResult {
+  arch: string;
+  torch: string;
+  threads: number;
+  steps: Record<string, number>;
+  layout: string;
+  e2e: number;
+  e2eSeconds: number;
+}
+
+/** Loupe's training steps alone through onnxruntime (OrtTrainer, every core), as PyTorch's are measured: 8 batches of random pixels cycled, 3 warm-up steps, best of 3 timed runs of `images` images. */
+async function loupeSteps(arch: ArchName, size: number, channels: number, classes: number, batch: number, lr: number, weightDecay: number, images: number): Promise<number> {
+  const tf = await import('@tensorflow/tfjs');
+  const { ARCHITECTURES } = await import('../src/main/services/training/architectures');
+  const { OrtTrainer } = await import('../src/main/services/training/ort-trainer');
+  await tf.setBackend('cpu');
+  const model = ARCHITECTURES[arch].build({ height: size, width: size, channels, classes }, { weights: seededRandom(1), dropout: seededRandom(2) });
+  const trainer = await OrtTrainer.create(model, { kind: 'adam', weightDecay }, os.availableParallelism());
+  const random = seededRandom(3);
+  const batches = Math.max(1, Math.floor(images / batch));
+  const xs = Array.from({ length: Math.min(batches, 8) }, () => Float32Array.from({ length: batch * size * size * channels }, () => random()));
+  const ys = xs.map(() => Int32Array.from({ length: batch }, () => Math.floor(random() * classes)));
+  try {
+    for (let i = 0; i < 3; i++) await trainer.step(xs[i % xs.length], ys[i % ys.length], batch, lr, random);
+    let best = 0;
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now();
+      for (let i = 0; i < batches; i++) await trainer.step(xs[i % xs.length], ys[i % ys.length], batch, lr, random);
+      best = Math.max(best, (batches * batch) / ((performance.now() - started) / 1000));
+    }
+    return best;
+  } finally {
+    await trainer.release();
+    model.dispose();
+  }
+}
+
+async function peerBench(): Promise<void> {
+  if (values.peer !== 'torch') throw new Error(`Unknown peer ${values.peer}: the one peer is torch.`);
+  if (values.backends && values.backends !== 'onnxruntime') throw new Error('--peer torch measures Loupe on onnxruntime (its native trainer) only: leave --backends out or say onnxruntime.');
+  const missing = torchMissing();
+  if (missing) {
+    console.log(`PyTorch peer: skipped: ${missing}. Measuring Loupe alone.`);
+    await throughput();
+    return;
+  }
+  const cores = os.availableParallelism();
+  const ceiling = await matmulCeiling();
+  console.log(`Ceiling: 2048x2048 float32 MatMul through onnxruntime-node, ${cores} threads: ${num(ceiling, 1)} GFLOP/s`);
+  console.log(`Load average at the start: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (${cores} cores)`);
+  const images = Number(values.images ?? 2048);
+  const archs = (values.archs?.split(',') ?? ARCH_NAMES) as ArchName[];
+  const classes = 4;
+  const rows: string[] = [];
+  let torchVersion = '';
+  for (const arch of archs) {
+    const { size, grey } = shapeOf(arch);
+    const channels = grey ? 1 : 3;
+    const root = await projectFor(size, grey, images);
+    // End to end first: the run's recorded config gives both sides the plan's learning rate,
+    // weight decay and augmentation; its history gives each epoch's wall time (steps, batches
+    // read from the pixel cache and augmented, validation, the best epoch's checkpoint): the
+    // faster of the second and third counts, as on the peer's side.
+    const project = Project.open(root);
+    let details: ReturnType<typeof runDetails>;
+    try {
+      const result = await runTraining(project, { arch, backend: 'onnxruntime', workers: 1, epochs: 3, batchSize: 64, seed: 1, width: size, height: size, channels, patience: null });
+      details = runDetails(project.db, result.runId);
+    } finally {
+      project.close();
+    }
+    const { config, splits } = details;
+    const loupeE2e = splits.train / Math.min(...details.history.slice(1).map((e) => e.seconds));
+    const loupe = await loupeSteps(arch, size, channels, classes, config.batchSize, config.learningRate, config.weightDecay, images);
+    const aug = config.augmentation;
+    const [torch] = runPeer<PeerResult>([
+      'bench', '--arch', arch, '--size', size, '--channels', channels, '--classes', classes, '--threads', cores, '--batch', config.batchSize,
+      '--lr', config.learningRate, '--weight-decay', config.weightDecay, '--images', images, '--train', splits.train, '--val', splits.val,
+      '--shift', aug.shift, '--brightness', aug.brightness, ...(aug.flip ? ['--flip'] : []),
+    ]);
+    torchVersion = `${torch.torch}, ${torch.threads} threads`;
+    const torchSteps = torch.steps[torch.layout];
+    const mflop = (await flopsPerImage(arch, size, channels)) / 1e6;
+    const share = (rate: number) => `${num((100 * rate * mflop) / 1000 / ceiling, 0)}%`;
+    const ratio = (a: number, b: number) => `${num(a / b, 2)}x`;
+    const layout = arch === 'mlp' ? '' : ` (${torch.layout})`;
+    const row = [
+      arch,
+      num(loupe),
+      `${num(torchSteps)}${layout}`,
+      ratio(loupe, torchSteps),
+      `${share(loupe)} / ${share(torchSteps)}`,
+      num(loupeE2e),
+      num(torch.e2e),
+      ratio(loupeE2e, torch.e2e),
+      `${share(loupeE2e)} / ${share(torch.e2e)}`,
+    ];
+    console.log(`${arch}: steps ${row[1]} vs ${row[2]} img/s (${row[3]}, ceiling ${row[4]}); end to end ${row[5]} vs ${row[6]} img/s (${row[7]}); PyTorch steps by layout: ${Object.entries(torch.steps).map(([k, v]) => `${k} ${num(v)}`).join(', ')}; ${splits.train} train / ${splits.val} val images, ${num(mflop, 1)} MFLOP/img`);
+    rows.push(`| ${row.join(' | ')} |`);
+  }
+  removeProjects();
+  console.log(`\nLoupe: onnxruntime-node, ${cores} threads, batch 64, Adam. PyTorch: ${torchVersion}, OMP_WAIT_POLICY=${OMP_WAIT_POLICY}. Images/s; shares of the ${num(ceiling, 1)} GFLOP/s MatMul ceiling.`);
+  console.log(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}\n`);
+  console.log('| arch | Loupe steps | PyTorch steps | ratio | ceiling (Loupe / PyTorch) | Loupe end to end | PyTorch end to end | ratio | ceiling (Loupe / PyTorch) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
 }
 
 // ---- one-click accuracy from the CLI ----
@@ -219,8 +354,15 @@ async function accuracy(dataset: string): Promise<void> {
     `${dataset}: test accuracy ${num(100 * Number(result.testAccuracy), 2)}%, val ${num(100 * Number(result.valAccuracy), 2)}%, ` +
       `training wall time ${num(seconds, 0)} s (CLI start to end; import took ${num(imported, 0)} s), ${num(Number(result.imagesPerSecond), 0)} img/s`,
   );
+  const opened = Project.open(project);
+  try {
+    console.log(`\n${epochReport(epochHistory(opened.db, Number(result.runId))).join('\n')}`);
+  } finally {
+    opened.close();
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
 if (values.dataset) await accuracy(values.dataset);
+else if (values.peer) await peerBench();
 else await throughput();
