@@ -37,14 +37,24 @@ export class OrtTrainer {
     this.#slots = new Map(graph.trainable.map((i) => [i, Array.from({ length: graph.slots }, () => new Float32Array(weights[i].length))]));
   }
 
-  /** `training`: frozen batch-norm statistics and per-layer learning-rate scales (fine-tuning). */
-  static async create(model: tf.LayersModel, optimizer: OptimizerSpec, threads: number, training: TrainingOptions = {}): Promise<OrtTrainer> {
+  /**
+   * `training`: frozen batch-norm statistics and per-layer learning-rate scales (fine-tuning).
+   * `session`: extra onnxruntime session options (the profiler's `enableProfiling`, for one).
+   */
+  static async create(
+    model: tf.LayersModel,
+    optimizer: OptimizerSpec,
+    threads: number,
+    training: TrainingOptions = {},
+    session: ort.InferenceSession.SessionOptions = {},
+  ): Promise<OrtTrainer> {
     const graph = trainingGraph(model, optimizer, training);
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
+      ...session,
     };
     const [train, infer] = await Promise.all([
       ort.InferenceSession.create(graph.bytes, options),
@@ -123,6 +133,11 @@ export class OrtTrainer {
   setWeights(weights: Float32Array[]): void {
     this.#version++;
     weights.forEach((w, i) => (this.weights[i] = w.slice()));
+  }
+
+  /** Writes the training session's profile (when created with `enableProfiling`). */
+  endProfiling(): void {
+    this.train.endProfiling();
   }
 
   async release(): Promise<void> {
