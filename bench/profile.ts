@@ -80,7 +80,7 @@ interface TraceEvent {
   args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] };
 }
 
-async function profile(create: Create, arch: Arch): Promise<void> {
+async function profile(create: Create, arch: Arch, label: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-profile-'));
   const model = ARCHITECTURES[arch].build({ ...shapeOf(arch), classes: 10 });
   const trainer = await create(model, { kind: 'adam', weightDecay: 0 }, threads, {}, { enableProfiling: true, profileFilePrefix: path.join(dir, arch) });
@@ -115,7 +115,7 @@ async function profile(create: Create, arch: Arch): Promise<void> {
   }
   const total = [...byOp.values()].reduce((a, o) => a + o.us, 0);
   const runMs = runs.reduce((a, e) => a + e.dur, 0) / 1000 / profiled;
-  console.log(`  profile (${profiled} steps): kernels ${fmt(total / 1000 / profiled)} ms/step, run ${fmt(runMs)} ms/step, ${Math.round(perRun)} kernels per step`);
+  console.log(`  ${label} profile (${profiled} steps): kernels ${fmt(total / 1000 / profiled)} ms/step, run ${fmt(runMs)} ms/step, ${Math.round(perRun)} kernels per step`);
   console.log('  op                      ms/step   share   nodes/step');
   for (const [op, o] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
     console.log(`  ${op.padEnd(22)} ${fmt(o.us / 1000 / profiled, 2).padStart(8)} ${fmt((100 * o.us) / total).padStart(6)}%  ${fmt(o.nodes / profiled, 0).padStart(6)}`);
@@ -151,7 +151,9 @@ async function main(): Promise<void> {
     }
     if (baseline) console.log(`  speed-up over baseline: ${fmt(best.get('baseline')! / best.get('this')!, 2)}x`);
     model.dispose();
-    if (!values['no-profile']) await profile(create, arch);
+    if (!values['no-profile']) {
+      await profile(create, arch, 'this'); // (a baseline from before bench:profile existed cannot profile)
+    }
   }
 }
 
