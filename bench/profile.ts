@@ -7,7 +7,10 @@
 //            --reps N (repetitions, best reported, default 3), --threads N (default: every core),
 //            --top N (operators and nodes listed, default 12), --no-profile (timings only),
 //            --baseline DIR (a checkout of another commit, e.g. a `git worktree add /tmp/base main`:
-//            its trainer is timed in the same run, alternating, and the ratio printed)
+//            its trainer is timed in the same run, alternating, and the ratio printed),
+//            --session JSON (extra onnxruntime session options for this checkout's trainer, e.g.
+//            '{"extra":{"session":{"intra_op.allow_spinning":"0"}}}'; with --baseline . they are
+//            compared with the defaults)
 //
 // The per-operator table comes from onnxruntime's own profiler (a JSON trace of every kernel's
 // time), summed over the profiled steps and divided by their count: ms per step and share of the
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     top: { type: 'string' },
     'no-profile': { type: 'boolean' },
     baseline: { type: 'string' },
+    session: { type: 'string' },
   },
 });
 const archs = (values.arch?.split(',') ?? ARCHS) as Arch[];
@@ -127,7 +131,8 @@ async function profile(create: Create, arch: Arch, label: string): Promise<void>
 }
 
 async function main(): Promise<void> {
-  const create: Create = (...args) => OrtTrainer.create(...args);
+  const session = JSON.parse(values.session ?? '{}') as Parameters<typeof OrtTrainer.create>[4];
+  const create: Create = (model, optimizer, n, training, extra) => OrtTrainer.create(model, optimizer, n, training, { ...session, ...extra });
   let baseline: Create | null = null;
   if (values.baseline) {
     const mod = (await import(path.resolve(values.baseline, 'src/main/services/training/ort-trainer.ts'))) as { OrtTrainer: typeof OrtTrainer };

@@ -12,6 +12,10 @@ export interface StepResult {
   correct: number;
 }
 
+function convolutional(model: tf.LayersModel): boolean {
+  return model.layers.some((l) => /Conv2D$/.test(l.getClassName()));
+}
+
 export class OrtTrainer {
   readonly weights: Float32Array[];
   readonly #shapes: number[][];
@@ -54,6 +58,11 @@ export class OrtTrainer {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
+      // onnxruntime's pool threads spin between kernels by default, taking cores from every other
+      // thread on the machine (the data pipeline, other jobs). Without spinning, convolutional steps ran
+      // 1.5-2.4x faster on a shared 2-core machine (bench:profile, same run); a dense model's steps
+      // (a few ms of ~100 tiny kernels) ran 0.7x, so those keep spinning.
+      ...(convolutional(model) ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
       ...session,
     };
     const [train, infer] = await Promise.all([
