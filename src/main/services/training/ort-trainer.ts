@@ -62,7 +62,7 @@ export class OrtTrainer {
       // thread on the machine (the data pipeline, other jobs). Without spinning, convolutional steps ran
       // 1.5-2.4x faster on a shared 2-core machine (bench:profile, same run); a dense model's steps
       // (a few ms of ~100 tiny kernels) ran 0.7x, so those keep spinning.
-      ...(convolutional(model) ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
+      ...(convolutional(model) ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
       ...session,
     };
     const [train, infer] = await Promise.all([
