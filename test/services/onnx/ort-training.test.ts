@@ -107,6 +107,45 @@ describe('onnxruntime training graphs', () => {
     }
   });
 
+  it('max pooling over tied maxima (flat image regions) sends each window\'s gradient to one position, as TF.js', async () => {
+    Math.random = seededRandom(17);
+    // A 1x1 convolution with a bias, then 2x2 pooling: flat regions give every window four equal
+    // maxima, whose gradient TF.js gives to the first; crediting all four would scale the conv's
+    // gradients. Odd size: 'valid' pooling leaves a last row and column that no window reads.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [7, 7, 1], filters: 2, kernelSize: 1, biasInitializer: 'ones' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const batch = 4;
+    // Rows 0-3 flat (0.5), the rest random: tied and untied windows in one image.
+    const pixels = Float32Array.from({ length: batch * 49 }, (_, i) => (i % 49 < 28 ? 0.5 : Math.random()));
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
+      const x = tf.tensor4d(pixels, [batch, 7, 7, 1]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      model.weights.forEach((w, i) => {
+        const expected = grads[(w.read() as tf.Variable).name].dataSync();
+        let scale = 1e-6;
+        for (const g of expected) scale = Math.max(scale, Math.abs(g));
+        let worst = 0;
+        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
+        expect(worst / scale, w.originalName).toBeLessThan(1e-4);
+      });
+      tf.dispose([x, y, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
   it('predicts what the TF.js model predicts (batch-norm in inference mode)', async () => {
     Math.random = seededRandom(2);
     const model = ARCHITECTURES['resnet-small'].build({ width: 16, height: 16, channels: 3, classes: 4 });

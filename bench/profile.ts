@@ -1,0 +1,165 @@
+// `npm run bench:profile`: where a compiled training step spends its time, per onnxruntime
+// operator, for each architecture (random pixels, 10 classes, Adam).
+//
+//   npm run bench:profile                          every architecture at batch 64
+//   npm run bench:profile -- --arch resnet-small   one (or a,b,c)
+//   Options: --batch N (default 64), --steps N (timed steps per repetition, default 10),
+//            --reps N (repetitions, best reported, default 3), --threads N (default: every core),
+//            --top N (operators and nodes listed, default 12), --no-profile (timings only),
+//            --baseline DIR (a checkout of another commit, e.g. a `git worktree add /tmp/base main`:
+//            its trainer is timed in the same run, alternating, and the ratio printed),
+//            --session JSON (extra onnxruntime session options for this checkout's trainer, e.g.
+//            '{"extra":{"session":{"intra_op.allow_spinning":"0"}}}'; with --baseline . they are
+//            compared with the defaults)
+//
+// The per-operator table comes from onnxruntime's own profiler (a JSON trace of every kernel's
+// time), summed over the profiled steps and divided by their count: ms per step and share of the
+// summed kernel time. "run" is the session's whole run (kernels plus its own overhead); "step" is
+// what the trainer's step takes in JS (feeds, run, outputs), the figure images/s comes from.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import '../src/main/services/tfjs/quiet-tf';
+import { ARCHITECTURES } from '../src/main/services/training/architectures';
+import { OrtTrainer } from '../src/main/services/training/ort-trainer';
+
+const ARCHS = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'] as const;
+type Arch = (typeof ARCHS)[number];
+
+const { values } = parseArgs({
+  options: {
+    arch: { type: 'string' },
+    batch: { type: 'string' },
+    steps: { type: 'string' },
+    reps: { type: 'string' },
+    threads: { type: 'string' },
+    top: { type: 'string' },
+    'no-profile': { type: 'boolean' },
+    baseline: { type: 'string' },
+    session: { type: 'string' },
+  },
+});
+const archs = (values.arch?.split(',') ?? ARCHS) as Arch[];
+const batch = Number(values.batch ?? 64);
+const steps = Number(values.steps ?? 10);
+const reps = Number(values.reps ?? 3);
+const threads = Number(values.threads ?? os.availableParallelism());
+const top = Number(values.top ?? 12);
+const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+type Trainer = Pick<OrtTrainer, 'step' | 'release' | 'endProfiling'>;
+type Create = (...args: Parameters<typeof OrtTrainer.create>) => Promise<Trainer>;
+
+const shapeOf = (arch: Arch) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { height: 32, width: 32, channels: 3 } : { height: 28, width: 28, channels: 1 });
+
+function data(arch: Arch): { x: Float32Array; labels: Int32Array } {
+  const { height, width, channels } = shapeOf(arch);
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const x = new Float32Array(batch * height * width * channels).map(rand);
+  const labels = new Int32Array(batch).map(() => Math.floor(rand() * 10));
+  return { x, labels };
+}
+
+/** Seconds per step, best of `reps` repetitions of `steps` steps (after two warm-up steps). */
+async function timeSteps(trainer: Trainer, arch: Arch, repetitions: number): Promise<number[]> {
+  const { x, labels } = data(arch);
+  const random = () => 0.5;
+  for (let i = 0; i < 2; i++) await trainer.step(x, labels, batch, 1e-3, random);
+  const times: number[] = [];
+  for (let r = 0; r < repetitions; r++) {
+    const started = performance.now();
+    for (let i = 0; i < steps; i++) await trainer.step(x, labels, batch, 1e-3, random);
+    times.push((performance.now() - started) / 1000 / steps);
+  }
+  return times;
+}
+
+interface TraceEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] };
+}
+
+async function profile(create: Create, arch: Arch, label: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-profile-'));
+  const model = ARCHITECTURES[arch].build({ ...shapeOf(arch), classes: 10 });
+  const trainer = await create(model, { kind: 'adam', weightDecay: 0 }, threads, {}, { enableProfiling: true, profileFilePrefix: path.join(dir, arch) });
+  const profiled = 5;
+  const { x, labels } = data(arch);
+  for (let i = 0; i < 2 + profiled; i++) await trainer.step(x, labels, batch, 1e-3, () => 0.5);
+  trainer.endProfiling();
+  await trainer.release();
+  model.dispose();
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+  if (!file) throw new Error(`onnxruntime wrote no profile under ${dir}`);
+  const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as TraceEvent[];
+  fs.rmSync(dir, { recursive: true, force: true });
+  // The last `profiled` runs (the first two warm up the arena and the kernels' caches).
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(-profiled);
+  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const perRun = kernels.length / (events.filter((e) => e.cat === 'Session' && e.name === 'model_run').length || 1);
+  const counted = kernels.slice(-Math.round(perRun * profiled));
+  const byOp = new Map<string, { us: number; nodes: number }>();
+  const byNode = new Map<string, { op: string; us: number; shape: string }>();
+  for (const e of counted) {
+    const op = e.args?.op_name ?? '?';
+    const o = byOp.get(op) ?? { us: 0, nodes: 0 };
+    o.us += e.dur;
+    o.nodes++;
+    byOp.set(op, o);
+    const node = e.name.replace(/_kernel_time$/, '');
+    const shape = (e.args?.input_type_shape ?? []).map((s) => `[${Object.values(s)[0]?.join(',') ?? ''}]`).join(' ');
+    const n = byNode.get(node) ?? { op, us: 0, shape };
+    n.us += e.dur;
+    byNode.set(node, n);
+  }
+  const total = [...byOp.values()].reduce((a, o) => a + o.us, 0);
+  const runMs = runs.reduce((a, e) => a + e.dur, 0) / 1000 / profiled;
+  console.log(`  ${label} profile (${profiled} steps): kernels ${fmt(total / 1000 / profiled)} ms/step, run ${fmt(runMs)} ms/step, ${Math.round(perRun)} kernels per step`);
+  console.log('  op                      ms/step   share   nodes/step');
+  for (const [op, o] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
+    console.log(`  ${op.padEnd(22)} ${fmt(o.us / 1000 / profiled, 2).padStart(8)} ${fmt((100 * o.us) / total).padStart(6)}%  ${fmt(o.nodes / profiled, 0).padStart(6)}`);
+  }
+  console.log('  top nodes               ms/step   share   input shapes');
+  for (const [, n] of [...byNode].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
+    console.log(`  ${n.op.padEnd(22)} ${fmt(n.us / 1000 / profiled, 2).padStart(8)} ${fmt((100 * n.us) / total).padStart(6)}%  ${n.shape}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const session = JSON.parse(values.session ?? '{}') as Parameters<typeof OrtTrainer.create>[4];
+  const create: Create = (model, optimizer, n, training, extra) => OrtTrainer.create(model, optimizer, n, training, { ...session, ...extra });
+  let baseline: Create | null = null;
+  if (values.baseline) {
+    const mod = (await import(path.resolve(values.baseline, 'src/main/services/training/ort-trainer.ts'))) as { OrtTrainer: typeof OrtTrainer };
+    baseline = (...args) => mod.OrtTrainer.create(...args);
+  }
+  console.log(`Batch ${batch}, Adam, ${threads} threads, ${steps} steps x ${reps} repetitions (best), load average ${os.loadavg().map((l) => fmt(l, 2)).join(' ')}`);
+  for (const arch of archs) {
+    console.log(`\n${arch}`);
+    const model = ARCHITECTURES[arch].build({ ...shapeOf(arch), classes: 10 });
+    const trainers: [string, Trainer][] = [['this', await create(model, { kind: 'adam', weightDecay: 0 }, threads)]];
+    if (baseline) trainers.push(['baseline', await baseline(model, { kind: 'adam', weightDecay: 0 }, threads)]);
+    // Alternate the trainers one repetition at a time, so that the machine's load hits both alike.
+    const best = new Map<string, number>(trainers.map(([name]) => [name, Infinity]));
+    for (let r = 0; r < reps; r++) {
+      for (const [name, t] of trainers) best.set(name, Math.min(best.get(name)!, ...(await timeSteps(t, arch, 1))));
+    }
+    for (const [name, t] of trainers) {
+      const s = best.get(name)!;
+      console.log(`  ${name.padEnd(8)} step ${fmt(s * 1000)} ms, ${fmt(batch / s, 0)} img/s`);
+      await t.release();
+    }
+    if (baseline) console.log(`  speed-up over baseline: ${fmt(best.get('baseline')! / best.get('this')!, 2)}x`);
+    model.dispose();
+    if (!values['no-profile']) {
+      await profile(create, arch, 'this'); // (a baseline from before bench:profile existed cannot profile)
+    }
+  }
+}
+
+await main();
