@@ -290,7 +290,26 @@ export interface FeatureOptions {
   batch?: number;
   /** Fine-tuning: cache this layer's spatial output instead of the pooled features (TF.js backbones). */
   cut?: string;
+  /** Benches: where the time goes (added to). */
+  timings?: ExtractTimings;
 }
+
+/**
+ * Milliseconds by step of one extraction. `decode` is the sum over decodes, which run several at
+ * once beside the backbone; `waitDecode` is the time the backbone waited for them.
+ */
+export interface ExtractTimings {
+  decode: number;
+  waitDecode: number;
+  copy: number;
+  run: number;
+  write: number;
+  total: number;
+  images: number;
+  backboneImages: number;
+}
+
+export const newTimings = (): ExtractTimings => ({ decode: 0, waitDecode: 0, copy: 0, run: 0, write: 0, total: 0, images: 0, backboneImages: 0 });
 
 /** The feature rows of `images` (and of their flipped copies where asked), extracting the ones not cached. */
 export function ensureFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, images: FeatureImage[], options: FeatureOptions = {}): Promise<FeaturePack> {
@@ -349,6 +368,7 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
   const spec = { width: resolution, height: resolution, channels: 3 as const, fit: 'cover' as const };
   const imageFloats = resolution * resolution * 3;
   const batch = options.batch ?? BATCH;
+  const timings = options.timings;
   const fd = fs.openSync(file, keys.length > 0 && fs.existsSync(file) ? 'r+' : 'w+');
   let done = 0;
   // Images (and flipped copies) through the backbone per second of wall time, decoding included.
@@ -366,7 +386,9 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
           const i = cursor++;
           const { image, copies } = chunk[i];
           try {
+            const t0 = performance.now();
             const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+            if (timings) timings.decode += performance.now() - t0;
             decoded[i] = [...copies].map((k) => ({
               key: variantKey(image.hash, k),
               pixels: k === 0 ? pixels : k === 1 ? flipped(pixels, resolution) : shiftedCopy(pixels, resolution, image.hash, k),
@@ -381,23 +403,32 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     };
     let next: ReturnType<typeof decodeChunk> | null = decodeChunk(0);
     for (let start = 0; next; start += batch) {
+      let t0 = performance.now();
       const current: Awaited<ReturnType<typeof decodeChunk>> = await next;
+      if (timings) timings.waitDecode += performance.now() - t0;
       if (options.signal) throwIfCancelled(options.signal);
       next = start + batch < todo.length ? decodeChunk(start + batch) : null;
       for (let from = 0; from < current.items.length; from += batch) {
+        t0 = performance.now();
         const part = current.items.slice(from, from + batch);
         const input = new Float32Array(part.length * imageFloats);
         part.forEach((it, i) => {
           for (let j = 0; j < imageFloats; j++) input[i * imageFloats + j] = it.pixels[j];
         });
+        let t1 = performance.now();
+        if (timings) timings.copy += t1 - t0;
         const out = await extractor.run(input, part.length);
         backboneImages += part.length;
+        t0 = performance.now();
+        if (timings) timings.run += t0 - t1;
         part.forEach((it, i) => {
           const row = keys.length;
           fs.writeSync(fd, new Uint8Array(out.buffer, out.byteOffset + i * rowBytes, rowBytes), 0, rowBytes, row * rowBytes);
           keys.push(it.key);
           rows.set(it.key, row);
         });
+        t1 = performance.now();
+        if (timings) timings.write += t1 - t0;
       }
       done += current.count;
       options.onProgress?.(done, todo.length);
@@ -411,6 +442,11 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     saveIndex();
     await extractor.release();
     const seconds = (performance.now() - started) / 1000;
+    if (timings) {
+      timings.total += seconds * 1000;
+      timings.images += done;
+      timings.backboneImages += backboneImages;
+    }
     if (backboneImages >= 64) fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, imagesPerSecond: backboneImages / seconds }));
   }
   return { dir, file, features, rowBytes, rows, failed, shape };
