@@ -10,6 +10,7 @@
 //   Both rates count each image and each flipped copy, as the issue does.
 //
 //   Options: --images N (default 2000)  --resolution PX (default 128)  --batch N (default 32)
+//            --sharp-threads N (libvips threads per decode; default: sharp's, one per core)
 // The backbone comes from LOUPE_BACKBONE_DIR (default: ../shared/models).
 
 import { createHash } from 'node:crypto';
@@ -24,13 +25,14 @@ import { decodeToSpec } from '../src/main/services/pixels/pixel-pack';
 import type { Project } from '../src/main/store/project';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { images: { type: 'string' }, resolution: { type: 'string' }, batch: { type: 'string' } } });
+const { values } = parseArgs({ options: { images: { type: 'string' }, resolution: { type: 'string' }, batch: { type: 'string' }, 'sharp-threads': { type: 'string' } } });
 process.env.LOUPE_BACKBONE_DIR ??= path.join(repo, '..', 'shared', 'models');
 const count = Number(values.images ?? 2000);
 const r = Number(values.resolution ?? 128);
 const batch = Number(values.batch ?? BATCH);
 const num = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const CIFAR = '/tmp/cifar10/train';
+if (values['sharp-threads']) (await import('sharp')).default.concurrency(Number(values['sharp-threads']));
 
 /** A scratch project holding `count` CIFAR-10 training JPEGs (classes in turn), as the import lays them out. */
 function scratchProject(): { project: Project; images: { hash: string; ext: string; flip: boolean }[]; root: string } {
