@@ -12,7 +12,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats, TrainOverrides, TrainResult } from '../../../src/shared/types';
 import { main } from '../../../src/main/cli/index';
-import { ensureFeatures } from '../../../src/main/services/backbones/extract';
+import { calibrateExtraction, ensureFeatures, newTimings } from '../../../src/main/services/backbones/extract';
+import { recordSpeed } from '../../../src/main/services/backbones/speed';
 import { resolveBackbone } from '../../../src/main/services/backbones/locate';
 import { exportRun } from '../../../src/main/services/export/export';
 import { inspectOnnx } from '../../../src/main/services/onnx/inspect';
@@ -21,7 +22,8 @@ import { runLabelCheck } from '../../../src/main/services/evaluation/label-check
 import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
 import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { planTraining, runTraining } from '../../../src/main/services/training/train';
-import type { ExtractionCost } from '../../../src/main/services/training/estimates';
+import { extractionCost, type ExtractionCost } from '../../../src/main/services/training/estimates';
+import type { TrainItem } from '../../../src/main/services/training/dataset';
 import { makePlan, transferSuits, type PlanBackbone } from '../../../src/main/services/training/plan';
 import { seededRandom } from '../../../src/main/services/rng';
 import { Project } from '../../../src/main/store/project';
@@ -314,6 +316,41 @@ describe('loupe backbones and loupe train --backbone', () => {
     expect([1, 2]).toContain(result.bestEpoch);
     expect(transfer.err.join('\n')).toMatch(/Plan: transfer learning, Dense head on TinyNet/);
   }, 60_000);
+});
+
+describe("the plan's extraction estimate", () => {
+  it('is measured through the run\'s own pipeline (flipped copies counted), ahead of a speed of onnxruntime alone, and leaves the cache as it was', async () => {
+    withBackbone();
+    const home = process.env.LOUPE_HOME;
+    process.env.LOUPE_HOME = tempDir('loupe-home-');
+    onCleanup(() => {
+      process.env.LOUPE_HOME = home;
+    });
+    // 36 images and their flipped copies: 72 rows, enough for a run to record its rate.
+    const project = await patternProject({ perClass: 12 });
+    const backbone = resolveBackbone(TINY_ID);
+    const items = (project.db.prepare("SELECT id AS imageId, hash, ext, 0 AS label, 'train' AS split FROM images").all() as TrainItem[]);
+    // The Backbones panel's speed (onnxruntime alone on decoded pixels) is not what a run does.
+    recordSpeed(backbone.fingerprint, { resolution: 32, imagesPerSecond: 1e9, batch: 32, measuredAt: 1 });
+    const cost = extractionCost(project, backbone, items, 2);
+    expect(cost.pending(32, false)).toBe(36);
+    expect(cost.pending(32, true)).toBe(72);
+    expect(await cost.calibrate(32, true)).toBe(true);
+    const rate = cost.extractRate(32);
+    expect(rate).toBeGreaterThan(0);
+    expect(rate).toBeLessThan(1e9);
+    expect(rate).toBe(await calibrateExtraction(project, backbone, 32, items, { flip: true }));
+    // Measured in a scratch folder: the project's cache is untouched and nothing is pending less.
+    expect(featureRows(project)).toEqual({});
+    expect(cost.pending(32, true)).toBe(72);
+    // A run's extraction then records its own rate, which the next plan uses.
+    const timings = newTimings();
+    await ensureFeatures(project, backbone, 32, items.map((it) => ({ ...it, flip: true })), { batch: 8, timings });
+    expect(timings).toMatchObject({ images: 36, backboneImages: 72 });
+    expect(timings.run).toBeGreaterThan(0);
+    expect(timings.total).toBeGreaterThanOrEqual(timings.run);
+    expect(extractionCost(project, backbone, items, 2).extractRate(32)).toBeCloseTo(72 / (timings.total / 1000), 0);
+  });
 });
 
 describe('feature extraction as its own job', () => {

@@ -6,6 +6,7 @@
 // a new hash; a changed backbone is a new fingerprint, and the old one's cache is removed.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import { throwIfCancelled } from '../../jobs/jobs';
@@ -25,6 +26,8 @@ import { featureModel, readTfjsFolder, type LayersFiles } from './tfjs-model';
 export const FEATURES_OUTPUT = 'features';
 export const BATCH = 32;
 const DECODE_LANES = 4;
+/** Chunks of `batch` images decoded ahead of the backbone. */
+const DECODE_AHEAD = 2;
 const INDEX_SAVE_MS = 15_000;
 
 /**
@@ -191,44 +194,35 @@ export function measuredRate(project: Project, backbone: ResolvedBackbone, resol
   }
 }
 
+/** Images a calibration extracts (with their flipped copies where asked): four batches of 32 with flips. */
+export const CALIBRATION_IMAGES = 64;
 const calibrated = new Map<string, number>();
-const CALIBRATION_IMAGES = 8;
 
 /**
- * Backbone images per second here, measured on a few of the project's own images the way
- * extraction runs them (decoded, then one batch through the backbone), after one warm-up pass:
- * the plan's estimate before a project has extracted anything. A fixed figure from a benchmark
- * on an idle machine said 735 images/s where a run on a busy one did 80. Measured once per
- * backbone, resolution and process.
+ * Backbone images per second here, measured by extracting the first few of `images` through the
+ * same pipeline a run uses (decodes beside the backbone, the flipped copy made from the decoded
+ * pixels, rows written to a cache), counted as a run counts them (each image and, with `flip`, its
+ * flipped copy), into a scratch folder so that planning leaves the project as it was: the plan's
+ * estimate before a project has extracted anything. Measured once per backbone, resolution and
+ * process. A figure from onnxruntime alone on decoded images said 735 images/s where a run did
+ * 280; 8 images decoded one after another then run as one batch, 0.7x to 1.5x what a run did.
  */
-export async function calibrateExtraction(project: Project, backbone: ResolvedBackbone, resolution: number, images: { hash: string; ext: string }[]): Promise<number | null> {
-  const key = `${backbone.fingerprint}:${resolution}`;
+export async function calibrateExtraction(project: Project, backbone: ResolvedBackbone, resolution: number, images: { hash: string; ext: string }[], options: { flip?: boolean } = {}): Promise<number | null> {
+  const key = `${backbone.fingerprint}:${resolution}:${options.flip === true}`;
   const hit = calibrated.get(key);
   if (hit !== undefined) return hit;
-  const sample = images.slice(0, CALIBRATION_IMAGES);
+  const sample = images.slice(0, CALIBRATION_IMAGES).map((im) => ({ hash: im.hash, ext: im.ext, flip: options.flip === true }));
   if (sample.length === 0) return null;
-  const extractor = await FeatureExtractor.create(backbone, resolution);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-calibrate-extraction-'));
   try {
-    const spec = { width: resolution, height: resolution, channels: 3 as const, fit: 'cover' as const };
-    const floats = resolution * resolution * 3;
-    await extractor.run(new Float32Array(floats), 1);
-    const started = performance.now();
-    const input = new Float32Array(sample.length * floats);
-    let n = 0;
-    for (const image of sample) {
-      try {
-        input.set(await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec), n++ * floats);
-      } catch {
-        // An unreadable image is the run's to report.
-      }
-    }
-    if (n === 0) return null;
-    await extractor.run(input, n);
-    const rate = n / ((performance.now() - started) / 1000);
+    const timings = newTimings();
+    await fillFeatures(project, backbone, resolution, scratch, sample, { timings }, { scratch: true });
+    if (timings.backboneImages === 0 || timings.total <= 0) return null;
+    const rate = timings.backboneImages / (timings.total / 1000);
     calibrated.set(key, rate);
     return rate;
   } finally {
-    await extractor.release();
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -266,18 +260,18 @@ function loadIndex(dir: string, rowBytes: number): string[] {
   }
 }
 
-function flipped(pixels: Buffer, size: number): Buffer {
-  const out = Buffer.allocUnsafe(pixels.length);
+/** Writes `pixels` (HWC, uint8), mirrored left-right, into `out` at `offset` as floats. */
+function flipInto(pixels: Buffer, size: number, out: Float32Array, offset: number): void {
   for (let y = 0; y < size; y++) {
+    const row = y * size * 3;
     for (let x = 0; x < size; x++) {
-      const s = (y * size + x) * 3;
-      const d = (y * size + (size - 1 - x)) * 3;
+      const s = row + x * 3;
+      const d = offset + row + (size - 1 - x) * 3;
       out[d] = pixels[s];
       out[d + 1] = pixels[s + 1];
       out[d + 2] = pixels[s + 2];
     }
   }
-  return out;
 }
 
 const locks = new Map<string, Promise<unknown>>();
@@ -290,6 +284,27 @@ export interface FeatureOptions {
   batch?: number;
   /** Fine-tuning: cache this layer's spatial output instead of the pooled features (TF.js backbones). */
   cut?: string;
+  /** Benches: where the time goes (added to). */
+  timings?: ExtractTimings;
+}
+
+/**
+ * Milliseconds by step of one extraction. `decode` is the sum over decodes, which run several at
+ * once beside the backbone; `waitDecode` is the time the backbone waited for them.
+ */
+export interface ExtractTimings {
+  decode: number;
+  waitDecode: number;
+  copy: number;
+  run: number;
+  write: number;
+  total: number;
+  images: number;
+  backboneImages: number;
+}
+
+export function newTimings(): ExtractTimings {
+  return { decode: 0, waitDecode: 0, copy: 0, run: 0, write: 0, total: 0, images: 0, backboneImages: 0 };
 }
 
 /** The feature rows of `images` (and of their flipped copies where asked), extracting the ones not cached. */
@@ -303,8 +318,8 @@ export function ensureFeatures(project: Project, backbone: ResolvedBackbone, res
   return mine;
 }
 
-async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, dir: string, images: FeatureImage[], options: FeatureOptions): Promise<FeaturePack> {
-  removeStale(project, backbone, resolution, dir, options.cut);
+async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolution: number, dir: string, images: FeatureImage[], options: FeatureOptions, where: { scratch?: boolean } = {}): Promise<FeaturePack> {
+  if (!where.scratch) removeStale(project, backbone, resolution, dir, options.cut);
   fs.mkdirSync(dir, { recursive: true });
   const readMeta = (): Meta | null => {
     try {
@@ -349,8 +364,13 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
   const spec = { width: resolution, height: resolution, channels: 3 as const, fit: 'cover' as const };
   const imageFloats = resolution * resolution * 3;
   const batch = options.batch ?? BATCH;
+  const timings = options.timings;
   const fd = fs.openSync(file, keys.length > 0 && fs.existsSync(file) ? 'r+' : 'w+');
   let done = 0;
+  // One warm-up run (onnxruntime sizes its buffers on the first), so the rate measured below is
+  // the steady one that a calibration's few batches can predict.
+  const warm = Math.min(batch, todo.length);
+  if (warm > 0) await extractor.run(new Float32Array(warm * imageFloats), warm);
   // Images (and flipped copies) through the backbone per second of wall time, decoding included.
   let backboneImages = 0;
   const started = performance.now();
@@ -359,17 +379,21 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     // Decode the next chunk while the backbone runs on this one.
     const decodeChunk = async (start: number) => {
       const chunk = todo.slice(start, start + batch);
-      const decoded: ({ key: string; pixels: Buffer }[] | null)[] = new Array(chunk.length).fill(null);
+      const decoded: ({ key: string; pixels: Buffer; mirror: boolean }[] | null)[] = new Array(chunk.length).fill(null);
       let cursor = 0;
       const lane = async () => {
         while (cursor < chunk.length && !options.signal?.aborted) {
           const i = cursor++;
           const { image, copies } = chunk[i];
           try {
+            const t0 = performance.now();
             const pixels = await decodeToSpec(path.join(project.root, mediaRelPath(image.hash, image.ext)), spec);
+            if (timings) timings.decode += performance.now() - t0;
+            // The mirror image is written from the decoded pixels straight into the backbone's input.
             decoded[i] = [...copies].map((k) => ({
               key: variantKey(image.hash, k),
-              pixels: k === 0 ? pixels : k === 1 ? flipped(pixels, resolution) : shiftedCopy(pixels, resolution, image.hash, k),
+              pixels: k <= 1 ? pixels : shiftedCopy(pixels, resolution, image.hash, k),
+              mirror: k === 1,
             }));
           } catch (err) {
             failed.set(image.hash, (err as Error).message);
@@ -379,25 +403,47 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
       await Promise.all(Array.from({ length: DECODE_LANES }, lane));
       return { count: chunk.length, items: decoded.flatMap((d) => d ?? []) };
     };
-    let next: ReturnType<typeof decodeChunk> | null = decodeChunk(0);
-    for (let start = 0; next; start += batch) {
-      const current: Awaited<ReturnType<typeof decodeChunk>> = await next;
+    // Decodes run AHEAD chunks ahead of the backbone, so a slow decode (the cores are shared
+    // with onnxruntime's threads) rarely leaves the backbone waiting.
+    const ahead: ReturnType<typeof decodeChunk>[] = [];
+    let queued = 0;
+    const refill = () => {
+      while (ahead.length < DECODE_AHEAD && queued < todo.length) {
+        const chunk = decodeChunk(queued);
+        void chunk.catch(() => {});
+        ahead.push(chunk);
+        queued += batch;
+      }
+    };
+    refill();
+    const input = new Float32Array(batch * imageFloats);
+    while (ahead.length > 0) {
+      let t0 = performance.now();
+      const current: Awaited<ReturnType<typeof decodeChunk>> = await ahead.shift()!;
+      if (timings) timings.waitDecode += performance.now() - t0;
       if (options.signal) throwIfCancelled(options.signal);
-      next = start + batch < todo.length ? decodeChunk(start + batch) : null;
+      refill();
       for (let from = 0; from < current.items.length; from += batch) {
+        t0 = performance.now();
         const part = current.items.slice(from, from + batch);
-        const input = new Float32Array(part.length * imageFloats);
         part.forEach((it, i) => {
-          for (let j = 0; j < imageFloats; j++) input[i * imageFloats + j] = it.pixels[j];
+          if (it.mirror) flipInto(it.pixels, resolution, input, i * imageFloats);
+          else input.set(it.pixels, i * imageFloats);
         });
+        let t1 = performance.now();
+        if (timings) timings.copy += t1 - t0;
         const out = await extractor.run(input, part.length);
         backboneImages += part.length;
+        t0 = performance.now();
+        if (timings) timings.run += t0 - t1;
         part.forEach((it, i) => {
           const row = keys.length;
           fs.writeSync(fd, new Uint8Array(out.buffer, out.byteOffset + i * rowBytes, rowBytes), 0, rowBytes, row * rowBytes);
           keys.push(it.key);
           rows.set(it.key, row);
         });
+        t1 = performance.now();
+        if (timings) timings.write += t1 - t0;
       }
       done += current.count;
       options.onProgress?.(done, todo.length);
@@ -411,6 +457,11 @@ async function fillFeatures(project: Project, backbone: ResolvedBackbone, resolu
     saveIndex();
     await extractor.release();
     const seconds = (performance.now() - started) / 1000;
+    if (timings) {
+      timings.total += seconds * 1000;
+      timings.images += done;
+      timings.backboneImages += backboneImages;
+    }
     if (backboneImages >= 64) fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, imagesPerSecond: backboneImages / seconds }));
   }
   return { dir, file, features, rowBytes, rows, failed, shape };

@@ -114,20 +114,22 @@ export function speedAt(speeds: BackboneSpeed[], resolution: number): number | n
 
 /**
  * What extracting `backbone`'s features of a run's images costs in this project: the images its
- * feature cache still lacks, and the rate measured by the project's last extraction, else the
- * speed measured on this machine for the Backbones panel, else calibrated here (once the plan
- * knows its resolution: plan, calibrate, plan again), else a typical one; other resolutions scale
- * with the pixel count.
+ * feature cache still lacks, and the rate measured by the project's last extraction (decoding
+ * included), else calibrated here through the same pipeline (once the plan knows its resolution:
+ * plan, calibrate, plan again), else the speed measured on this machine for the Backbones panel
+ * (onnxruntime alone: faster than a run), else a typical one; other resolutions scale with the
+ * pixel count.
  */
-export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number): Promise<boolean> } {
+export function extractionCost(project: Project, backbone: ResolvedBackbone, items: TrainItem[], cores: number): ExtractionCost & { calibrate(resolution: number, flip?: boolean): Promise<boolean> } {
   const cache = new Map<number, Set<string>>();
   const averages = backbone.format !== 'onnx';
   let calibration: { resolution: number; rate: number } | null = null;
   const speeds = readSpeeds(backbone.fingerprint);
   const extractRate = (r: number) =>
     measuredRate(project, backbone, r) ??
+    (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : null) ??
     speedAt(speeds, r) ??
-    (calibration ? calibration.rate * (calibration.resolution / r) ** 2 : EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2);
+    EXTRACT_RATE_224_PER_CORE * cores * (224 / r) ** 2;
   const pending = (r: number, flip: boolean) => {
     let keys = cache.get(r);
     if (!keys) cache.set(r, (keys = cachedKeys(project, backbone, r)));
@@ -142,11 +144,15 @@ export function extractionCost(project: Project, backbone: ResolvedBackbone, ite
   return {
     extractRate,
     pending,
-    /** Measures the rate at `resolution` on a few images still to extract, unless the project measured it or none is left; true when it did. */
-    async calibrate(resolution: number): Promise<boolean> {
-      if (measuredRate(project, backbone, resolution) !== null || speedAt(speeds, resolution) !== null || pending(resolution, false) === 0) return false;
+    /**
+     * Measures the rate at `resolution` by extracting a few images still to extract (with their
+     * flipped copies where the plan flips) through the run's own pipeline, unless the project
+     * measured it or none is left; true when it did.
+     */
+    async calibrate(resolution: number, flip = false): Promise<boolean> {
+      if (measuredRate(project, backbone, resolution) !== null || pending(resolution, false) === 0) return false;
       const keys = cachedKeys(project, backbone, resolution);
-      const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash))).catch(() => null);
+      const rate = await calibrateExtraction(project, backbone, resolution, items.filter((it) => !keys.has(it.hash)), { flip }).catch(() => null);
       if (rate === null) return false;
       calibration = { resolution, rate };
       return true;

@@ -845,7 +845,7 @@ export async function planRun(project: Project, data: TrainingData, backend: Bac
     cost.fineTune = { trainRate: (p) => rates.get(partKey(p)) ?? null };
     let plan = makePlan(stats, backend, cost, overrides, planned);
     if (plan.blocker) return plan;
-    if (await extraction.calibrate(plan.config.backbone!.resolution)) plan = makePlan(stats, backend, cost, overrides, planned);
+    if (await extraction.calibrate(plan.config.backbone!.resolution, plan.config.backbone!.augment === 'flip')) plan = makePlan(stats, backend, cost, overrides, planned);
     // Time the part the plan fine-tunes and plan again with its rate; a slower part than its
     // multiply-adds said may make the plan pick a smaller one, which is timed in turn.
     for (let round = 0; round < 3 && !plan.blocker; round++) {
