@@ -37,6 +37,25 @@ function tfjsLoss(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, random: () 
   return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(t)), 1))) as tf.Scalar;
 }
 
+/**
+ * After one SGD step at rate 1 from `before`, each trainable weight moved by minus its TF.js
+ * gradient (within 1e-4 of the largest gradient entry); returns how many weights were checked.
+ */
+function expectStepFollowsGradients(model: tf.LayersModel, before: Float32Array[], after: Float32Array[], grads: tf.NamedTensorMap): number {
+  let checked = 0;
+  model.weights.forEach((w, i) => {
+    if (!w.trainable) return;
+    const expected = grads[(w.read() as tf.Variable).name].dataSync();
+    let scale = 1e-6;
+    for (const g of expected) scale = Math.max(scale, Math.abs(g));
+    let worst = 0;
+    for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - after[i][j] - expected[j]));
+    expect(worst / scale, w.originalName).toBeLessThan(1e-4);
+    checked++;
+  });
+  return checked;
+}
+
 describe('onnxruntime training graphs', () => {
   it.each(ARCH_NAMES)('%s: loss and every gradient match TF.js', async (arch) => {
     const [size, channels] = inputFor(arch);
@@ -57,18 +76,7 @@ describe('onnxruntime training graphs', () => {
       const { value, grads } = tf.variableGrads(() => tfjsLoss(model, x, y, random), trainable);
       expect(step.loss / batch).toBeCloseTo(value.dataSync()[0], 4);
 
-      let checked = 0;
-      model.weights.forEach((w, i) => {
-        if (!w.trainable) return;
-        const expected = grads[(w.read() as tf.Variable).name].dataSync();
-        let scale = 1e-6;
-        for (const g of expected) scale = Math.max(scale, Math.abs(g));
-        let worst = 0;
-        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
-        expect(worst / scale, `${w.originalName}`).toBeLessThan(1e-4);
-        checked++;
-      });
-      expect(checked).toBe(model.trainableWeights.length);
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.trainableWeights.length);
       tf.dispose([x, y, value, ...Object.values(grads)]);
     } finally {
       await trainer.release();
@@ -92,14 +100,7 @@ describe('onnxruntime training graphs', () => {
       const random = seededRandom(4);
       const { value, grads } = tf.variableGrads(() => tfjsLoss(model, xs, y, random), model.trainableWeights.map((w) => w.read() as tf.Variable));
       expect(step.loss / batch).toBeCloseTo(value.dataSync()[0], 4);
-      model.weights.forEach((w, i) => {
-        const expected = grads[(w.read() as tf.Variable).name].dataSync();
-        let scale = 1e-6;
-        for (const g of expected) scale = Math.max(scale, Math.abs(g));
-        let worst = 0;
-        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
-        expect(worst / scale, w.originalName).toBeLessThan(1e-4);
-      });
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
       tf.dispose([xs, y, value, ...Object.values(grads)]);
     } finally {
       await trainer.release();
@@ -131,14 +132,7 @@ describe('onnxruntime training graphs', () => {
       const x = tf.tensor4d(pixels, [batch, 7, 7, 1]);
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
       const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
-      model.weights.forEach((w, i) => {
-        const expected = grads[(w.read() as tf.Variable).name].dataSync();
-        let scale = 1e-6;
-        for (const g of expected) scale = Math.max(scale, Math.abs(g));
-        let worst = 0;
-        for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(before[i][j] - trainer.weights[i][j] - expected[j]));
-        expect(worst / scale, w.originalName).toBeLessThan(1e-4);
-      });
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
       tf.dispose([x, y, ...Object.values(grads)]);
     } finally {
       await trainer.release();
