@@ -24,9 +24,9 @@ import { parseArgs } from 'node:util';
 import '../src/main/services/tfjs/quiet-tf';
 import { ARCHITECTURES } from '../src/main/services/training/architectures';
 import { OrtTrainer } from '../src/main/services/training/ort-trainer';
-
-const ARCHS = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'] as const;
-type Arch = (typeof ARCHS)[number];
+import { seededRandom } from '../src/main/services/rng';
+import { ARCH_NAMES, type ArchName } from '../src/shared/types';
+import { benchInput } from './arch-input';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +41,7 @@ const { values } = parseArgs({
     session: { type: 'string' },
   },
 });
-const archs = (values.arch?.split(',') ?? ARCHS) as Arch[];
+const archs = (values.arch?.split(',') ?? ARCH_NAMES) as ArchName[];
 const batch = Number(values.batch ?? 64);
 const steps = Number(values.steps ?? 10);
 const reps = Number(values.reps ?? 3);
@@ -52,19 +52,21 @@ const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFracti
 type Trainer = Pick<OrtTrainer, 'step' | 'release' | 'endProfiling'>;
 type Create = (...args: Parameters<typeof OrtTrainer.create>) => Promise<Trainer>;
 
-const shapeOf = (arch: Arch) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { height: 32, width: 32, channels: 3 } : { height: 28, width: 28, channels: 1 });
+function shapeOf(arch: ArchName): { height: number; width: number; channels: 1 | 3 } {
+  const { size, channels } = benchInput(arch);
+  return { height: size, width: size, channels };
+}
 
-function data(arch: Arch): { x: Float32Array; labels: Int32Array } {
+function data(arch: ArchName): { x: Float32Array; labels: Int32Array } {
   const { height, width, channels } = shapeOf(arch);
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = seededRandom(7);
   const x = new Float32Array(batch * height * width * channels).map(rand);
   const labels = new Int32Array(batch).map(() => Math.floor(rand() * 10));
   return { x, labels };
 }
 
 /** Seconds per step, best of `reps` repetitions of `steps` steps (after two warm-up steps). */
-async function timeSteps(trainer: Trainer, arch: Arch, repetitions: number): Promise<number[]> {
+async function timeSteps(trainer: Trainer, arch: ArchName, repetitions: number): Promise<number[]> {
   const { x, labels } = data(arch);
   const random = () => 0.5;
   for (let i = 0; i < 2; i++) await trainer.step(x, labels, batch, 1e-3, random);
@@ -84,7 +86,7 @@ interface TraceEvent {
   args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] };
 }
 
-async function profile(create: Create, arch: Arch, label: string): Promise<void> {
+async function profile(create: Create, arch: ArchName, label: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-profile-'));
   const model = ARCHITECTURES[arch].build({ ...shapeOf(arch), classes: 10 });
   const trainer = await create(model, { kind: 'adam', weightDecay: 0 }, threads, {}, { enableProfiling: true, profileFilePrefix: path.join(dir, arch) });

@@ -41,6 +41,7 @@ import { runTraining, trainingBackends } from '../src/main/services/training/tra
 import { epochHistory, runDetails } from '../src/main/services/training/records';
 import { seededRandom } from '../src/main/services/rng';
 import { OMP_WAIT_POLICY, runPeer, torchMissing } from './torch/peer';
+import { benchInput } from './arch-input';
 import { epochReport } from './epoch-report';
 import { Project } from '../src/main/store/project';
 import { makePatternProject } from '../test/services/training/train-helpers';
@@ -86,16 +87,14 @@ async function matmulCeiling(): Promise<number> {
   return (runs * 2 * n ** 3) / seconds / 1e9;
 }
 
-// Greyscale 28x28 (digits, Fashion-MNIST) for the digit nets, colour 32x32 (CIFAR) for the others.
-const shapeOf = (arch: ArchName) => (arch === 'keras-cifar' || arch === 'resnet-small' ? { size: 32, grey: false } : { size: 28, grey: true });
 const projects = new Map<string, string>();
 /** A pattern project (4 classes, 80% train, 10% val, 10% test) with about `count` training images, made once per shape. */
-async function projectFor(size: number, grey: boolean, count: number): Promise<string> {
-  const key = `${size}-${grey}-${count}`;
+async function projectFor(size: number, channels: 1 | 3, count: number): Promise<string> {
+  const key = `${size}-${channels}-${count}`;
   if (!projects.has(key)) {
     const dir = fs.mkdtempSync(path.join(workDir, 'loupe-bench-train-'));
     const root = path.join(dir, 'p.loupe');
-    await makePatternProject(root, { perClass: Math.ceil(count / 0.8 / 4), classes: 4, size, seed: 3, greyscale: grey });
+    await makePatternProject(root, { perClass: Math.ceil(count / 0.8 / 4), classes: 4, size, seed: 3, greyscale: channels === 1 });
     projects.set(key, root);
   }
   return projects.get(key)!;
@@ -118,10 +117,10 @@ async function throughput(): Promise<void> {
   console.log('\narch          input     backend  replicas  images/s   MFLOP/img  GFLOP/s  % of ceiling');
   for (const backend of backends) {
     for (const arch of archs) {
-      const { size, grey } = shapeOf(arch);
+      const { size, channels } = benchInput(arch);
       // The plain JS backend is ~100x slower on convolutions: measure it on fewer images.
       const count = backend.name === 'cpu' && arch !== 'mlp' ? 32 : images;
-      const root = await projectFor(size, grey, count);
+      const root = await projectFor(size, channels, count);
       for (const workers of backend.name === 'wasm' || backend.name === 'cpu' ? [1, cores] : [1]) {
         const project = Project.open(root);
         try {
@@ -134,14 +133,14 @@ async function throughput(): Promise<void> {
             seed: 1,
             width: size,
             height: size,
-            channels: grey ? 1 : 3,
+            channels,
             patience: null,
           });
-          const mflop = (await flopsPerImage(arch, size, grey ? 1 : 3)) / 1e6;
+          const mflop = (await flopsPerImage(arch, size, channels)) / 1e6;
           const rate = result.imagesPerSecond ?? 0;
           const gflops = (rate * mflop) / 1000;
           console.log(
-            `${arch.padEnd(13)} ${`${size}x${size}x${grey ? 1 : 3}`.padEnd(9)} ${backend.name.padEnd(8)} ${String(workers).padStart(8)}  ${num(rate, 1).padStart(8)}  ${num(mflop, 1).padStart(10)}  ${num(gflops, 2).padStart(7)}  ${num((100 * gflops) / ceiling, 1).padStart(11)}%`,
+            `${arch.padEnd(13)} ${`${size}x${size}x${channels}`.padEnd(9)} ${backend.name.padEnd(8)} ${String(workers).padStart(8)}  ${num(rate, 1).padStart(8)}  ${num(mflop, 1).padStart(10)}  ${num(gflops, 2).padStart(7)}  ${num((100 * gflops) / ceiling, 1).padStart(11)}%`,
           );
         } catch (err) {
           console.log(`${arch.padEnd(13)} ${backend.name.padEnd(8)} ${workers}: failed: ${(err as Error).message}`);
@@ -223,9 +222,8 @@ async function peerBench(): Promise<void> {
   const rows: string[] = [];
   let torchVersion = '';
   for (const arch of archs) {
-    const { size, grey } = shapeOf(arch);
-    const channels = grey ? 1 : 3;
-    const root = await projectFor(size, grey, images);
+    const { size, channels } = benchInput(arch);
+    const root = await projectFor(size, channels, images);
     // End to end first: the run's recorded config gives both sides the plan's learning rate,
     // weight decay and augmentation; its history gives each epoch's wall time (steps, batches
     // read from the pixel cache and augmented, validation, the best epoch's checkpoint): the
