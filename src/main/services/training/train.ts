@@ -405,10 +405,9 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
       ...config,
       epochs: config.epochs - epochOffset,
       backbone: { ...config.backbone!, fineTune: decision.fineTune },
-      // The head is trained and the backbone pretrained: the first epoch's rates rise from zero (runs
-      // of 3 or more such epochs)
-      // (with Adam's state fresh, full rates at once undid the warm-up: CIFAR-10's training
-      // accuracy fell from 80% to 59% in the first epoch of the whole backbone).
+      // The head is trained and the backbone pretrained: in phases of 3 or more epochs the first
+      // epoch's rates rise from zero (with Adam's state fresh, full rates at once undid the warm-up:
+      // CIFAR-10's training accuracy fell from 80% to 59% in the first epoch of the whole backbone).
       schedule: config.schedule.kind === 'cosine' && decision.fineTune.mode !== 'head' && config.epochs - epochOffset >= 3 ? { kind: 'cosine', warmup: 1 / (config.epochs - epochOffset) } : config.schedule,
       // TF.js on CPUs: one replica per core (a head on features needs one).
       workers: backend === 'wasm' ? Math.max(1, Math.min(os.availableParallelism(), 4)) : config.workers,
