@@ -138,6 +138,53 @@ describe.runIf(hasChromium)('gallery for a newcomer (Chromium, browser mode)', (
     expect(problems).toEqual([]);
   });
 
+  it('labels the next image for each key typed before the images arrived, and shows every label once they do', async () => {
+    // Hold the core's answers to imagesById, so the keys come before the items they label.
+    const dir = path.join(tempDir(), 'early-keys.loupe');
+    await makeFixtureProject(dir, { count: 30, classes: ['cat', 'dog'], label: (i) => (i < 5 ? 'cat' : undefined) });
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    let holding = false;
+    const held: (() => void)[] = [];
+    await page.routeWebSocket(/\/api$/, (ws) => {
+      const core = ws.connectToServer();
+      const methods = new Map<number, string>();
+      ws.onMessage((message) => {
+        const call = JSON.parse(String(message)) as { id: number; method: string };
+        methods.set(call.id, call.method);
+        core.send(message);
+      });
+      core.onMessage((message) => {
+        const reply = JSON.parse(String(message)) as { type: string; id?: number };
+        const deliver = () => ws.send(message);
+        // Once one answer is held, everything after it waits too: the socket keeps its order.
+        if (held.length > 0 || (holding && reply.type === 'result' && methods.get(reply.id!) === 'imagesById')) held.push(deliver);
+        else deliver();
+      });
+    });
+    await page.goto(server.openUrl);
+    await cell(page, 0).locator('img').waitFor();
+
+    holding = true;
+    await page.getByTestId('filter-unlabeled').click();
+    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('25 images');
+    await expect.poll(() => held.length).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) await page.keyboard.press('1');
+    await page.keyboard.press('2');
+    holding = false;
+    for (const deliver of held.splice(0)) deliver();
+
+    for (const i of [0, 1, 2]) await expect.poll(() => cellLabel(page, i)).toBe('cat');
+    await expect.poll(() => cellLabel(page, 3)).toBe('dog');
+    expect(await cellLabel(page, 4)).toBeNull();
+    // And the core agrees: four labeled, each once.
+    await expect.poll(() => page.getByTestId('count-unlabeled').textContent()).toBe('21');
+    await expect.poll(() => classCount(page, 'cat')).toBe('8');
+    await expect.poll(() => classCount(page, 'dog')).toBe('1');
+    expect(problems).toEqual([]);
+  });
+
   it('fits a 32 px image in the viewer, crisp and within the window, under an opaque header', async () => {
     const { page, problems } = await open(await unlabeledProject('viewer'), { width: 1024, height: 700 });
     for (const viewport of [

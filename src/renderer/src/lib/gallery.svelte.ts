@@ -46,6 +46,8 @@ export class Gallery {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not UI state
   #pending = new Set<number>();
   #generation = 0;
+  /** Settles when the last labeling's focus move has: the next labeling waits for it. */
+  #focusMoved: Promise<void> = Promise.resolve();
   readonly #options: GalleryOptions;
 
   constructor(options: GalleryOptions = {}) {
@@ -223,20 +225,23 @@ export class Gallery {
    * `startedAt` is the keydown's timestamp, for the save-and-repaint latency figure.
    */
   async label(classId: number | null, startedAt = performance.now(), source: 'user' | 'suggestion' = 'user'): Promise<void> {
+    const moved = await this.#turn();
     const targets = this.targets();
-    if (targets.length === 0) return;
+    if (targets.length === 0) return moved();
     const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
     const before = this.#patch(targets, (item) => ({ ...item, classId, labelSource: classId === null ? null : source }));
     const painted = metrics.nextPaint();
     const bulk = this.selection.size > 0;
     this.selection.clear();
-    if (classId !== null) void this.#next(lastIndex);
+    if (classId !== null) this.#next(lastIndex).finally(moved);
+    else moved();
     try {
       const result = await api.setLabel({ imageIds: targets, classId, ...(source === 'user' ? {} : { source }) });
       const savedAt = performance.now();
       this.undoState = result.undo;
       metrics.record(bulk ? 'bulkLabelSaved' : 'labelSaved', savedAt - startedAt);
       metrics.record(bulk ? 'bulkLabel' : 'label', Math.max(savedAt, await painted) - startedAt);
+      await this.#refetchUnpatched(targets, before);
     } catch (err) {
       this.#restore(before);
       toasts.show(errorMessage(err), 'error');
@@ -253,14 +258,19 @@ export class Gallery {
     save: (ids: number[]) => Promise<ImagesChanged>,
     source: 'suggestion' | 'check' = 'suggestion',
   ): Promise<number> {
+    const moved = await this.#turn();
     const targets = this.targets().filter((id) => classOf(id) !== undefined);
-    if (targets.length === 0) return 0;
+    if (targets.length === 0) {
+      moved();
+      return 0;
+    }
     const lastIndex = Math.max(...targets.map((id) => this.ids.indexOf(id)));
     const before = this.#patch(targets, (item) => ({ ...item, classId: classOf(item.id)!, labelSource: source }));
     this.selection.clear();
-    void this.#next(lastIndex);
+    this.#next(lastIndex).finally(moved);
     try {
       this.undoState = (await save(targets)).undo;
+      await this.#refetchUnpatched(targets, before);
     } catch (err) {
       this.#restore(before);
       toasts.show(errorMessage(err), 'error');
@@ -268,6 +278,30 @@ export class Gallery {
     return targets.length;
   }
 
+  /**
+   * Waits for the previous labeling to move focus on, then returns what this one calls once its
+   * own focus move is done. So a key typed before focus moved (the next unlabeled image may be
+   * asked of the core) labels the next image, not the one just labeled again.
+   */
+  async #turn(): Promise<() => void> {
+    const previous = this.#focusMoved;
+    let done!: () => void;
+    this.#focusMoved = new Promise((resolve) => (done = resolve));
+    await previous;
+    return done;
+  }
+
+  /**
+   * Targets that were not fetched yet when labeled could not be changed locally, and a fetch
+   * sent before the save returns them as they were: fetch those again now that the save is done.
+   */
+  async #refetchUnpatched(targets: number[], patched: ImageItem[]): Promise<void> {
+    const done = new Set(patched.map((item) => item.id)); // eslint-disable-line svelte/prefer-svelte-reactivity -- a local lookup
+    const again = targets.filter((id) => !done.has(id) && (this.items.has(id) || this.#pending.has(id)));
+    if (again.length > 0) await this.#fetch(again);
+  }
+
+  /** Moves focus on after labeling up to `index`; never rejects (a failed lookup leaves focus). */
   #next(index: number): Promise<void> {
     if (this.#options.advance === 'next') {
       this.moveFocus(index + 1);
@@ -284,7 +318,13 @@ export class Gallery {
       if (item.classId === null) return this.moveFocus(i);
     }
     const afterId = this.ids[index];
-    const next = await api.nextUnlabeled({ filter: this.filter, afterId });
+    let next: number | null;
+    try {
+      next = await api.nextUnlabeled({ filter: this.filter, afterId });
+    } catch (err) {
+      toasts.show(errorMessage(err), 'error');
+      return;
+    }
     const at = next === null ? -1 : this.ids.indexOf(next, index + 1);
     if (at >= 0) this.moveFocus(at);
     else if (index + 1 < this.ids.length) this.moveFocus(index + 1);
