@@ -128,6 +128,14 @@ export async function reconnect(page: Page): Promise<void> {
   await page.getByTestId('reconnecting').waitFor({ state: 'detached', ...JOB_WAIT });
 }
 
+/**
+ * What a test asserts of a latency whose target is `targetMs`: three times the target. The
+ * figures themselves are printed ([figures] lines) and reported against the target; CI's shared,
+ * noisy machine may be slow for a moment, while a broken feature (a keystroke that waits for a
+ * whole page reload, thumbnails that wait for the import) misses this bound by far.
+ */
+export const generous = (targetMs: number) => 3 * targetMs;
+
 /** The p-th percentile (0-100) of `xs`, nearest rank. */
 export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
