@@ -951,3 +951,49 @@ export interface BackboneDownload {
   bytes: number;
   seconds: number;
 }
+
+// The data doctor: checks of the whole data set (near-duplicates and leaks, image quality, class
+// balance), worst first.
+export type DoctorCheck = 'nearDuplicate' | 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect' | 'classImbalance';
+
+export interface DoctorImage {
+  id: number;
+  /** The imported file's own name. */
+  name: string;
+  split: Split;
+  label: string | null;
+}
+
+export interface DoctorFinding {
+  /** Names the check and its images: a dismissed key is not shown again while its images stay the same. */
+  key: string;
+  check: DoctorCheck;
+  /** 0..1, higher is worse (near-duplicates: how alike the closest pair is). */
+  score: number;
+  /** Near-duplicates in more than one split: a leak between training and scoring. */
+  crossSplit: boolean;
+  /** What was found, in a sentence. */
+  detail: string;
+  images: DoctorImage[];
+}
+
+export interface DoctorReport {
+  /** Live images checked, and seconds the check took. */
+  images: number;
+  seconds: number;
+  /** Images decoded by this check (the others' figures were kept from an earlier one), and those that could not be read. */
+  decoded: number;
+  unreadable: number;
+  /** The backbone whose cached features the near-duplicate check used, or null (hash only). */
+  backbone: string | null;
+  /** Images that had cached features, of `images`. */
+  withFeatures: number;
+  /** Findings per check (every check, 0 included), after dismissals. */
+  checks: { check: DoctorCheck; count: number }[];
+  /** Worst first: leaks, then by score. */
+  findings: DoctorFinding[];
+  dismissed: number;
+  /** What the check did without a backbone, and what needs one (for people). */
+  scope: { withoutBackbone: string; needsBackbone: string };
+  createdAt: number;
+}
