@@ -101,6 +101,7 @@ export interface JobResults {
   labelErrors: LabelCheckInfo;
   backbone: BackboneDownload;
   backboneSpeed: BackboneSpeedResult;
+  doctor: DoctorReport;
 }
 export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
