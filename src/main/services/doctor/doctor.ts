@@ -13,7 +13,7 @@ import { throwIfCancelled } from '../../jobs/jobs';
 import { mediaRelPath } from '../../store/media';
 import { requireWritable, type Project } from '../../store/project';
 import { cachedFeatures } from '../backbones';
-import { imageFindings, imbalancedClasses, type CheckedImage, type PixelCheck } from './checks';
+import { imageFindings, imbalancedClasses, isFlat, type CheckedImage, type PixelCheck } from './checks';
 import { nearDuplicateGroups, standardise, type HashedItem } from './duplicates';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
 import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
@@ -101,7 +101,11 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
   options.onProgress?.(0, null, 'Comparing images');
 
   const features = cachedFeatures(project, rows.map((r) => r.hash));
-  const hashed = rows.map((r, index) => ({ index, stats: known.get(r.id) ?? null })).filter((x): x is { index: number; stats: ImageStats } => x.stats !== null);
+  // A nearly one-colour image's hash is its noise (all its frequencies are near zero): such
+  // images are a finding of their own, not near-duplicates of each other.
+  const hashed = rows
+    .map((r, index) => ({ index, stats: known.get(r.id) ?? null }))
+    .filter((x): x is { index: number; stats: ImageStats } => x.stats !== null && !isFlat(x.stats));
   const words = new Int32Array(hashed.length * 2);
   const mirrorWords = new Int32Array(hashed.length * 2);
   const items: HashedItem[] = hashed.map(({ index, stats }, k) => {
