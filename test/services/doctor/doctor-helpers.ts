@@ -41,9 +41,16 @@ export const solid = (r: number, g: number, b: number, width = 64, height = 64) 
  *  - black.png (too dark, one colour), red.png (one colour), bright.png (too bright), wide.png (4:1 among squares),
  *    grey.png (greyscale among colour), all in train;
  *  - mirror.png in test: scene 5 (train) mirrored, a leak;
- *  - rare: a class of 3 images against cat's 18.
+ *  - rare: a class of 3 images against cat's 19 (16 scenes, blurred, grey and mirror).
  */
 export async function knownProblems(): Promise<{ project: Project }> {
+  const project = newProject('doctor.loupe');
+  await importInto(project, [await knownProblemsFolder()]);
+  return { project };
+}
+
+/** The folder knownProblems() imports (train/ and test/ of class folders). */
+export async function knownProblemsFolder(): Promise<string> {
   const dir = tempDir('loupe-doctor-src-');
   for (let i = 0; i < 16; i++) put(dir, `train/cat/scene${i}.png`, await png(scene(i + 1)));
   for (let i = 16; i < 24; i++) put(dir, `train/dog/scene${i}.png`, await png(scene(i + 1)));
@@ -55,7 +62,5 @@ export async function knownProblems(): Promise<{ project: Project }> {
   put(dir, 'train/dog/wide.png', await png(scene(101, 192, 48), 192, 48));
   put(dir, 'train/cat/grey.png', await sharp(await png(scene(102))).greyscale().png().toBuffer());
   put(dir, 'test/cat/mirror.png', await sharp(await png(scene(6))).flop().png().toBuffer());
-  const project = newProject('doctor.loupe');
-  await importInto(project, [dir]);
-  return { project };
+  return dir;
 }

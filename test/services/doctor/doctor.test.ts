@@ -31,7 +31,7 @@ describe('data doctor', () => {
     expect(namesOf(report, 'oddAspect')).toEqual(['wide.png']);
     expect(namesOf(report, 'oddSize')).toEqual([]);
     expect(namesOf(report, 'greyscale')).toEqual(['grey.png']);
-    // The class with 3 images against cat's 18 (16 scenes, the blurred and the grey copy).
+    // The class with 3 images against cat's 19 (16 scenes, the blurred, grey and mirrored copies).
     const imbalance = report.findings.filter((f) => f.check === 'classImbalance');
     expect(imbalance.map((f) => f.images.map((i) => i.label))).toEqual([['rare', 'rare', 'rare']]);
     expect(imbalance[0].detail).toContain('“rare” has 3 labeled images');
