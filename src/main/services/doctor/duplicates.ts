@@ -14,7 +14,7 @@
 // bits off but at 0.3 to 0.75 (blur changes what the backbone sees), so features never veto a
 // close hash match, and only a contradicting one (below 0.5) vetoes a match at the hash's limit.
 
-import { hamming } from './image-stats';
+import { popcount } from './image-stats';
 
 /** Hash bits (of 64) within which two images are near-duplicates on the hash alone. */
 export const HASH_ALONE = 6;
@@ -91,8 +91,11 @@ export function nearDuplicateGroups(items: HashedItem[], words: Int32Array, mirr
   for (let i = 0; i < n; i++) {
     if (signal?.aborted) break;
     const vi = items[i].vector;
+    // The inner loop runs n^2 / 2 times: its words are read once per row, its popcounts inline.
+    const a0 = words[2 * i];
+    const a1 = words[2 * i + 1];
     for (let j = i + 1; j < n; j++) {
-      const d = Math.min(hamming(words, i, j), hamming(words, i, j, mirrorWords));
+      const d = Math.min(popcount(a0 ^ words[2 * j]) + popcount(a1 ^ words[2 * j + 1]), popcount(a0 ^ mirrorWords[2 * j]) + popcount(a1 ^ mirrorWords[2 * j + 1]));
       if (d > HASH_WITH_FEATURES) continue;
       const vj = items[j].vector;
       const c = vi && vj ? cosine(vi, vj) : null;

@@ -146,7 +146,7 @@ export function perceptualHashes(luma: Float32Array, width: number, height: numb
 }
 
 /** Bits set in a 32-bit integer. */
-function popcount(v: number): number {
+export function popcount(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
