@@ -6,7 +6,8 @@
 // MobileNet v1's features cached (as a transfer run or Extract features leaves them).
 //   npm run bench:doctor [-- --seed N] [--keep] [--dir /var/tmp]
 // --seed draws another subset and other images to alter (the limits were set on seed 1);
-// --sheet FILE.png draws the near-duplicate groups that hold none of the altered copies, to look at.
+// --sheets DIR draws contact sheets to judge by eye: the near-duplicate groups that hold none of the
+// altered copies (near-duplicates.png), and the first 50 findings of each other check (<check>.png).
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,7 +24,7 @@ import { Project } from '../src/main/store/project';
 import type { DoctorReport } from '../src/shared/types';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { keep: { type: 'boolean' }, dir: { type: 'string' }, resolution: { type: 'string' }, seed: { type: 'string' }, sheet: { type: 'string' } } });
+const { values } = parseArgs({ options: { keep: { type: 'boolean' }, dir: { type: 'string' }, resolution: { type: 'string' }, seed: { type: 'string' }, sheets: { type: 'string' } } });
 process.env.LOUPE_BACKBONE_DIR ??= path.join(repo, '..', 'shared', 'models');
 const CIFAR = '/tmp/cifar10';
 const ALTERATIONS = ['jpeg40', 'half', 'crop', 'bright', 'mirror'] as const;
@@ -76,17 +77,30 @@ async function alter(file: string, how: Alteration): Promise<Buffer> {
 const quiet = { out: () => {}, err: (s: string) => console.error(s), json: () => {}, interrupted: new Promise<void>(() => {}) };
 
 /** One row per group (images at 64 px, at most 8 a row), for a person to judge. */
-async function contactSheet(file: string, project: Project, groups: number[][]): Promise<void> {
+async function contactSheet(file: string, project: Project, groups: number[][], perRow = 8): Promise<void> {
   const files = new Map(liveImages(project.db).map((r) => [r.id, path.join(project.root, 'media', r.hash.slice(0, 2), `${r.hash}.${r.ext}`)]));
   const rows = groups.slice(0, 40);
   const tiles = await Promise.all(
-    rows.flatMap((g, y) => g.slice(0, 8).map(async (id, x) => ({ input: await sharp(files.get(id)!).resize(64, 64).png().toBuffer(), left: x * 68, top: y * 68 }))),
+    rows.flatMap((g, y) => g.slice(0, perRow).map(async (id, x) => ({ input: await sharp(files.get(id)!).resize(64, 64).png().toBuffer(), left: x * 68, top: y * 68 }))),
   );
-  await sharp({ create: { width: 8 * 68, height: Math.max(1, rows.length) * 68, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+  await sharp({ create: { width: perRow * 68, height: Math.max(1, rows.length) * 68, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite(tiles)
     .png()
     .toFile(file);
-  console.log(`  drew ${rows.length} of ${groups.length} groups without altered copies into ${file}`);
+}
+
+/** The sheets --sheets asks for: near-duplicate groups without altered copies, then each other check's first 50 images, 10 a row. */
+async function drawSheets(dir: string, project: Project, report: DoctorReport, others: number[][]): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await contactSheet(path.join(dir, 'near-duplicates.png'), project, others);
+  for (const check of report.checks.map((c) => c.check).filter((c) => c !== 'nearDuplicate')) {
+    const ids = report.findings.filter((f) => f.check === check).flatMap((f) => f.images.map((i) => i.id)).slice(0, 50);
+    if (ids.length === 0) continue;
+    const rows: number[][] = [];
+    for (let i = 0; i < ids.length; i += 10) rows.push(ids.slice(i, i + 10));
+    await contactSheet(path.join(dir, `${check}.png`), project, rows, 10);
+  }
+  console.log(`  drew ${others.length} near-duplicate groups without altered copies and each check's first findings into ${dir}`);
 }
 
 function figures(label: string, report: DoctorReport, planted: { original: string; copy: string; how: Alteration }[], nameToId: Map<string, number>): number[][] {
@@ -141,8 +155,9 @@ try {
     await ensureFeatures(project, backbone, resolution, rows.map((r) => ({ hash: r.hash, ext: r.ext })));
     console.log(`\nExtracted ${backbone.title} features at ${resolution} px in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     started = performance.now();
-    const others = figures('Hash and cached features', await runDoctor(project), planted, nameToId);
-    if (values.sheet) await contactSheet(values.sheet, project, others);
+    const report = await runDoctor(project);
+    const others = figures('Hash and cached features', report, planted, nameToId);
+    if (values.sheets) await drawSheets(values.sheets, project, report, others);
   } finally {
     project.close();
   }
