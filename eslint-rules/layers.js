@@ -106,7 +106,7 @@ export const LAYERS = [
   {
     name: 'services/doctor',
     files: ['src/main/services/doctor/**'],
-    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+    may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

@@ -994,7 +994,23 @@ export interface DoctorReport {
   /** Worst first: leaks, then by score. */
   findings: DoctorFinding[];
   dismissed: number;
+  /** What the leaks do to the best run's test score; null without a completed run scored on test. */
+  leakEffect: DoctorLeakEffect | null;
   /** What the check did without a backbone, and what needs one (for people). */
   scope: { withoutBackbone: string; needsBackbone: string };
   createdAt: number;
+}
+
+/**
+ * The best run's test accuracy with and without its leaked test images: those with a near-copy
+ * among the images the run trained on (a leak finding not dismissed).
+ */
+export interface DoctorLeakEffect {
+  runId: number;
+  images: number;
+  accuracy: number;
+  leaked: number;
+  /** Accuracy on the leaked images, and on the others (null where there are none). */
+  leakedAccuracy: number | null;
+  withoutLeaks: number | null;
 }

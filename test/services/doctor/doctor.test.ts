@@ -6,6 +6,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { dismissDoctorFindings, doctorReport, DOCTOR_CHECKS, runDoctor } from '../../../src/main/services/doctor';
+import { completedRun, scoredPredictions } from '../../../src/main/services/evaluation/evaluate';
+import { runTraining } from '../../../src/main/services/training/train';
 import type { DoctorReport } from '../../../src/shared/types';
 import { importInto, put } from '../import/import-helpers';
 import { knownProblems, png, scene } from './doctor-helpers';
@@ -57,6 +59,34 @@ describe('data doctor', () => {
     const scores = report.findings.slice(1).map((f) => f.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
+
+  it('says what the leak does to the best run’s test score, until the leak is dismissed', async () => {
+    const { project } = await knownProblems();
+    expect((await runDoctor(project)).leakEffect).toBeNull();
+    const more = tempDir('loupe-doctor-more-');
+    for (let i = 0; i < 3; i++) put(more, `test/dog/extra${i}.png`, await png(scene(300 + i)));
+    await importInto(project, [more]);
+    const { runId } = await runTraining(project, { arch: 'mlp', width: 8, height: 8, epochs: 2, seed: 1, patience: null });
+    const report = await runDoctor(project);
+    const effect = report.leakEffect!;
+    // The run scores its test images of the classes it trained on: mirror.png (whose original,
+    // scene5, it trained on) and the 3 extra dogs ("rare" has no training images).
+    const scored = scoredPredictions(project.db, completedRun(project.db, runId), 'test').images;
+    const mirrorId = report.findings[0].images.find((i) => i.name === 'mirror.png')!.id;
+    expect(scored).toHaveLength(4);
+    expect(scored.map((im) => im.imageId)).toContain(mirrorId);
+    const accuracy = (list: typeof scored) => (list.length ? list.filter((im) => im.predicted === im.truth).length / list.length : null);
+    const others = scored.filter((im) => im.imageId !== mirrorId);
+    expect(effect).toEqual({
+      runId,
+      images: scored.length,
+      accuracy: accuracy(scored),
+      leaked: 1,
+      leakedAccuracy: accuracy(scored.filter((im) => im.imageId === mirrorId)),
+      withoutLeaks: accuracy(others),
+    });
+    expect(dismissDoctorFindings(project, [report.findings[0].key])?.leakEffect).toMatchObject({ leaked: 0, leakedAccuracy: null });
+  }, 60_000);
 
   it('says what it checks without a backbone, and what needs one', async () => {
     const { project } = await knownProblems();

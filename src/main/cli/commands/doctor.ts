@@ -10,6 +10,7 @@ import { optionHelp, requirePositional, type Command } from '../command';
 import { progressLine } from '../progress';
 
 const num = (n: number) => format.num(n, format.PLAIN_LOCALE);
+const pct = (x: number | null) => format.percent(x, 1);
 const SHOWN = 50;
 const NAMES_SHOWN = 4;
 
@@ -36,6 +37,13 @@ function printReport(report: DoctorReport, out: (s: string) => void): void {
       : `No cached backbone features. ${report.scope.withoutBackbone} ${report.scope.needsBackbone}`,
   );
   out(`  ${report.checks.map((c) => `${c.check} ${num(c.count)}`).join(', ')}${report.dismissed ? ` (${num(report.dismissed)} dismissed)` : ''}`);
+  const leak = report.leakEffect;
+  if (leak && leak.leaked > 0) {
+    out(
+      `Run #${leak.runId}'s test accuracy is ${pct(leak.accuracy)} on ${num(leak.images)} images; ${num(leak.leaked)} of them have a near-copy among its training images ` +
+        `(${pct(leak.leakedAccuracy)} on those), ${pct(leak.withoutLeaks)} on the ${num(leak.images - leak.leaked)} others.`,
+    );
+  }
   for (const f of report.findings.slice(0, SHOWN)) {
     const names = f.images.slice(0, NAMES_SHOWN).map((i) => `${JSON.stringify(i.name)} (${i.split}${i.label ? `, ${JSON.stringify(i.label)}` : ''})`);
     const more = f.images.length > NAMES_SHOWN ? ` and ${num(f.images.length - NAMES_SHOWN)} more` : '';

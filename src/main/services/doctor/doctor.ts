@@ -8,15 +8,16 @@
 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { DoctorCheck, DoctorFinding, DoctorImage, DoctorReport } from '../../../shared/types';
+import type { DoctorCheck, DoctorFinding, DoctorImage, DoctorLeakEffect, DoctorReport } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { mediaRelPath } from '../../store/media';
 import { requireWritable, type Project } from '../../store/project';
 import { cachedFeatures } from '../backbones';
+import { completedRun, scoredPredictions } from '../evaluation/evaluate';
 import { imageFindings, imbalancedClasses, isFlat, type CheckedImage, type PixelCheck } from './checks';
 import { nearDuplicateGroups, standardise, type HashedItem } from './duplicates';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
-import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
+import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
 
 export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['nearDuplicate', 'blurry', 'tooDark', 'tooBright', 'lowInformation', 'greyscale', 'oddSize', 'oddAspect', 'classImbalance'];
 
@@ -76,6 +77,37 @@ async function readMissing(project: Project, rows: DoctorRow[], known: Map<numbe
   }
   if (signal) throwIfCancelled(signal);
   return todo.length;
+}
+
+/**
+ * The best completed run's test accuracy, on all its test images and without those that have a
+ * near-copy (in a leak finding) among the images it trained on. Null without such a run.
+ */
+function leakEffect(project: Project, findings: DoctorFinding[]): DoctorLeakEffect | null {
+  let run;
+  try {
+    run = completedRun(project.db);
+  } catch {
+    return null;
+  }
+  const scored = scoredPredictions(project.db, run, 'test').images;
+  if (scored.length === 0) return null;
+  const trained = runTrainImages(project.db, run.id);
+  const leaked = new Set<number>();
+  for (const f of findings) {
+    if (f.check !== 'nearDuplicate' || !f.crossSplit || !f.images.some((i) => trained.has(i.id))) continue;
+    for (const i of f.images) if (!trained.has(i.id)) leaked.add(i.id);
+  }
+  const accuracy = (list: typeof scored) => (list.length === 0 ? null : list.filter((im) => im.predicted === im.truth).length / list.length);
+  const inLeaks = scored.filter((im) => leaked.has(im.imageId));
+  return {
+    runId: run.id,
+    images: scored.length,
+    accuracy: accuracy(scored)!,
+    leaked: inLeaks.length,
+    leakedAccuracy: accuracy(inLeaks),
+    withoutLeaks: accuracy(scored.filter((im) => !leaked.has(im.imageId))),
+  };
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -165,6 +197,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
     checks: DOCTOR_CHECKS.map((check) => ({ check, count: shown.filter((f) => f.check === check).length })),
     findings: shown,
     dismissed: findings.length - shown.length,
+    leakEffect: leakEffect(project, shown),
     scope: DOCTOR_SCOPE,
     createdAt: Date.now(),
   };
@@ -182,6 +215,8 @@ export function doctorReport(project: Project): DoctorReport | null {
     ...report,
     findings,
     dismissed: report.dismissed + report.findings.length - findings.length,
+    // A leak dismissed since is no leak: the effect is judged again (the run may be another too).
+    leakEffect: leakEffect(project, findings),
     checks: DOCTOR_CHECKS.map((check) => ({ check, count: findings.filter((f) => f.check === check).length })),
   };
 }

@@ -80,3 +80,9 @@ export function lastReport(db: DB): DoctorReport | null {
   const row = db.prepare('SELECT report FROM doctor_reports ORDER BY id DESC LIMIT 1').get() as { report: string } | undefined;
   return row ? (JSON.parse(row.report) as DoctorReport) : null;
 }
+
+/** The images a run trained on (its snapshot's train split). */
+export function runTrainImages(db: DB, runId: number): Set<number> {
+  const rows = db.prepare("SELECT image_id AS id FROM run_images WHERE run_id = ? AND split = 'train'").all(runId) as { id: number }[];
+  return new Set(rows.map((r) => r.id));
+}
