@@ -57,7 +57,16 @@ describe('loupe doctor', () => {
     expect(text.stdout).toMatch(/No cached backbone features\. Without a backbone the doctor checks near-duplicates by perceptual hash/);
     expect(text.stdout).toMatch(/Cropped copies need a backbone’s features/);
     expect(text.stdout.split('\n')[3]).toMatch(/^ {2}LEAK nearDuplicate 1\.00: 2 near-identical images in (train and test|test and train)/);
-  }, 60_000);
+    expect(text.stdout).not.toMatch(/test accuracy/);
+
+    // After a run: what the leak does to its test score (mirror.png is its only scored test image).
+    const train = loupe(['train', dir, '--arch', 'mlp', '--size', '8', '--epochs', '2', '--json']);
+    expect(train.code, train.stderr).toBe(0);
+    const { runId } = JSON.parse(train.stdout);
+    const after = loupe(['doctor', dir]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toMatch(new RegExp(`^Run #${runId}'s test accuracy is (0\\.0|100\\.0)% on 1 image; 1 of them has a near-copy among its training images \\((0\\.0|100\\.0)% on it\\)\\.$`, 'm'));
+  }, 90_000);
 
   it('refuses a folder that is not a project, with a usage error for no folder', () => {
     expect(loupe(['doctor']).code).toBe(2);

@@ -11,6 +11,7 @@ import { progressLine } from '../progress';
 
 const num = (n: number) => format.num(n, format.PLAIN_LOCALE);
 const pct = (x: number | null) => format.percent(x, 1);
+const plural = (n: number, one: string) => `${num(n)} ${n === 1 ? one : `${one}s`}`;
 const SHOWN = 50;
 const NAMES_SHOWN = 4;
 
@@ -39,9 +40,10 @@ function printReport(report: DoctorReport, out: (s: string) => void): void {
   out(`  ${report.checks.map((c) => `${c.check} ${num(c.count)}`).join(', ')}${report.dismissed ? ` (${num(report.dismissed)} dismissed)` : ''}`);
   const leak = report.leakEffect;
   if (leak && leak.leaked > 0) {
+    const others = leak.images - leak.leaked;
     out(
-      `Run #${leak.runId}'s test accuracy is ${pct(leak.accuracy)} on ${num(leak.images)} images; ${num(leak.leaked)} of them have a near-copy among its training images ` +
-        `(${pct(leak.leakedAccuracy)} on those), ${pct(leak.withoutLeaks)} on the ${num(leak.images - leak.leaked)} others.`,
+      `Run #${leak.runId}'s test accuracy is ${pct(leak.accuracy)} on ${plural(leak.images, 'image')}; ${num(leak.leaked)} of them ${leak.leaked === 1 ? 'has' : 'have'} a near-copy ` +
+        `among its training images (${pct(leak.leakedAccuracy)} on ${leak.leaked === 1 ? 'it' : 'those'})${others > 0 ? `, ${pct(leak.withoutLeaks)} on the ${plural(others, 'other')}` : ''}.`,
     );
   }
   for (const f of report.findings.slice(0, SHOWN)) {
