@@ -130,7 +130,6 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
   const rows = liveImages(db);
   const known = storedStats(db);
   const decoded = await readMissing(project, rows, known, options);
-  options.onProgress?.(0, null, 'Comparing images');
 
   const features = cachedFeatures(project, rows.map((r) => r.hash));
   // A nearly one-colour image's hash is its noise (all its frequencies are near zero): such
@@ -146,7 +145,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
     return { index, split: rows[index].split, vector: features?.vectors.get(rows[index].hash) };
   });
   standardise(items.flatMap((it) => (it.vector ? [it.vector] : [])));
-  const groups = nearDuplicateGroups(items, words, mirrorWords, options.signal);
+  const groups = nearDuplicateGroups(items, words, mirrorWords, { signal: options.signal, onProgress: (done, total) => options.onProgress?.(done, total, 'Comparing images') });
   if (options.signal) throwIfCancelled(options.signal);
 
   const image = (index: number): DoctorImage => {

@@ -73,7 +73,13 @@ function cosine(a: Float32Array, b: Float32Array): number {
  * Groups of near-duplicates among `items`, whose hashes are `words` (two 32-bit words per item)
  * and whose mirror images' hashes are `mirrorWords`. Exact pairwise search over the hashes.
  */
-export function nearDuplicateGroups(items: HashedItem[], words: Int32Array, mirrorWords: Int32Array, signal?: AbortSignal): DuplicateGroup[] {
+export function nearDuplicateGroups(
+  items: HashedItem[],
+  words: Int32Array,
+  mirrorWords: Int32Array,
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): DuplicateGroup[] {
+  const { signal, onProgress } = options;
   const n = items.length;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (i: number): number => {
@@ -88,8 +94,11 @@ export function nearDuplicateGroups(items: HashedItem[], words: Int32Array, mirr
     parent[b] = a;
     best[a] = s;
   };
+  // Progress in images, each row counted by the pairs it compares, so that the rate is steady.
+  const pairs = (n * (n - 1)) / 2 || 1;
   for (let i = 0; i < n; i++) {
     if (signal?.aborted) break;
+    if (i % 256 === 0) onProgress?.(Math.round((n * (i * n - (i * (i + 1)) / 2)) / pairs), n);
     const vi = items[i].vector;
     // The inner loop runs n^2 / 2 times: its words are read once per row, its popcounts inline.
     const a0 = words[2 * i];
