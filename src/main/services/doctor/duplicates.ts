@@ -10,7 +10,8 @@
 //
 // The limits were set on bench:doctor's CIFAR-10 subset (MobileNet v1 at 128 px): its cropped
 // copies lie 10 to 20 bits from their original with a standardised cosine of 0.75 to 0.91;
-// unrelated pairs within 24 bits reach 0.75 for 17 of 3,100 images; half-size copies lie 2 to 12
+// unrelated pairs within 20 bits reach 0.75 for 15 of 3,100 images (within 24 bits, ten times as
+// many pairs are compared and 17 images reach it); half-size copies lie 2 to 12
 // bits off but at 0.3 to 0.75 (blur changes what the backbone sees), so features never veto a
 // close hash match, and only a contradicting one (below 0.5) vetoes a match at the hash's limit.
 
@@ -22,7 +23,7 @@ export const HASH_ALONE = 6;
 export const HASH_UNLESS_CONTRADICTED = 8;
 export const CONTRADICTING_FEATURES = 0.5;
 /** Hash bits within which two images are near-duplicates when their features agree. */
-export const HASH_WITH_FEATURES = 24;
+export const HASH_WITH_FEATURES = 20;
 /** Standardised cosine similarity of backbone features that makes a pair within HASH_WITH_FEATURES bits near-duplicates. */
 export const SAME_FEATURES = 0.75;
 
