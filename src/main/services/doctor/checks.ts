@@ -96,8 +96,12 @@ export interface ClassCount {
   count: number;
 }
 
-/** Classes with under IMBALANCE_SHARE of the largest class's images, with that share. */
-export function imbalancedClasses(classes: ClassCount[]): { cls: ClassCount; share: number; largest: ClassCount }[] {
+/**
+ * Classes with under IMBALANCE_SHARE of the largest class's images, with that share. Classes
+ * without labeled images yet are left out: a class made before labeling is not a finding.
+ */
+export function imbalancedClasses(all: ClassCount[]): { cls: ClassCount; share: number; largest: ClassCount }[] {
+  const classes = all.filter((c) => c.count > 0);
   if (classes.length < 2) return [];
   const largest = classes.reduce((a, b) => (b.count > a.count ? b : a));
   if (largest.count === 0) return [];
