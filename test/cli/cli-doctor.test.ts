@@ -24,7 +24,7 @@ describe('loupe doctor', () => {
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
     const report = JSON.parse(run.stdout);
     expect(Object.keys(report)).toEqual(['images', 'seconds', 'checks', 'findings']);
-    expect(report.images).toBe(34);
+    expect(report.images).toBe(35);
     expect(report.seconds).toBeGreaterThan(0);
     expect(report.checks.map((c: { check: string }) => c.check)).toEqual([
       'nearDuplicate',
@@ -53,7 +53,7 @@ describe('loupe doctor', () => {
 
     const text = loupe(['doctor', dir]);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^Checked 34 images in .* \(0 read now\)\./);
+    expect(text.stdout).toMatch(/^Checked 35 images in .* \(0 read now\)\./);
     expect(text.stdout).toMatch(/No cached backbone features\. Without a backbone the doctor checks near-duplicates by perceptual hash/);
     expect(text.stdout).toMatch(/Cropped copies need a backbone’s features/);
     expect(text.stdout.split('\n')[3]).toMatch(/^ {2}LEAK nearDuplicate 1\.00: 2 near-identical images in (train and test|test and train)/);

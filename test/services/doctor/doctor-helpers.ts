@@ -31,6 +31,13 @@ export function scene(seed: number, width = 64, height = 64): Buffer {
   return pixels;
 }
 
+/** A dark shape on a white background: bright on average, with its contrast. */
+export function onWhite(): Buffer {
+  const pixels = Buffer.alloc(64 * 64 * 3);
+  for (let i = 0; i < 64 * 64; i++) pixels.set(i % 64 >= 16 && i % 64 < 48 && i >= 28 * 64 && i < 36 * 64 ? [40, 40, 120] : [250, 245, 235], i * 3);
+  return pixels;
+}
+
 export const png = (pixels: Buffer, width = 64, height = 64) => sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
 export const solid = (r: number, g: number, b: number, width = 64, height = 64) =>
   sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).png().toBuffer();
@@ -38,7 +45,8 @@ export const solid = (r: number, g: number, b: number, width = 64, height = 64) 
 /**
  * A project whose problems are known: 27 distinct scenes (train: cat 16, dog 8; test: rare 3) and
  *  - blurred.png: a blurred copy of scene 3 (train);
- *  - black.png (too dark, one colour), red.png (one colour), bright.png (too bright), wide.png (4:1 among squares),
+ *  - black.png (too dark, one colour), red.png (one colour), bright.png (too bright: washed out),
+ *    on-white.png (a dark subject on white: bright, not washed out), wide.png (4:1 among squares),
  *    grey.png (greyscale among colour), all in train;
  *  - mirror.png in test: scene 5 (train) mirrored, a leak;
  *  - rare: a class of 3 images against cat's 19 (16 scenes, blurred, grey and mirror).
@@ -59,6 +67,7 @@ export async function knownProblemsFolder(): Promise<string> {
   put(dir, 'train/dog/black.png', await solid(0, 0, 0));
   put(dir, 'train/dog/red.png', await solid(200, 40, 40));
   put(dir, 'train/dog/bright.png', await sharp(await png(scene(103))).linear(0.35, 200).png().toBuffer());
+  put(dir, 'train/dog/on-white.png', await png(onWhite()));
   put(dir, 'train/dog/wide.png', await png(scene(101, 192, 48), 192, 48));
   put(dir, 'train/cat/grey.png', await sharp(await png(scene(102))).greyscale().png().toBuffer());
   put(dir, 'test/cat/mirror.png', await sharp(await png(scene(6))).flop().png().toBuffer());

@@ -23,8 +23,8 @@ describe('data doctor', () => {
   it('finds each known problem, and only it', async () => {
     const { project } = await knownProblems();
     const report = await runDoctor(project);
-    expect(report.images).toBe(34);
-    expect(report.decoded).toBe(34);
+    expect(report.images).toBe(35);
+    expect(report.decoded).toBe(35);
     expect(report.unreadable).toBe(0);
     expect(namesOf(report, 'blurry')).toEqual(['blurred.png']);
     expect(namesOf(report, 'tooDark')).toEqual(['black.png']);
@@ -108,7 +108,7 @@ describe('data doctor', () => {
     await importInto(project, [more]);
     const third = await runDoctor(project);
     expect(third.decoded).toBe(1);
-    expect(third.images).toBe(35);
+    expect(third.images).toBe(36);
     expect(doctorReport(project)).toEqual(third);
   });
 
