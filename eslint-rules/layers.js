@@ -39,6 +39,7 @@ const ALL_SERVICES = [
   'services/export',
   'services/evaluation',
   'services/inference',
+  'services/doctor',
 ];
 
 /** @type {Layer[]} */
@@ -101,6 +102,11 @@ export const LAYERS = [
     name: 'services/evaluation',
     files: ['src/main/services/evaluation/**'],
     may: ['services/training', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/doctor',
+    files: ['src/main/services/doctor/**'],
+    may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

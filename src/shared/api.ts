@@ -41,6 +41,7 @@ import type {
   PredictResult,
   BackboneInfo,
   TrainOverrides,
+  DoctorReport,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS, FOLDER_PURPOSES } from './types';
 
@@ -271,6 +272,14 @@ export const API = {
   labelIssues: method<LabelIssueList>()(s.object({ status: s.optional(s.literal('pending', 'accepted', 'dismissed')) })),
   /** Accept (label as suggested) or dismiss (keep the given label) label issues. Undoable. */
   resolveLabelIssues: method<ReviewResult>()(s.object({ imageIds: ids, action: s.literal('accept', 'dismiss') })),
+
+  // The data doctor: near-duplicates and leaks, image quality, class balance, worst first.
+  /** Checks the whole project as a `doctor` job (result: DoctorReport); only images added since the last check are read. */
+  startDoctor: method<{ jobId: string }>()(none),
+  /** The last check's report without the findings dismissed since; null when the project was never checked. */
+  doctorReport: method<DoctorReport | null>()(none),
+  /** Hides findings (by key) while their images stay the same; returns the report as it is then shown. */
+  dismissDoctorFindings: method<DoctorReport | null>()(s.object({ keys: s.array(s.string({ min: 1, max: 200 }), { min: 1, max: 100_000 }) })),
 
   // Export and inference. An export is an `export` job (result: ExportResult) that writes
   // <dir>/<name>/ (and <dir>/<name>.zip) and nothing outside `dir`. Without a runId: the best run.

@@ -101,6 +101,7 @@ export interface JobResults {
   labelErrors: LabelCheckInfo;
   backbone: BackboneDownload;
   backboneSpeed: BackboneSpeedResult;
+  doctor: DoctorReport;
 }
 export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -950,4 +951,66 @@ export interface BackboneDownload {
   backbone: BackboneInfo;
   bytes: number;
   seconds: number;
+}
+
+// The data doctor: checks of the whole data set (near-duplicates and leaks, image quality, class
+// balance), worst first.
+export type DoctorCheck = 'nearDuplicate' | 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect' | 'classImbalance';
+
+export interface DoctorImage {
+  id: number;
+  /** The imported file's own name. */
+  name: string;
+  split: Split;
+  label: string | null;
+}
+
+export interface DoctorFinding {
+  /** Names the check and its images: a dismissed key is not shown again while its images stay the same. */
+  key: string;
+  check: DoctorCheck;
+  /** 0..1, higher is worse (near-duplicates: how alike the closest pair is). */
+  score: number;
+  /** Near-duplicates in more than one split: a leak between training and scoring. */
+  crossSplit: boolean;
+  /** What was found, in a sentence. */
+  detail: string;
+  images: DoctorImage[];
+}
+
+export interface DoctorReport {
+  /** Live images checked, and seconds the check took. */
+  images: number;
+  seconds: number;
+  /** Images decoded by this check (the others' figures were kept from an earlier one), and those that could not be read. */
+  decoded: number;
+  unreadable: number;
+  /** The backbone whose cached features the near-duplicate check used, or null (hash only). */
+  backbone: string | null;
+  /** Images that had cached features, of `images`. */
+  withFeatures: number;
+  /** Findings per check (every check, 0 included), after dismissals. */
+  checks: { check: DoctorCheck; count: number }[];
+  /** Worst first: leaks, then by score. */
+  findings: DoctorFinding[];
+  dismissed: number;
+  /** What the leaks do to the best run's test score; null without a completed run scored on test. */
+  leakEffect: DoctorLeakEffect | null;
+  /** What the check did without a backbone, and what needs one (for people). */
+  scope: { withoutBackbone: string; needsBackbone: string };
+  createdAt: number;
+}
+
+/**
+ * The best run's test accuracy with and without its leaked test images: those with a near-copy
+ * among the images the run trained on (a leak finding not dismissed).
+ */
+export interface DoctorLeakEffect {
+  runId: number;
+  images: number;
+  accuracy: number;
+  leaked: number;
+  /** Accuracy on the leaked images, and on the others (null where there are none). */
+  leakedAccuracy: number | null;
+  withoutLeaks: number | null;
 }

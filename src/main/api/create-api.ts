@@ -3,6 +3,7 @@
 
 import type { LoupeApi } from '../../shared/api';
 import { backboneHandlers } from './backbone-handlers';
+import { doctorHandlers } from './doctor-handlers';
 import { evalHandlers } from './eval-handlers';
 import { exportHandlers } from './export-handlers';
 import { importHandlers } from './import-handlers';
@@ -22,5 +23,6 @@ export function createApi(session: Session): LoupeApi {
     ...backboneHandlers(session),
     ...evalHandlers(session),
     ...exportHandlers(session),
+    ...doctorHandlers(session),
   } satisfies LoupeApi;
 }

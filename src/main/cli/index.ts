@@ -7,6 +7,7 @@ import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
 import { terminalText } from './terminal';
 import { backbonesCommand } from './commands/backbones';
+import { doctorCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   evalCommand,
   suggestCommand,
   labelErrorsCommand,
+  doctorCommand,
   exportCommand,
   predictCommand,
   serveCommand,

@@ -19,6 +19,7 @@ const NAMES: Record<JobKind, string> = {
   labelErrors: 'A label check',
   backbone: 'A backbone download',
   backboneSpeed: 'A backbone speed measurement',
+  doctor: 'A data check',
 };
 
 /** What to ask before quitting stops these jobs; null when none runs. */

@@ -7,6 +7,7 @@ import * as v2 from './002-import';
 import * as v3 from './003-evaluation';
 import * as v4 from './004-label-provenance';
 import * as v5 from './005-run-kept-epoch';
+import * as v6 from './006-doctor';
 
 export interface Migration {
   version: number;
@@ -20,6 +21,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'evaluation', up: v3.up },
   { version: 4, name: 'label-provenance', up: v4.up },
   { version: 5, name: 'run kept epoch', up: v5.up },
+  { version: 6, name: 'doctor', up: v6.up },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

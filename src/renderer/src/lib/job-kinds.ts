@@ -11,6 +11,7 @@ const KINDS: Record<JobKind, { title: string; view: string }> = {
   labelErrors: { title: 'Label check', view: 'evaluate' },
   backbone: { title: 'Backbone download', view: 'train' },
   backboneSpeed: { title: 'Backbone speed', view: 'train' },
+  doctor: { title: 'Data check', view: 'label' },
 };
 
 export const jobTitle = (kind: JobKind): string => KINDS[kind].title;

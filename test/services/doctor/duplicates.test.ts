@@ -1,0 +1,125 @@
+// Near-duplicate pairs from hashes and features: the hash alone decides close matches, features
+// decide (and only they) the farther ones, a contradicting feature vetoes a match at the hash's
+// limit, and a project's cached features are found and read as the extraction wrote them.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cachedFeatures } from '../../../src/main/services/backbones';
+import { CONTRADICTING_FEATURES, HASH_ALONE, HASH_UNLESS_CONTRADICTED, HASH_WITH_FEATURES, nearDuplicateGroups, SAME_FEATURES, standardise } from '../../../src/main/services/doctor/duplicates';
+import { hamming, hashWords, perceptualHashes } from '../../../src/main/services/doctor/image-stats';
+import { newProject } from '../import/import-helpers';
+import { scene } from './doctor-helpers';
+
+/** A hash `bits` bits away from `base` (the lowest bits flipped), as hex. */
+function flipBits(base: bigint, bits: number): string {
+  return (base ^ ((1n << BigInt(bits)) - 1n)).toString(16).padStart(16, '0');
+}
+
+function words(hexes: string[]): Int32Array {
+  const out = new Int32Array(hexes.length * 2);
+  hexes.forEach((h, i) => out.set(hashWords(h), 2 * i));
+  return out;
+}
+
+const unit = (values: number[]) => {
+  const v = Float32Array.from(values);
+  const norm = Math.hypot(...values);
+  return v.map((x) => x / norm);
+};
+
+describe('near-duplicate pairs', () => {
+  const base = 0x0123456789abcdefn;
+  const far = '0'.repeat(16); // mirror hashes that match nothing
+  const split = (i: number) => (i === 0 ? 'train' : 'test');
+
+  it('joins close hashes without features, and leaves farther ones to the features', () => {
+    const hashes = [flipBits(base, 0), flipBits(base, HASH_ALONE), flipBits(base, HASH_WITH_FEATURES)];
+    const w = words(hashes);
+    expect(hamming(w, 0, 1)).toBe(HASH_ALONE);
+    const items = hashes.map((_, index) => ({ index, split: split(index) }));
+    expect(nearDuplicateGroups(items, w, words(hashes.map(() => far)))).toEqual([{ members: [0, 1], similarity: 1 - HASH_ALONE / 64, crossSplit: true }]);
+
+    // With agreeing features, the farther copy joins too; with the same features but one bit
+    // more, nothing does.
+    const same = unit([1, 2, 3]);
+    const withFeatures = items.map((it) => ({ ...it, vector: same }));
+    expect(nearDuplicateGroups(withFeatures, w, words(hashes.map(() => far)))[0].members).toEqual([0, 1, 2]);
+    const beyond = words([flipBits(base, 0), flipBits(base, HASH_WITH_FEATURES + 2)]);
+    expect(nearDuplicateGroups(withFeatures.slice(0, 2), beyond, words([far, far]))).toEqual([]);
+  });
+
+  it('needs agreeing features between the limits, and a contradicting one vetoes a match at the hash limit', () => {
+    const hashes = [flipBits(base, 0), flipBits(base, HASH_UNLESS_CONTRADICTED), flipBits(base, 16)];
+    const w = words(hashes);
+    const mirror = words(hashes.map(() => far));
+    const items = (vectors: Float32Array[]) => vectors.map((vector, index) => ({ index, split: 'train', vector }));
+    const a = unit([1, 0, 0]);
+    const against = unit([-1, 0.2, 0]); // cosine far below CONTRADICTING_FEATURES
+    const other = unit([0, 0, 1]);
+    const nearly = unit([1, Math.sqrt(1 / SAME_FEATURES ** 2 - 1) * 0.9, 0]); // cosine just above SAME_FEATURES
+    // 0-1 and 1-2 are at the limit and contradicted, 0-2 further and not confirmed.
+    expect(nearDuplicateGroups(items([a, against, other]), w, mirror)).toEqual([]);
+    expect(nearDuplicateGroups(items([a, a, nearly]), w, mirror)[0].members).toEqual([0, 1, 2]);
+    expect(CONTRADICTING_FEATURES).toBeLessThan(SAME_FEATURES);
+  });
+
+  it('matches a mirrored image through the mirror hash', () => {
+    const pixels = scene(7);
+    const luma = new Float32Array(64 * 64);
+    const mirrored = new Float32Array(64 * 64);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        const i = (y * 64 + x) * 3;
+        luma[y * 64 + x] = mirrored[y * 64 + 63 - x] = 0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2];
+      }
+    }
+    const original = perceptualHashes(luma, 64, 64);
+    const copy = perceptualHashes(mirrored, 64, 64);
+    expect(copy.phash).toBe(original.phashMirror);
+    expect(copy.phash).not.toBe(original.phash);
+    const groups = nearDuplicateGroups(
+      [
+        { index: 0, split: 'train' },
+        { index: 1, split: 'val' },
+      ],
+      words([original.phash, copy.phash]),
+      words([original.phashMirror, copy.phashMirror]),
+    );
+    expect(groups).toEqual([{ members: [0, 1], similarity: 1, crossSplit: true }]);
+  });
+
+  it('standardises features so that what every image shares does not make them alike', () => {
+    // Three vectors alike in their large shared part and different in the rest.
+    const vectors = [unit([10, 1, 0]), unit([10, 0, 1]), unit([10, -1, -1])];
+    const dot = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
+    expect(dot(vectors[0], vectors[1])).toBeGreaterThan(0.98);
+    standardise(vectors);
+    expect(dot(vectors[0], vectors[1])).toBeLessThan(0.5);
+    for (const v of vectors) expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+  });
+});
+
+describe('cached features', () => {
+  it('reads the cache holding the most of the images, normalised, and none where no cache is', () => {
+    const project = newProject();
+    expect(cachedFeatures(project, ['a'.repeat(64)])).toBeNull();
+    const write = (name: string, keys: string[], rows: number[][], meta: object) => {
+      const dir = path.join(project.paths.cache, name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(keys));
+      fs.writeFileSync(path.join(dir, 'features.f32'), Buffer.from(Float32Array.from(rows.flat()).buffer));
+    };
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(64));
+    write('features-one-128', [a], [[3, 4]], { name: 'one', resolution: 128, features: 2 });
+    write('features-two-96', [a, `${a}:flip`, b], [[3, 4], [0, 1], [0, 2]], { name: 'two', resolution: 96, features: 2 });
+    // A fine-tuning cut's cache holds spatial maps, not pooled features: never used.
+    write('features-two-96-cut-x', [a, b, c], [[1, 1], [1, 1], [1, 1]], { name: 'two', resolution: 96, features: 2, cut: 'x' });
+    const found = cachedFeatures(project, [a, b, c])!;
+    expect(found).toMatchObject({ backbone: 'two', resolution: 96, features: 2 });
+    expect([...found.vectors.keys()]).toEqual([a, b]);
+    expect([...found.vectors.get(a)!]).toEqual([0.6000000238418579, 0.800000011920929]);
+    expect([...found.vectors.get(b)!]).toEqual([0, 1]);
+  });
+});
