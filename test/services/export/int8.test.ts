@@ -174,7 +174,7 @@ describe('onnx-int8 export', () => {
     expect(card).toContain(`| file size | ${(q.bytes.float / 1e6).toFixed(2)} MB | ${(q.bytes.int8 / 1e6).toFixed(2)} MB |`);
     expect(card).toMatch(/\| top-1 agreement with float \| – \| 100\.0% \|/);
     expect(card).toMatch(/\| accuracy on these 12 images \| [\d.]+% \| [\d.]+% \|/);
-    expect(card).toContain(`| images/s (batch 12) | ${q.speed.float.imagesPerSecond.toFixed(0)} | ${q.speed.int8.imagesPerSecond.toFixed(0)} |`);
+    expect(card).toContain(`| images/s (batch 12, median) | ${q.speed.float.imagesPerSecond.toFixed(0)} | ${q.speed.int8.imagesPerSecond.toFixed(0)} |`);
     expect(card).toContain(`| batch-1 latency (median) | ${q.speed.float.latencyMs.toFixed(2)} ms | ${q.speed.int8.latencyMs.toFixed(2)} ms |`);
     expect(JSON.parse(fs.readFileSync(path.join(result.path, 'preprocess.json'), 'utf8'))).toMatchObject({
       onnx: { file: 'model.onnx' },

@@ -224,7 +224,7 @@ function int8Section(q: Int8Check): string[] {
     `| file size | ${mb(q.bytes.float)} | ${mb(q.bytes.int8)} |`,
     `| top-1 agreement with float | – | ${percent(q.top1Agreement)} |`,
     ...(q.accuracy ? [`| accuracy on these ${q.images} images | ${percent(q.accuracy.float)} | ${percent(q.accuracy.int8)} |`] : []),
-    `| images/s (batch ${float.batch}) | ${float.imagesPerSecond.toFixed(0)} | ${int8.imagesPerSecond.toFixed(0)} |`,
+    `| images/s (batch ${float.batch}, median) | ${float.imagesPerSecond.toFixed(0)} | ${int8.imagesPerSecond.toFixed(0)} |`,
     `| batch-1 latency (median) | ${float.latencyMs.toFixed(2)} ms | ${int8.latencyMs.toFixed(2)} ms |`,
     '',
     `Speed measured on the exporting machine (onnxruntime CPU provider, ${q.speed.threads} threads): int8 is ${(int8.imagesPerSecond / float.imagesPerSecond).toFixed(1)}x the float model's images/s ` +
