@@ -117,22 +117,42 @@ function onlyFeeds(ix: GraphIndex, value: string, node: Node): boolean {
   return users.length === 1 && users[0] === node && !ix.outputs.has(value);
 }
 
-/** Folds each BatchNormalization that alone follows a Conv with constant weights into that Conv. */
+/**
+ * Folds each BatchNormalization that alone follows a Conv with constant weights into that Conv.
+ * The folded weights are new initializers, made once per weight and batch norm: a layer called
+ * twice (a transfer run's backbone on the image and on its mirror image) shares them.
+ */
 function foldBatchNorms(graph: Onnx.IGraphProto): void {
   const ix = indexGraph(graph);
   const removed = new Set<Node>();
+  const folds = new Map<string, { weight: string; bias: string }>();
+  const names = new Set([...ix.inits.keys(), ...(graph.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])])]);
+  const fresh = (hint: string) => {
+    let name = hint;
+    for (let i = 1; names.has(name); i++) name = `${hint}_${i}`;
+    names.add(name);
+    return name;
+  };
   for (const bn of graph.node ?? []) {
     if (bn.opType !== 'BatchNormalization' || (bn.output ?? []).length !== 1) continue;
     const [x, gammaName, betaName, meanName, varName] = bn.input ?? [];
     const conv = ix.producer.get(x);
     if (!conv || conv.opType !== 'Conv' || !onlyFeeds(ix, x, bn)) continue;
     const weight = ix.inits.get(conv.input![1]);
+    const biasName = conv.input![2] ?? '';
+    const key = [conv.input![1], biasName, gammaName, betaName, meanName, varName].join('|');
+    const done = folds.get(key);
+    if (done) {
+      conv.input = [conv.input![0], done.weight, done.bias];
+      conv.output = [bn.output![0]];
+      removed.add(bn);
+      continue;
+    }
     const w = floatsOf(weight);
     const [gamma, beta, mean, variance] = [gammaName, betaName, meanName, varName].map((n) => floatsOf(ix.inits.get(n)));
-    if (!w || !gamma || !beta || !mean || !variance || (ix.consumers.get(weight!.name!) ?? []).length !== 1) continue;
-    const biasName = conv.input![2];
+    if (!w || !gamma || !beta || !mean || !variance) continue;
     const bias = biasName ? floatsOf(ix.inits.get(biasName)) : new Float32Array(gamma.length);
-    if (!bias || (biasName && (ix.consumers.get(biasName) ?? []).length !== 1)) continue;
+    if (!bias) continue;
     const epsilon = attr(bn, 'epsilon')?.f ?? 1e-5;
     const channels = gamma.length;
     const inner = w.length / channels;
@@ -143,12 +163,11 @@ function foldBatchNorms(graph: Onnx.IGraphProto): void {
       for (let i = c * inner; i < (c + 1) * inner; i++) folded[i] = w[i] * s;
       newBias[c] = (bias[c] - mean[c]) * s + beta[c];
     }
-    weight!.rawData = bytesOf(folded).slice();
-    weight!.floatData = [];
-    const biasTensor: Tensor = { name: biasName || `${weight!.name}/folded_bias`, dataType: FLOAT, dims: [channels], rawData: bytesOf(newBias).slice() };
-    if (biasName) Object.assign(ix.inits.get(biasName)!, { rawData: biasTensor.rawData, floatData: [] });
-    else graph.initializer!.push(biasTensor);
-    conv.input = [conv.input![0], conv.input![1], biasTensor.name!];
+    const fold = { weight: fresh(`${weight!.name}/folded`), bias: fresh(`${bn.output![0]}/folded_bias`) };
+    graph.initializer!.push({ name: fold.weight, dataType: FLOAT, dims: weight!.dims, rawData: bytesOf(folded).slice() });
+    graph.initializer!.push({ name: fold.bias, dataType: FLOAT, dims: [channels], rawData: bytesOf(newBias).slice() });
+    folds.set(key, fold);
+    conv.input = [conv.input![0], fold.weight, fold.bias];
     conv.output = [bn.output![0]];
     removed.add(bn);
   }
@@ -291,19 +310,27 @@ export function quantizeModel(plan: QuantizationPlan, ranges: Map<string, Range>
   // Weights and biases: int8 / int32 initializers and their DequantizeLinear, ahead of every node.
   const nodes: Record<string, number> = {};
   const rewired = new Map<Node, string[]>();
+  // A weight used by several nodes (a layer called twice) is stored and dequantized once.
+  const dequantized = new Map<string, { name: string; scales: Float32Array }>();
   for (const node of graph.node ?? []) {
     const axis = COMPUTE.has(node.opType!) ? weightAxis(node, ix) : null;
     const x = params.get(node.input![0]);
     if (axis === null || !x) continue;
     const start = built();
-    const wt = ix.inits.get(node.input![1])!;
-    const wDims = dimsOf(wt);
-    const { scales, values } = quantizeWeights(floatsOf(wt)!, wDims, axis);
     const wName = node.input![1];
-    const wq = g.typed(INT8, bytesOf(values), wDims, `${wName}/int8`);
-    const ws = g.floats(scales, [scales.length], `${wName}/scale`);
-    const wz = g.typed(INT8, new Uint8Array(scales.length), [scales.length], `${wName}/zero_point`);
-    const inputs = [node.input![0], g.node('DequantizeLinear', [wq, ws, wz], { axis }, `${wName}/dequantized`)];
+    let weight = dequantized.get(`${wName}|${axis}`);
+    if (!weight) {
+      const wt = ix.inits.get(wName)!;
+      const wDims = dimsOf(wt);
+      const { scales, values } = quantizeWeights(floatsOf(wt)!, wDims, axis);
+      const wq = g.typed(INT8, bytesOf(values), wDims, `${wName}/int8`);
+      const ws = g.floats(scales, [scales.length], `${wName}/scale`);
+      const wz = g.typed(INT8, new Uint8Array(scales.length), [scales.length], `${wName}/zero_point`);
+      weight = { name: g.node('DequantizeLinear', [wq, ws, wz], { axis }, `${wName}/dequantized`), scales };
+      dequantized.set(`${wName}|${axis}`, weight);
+    }
+    const { scales } = weight;
+    const inputs = [node.input![0], weight.name];
     const biasName = node.input![2];
     if (biasName) {
       const b = floatsOf(ix.inits.get(biasName))!;
