@@ -132,7 +132,7 @@ describe('int8 quantization', () => {
 
     const three = compareInt8(float, flip(3), 200, truth);
     expect(int8Problem({ ...three, images: 200 })).toBe(
-      "The int8 model does not hold up against the float model: its top class is the float model's on 98.5% of 200 images (at least 99.0% needed), and its accuracy is 98.5% where the float model's is 100.0% (at most 1 point apart allowed). The export was not written.",
+      "The int8 model does not hold up against the float model: its top class is the float model's on 98.5% of 200 images (at least 99.0% needed), and its accuracy is 98.5% where the float model's is 100.0% (at most 1 point apart allowed). The export was not written; the float model exports as --format onnx.",
     );
     // Generated images have no labels: agreement alone decides.
     expect(compareInt8(float, flip(1), 200, null).accuracy).toBeNull();
@@ -191,11 +191,23 @@ describe('onnx-int8 export', () => {
       for (const [t, r] of ranges) ranges.set(t, { min: r.min / 1000, max: r.max / 1000 });
     };
     await expect(exportRun(project, { runId, format: 'onnx-int8', dir }, { adjustInt8Ranges: squash })).rejects.toThrow(
-      /^The int8 model does not hold up against the float model: its top class is the float model's on [\d.]+% of 12 images \(at least 99\.0% needed\).*The export was not written\.$/,
+      /^The int8 model does not hold up against the float model: its top class is the float model's on [\d.]+% of 12 images \(at least 99\.0% needed\).*The export was not written; the float model exports as --format onnx\.$/,
     );
     expect(fs.readdirSync(dir)).toEqual([]);
     const [record] = listExports(project.db);
     expect(record).toMatchObject({ format: 'onnx-int8', status: 'failed', error: expect.stringMatching(/int8 model does not hold up/) });
+  });
+
+  it('cancels while calibrating and leaves nothing behind', async () => {
+    const project = openProject();
+    const dir = tempDir();
+    const controller = new AbortController();
+    const count = listExports(project.db).length;
+    await expect(
+      exportRun(project, { runId, format: 'onnx-int8', dir }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase === 'Calibrating int8' && controller.abort() }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(listExports(project.db)).toHaveLength(count);
   });
 });
 

@@ -120,7 +120,9 @@ export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'i
   if (c.accuracy && Math.abs(c.accuracy.float - c.accuracy.int8) > INT8_MAX_ACCURACY_GAP + 1e-9) {
     why.push(`its accuracy is ${percent(c.accuracy.int8)} where the float model's is ${percent(c.accuracy.float)} (at most ${INT8_MAX_ACCURACY_GAP * 100} point apart allowed)`);
   }
-  return why.length ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written.` : null;
+  return why.length
+    ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written; the float model exports as --format onnx.`
+    : null;
 }
 
 async function timed(s: Session, input: Record<string, unknown>, signal?: AbortSignal): Promise<number[]> {
