@@ -14,6 +14,8 @@
 //   clamps negatives exactly as the Relu did, so the fused kernel does both.
 // - Ops that only move or pick values (MaxPool, Transpose, Reshape, Flatten...) take their
 //   input's scale for their output, so onnxruntime runs them on the int8 values directly.
+// - Nodes inside control-flow subgraphs (Scan, Loop, If) stay float, and every value they read
+//   from the outer graph keeps its float name and initializer.
 //
 // The flow: planQuantization (fold, choose the tensors), calibrationModel (the float graph with
 // those tensors as extra outputs, run by the caller on images), quantizeModel (the QDQ graph).
@@ -98,6 +100,17 @@ interface GraphIndex {
   consumers: Map<string, Node[]>;
   producer: Map<string, Node>;
   outputs: Set<string>;
+  /** Names the subgraphs of control-flow nodes (Scan, Loop, If) read from this graph's scope. */
+  inSubgraphs: Set<string>;
+}
+
+/** Every name the nodes of `graph`'s subgraphs read, at any depth (an outer value is read by name, not wired). */
+function subgraphReads(graph: Onnx.IGraphProto, into = new Set<string>(), nested = false): Set<string> {
+  for (const node of graph.node ?? []) {
+    if (nested) for (const i of node.input ?? []) into.add(i);
+    for (const a of node.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) subgraphReads(sub, into, true);
+  }
+  return into;
 }
 
 function indexGraph(graph: Onnx.IGraphProto): GraphIndex {
@@ -108,13 +121,13 @@ function indexGraph(graph: Onnx.IGraphProto): GraphIndex {
     for (const i of node.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), node]);
     for (const o of node.output ?? []) producer.set(o, node);
   }
-  return { inits, consumers, producer, outputs: new Set((graph.output ?? []).map((o) => o.name!)) };
+  return { inits, consumers, producer, outputs: new Set((graph.output ?? []).map((o) => o.name!)), inSubgraphs: subgraphReads(graph) };
 }
 
 /** `value` feeds only `node`, and is no graph output: the two can become one. */
 function onlyFeeds(ix: GraphIndex, value: string, node: Node): boolean {
   const users = ix.consumers.get(value) ?? [];
-  return users.length === 1 && users[0] === node && !ix.outputs.has(value);
+  return users.length === 1 && users[0] === node && !ix.outputs.has(value) && !ix.inSubgraphs.has(value);
 }
 
 /**
@@ -172,7 +185,7 @@ function foldBatchNorms(graph: Onnx.IGraphProto): void {
     removed.add(bn);
   }
   graph.node = (graph.node ?? []).filter((n) => !removed.has(n));
-  const used = new Set((graph.node ?? []).flatMap((n) => n.input ?? []));
+  const used = new Set([...(graph.node ?? []).flatMap((n) => n.input ?? []), ...ix.inSubgraphs]);
   graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name!) || removed.size === 0);
 }
 
@@ -366,7 +379,7 @@ export function quantizeModel(plan: QuantizationPlan, ranges: Map<string, Range>
     for (const o of node.output ?? []) woven.push(...(after.get(o) ?? []));
   }
   graph.node = woven;
-  const used = new Set(woven.flatMap((n) => n.input ?? []));
+  const used = new Set([...woven.flatMap((n) => n.input ?? []), ...ix.inSubgraphs]);
   graph.initializer = [...(graph.initializer ?? []), ...g.graph().initializer!].filter((t) => used.has(t.name!));
   model.producerName = 'Loupe';
   return { bytes: onnx.ModelProto.encode(model).finish(), nodes, tensors: params.size };
