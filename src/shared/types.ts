@@ -763,8 +763,9 @@ export interface LabelCheckStarted {
 // images before it is called done) and/or TF.js layers files, with labels.txt, preprocess.json,
 // a model card and sample code, into a folder the user chose. Predictions run through
 // onnxruntime, on a run's model or an exported one.
-export type ExportFormat = 'onnx' | 'tfjs' | 'all';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'tfjs', 'all'];
+/** onnx-int8: model.onnx and model-int8.onnx (static int8, QDQ); `all` is ONNX (float) and TF.js. */
+export type ExportFormat = 'onnx' | 'onnx-int8' | 'tfjs' | 'all';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'onnx-int8', 'tfjs', 'all'];
 export type ExportStatus = 'running' | 'completed' | 'failed';
 
 /** How close the exported model's predictions are to the training framework's. */
@@ -798,10 +799,36 @@ export interface ExportStarted {
   path: string;
 }
 
+/** onnxruntime-node's speed on this machine (CPU provider, every core). */
+export interface OrtSpeed {
+  /** Images per second at batch `batch`. */
+  imagesPerSecond: number;
+  batch: number;
+  /** Median time of one image at batch 1, in milliseconds. */
+  latencyMs: number;
+}
+
+/** The check of an int8 model against the float one (both through onnxruntime), with its figures. */
+export interface Int8Check {
+  /** Training images whose activation ranges (min/max) set the int8 scales. */
+  calibration: { images: number; split: Split; method: 'minmax' };
+  /** The images compared (the parity images: the run's test split, else val, else train). */
+  images: number;
+  split: Split | null;
+  /** Share of images where the int8 model's top class is the float model's. */
+  top1Agreement: number;
+  /** Accuracy on those images against their labels (null for generated images). */
+  accuracy: { float: number; int8: number } | null;
+  bytes: { float: number; int8: number };
+  speed: { float: OrtSpeed; int8: OrtSpeed; threads: number };
+}
+
 /** The `export` job's result and `loupe export --json`. Scripts may rely on these names. */
 export interface ExportResult extends ExportInfo {
   /** Files written, relative to `path`. */
   files: string[];
+  /** For onnx-int8 exports: model-int8.onnx's check and figures. */
+  int8: Int8Check | null;
   /** Which images the parity check used (the run's test split, else val, else train). */
   paritySplit: Split | null;
   seconds: number;

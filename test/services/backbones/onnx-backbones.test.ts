@@ -304,6 +304,10 @@ describe('an ONNX classifier whose graph cannot take a batch', () => {
     expect(exported.parity).toMatchObject({ against: 'onnxruntime', top1Agreement: 1 });
     const summary = inspectOnnx(fs.readFileSync(path.join(out, 'unbatchable', 'model.onnx')), 'model.onnx');
     expect(summary.inputs).toEqual([expect.objectContaining({ name: 'pixels', dims: [null, 16, 16, 3] })]);
+    // int8 too: the ONNX backbone and the head quantized in the one graph, held to the float model.
+    const int8 = await exportRun(project, { runId: result.runId, format: 'onnx-int8', dir: out, name: 'unbatchable-int8' });
+    expect(int8.int8!.top1Agreement).toBeGreaterThanOrEqual(0.99);
+    expect(fs.existsSync(path.join(out, 'unbatchable-int8', 'model-int8.onnx'))).toBe(true);
   }, 120_000);
 
   it('finds the classifier behind whichever output has one (a model may also output a feature map, or the top class)', () => {

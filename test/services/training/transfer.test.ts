@@ -16,6 +16,7 @@ import { calibrateExtraction, ensureFeatures, newTimings } from '../../../src/ma
 import { recordSpeed } from '../../../src/main/services/backbones/speed';
 import { resolveBackbone } from '../../../src/main/services/backbones/locate';
 import { exportRun } from '../../../src/main/services/export/export';
+import { readQuantization } from '../../../src/main/services/onnx/quantize';
 import { inspectOnnx } from '../../../src/main/services/onnx/inspect';
 import { runSuggestions } from '../../../src/main/services/evaluation/suggestions';
 import { runLabelCheck } from '../../../src/main/services/evaluation/label-check';
@@ -145,7 +146,7 @@ describe('the transfer plan', () => {
 });
 
 describe('one click with a backbone', () => {
-  it('trains a head on cached features, stores predictions, reuses the cache, and exports one verified ONNX graph', async () => {
+  it('trains a head on cached features, stores predictions, reuses the cache, and exports one verified ONNX graph, float and int8', async () => {
     withBackbone();
     const project = await patternProject();
     const { plan } = await planTraining(project);
@@ -202,6 +203,14 @@ describe('one click with a backbone', () => {
     const summary = inspectOnnx(fs.readFileSync(path.join(out, 'tiny', 'model.onnx')), 'model.onnx');
     expect(summary.inputs).toEqual([expect.objectContaining({ name: 'pixels', dims: [null, 32, 32, 3] })]);
     expect(summary.outputs[0].dims).toEqual([null, 3]);
+
+    // int8 too: the backbone, the mirror-image pass and the head quantized in the one graph, held to the float model.
+    const int8 = await exportRun(project, { runId: first.runId, format: 'onnx-int8', dir: out, name: 'tiny-int8' });
+    expect(int8.int8!.top1Agreement).toBeGreaterThanOrEqual(0.99);
+    expect(int8.int8!.calibration).toMatchObject({ split: 'train', method: 'minmax' });
+    const quantized = readQuantization(fs.readFileSync(path.join(out, 'tiny-int8', 'model-int8.onnx')));
+    expect(quantized.weights.length).toBeGreaterThan(2);
+    expect(quantized.activations.length).toBeGreaterThan(2);
 
     // `loupe predict` on raw image files (16 px, resized by the export's preprocessing) gives
     // what the run stored for them: backbone and head in one graph.

@@ -15,7 +15,8 @@ import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, ty
 import { progressLine } from '../progress';
 
 export function describeExport(r: ExportResult): string[] {
-  const lines = [`Export #${r.id}: run #${r.runId} as ${r.format === 'all' ? 'ONNX and TF.js' : r.format === 'onnx' ? 'ONNX' : 'TF.js'} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
+  const what = { all: 'ONNX and TF.js', onnx: 'ONNX', 'onnx-int8': 'ONNX (float and int8)', tfjs: 'TF.js' }[r.format];
+  const lines = [`Export #${r.id}: run #${r.runId} as ${what} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
   const p = r.parity;
   if (p) {
     const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
@@ -25,14 +26,25 @@ export function describeExport(r: ExportResult): string[] {
         : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
     );
   }
+  const q = r.int8;
+  if (q) {
+    const { float, int8 } = q.speed;
+    lines.push(
+      `int8 (model-int8.onnx, calibrated on ${q.calibration.images} training images): top-1 agreement with float ${percent(q.top1Agreement)}` +
+        (q.accuracy ? `, accuracy ${percent(q.accuracy.float)} float vs ${percent(q.accuracy.int8)} int8` : '') +
+        ` on ${q.images} images; ${(q.bytes.float / 1e6).toFixed(2)} MB vs ${(q.bytes.int8 / 1e6).toFixed(2)} MB.`,
+      `Speed here (onnxruntime CPU, ${q.speed.threads} threads): ${float.imagesPerSecond.toFixed(0)} vs ${int8.imagesPerSecond.toFixed(0)} images/s at batch ${float.batch}, ` +
+        `batch-1 latency ${float.latencyMs.toFixed(2)} ms vs ${int8.latencyMs.toFixed(2)} ms (float vs int8).`,
+    );
+  }
   return lines;
 }
 
 export const exportCommand: Command = {
   name: 'export',
-  usage: 'loupe export <project> [--run ID] --format onnx|tfjs|all --out DIR [--name NAME] [--zip] [--json]',
+  usage: 'loupe export <project> [--run ID] --format onnx|onnx-int8|tfjs|all --out DIR [--name NAME] [--zip] [--json]',
   summary:
-    'Export a run\'s model (default: the best run) into DIR/NAME/: model.onnx and/or tfjs/, labels.txt, preprocess.json, model-card.md, samples/. ONNX is checked against TensorFlow.js first.',
+    'Export a run\'s model (default: the best run) into DIR/NAME/: model.onnx (and model-int8.onnx for onnx-int8) and/or tfjs/, labels.txt, preprocess.json, model-card.md, samples/. ONNX is checked against TensorFlow.js first.',
   options: {
     run: { type: 'string' },
     format: { type: 'string' },

@@ -1,4 +1,4 @@
-// Exporting a run: the model as ONNX and/or TF.js layers files, labels.txt, preprocess.json, a
+// Exporting a run: the model as ONNX (float, and int8 beside it for onnx-int8) and/or TF.js layers files, labels.txt, preprocess.json, a
 // model card and sample code, written into <dir>/<name>/ (and <dir>/<name>.zip). Everything is
 // written into a hidden staging folder beside it and renamed into place only after the parity
 // check passed, so a failed or cancelled export leaves nothing, and an export that is there is
@@ -8,14 +8,16 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { ExportFormat, ExportParity, ExportResult } from '../../../shared/types';
+import type { ExportFormat, ExportParity, ExportResult, Int8Check } from '../../../shared/types';
 import { cancelledError, throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
 import { onnxruntime, ortVersion } from '../onnx/runtime';
 import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
-import { CARD_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
+import { CARD_FILE, INT8_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
 import { cleanExportName, inside, requireExportName } from './names';
+import { int8Export } from './int8';
+import type { Range } from '../onnx/quantize';
 import { compareProbabilities, parityPixels, parityProblem } from './parity';
 import { completeExport, createExportRecord, deleteExport, exportInfo, failExport, failInterruptedExports } from './records';
 import { runModel, runToOnnx, type RunModel } from './run-model';
@@ -43,6 +45,8 @@ export interface ExportOptions {
   onStarted?: (exportId: number, folder: string) => void;
   /** Tests: replaces the ONNX bytes before they are checked (to prove a bad model is refused). */
   transformOnnx?: (bytes: Uint8Array) => Uint8Array;
+  /** Tests: changes the calibrated activation ranges before the int8 model is made (to prove a bad one is refused). */
+  adjustInt8Ranges?: (ranges: Map<string, Range>) => void;
 }
 
 /** Where the export goes, refusing names that would leave the chosen folder. */
@@ -73,13 +77,14 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const { signal, onProgress } = options;
   const started = performance.now();
   const model = runModel(project, request.runId);
-  if (model.onnxFile && request.format !== 'onnx') {
-    throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} is built on an ONNX backbone (${model.run.config.backbone?.title}): it exports as ONNX only (--format onnx).`);
+  if (model.onnxFile && request.format !== 'onnx' && request.format !== 'onnx-int8') {
+    throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} is built on an ONNX backbone (${model.run.config.backbone?.title}): it exports as ONNX only (--format onnx or onnx-int8).`);
   }
   const target = exportTarget(project, request);
   fs.mkdirSync(target.dir, { recursive: true });
   const onnx = request.format !== 'tfjs';
-  const tfjs = request.format !== 'onnx';
+  const tfjs = request.format === 'tfjs' || request.format === 'all';
+  const int8 = request.format === 'onnx-int8';
 
   // An export still "running" in the table was cut off with its process (exports of a project
   // run one at a time, in the process that holds it open).
@@ -90,6 +95,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const staging = inside(target.dir, `.${target.name}.partial-${randomBytes(4).toString('hex')}`);
   const predictor = new TfjsPredictor();
   let parity: ExportParity | null = null;
+  let int8Check: Int8Check | null = null;
   const onAbort = () => void predictor.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -118,6 +124,15 @@ export async function exportRun(project: Project, request: ExportRequest, option
     parity = checked.parity;
     const problem = checked.problems[0];
     if (problem) throw new LoupeError('INTERNAL', problem);
+    if (int8 && onnxBytes && checked.onnxProbabilities) {
+      const quantized = await int8Export(project, model.run, model.spec, { bytes: onnxBytes, probabilities: checked.onnxProbabilities }, checked.images, {
+        signal,
+        onProgress,
+        adjustRanges: options.adjustInt8Ranges,
+      });
+      int8Check = quantized.check;
+      write(INT8_FILE, quantized.bytes);
+    }
 
     onProgress?.(0, null, 'Writing files');
     write(LABELS_FILE, labelsText(model.labels));
@@ -135,6 +150,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
         parity,
         tfjsParity: checked.tfjsParity,
         paritySplit: checked.split,
+        int8: int8Check,
         metrics: storedMetrics(project.db, model.run.id, model.labels),
         version: loupeVersion(),
         ortVersion: ortVersion(),
@@ -157,6 +173,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
       parity,
       files,
       paritySplit: checked.split,
+      int8: int8Check,
       seconds: (performance.now() - started) / 1000,
     };
   } catch (err) {
@@ -237,6 +254,7 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
   progress();
   const problems: string[] = [];
   let onnxParity: ExportParity | null = null;
+  let onnxProbabilities: Float32Array | null = null;
   let tfjsParity: ExportParity | null = null;
   if (run.onnxBytes) {
     const ort = await onnxruntime();
@@ -256,6 +274,7 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
       }
       const all = new Float32Array(out.reduce((n, a) => n + a.length, 0));
       out.reduce((offset, a) => (all.set(a, offset), offset + a.length), 0);
+      onnxProbabilities = all;
       onnxParity = compareProbabilities(reference, all, images.count, 'onnxruntime');
       const problem = parityProblem(onnxParity);
       if (problem) problems.push(problem);
@@ -271,5 +290,5 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
     if (problem) problems.push(problem);
     progress();
   }
-  return { parity: (onnxParity ?? tfjsParity)!, tfjsParity: onnxParity ? tfjsParity : null, problems, split: images.split };
+  return { parity: (onnxParity ?? tfjsParity)!, tfjsParity: onnxParity ? tfjsParity : null, problems, split: images.split, images, onnxProbabilities };
 }

@@ -1,6 +1,6 @@
 // The small files that travel with every export: labels.txt, preprocess.json and the model card.
 
-import { ARCH_INFO, type ExportFormat, type ExportParity, type FineTuneConfig, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
+import { ARCH_INFO, type ExportFormat, type ExportParity, type FineTuneConfig, type Int8Check, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
 import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
@@ -8,6 +8,7 @@ import { INPUT_NAME, OUTPUT_NAME } from '../onnx/convert';
 import { labeledPredictions } from './records';
 
 export const ONNX_FILE = 'model.onnx';
+export const INT8_FILE = 'model-int8.onnx';
 export const TFJS_DIR = 'tfjs';
 export const LABELS_FILE = 'labels.txt';
 export const PREPROCESS_FILE = 'preprocess.json';
@@ -42,7 +43,10 @@ export function preprocessJson(spec: PreprocessSpec, format: ExportFormat): stri
   if (format !== 'tfjs') {
     file.onnx = { file: ONNX_FILE, input: INPUT_NAME, output: OUTPUT_NAME, normalizationInGraph: true, note: 'Feed raw 0..255 pixels; the graph scales them.' };
   }
-  if (format !== 'onnx') {
+  if (format === 'onnx-int8') {
+    file.onnxInt8 = { file: INT8_FILE, input: INPUT_NAME, output: OUTPUT_NAME, normalizationInGraph: true, note: 'The same contract as model.onnx, with int8 weights and activations (QDQ).' };
+  }
+  if (format === 'tfjs' || format === 'all') {
     file.tfjs = { file: `${TFJS_DIR}/model.json`, normalizationInGraph: false, note: 'Apply x * scale + offset before predict.' };
   }
   return JSON.stringify(file, null, 2) + '\n';
@@ -114,6 +118,8 @@ export interface CardInput {
   /** For ONNX + TF.js exports: the check of the TF.js files, beside the ONNX one. */
   tfjsParity: ExportParity | null;
   paritySplit: Split | null;
+  /** For onnx-int8 exports: the int8 model's check and figures. */
+  int8?: Int8Check | null;
   metrics: ReturnType<typeof storedMetrics>;
   version: string;
   ortVersion: string;
@@ -182,6 +188,7 @@ export function modelCard(c: CardInput): string {
             `largest probability difference ${c.tfjsParity.maxAbsDiff.toExponential(2)}.`,
         ]
       : []),
+    ...(c.int8 ? int8Section(c.int8) : []),
     '',
     '## Files',
     '',
@@ -197,4 +204,30 @@ export function modelCard(c: CardInput): string {
 function fineTunedText(ft: FineTuneConfig | undefined): string {
   if (!ft || ft.mode === 'head') return 'frozen';
   return ft.mode === 'all' ? 'fine-tuned whole' : `fine-tuned (its last ${ft.blocks === 1 ? 'block' : `${ft.blocks} blocks`}, after ${ft.cutLayer})`;
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+
+/** The int8 model's part of the card: how it was made, how it compares, how fast it runs here. */
+function int8Section(q: Int8Check): string[] {
+  const { float, int8 } = q.speed;
+  return [
+    '',
+    `### int8 model (\`${INT8_FILE}\`)`,
+    '',
+    `Static quantization in QDQ form: int8 weights (symmetric, one scale per output channel), uint8 activations (one scale and zero point per tensor) ` +
+      `set from the value ranges (min/max) on ${q.calibration.images} ${q.calibration.split === 'train' ? 'training' : q.calibration.split} images. ` +
+      `It was run through onnxruntime-node on the same ${q.images} ${q.split ?? 'generated'} images and compared with \`${ONNX_FILE}\`:`,
+    '',
+    '| | float (`model.onnx`) | int8 (`model-int8.onnx`) |',
+    '|---|---:|---:|',
+    `| file size | ${mb(q.bytes.float)} | ${mb(q.bytes.int8)} |`,
+    `| top-1 agreement with float | – | ${percent(q.top1Agreement)} |`,
+    ...(q.accuracy ? [`| accuracy on these ${q.images} images | ${percent(q.accuracy.float)} | ${percent(q.accuracy.int8)} |`] : []),
+    `| images/s (batch ${float.batch}, median) | ${float.imagesPerSecond.toFixed(0)} | ${int8.imagesPerSecond.toFixed(0)} |`,
+    `| batch-1 latency (median) | ${float.latencyMs.toFixed(2)} ms | ${int8.latencyMs.toFixed(2)} ms |`,
+    '',
+    `Speed measured on the exporting machine (onnxruntime CPU provider, ${q.speed.threads} threads): int8 is ${(int8.imagesPerSecond / float.imagesPerSecond).toFixed(1)}x the float model's images/s ` +
+      `and ${(float.latencyMs / int8.latencyMs).toFixed(1)}x faster at batch 1. Required before the export was written: top-1 agreement of at least 99% and accuracy within 1 point of the float model.`,
+  ];
 }

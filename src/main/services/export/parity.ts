@@ -23,6 +23,8 @@ export interface ParityPixels {
   count: number;
   /** The split they came from; null for generated images. */
   split: Split | null;
+  /** Each image's class (the run's class id); empty for generated images. */
+  classIds: number[];
 }
 
 /** Up to `limit` ids spread evenly over the list (all of them when there are fewer). */
@@ -36,11 +38,11 @@ export async function parityPixels(
   project: Project,
   runId: number,
   spec: PreprocessSpec,
-  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void; limit?: number } = {},
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void; limit?: number; splits?: readonly Split[] } = {},
 ): Promise<ParityPixels> {
   const size = spec.width * spec.height * spec.channels;
   const limit = options.limit ?? PARITY_IMAGES;
-  for (const split of ['test', 'val', 'train'] as const) {
+  for (const split of options.splits ?? (['test', 'val', 'train'] as const)) {
     const rows = runImageFiles(project.db, runId, split);
     if (rows.length === 0) continue;
     const chosen = spread(rows, limit);
@@ -60,16 +62,16 @@ export async function parityPixels(
     };
     await Promise.all(Array.from({ length: 4 }, lane));
     if (options.signal) throwIfCancelled(options.signal);
-    const good = decoded.filter((d): d is Buffer => d !== null);
+    const good = decoded.flatMap((d, i) => (d === null ? [] : [{ d, classId: chosen[i].classId }]));
     if (good.length === 0) continue;
     const pixels = new Uint8Array(good.length * size);
-    good.forEach((d, i) => pixels.set(d, i * size));
-    return { pixels, count: good.length, split };
+    good.forEach(({ d }, i) => pixels.set(d, i * size));
+    return { pixels, count: good.length, split, classIds: good.map((g) => g.classId) };
   }
   // No image of the run can be read: numerical parity still means something on generated ones.
   const random = seededRandom(1);
   const pixels = Uint8Array.from({ length: FALLBACK_IMAGES * size }, () => Math.floor(random() * 256));
-  return { pixels, count: FALLBACK_IMAGES, split: null };
+  return { pixels, count: FALLBACK_IMAGES, split: null, classIds: [] };
 }
 
 /** Compares two [count, classes] probability matrices. */

@@ -55,13 +55,13 @@ export function labeledPredictions(db: DB, runId: number, split: Split): { t: nu
 }
 
 /** The files of a run's images on one split, in image order. */
-export function runImageFiles(db: DB, runId: number, split: Split): { hash: string; ext: string }[] {
+export function runImageFiles(db: DB, runId: number, split: Split): { hash: string; ext: string; classId: number }[] {
   return db
     .prepare(
-      `SELECT i.hash, i.ext FROM run_images r JOIN images i ON i.id = r.image_id
+      `SELECT i.hash, i.ext, r.class_id AS classId FROM run_images r JOIN images i ON i.id = r.image_id
         WHERE r.run_id = ? AND r.split = ? ORDER BY r.image_id`,
     )
-    .all(runId, split) as { hash: string; ext: string }[];
+    .all(runId, split) as { hash: string; ext: string; classId: number }[];
 }
 
 /** A cancelled export leaves nothing behind, not even its row. */

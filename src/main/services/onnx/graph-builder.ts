@@ -112,6 +112,18 @@ export class GraphBuilder {
     return this.floats([value], [], hint);
   }
 
+  /** A constant of any element type from its little-endian bytes (int8 weights, int32 biases, zero points). */
+  typed(dataType: number, rawData: Uint8Array, dims: number[], hint = 'const'): string {
+    const name = this.name(hint);
+    this.#initializers.push({ name, dataType, dims, rawData });
+    return name;
+  }
+
+  /** Marks names of the graph a fragment will be spliced into as taken, so no new value takes one. */
+  taken(names: Iterable<string>): void {
+    for (const name of names) this.#used.add(name);
+  }
+
   /** A 1-D int64 constant (a shape, axes, pads). */
   ints(values: number[], hint = 'ints'): string {
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));

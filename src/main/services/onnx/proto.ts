@@ -11,6 +11,9 @@ export type { Onnx };
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT64 = onnx.TensorProto.DataType.INT64;
+export const INT32 = onnx.TensorProto.DataType.INT32;
+export const INT8 = onnx.TensorProto.DataType.INT8;
+export const UINT8 = onnx.TensorProto.DataType.UINT8;
 
 /** An attribute value: an int, ints, a string, or a float / floats (boxed, so 1.0 is not taken for an int). */
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
