@@ -16,6 +16,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { HWCM_TO_CMHW, HWIO_TO_OIHW, NCHW_TO_NHWC, NHWC_TO_NCHW, window2d } from './layout';
 import { GraphBuilder } from './graph-builder';
+import { NCHWC_DOMAIN } from './nchwc';
 import { FLOAT, type Dim } from './proto';
 
 export interface GraphWeights {
@@ -52,6 +53,12 @@ export interface TrainingGraph {
   dropouts: { features: number; dims: number[]; rate: number }[];
 }
 
+/** What the compiler may use of the onnxruntime that will run the step. */
+export interface RuntimeTraits {
+  /** The channel block of its NCHWc convolutions (`nchwcBlock()`); absent or 0: plain Conv only. */
+  nchwcBlock?: number;
+}
+
 /** ScatterElements with a reduction (MaxPool's gradient) needs opset 16. */
 const OPSET = 17;
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
@@ -75,6 +82,8 @@ interface Ctx {
   weightGrads: Map<tf.LayerVariable, string>;
   frozenOut: Map<tf.LayerVariable, string>;
   dropouts: { features: number; dims: number[]; rate: number; input: string }[];
+  /** The channel block of onnxruntime's NCHWc convolutions (0: plain Conv only). */
+  nchwcBlock: number;
 }
 
 function pair(v: unknown): [number, number] {
@@ -170,12 +179,26 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
   // far faster than the 4-D permutation), and as [cin, cout, 1, 1] it already is the input
   // gradient's kernel (transposed and flipped).
   const pointwise = kernel[0] === 1 && kernel[1] === 1;
-  const wOihw = pointwise
-    ? g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [hwio, g.ints([cin, cout])])], { perm: [1, 0] }), g.ints([cout, cin, 1, 1])])
-    : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW });
-  const inputs = [x, wOihw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
-  const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads });
-  const act = activation(ctx, layer, c.activation, z);
+  let oihw: string | undefined; // (made only where the plain Conv or ConvTranspose reads it)
+  const wOihw = () =>
+    (oihw ??= pointwise
+      ? g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [hwio, g.ints([cin, cout])])], { perm: [1, 0] }), g.ints([cout, cin, 1, 1])])
+      : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW }));
+  const bias = bVar ? [ctx.weightIn.get(bVar)!] : [];
+  const blocked = blocks(ctx, cin, cout);
+  let z: string;
+  let act: Act | null;
+  if (blocked && c.activation === 'relu') {
+    // The blocked Conv applies the ReLU itself; its gradient passes where the output is positive.
+    const y = nchwcConv(ctx, x, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads, activation: 'Relu' }, cout);
+    z = y;
+    act = { y, back: (dy) => passWhere(g, g.node('Greater', [y, g.scalar(0)]), dy) };
+  } else {
+    z = blocked
+      ? nchwcConv(ctx, x, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads }, cout)
+      : g.node('Conv', [x, wOihw(), ...bias], { kernel_shape: kernel, strides, pads });
+    act = activation(ctx, layer, c.activation, z);
+  }
   return {
     y: act ? act.y : z,
     back: (dyIn) => {
@@ -183,18 +206,50 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
       if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
       if (learns(kVar)) ctx.weightGrads.set(kVar, conv2dKernelGrad(ctx, x, dz, { kernel, strides, pads, cin, cout, oh, ow }));
       if (!needsDx) return null;
+      if (strides[0] === 1 && strides[1] === 1 && blocked) {
+        const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
+        return nchwcConv(ctx, dz, blockedKernel(ctx, hwio, kernel, cin, cout, true), [], { kernel_shape: kernel, pads: back }, cin);
+      }
       if (strides[0] === 1 && strides[1] === 1) {
         // Stride 1: a plain convolution with the flipped, transposed kernel (faster than ConvTranspose).
         const flipped = pointwise
           ? g.node('Reshape', [hwio, g.ints([cin, cout, 1, 1])])
-          : g.node('Slice', [g.node('Transpose', [wOihw], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+          : g.node('Slice', [g.node('Transpose', [wOihw()], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
         return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back });
       }
       const outputPadding = [h - ((oh - 1) * strides[0] + kernel[0] - pads[0] - pads[2]), w - ((ow - 1) * strides[1] + kernel[1] - pads[1] - pads[3])];
-      return g.node('ConvTranspose', [dz, wOihw], { kernel_shape: kernel, strides, pads, output_padding: outputPadding });
+      return g.node('ConvTranspose', [dz, wOihw()], { kernel_shape: kernel, strides, pads, output_padding: outputPadding });
     },
   };
+}
+
+/** Whether a convolution from `cin` to `cout` channels runs as onnxruntime's NCHWc Conv (both whole blocks). */
+function blocks(ctx: Ctx, cin: number, cout: number): boolean {
+  const b = ctx.nchwcBlock;
+  return ctx.training && b > 0 && cin % b === 0 && cout % b === 0;
+}
+
+/**
+ * An HWIO kernel [kh, kw, cin, cout] in the NCHWc Conv's weight layout, [O/b, I/b, kh, kw, b (in),
+ * b (out)] (shaped [O, I, kh, kw]): as the forward convolution's (O = cout), or, `transposed`, as
+ * its stride-1 input gradient's, flipped in space with O = cin and I = cout.
+ */
+function blockedKernel(ctx: Ctx, hwio: string, [kh, kw]: [number, number], cin: number, cout: number, transposed: boolean): string {
+  const { g } = ctx;
+  const b = ctx.nchwcBlock;
+  const split = g.node('Reshape', [hwio, g.ints([kh, kw, cin / b, b, cout / b, b])]); // [kh, kw, I/b, b, O/b, b]
+  if (!transposed) return g.node('Reshape', [g.node('Transpose', [split], { perm: [4, 2, 0, 1, 3, 5] }), g.ints([cout, cin, kh, kw])]);
+  const t = g.node('Transpose', [split], { perm: [2, 4, 0, 1, 5, 3] }); // [cin/b, cout/b, kh, kw, b (cout), b (cin)]
+  const flipped = g.node('Slice', [t, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
+  return g.node('Reshape', [flipped, g.ints([cin, cout, kh, kw])]);
+}
+
+/** A convolution of NCHW `x` through the NCHWc Conv (x reordered to channel blocks and the result back), NCHW out. */
+function nchwcConv(ctx: Ctx, x: string, kernel: string, bias: string[], attrs: Record<string, number[] | string>, channels: number): string {
+  const { g } = ctx;
+  const y = g.nodeIn(NCHWC_DOMAIN, 'Conv', [g.nodeIn(NCHWC_DOMAIN, 'ReorderInput', [x]), kernel, ...bias], attrs);
+  return g.nodeIn(NCHWC_DOMAIN, 'ReorderOutput', [y], { channels });
 }
 
 interface Window {
@@ -533,12 +588,12 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
   return last;
 }
 
-function newContext(training: boolean, name: string, model: tf.LayersModel, options: TrainingOptions = {}, constants?: Float32Array[]): Ctx {
+function newContext(training: boolean, name: string, model: tf.LayersModel, options: TrainingOptions = {}, constants?: Float32Array[], runtime: RuntimeTraits = {}): Ctx {
   // Counter names and shared constants: a training step has thousands of values no one reads.
   const g = new GraphBuilder({ name, names: 'counter', dedupeConstants: true });
   const weightIn = new Map<tf.LayerVariable, string>();
   model.weights.forEach((w, i) => weightIn.set(w, constants ? g.floats(constants[i], w.shape as number[], `w${i}`) : g.input(`w${i}`, w.shape as number[])));
-  return { g, training, frozenBatchNorm: options.frozenBatchNorm ?? false, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [] };
+  return { g, training, frozenBatchNorm: options.frozenBatchNorm ?? false, values: new Map(), weightIn, backward: [], grads: new Map(), weightGrads: new Map(), frozenOut: new Map(), dropouts: [], nchwcBlock: runtime.nchwcBlock ?? 0 };
 }
 
 /**
@@ -559,8 +614,8 @@ export function inferenceGraph(model: tf.LayersModel, weights?: Float32Array[]):
  * the batch), correct (count), every weight's new value (wN_new), and the new slots. Weights that
  * are not trainable come out unchanged (batch norm's moving statistics: updated unless frozen).
  */
-export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec, options: TrainingOptions = {}): TrainingGraph {
-  const ctx = newContext(true, 'loupe_train', model, options);
+export function trainingGraph(model: tf.LayersModel, optimizer: OptimizerSpec, options: TrainingOptions = {}, runtime: RuntimeTraits = {}): TrainingGraph {
+  const ctx = newContext(true, 'loupe_train', model, options, undefined, runtime);
   const { g } = ctx;
   const classes = model.outputs[0].shape[1] as number;
   const y = g.input('y', ['B', classes]);
