@@ -143,6 +143,40 @@ describe('onnxruntime training graphs', () => {
     }
   });
 
+  it('kernel gradients taken image by image (large outputs: padded, strided and 1x1) match TF.js', async () => {
+    Math.random = seededRandom(23);
+    // The architectures above, at 15x15, take every kernel gradient over the whole batch; these
+    // outputs (34x34, then 17x17 strided, then 17x17 through a 1x1 kernel) are large enough for
+    // the per-image products.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [34, 34, 2], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 1 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const { graph } = onnx.ModelProto.decode(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }).bytes);
+    expect(graph!.node!.filter((n) => n.opType === 'FusedMatMul')).toHaveLength(9 + 9 + 1);
+    const batch = 3;
+    const pixels = Float32Array.from({ length: batch * 34 * 34 * 2 }, () => Math.random());
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
+      const x = tf.tensor4d(pixels, [batch, 34, 34, 2]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
+      tf.dispose([x, y, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
   it('convolutions whose channels fill NCHWc blocks run as onnxruntime\'s blocked Conv, with TF.js\'s gradients', async (t) => {
     const block = await nchwcBlock();
     if (block === 0) t.skip('this onnxruntime has no NCHWc convolutions here (no AVX2 / AVX-512): the plain Conv runs, covered above');

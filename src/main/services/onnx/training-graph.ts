@@ -277,12 +277,44 @@ function taps(ctx: Ctx, x: string, { kernel, strides, pads, oh, ow }: Window): s
   return out;
 }
 
+/**
+ * Output positions from which a kernel gradient is taken image by image (`imageKernelGrad`);
+ * below, one GEMM per offset over the whole batch. Measured on single layers (batch 64, 2
+ * threads): per image 1.2-1.6x faster at 16x16 to 32x32 outputs, 0.84-1.03x at 14x14 and
+ * 0.67-0.87x at 8x8.
+ */
+const PER_IMAGE_POSITIONS = 256;
+
 /** A convolution's kernel gradient [kh, kw, cin, cout]: per offset one GEMM [cin, B*P] x [B*P, cout], stacked. */
 function conv2dKernelGrad(ctx: Ctx, x: string, dz: string, win: Window): string {
   const { g } = ctx;
   const { kernel, cin, cout } = win;
+  if (win.oh * win.ow >= PER_IMAGE_POSITIONS) return imageKernelGrad(ctx, x, dz, win);
   const dzT = g.node('Reshape', [g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }), g.ints([cout, -1])]); // [cout, B*P]
   const parts = taps(ctx, x, win).map((slice) => g.node('Unsqueeze', [g.node('Gemm', [g.node('Reshape', [slice, g.ints([cin, -1])]), dzT], { transB: 1 }), g.ints([0])]));
+  const dw = parts.length === 1 ? parts[0] : g.node('Concat', parts, { axis: 0 }); // [kh*kw, cin, cout]
+  return g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]);
+}
+
+/**
+ * A convolution's kernel gradient [kh, kw, cin, cout] from NCHW x and dz as they are: per offset
+ * one batched product, each image's [cin, P] tap times its dz [cout, P] transposed (onnxruntime's
+ * FusedMatMul), summed over the batch. No transposes of x or dz, and the batch splits the work
+ * between threads.
+ */
+function imageKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pads, cin, cout, oh, ow }: Window): string {
+  const { g } = ctx;
+  const xp = pads.some((p) => p > 0) ? g.node('Pad', [x, g.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])]) : x;
+  const dzr = g.node('Reshape', [dz, g.ints([-1, cout, oh * ow])]);
+  const whole = kernel[0] === 1 && kernel[1] === 1 && strides[0] === 1 && strides[1] === 1;
+  const parts: string[] = [];
+  for (let u = 0; u < kernel[0]; u++) {
+    for (let v = 0; v < kernel[1]; v++) {
+      const tap = whole ? xp : g.node('Slice', [xp, g.ints([u, v]), g.ints([u + (oh - 1) * strides[0] + 1, v + (ow - 1) * strides[1] + 1]), g.ints([2, 3]), g.ints([strides[0], strides[1]])]);
+      const product = g.nodeIn('com.microsoft', 'FusedMatMul', [g.node('Reshape', [tap, g.ints([-1, cin, oh * ow])]), dzr], { transB: 1 }); // [B, cin, cout]
+      parts.push(sumOver(g, product, [0], 1));
+    }
+  }
   const dw = parts.length === 1 ? parts[0] : g.node('Concat', parts, { axis: 0 }); // [kh*kw, cin, cout]
   return g.node('Reshape', [dw, g.ints([kernel[0], kernel[1], cin, cout])]);
 }
