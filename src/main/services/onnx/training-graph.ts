@@ -184,8 +184,10 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
     (oihw ??= pointwise
       ? g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [hwio, g.ints([cin, cout])])], { perm: [1, 0] }), g.ints([cout, cin, 1, 1])])
       : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW }));
-  const bias = bVar ? [ctx.weightIn.get(bVar)!] : [];
-  const blocked = blocks(ctx, cin, cout);
+  const b = ctx.nchwcBlock;
+  const padOut = b > 0 ? Math.ceil(cout / b) * b - cout : 0; // the blocked Conv's bias spans whole blocks too
+  const bias = bVar ? [padOut > 0 && blocks(ctx, cin) ? g.node('Pad', [ctx.weightIn.get(bVar)!, g.ints([0, padOut])]) : ctx.weightIn.get(bVar)!] : [];
+  const blocked = blocks(ctx, cin);
   let z: string;
   let act: Act | null;
   if (blocked && c.activation === 'relu') {
@@ -206,7 +208,7 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
       if (learns(bVar)) ctx.weightGrads.set(bVar, sumOver(g, dz, [0, 2, 3]));
       if (learns(kVar)) ctx.weightGrads.set(kVar, conv2dKernelGrad(ctx, x, dz, { kernel, strides, pads, cin, cout, oh, ow }));
       if (!needsDx) return null;
-      if (strides[0] === 1 && strides[1] === 1 && blocked) {
+      if (strides[0] === 1 && strides[1] === 1 && blocks(ctx, cout)) {
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
         return nchwcConv(ctx, dz, blockedKernel(ctx, hwio, kernel, cin, cout, true), [], { kernel_shape: kernel, pads: back }, cin);
       }
@@ -225,24 +227,27 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
 }
 
 /** Whether a convolution from `cin` to `cout` channels runs as onnxruntime's NCHWc Conv (both whole blocks). */
-function blocks(ctx: Ctx, cin: number, cout: number): boolean {
-  const b = ctx.nchwcBlock;
-  return ctx.training && b > 0 && cin % b === 0 && cout % b === 0;
+function blocks(ctx: Ctx, channels: number): boolean {
+  return ctx.training && ctx.nchwcBlock > 0 && channels % ctx.nchwcBlock === 0;
 }
 
 /**
  * An HWIO kernel [kh, kw, cin, cout] in the NCHWc Conv's weight layout, [O/b, I/b, kh, kw, b (in),
  * b (out)] (shaped [O, I, kh, kw]): as the forward convolution's (O = cout), or, `transposed`, as
- * its stride-1 input gradient's, flipped in space with O = cin and I = cout.
+ * its stride-1 input gradient's, flipped in space with O = cin and I = cout. I must be whole
+ * blocks; O is padded with zero filters up to whole blocks (ReorderOutput drops them again).
  */
 function blockedKernel(ctx: Ctx, hwio: string, [kh, kw]: [number, number], cin: number, cout: number, transposed: boolean): string {
   const { g } = ctx;
   const b = ctx.nchwcBlock;
-  const split = g.node('Reshape', [hwio, g.ints([kh, kw, cin / b, b, cout / b, b])]); // [kh, kw, I/b, b, O/b, b]
-  if (!transposed) return g.node('Reshape', [g.node('Transpose', [split], { perm: [4, 2, 0, 1, 3, 5] }), g.ints([cout, cin, kh, kw])]);
+  const up = (n: number) => Math.ceil(n / b) * b;
+  const [ci, co] = transposed ? [up(cin), cout] : [cin, up(cout)];
+  const padded = ci > cin || co > cout ? g.node('Pad', [hwio, g.ints([0, 0, 0, 0, 0, 0, ci - cin, co - cout])]) : hwio;
+  const split = g.node('Reshape', [padded, g.ints([kh, kw, ci / b, b, co / b, b])]); // [kh, kw, I/b, b, O/b, b]
+  if (!transposed) return g.node('Reshape', [g.node('Transpose', [split], { perm: [4, 2, 0, 1, 3, 5] }), g.ints([co, ci, kh, kw])]);
   const t = g.node('Transpose', [split], { perm: [2, 4, 0, 1, 5, 3] }); // [cin/b, cout/b, kh, kw, b (cout), b (cin)]
   const flipped = g.node('Slice', [t, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
-  return g.node('Reshape', [flipped, g.ints([cin, cout, kh, kw])]);
+  return g.node('Reshape', [flipped, g.ints([ci, co, kh, kw])]);
 }
 
 /** A convolution of NCHW `x` through the NCHWc Conv (x reordered to channel blocks and the result back), NCHW out. */
