@@ -186,18 +186,19 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
       : g.node('Transpose', [hwio], { perm: HWIO_TO_OIHW }));
   const b = ctx.nchwcBlock;
   const padOut = b > 0 ? Math.ceil(cout / b) * b - cout : 0; // the blocked Conv's bias spans whole blocks too
-  const bias = bVar ? [padOut > 0 && blocks(ctx, cin) ? g.node('Pad', [ctx.weightIn.get(bVar)!, g.ints([0, padOut])]) : ctx.weightIn.get(bVar)!] : [];
-  const blocked = blocks(ctx, cin);
+  // Fewer input channels than a block (a first layer: 1 or 3): the blocked Conv reads x as NCHW.
+  const blocked = blocks(ctx, cin) || (ctx.training && b > 0 && cin < b);
+  const bias = bVar ? [padOut > 0 && blocked ? g.node('Pad', [ctx.weightIn.get(bVar)!, g.ints([0, padOut])]) : ctx.weightIn.get(bVar)!] : [];
   let z: string;
   let act: Act | null;
   if (blocked && c.activation === 'relu') {
     // The blocked Conv applies the ReLU itself; its gradient passes where the output is positive.
-    const y = nchwcConv(ctx, x, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads, activation: 'Relu' }, cout);
+    const y = nchwcConv(ctx, x, cin, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads, activation: 'Relu' }, cout);
     z = y;
     act = { y, back: (dy) => passWhere(g, g.node('Greater', [y, g.scalar(0)]), dy) };
   } else {
     z = blocked
-      ? nchwcConv(ctx, x, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads }, cout)
+      ? nchwcConv(ctx, x, cin, blockedKernel(ctx, hwio, kernel, cin, cout, false), bias, { kernel_shape: kernel, strides, pads }, cout)
       : g.node('Conv', [x, wOihw(), ...bias], { kernel_shape: kernel, strides, pads });
     act = activation(ctx, layer, c.activation, z);
   }
@@ -210,7 +211,7 @@ function conv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: boolean): 
       if (!needsDx) return null;
       if (strides[0] === 1 && strides[1] === 1 && blocks(ctx, cout)) {
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
-        return nchwcConv(ctx, dz, blockedKernel(ctx, hwio, kernel, cin, cout, true), [], { kernel_shape: kernel, pads: back }, cin);
+        return nchwcConv(ctx, dz, cout, blockedKernel(ctx, hwio, kernel, cin, cout, true), [], { kernel_shape: kernel, pads: back }, cin);
       }
       if (strides[0] === 1 && strides[1] === 1) {
         // Stride 1: a plain convolution with the flipped, transposed kernel (faster than ConvTranspose).
@@ -243,6 +244,11 @@ function blockedKernel(ctx: Ctx, hwio: string, [kh, kw]: [number, number], cin: 
   const up = (n: number) => Math.ceil(n / b) * b;
   const [ci, co] = transposed ? [up(cin), cout] : [cin, up(cout)];
   const padded = ci > cin || co > cout ? g.node('Pad', [hwio, g.ints([0, 0, 0, 0, 0, 0, ci - cin, co - cout])]) : hwio;
+  if (!transposed && cin < b) {
+    // NCHW input: [O/b, I, kh, kw, b (out)].
+    const t = g.node('Transpose', [g.node('Reshape', [padded, g.ints([kh, kw, cin, co / b, b])])], { perm: [3, 2, 0, 1, 4] });
+    return g.node('Reshape', [t, g.ints([co, cin, kh, kw])]);
+  }
   const split = g.node('Reshape', [padded, g.ints([kh, kw, ci / b, b, co / b, b])]); // [kh, kw, I/b, b, O/b, b]
   if (!transposed) return g.node('Reshape', [g.node('Transpose', [split], { perm: [4, 2, 0, 1, 3, 5] }), g.ints([co, ci, kh, kw])]);
   const t = g.node('Transpose', [split], { perm: [2, 4, 0, 1, 5, 3] }); // [cin/b, cout/b, kh, kw, b (cout), b (cin)]
@@ -251,9 +257,10 @@ function blockedKernel(ctx: Ctx, hwio: string, [kh, kw]: [number, number], cin: 
 }
 
 /** A convolution of NCHW `x` through the NCHWc Conv (x reordered to channel blocks and the result back), NCHW out. */
-function nchwcConv(ctx: Ctx, x: string, kernel: string, bias: string[], attrs: Record<string, number[] | string>, channels: number): string {
+function nchwcConv(ctx: Ctx, x: string, channelsIn: number, kernel: string, bias: string[], attrs: Record<string, number[] | string>, channels: number): string {
   const { g } = ctx;
-  const y = g.nodeIn(NCHWC_DOMAIN, 'Conv', [g.nodeIn(NCHWC_DOMAIN, 'ReorderInput', [x]), kernel, ...bias], attrs);
+  const input = channelsIn < ctx.nchwcBlock ? x : g.nodeIn(NCHWC_DOMAIN, 'ReorderInput', [x]);
+  const y = g.nodeIn(NCHWC_DOMAIN, 'Conv', [input, kernel, ...bias], attrs);
   return g.nodeIn(NCHWC_DOMAIN, 'ReorderOutput', [y], { channels });
 }
 
