@@ -4,7 +4,7 @@
 //   npm run bench:profile                          every architecture at batch 64
 //   npm run bench:profile -- --arch resnet-small   one (or a,b,c)
 //   Options: --batch N (default 64), --steps N (timed steps per repetition, default 10),
-//            --reps N (repetitions, best reported, default 3), --threads N (default: every core),
+//            --reps N (repetitions, best reported, wall and CPU time, default 3), --threads N (default: every core),
 //            --top N (operators and nodes listed, default 12), --no-profile (timings only),
 //            --baseline DIR (a checkout of another commit, e.g. a `git worktree add /tmp/base main`:
 //            its trainer is timed in the same run, alternating, and the ratio printed),
@@ -65,16 +65,23 @@ function data(arch: ArchName): { x: Float32Array; labels: Int32Array } {
   return { x, labels };
 }
 
-/** Seconds per step, best of `reps` repetitions of `steps` steps (after two warm-up steps). */
-async function timeSteps(trainer: Trainer, arch: ArchName, repetitions: number): Promise<number[]> {
+/**
+ * Seconds per step of each of `repetitions` repetitions of `steps` steps (after two warm-up
+ * steps): wall time, and the process's CPU time (every thread's), which other jobs on a shared
+ * machine disturb far less than the wall time (onnxruntime's threads do not spin for
+ * convolutional models, so CPU time is the work done).
+ */
+async function timeSteps(trainer: Trainer, arch: ArchName, repetitions: number): Promise<{ wall: number; cpu: number }[]> {
   const { x, labels } = data(arch);
   const random = () => 0.5;
   for (let i = 0; i < 2; i++) await trainer.step(x, labels, batch, 1e-3, random);
-  const times: number[] = [];
+  const times: { wall: number; cpu: number }[] = [];
   for (let r = 0; r < repetitions; r++) {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     for (let i = 0; i < steps; i++) await trainer.step(x, labels, batch, 1e-3, random);
-    times.push((performance.now() - started) / 1000 / steps);
+    const used = process.cpuUsage(cpu);
+    times.push({ wall: (performance.now() - started) / 1000 / steps, cpu: (used.user + used.system) / 1e6 / steps });
   }
   return times;
 }
@@ -147,16 +154,23 @@ async function main(): Promise<void> {
     const trainers: [string, Trainer][] = [['this', await create(model, { kind: 'adam', weightDecay: 0 }, threads)]];
     if (baseline) trainers.push(['baseline', await baseline(model, { kind: 'adam', weightDecay: 0 }, threads)]);
     // Alternate the trainers one repetition at a time, so that the machine's load hits both alike.
-    const best = new Map<string, number>(trainers.map(([name]) => [name, Infinity]));
+    const best = new Map<string, { wall: number; cpu: number }>(trainers.map(([name]) => [name, { wall: Infinity, cpu: Infinity }]));
     for (let r = 0; r < reps; r++) {
-      for (const [name, t] of trainers) best.set(name, Math.min(best.get(name)!, ...(await timeSteps(t, arch, 1))));
+      for (const [name, t] of trainers) {
+        const [time] = await timeSteps(t, arch, 1);
+        const b = best.get(name)!;
+        best.set(name, { wall: Math.min(b.wall, time.wall), cpu: Math.min(b.cpu, time.cpu) });
+      }
     }
     for (const [name, t] of trainers) {
-      const s = best.get(name)!;
-      console.log(`  ${name.padEnd(8)} step ${fmt(s * 1000)} ms, ${fmt(batch / s, 0)} img/s`);
+      const { wall, cpu } = best.get(name)!;
+      console.log(`  ${name.padEnd(8)} step ${fmt(wall * 1000)} ms, ${fmt(batch / wall, 0)} img/s; CPU ${fmt(cpu * 1000)} ms/step`);
       await t.release();
     }
-    if (baseline) console.log(`  speed-up over baseline: ${fmt(best.get('baseline')! / best.get('this')!, 2)}x`);
+    if (baseline) {
+      const [a, b] = [best.get('this')!, best.get('baseline')!];
+      console.log(`  speed-up over baseline: ${fmt(b.wall / a.wall, 2)}x (wall), ${fmt(b.cpu / a.cpu, 2)}x (CPU time)`);
+    }
     model.dispose();
     if (!values['no-profile']) {
       await profile(create, arch, 'this'); // (a baseline from before bench:profile existed cannot profile)

@@ -9,6 +9,9 @@ import { ARCH_NAMES, type ArchName } from '../../../src/shared/types';
 import { ARCHITECTURES } from '../../../src/main/services/training/architectures';
 import { OrtTrainer } from '../../../src/main/services/training/ort-trainer';
 import { seededRandom } from '../../../src/main/services/rng';
+import { NCHWC_DOMAIN, nchwcBlock } from '../../../src/main/services/onnx/nchwc';
+import { trainingGraph } from '../../../src/main/services/onnx/training-graph';
+import { onnx } from '../../../src/main/services/onnx/proto';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -130,6 +133,77 @@ describe('onnxruntime training graphs', () => {
       const before = trainer.weights.map((w) => w.slice());
       await trainer.step(pixels, labels, batch, 1, seededRandom(1));
       const x = tf.tensor4d(pixels, [batch, 7, 7, 1]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
+      tf.dispose([x, y, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
+  it('kernel gradients taken image by image (large outputs: padded, strided and 1x1) match TF.js', async () => {
+    Math.random = seededRandom(23);
+    // The architectures above, at 15x15, take every kernel gradient over the whole batch; these
+    // outputs (34x34, then 17x17 strided, then 17x17 through a 1x1 kernel) are large enough for
+    // the per-image products.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [34, 34, 2], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 1 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const { graph } = onnx.ModelProto.decode(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }).bytes);
+    expect(graph!.node!.filter((n) => n.opType === 'FusedMatMul')).toHaveLength(9 + 9 + 1);
+    const batch = 3;
+    const pixels = Float32Array.from({ length: batch * 34 * 34 * 2 }, () => Math.random());
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
+      const x = tf.tensor4d(pixels, [batch, 34, 34, 2]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
+      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
+      tf.dispose([x, y, ...Object.values(grads)]);
+    } finally {
+      await trainer.release();
+      model.dispose();
+    }
+  });
+
+  it('convolutions whose channels fill NCHWc blocks run as onnxruntime\'s blocked Conv, with TF.js\'s gradients', async (t) => {
+    const block = await nchwcBlock();
+    if (block === 0) t.skip('this onnxruntime has no NCHWc convolutions here (no AVX2 / AVX-512): the plain Conv runs, covered above');
+    Math.random = seededRandom(19);
+    // 16 channels fill whole blocks of 8 and of 16. A bias with a fused ReLU, 'valid' padding (its
+    // input gradient pads 2 on every side) and a strided convolution (forward blocked, input gradient
+    // ConvTranspose).
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [9, 9, 16], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3, useBias: false }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const { graph } = onnx.ModelProto.decode(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }, {}, { nchwcBlock: block }).bytes);
+    // Three forward convolutions and the second's input gradient (the first needs none, the strided one's is a ConvTranspose).
+    expect(graph!.node!.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv')).toHaveLength(4);
+    const batch = 4;
+    const pixels = Float32Array.from({ length: batch * 9 * 9 * 16 }, () => Math.random());
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+    try {
+      const before = trainer.weights.map((w) => w.slice());
+      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
+      const x = tf.tensor4d(pixels, [batch, 9, 9, 16]);
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
       const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
       expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);

@@ -46,6 +46,8 @@ export class GraphBuilder {
   /** Names claimed for graph outputs that no node produces yet. */
   readonly #reserved = new Set<string>();
   readonly #constants = new Map<string, string>();
+  /** Operator domains other than ONNX's own that nodes use (each imported at version 1). */
+  readonly #domains = new Set<string>();
   #counter = 0;
 
   constructor(readonly options: GraphOptions) {}
@@ -94,6 +96,12 @@ export class GraphBuilder {
   /** Adds a node with one output, named from `output` (a hint) or the op; returns the output's name. */
   node(opType: string, inputs: string[], attrs: Attrs = {}, output?: string): string {
     return this.#add(opType, inputs, attrs, [this.name(output ?? opType.toLowerCase())])[0];
+  }
+
+  /** Adds a node of another operator domain (onnxruntime's `com.microsoft.nchwc`), with one output; returns its name. */
+  nodeIn(domain: string, opType: string, inputs: string[], attrs: Attrs = {}): string {
+    this.#domains.add(domain);
+    return this.#add(opType, inputs, attrs, [this.name(opType.toLowerCase())], domain)[0];
   }
 
   /** Adds a node with `count` outputs (MaxPool's values and indices); returns their names. */
@@ -151,6 +159,7 @@ export class GraphBuilder {
       producerVersion: options.producerVersion,
       docString: options.docString,
       metadata: options.metadata,
+      domains: [...this.#domains],
       graph: this.graph(),
     });
   }
@@ -160,8 +169,9 @@ export class GraphBuilder {
     this.#used.add(name);
   }
 
-  #add(opType: string, inputs: string[], attrs: Attrs, outputs: string[]): string[] {
+  #add(opType: string, inputs: string[], attrs: Attrs, outputs: string[], domain?: string): string[] {
     this.#nodes.push({
+      ...(domain !== undefined && { domain }),
       opType,
       input: inputs,
       output: outputs,

@@ -45,13 +45,15 @@ export interface ModelOptions {
   producerVersion?: string;
   docString?: string;
   metadata?: Record<string, string>;
+  /** Operator domains besides ONNX's own that the graph uses, imported at version 1. */
+  domains?: string[];
   graph: Onnx.IGraphProto;
 }
 
 export function encodeModel(options: ModelOptions): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: options.irVersion,
-    opsetImport: [{ domain: '', version: options.opset }],
+    opsetImport: [{ domain: '', version: options.opset }, ...(options.domains ?? []).map((domain) => ({ domain, version: 1 }))],
     producerName: options.producerName,
     producerVersion: options.producerVersion ?? '',
     docString: options.docString ?? '',

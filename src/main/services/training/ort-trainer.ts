@@ -5,6 +5,7 @@
 
 import * as ort from 'onnxruntime-node';
 import type * as tf from '@tensorflow/tfjs';
+import { nchwcBlock } from '../onnx/nchwc';
 import { inferenceGraph, trainingGraph, type OptimizerSpec, type TrainingGraph, type TrainingOptions } from '../onnx/training-graph';
 
 export interface StepResult {
@@ -52,7 +53,7 @@ export class OrtTrainer {
     training: TrainingOptions = {},
     session: ort.InferenceSession.SessionOptions = {},
   ): Promise<OrtTrainer> {
-    const graph = trainingGraph(model, optimizer, training);
+    const graph = trainingGraph(model, optimizer, training, { nchwcBlock: await nchwcBlock() });
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
