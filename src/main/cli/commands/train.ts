@@ -78,7 +78,7 @@ export const trainCommand: Command = {
     optionHelp('--fine-tune M', 'how much of the backbone trains: head, blocks (its last blocks) or all'),
     optionHelp('--epochs N', 'epochs to train', entries.epochs.limits),
     optionHelp('--batch-size N', 'images per step', entries.batchSize.limits),
-    optionHelp('--lr X', 'learning rate', entries.learningRate.limits),
+    optionHelp('--lr X', 'learning rate (the peak of a one-cycle schedule)', entries.learningRate.limits),
     optionHelp('--optimizer O', 'adam or sgd'),
     optionHelp('--step-lr N', 'step schedule: lower the rate every N epochs', entries.schedule.shape.stepSize.limits),
     optionHelp('--size PX', 'input width and height', entries.width.limits),
