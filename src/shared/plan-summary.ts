@@ -22,6 +22,16 @@ function shortTitle(title: string): string {
   return title.replace(/\s*\(.*\)\s*$/, '');
 }
 
+/** When the run stops early, if it can: after a number of passes without improving, with a one-cycle schedule only once its rate is low. */
+function stopText(c: TrainPlan['config']): string {
+  if (c.patience === null) return '';
+  const after = `it stops early after ${count(c.patience, 'pass', 'passes')} without improving`;
+  const from = c.patienceFrom ?? 1;
+  if (from <= 1) return `; ${after}`;
+  // It can end the run only at an epoch from `from` on, at least `patience` after the best one.
+  return Math.max(from, c.patience + 1) < c.epochs ? `; from pass ${from} on, ${after}` : '';
+}
+
 export function planSummary(plan: TrainPlan): PlanSummary {
   const { config: c, data } = plan;
   const time = `about ${format.duration(plan.estimatedSeconds, 'rough')} on this machine`;
@@ -63,7 +73,7 @@ export function planSummary(plan: TrainPlan): PlanSummary {
       ? 'the pass with the best validation score is kept'
       : 'the pass with the best training score is kept (there are no validation images)'
     : `the last pass is kept${b && data.val > 0 ? ` (${count(data.val, 'validation image')} are too few to pick a better one)` : ''}`;
-  const stop = c.patience !== null ? `; it stops early after ${count(c.patience, 'pass', 'passes')} without improving` : '';
+  const stop = stopText(c);
   choices.push(`${count(c.epochs, 'pass', 'passes')} over the ${count(data.train, 'training image')}; ${kept}${stop}.`);
   choices.push(
     data.val + data.test > 0

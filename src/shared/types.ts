@@ -358,7 +358,10 @@ export interface Augmentation {
 export type LrSchedule =
   | { kind: 'constant' }
   | { kind: 'step'; stepSize: number; gamma: number }
-  /** `warmup`: the fraction of the run's steps over which the rate first rises linearly from zero (fine-tuning a pretrained backbone). */
+  /**
+   * `warmup`: the fraction of the run's steps over which the rate first rises linearly from zero
+   * (fine-tuning a pretrained backbone; from scratch, one click's one-cycle schedule).
+   */
   | { kind: 'cosine'; warmup?: number };
 
 /** Every choice a run makes; one click fills it in, Advanced settings override any part. */
@@ -378,6 +381,11 @@ export interface TrainConfig {
   augmentation: Augmentation;
   /** Stop when validation accuracy has not improved for this many epochs; null = never. */
   patience: number | null;
+  /**
+   * Early stopping ends the run no sooner than this epoch (1-based), once a one-cycle schedule
+   * has annealed; absent (runs planned before it, other schedules): from the first epoch.
+   */
+  patienceFrom?: number;
   /** Keep the weights of the epoch with the best validation accuracy. */
   restoreBest: boolean;
   seed: number;
@@ -388,7 +396,7 @@ export interface TrainConfig {
   backbone?: TransferConfig | null;
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */

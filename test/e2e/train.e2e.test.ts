@@ -114,7 +114,8 @@ describe.runIf(hasChromium)('train view (Chromium, browser mode)', () => {
     await page.getByTestId('train-progress').waitFor(JOB_WAIT);
     await expect.poll(() => page.getByTestId('config-epochs').textContent(), JOB_WAIT).toBe('1000');
     expect(await page.getByTestId('config-arch').textContent()).toBe('MLP (mlp)');
-    expect(await text(page, 'train-advanced')).toContain('3 changed');
+    // Architecture, input width, epochs, and Stop early (one click's one-cycle plan stops early).
+    expect(await text(page, 'train-advanced')).toContain('4 changed');
     await expect.poll(() => page.getByTestId('train-phase').textContent(), JOB_WAIT).toMatch(/^Epoch \d+\/1000$/);
     await expect.poll(() => points(page, 'curve-loss-train'), JOB_WAIT).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('live-run').count()).toBe(1);

@@ -195,6 +195,25 @@ describe('early stopping', () => {
     });
     expect(stoppedAfter).toEqual([false, false, false, false, true]);
   });
+
+  it('waits until epoch `from` (a one-cycle rate annealed) before stopping a run that stalled early, then stops at once', () => {
+    const stopping = new EarlyStopping(2, 6);
+    const s = state();
+    // Best at epoch 2; without `from` it would stop after epoch 4.
+    const stoppedAfter = [0.5, 0.8, 0.7, 0.7, 0.75, 0.78, 0.9].map((valAccuracy, epoch) => {
+      stopping.onEpochEnd(epochLogs({ epoch, valAccuracy }), s);
+      return s.stopTraining;
+    });
+    expect(stoppedAfter).toEqual([false, false, false, false, false, true, true]);
+    // A run still improving when `from` comes goes on until it stalls for `patience` epochs.
+    const improving = new EarlyStopping(2, 3);
+    const t = state();
+    const after = [0.5, 0.6, 0.7, 0.8, 0.8, 0.8].map((valAccuracy, epoch) => {
+      improving.onEpochEnd(epochLogs({ epoch, valAccuracy }), t);
+      return t.stopTraining;
+    });
+    expect(after).toEqual([false, false, false, false, false, true]);
+  });
 });
 
 describe('progress', () => {

@@ -6,7 +6,7 @@ import type { BackendInfo, TrainDataStats, TrainProgress } from '../../../src/sh
 import { chooseBackend } from '../../../src/main/services/tfjs/backends';
 import { loadModel } from '../../../src/main/services/tfjs/checkpoint';
 import type { CostModel } from '../../../src/main/services/training/estimates';
-import { makePlan } from '../../../src/main/services/training/plan';
+import { annealedFrom, makePlan } from '../../../src/main/services/training/plan';
 import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { runTraining, trainingBackends } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
@@ -58,7 +58,7 @@ describe('one-click plan', () => {
     const big = stats({ train: 45_000, val: 5_000, classes: [{ id: 1, name: 'a', train: 22_500, val: 2_500, test: 5_000 }, { id: 2, name: 'b', train: 22_500, val: 2_500, test: 5_000 }] });
     const slow = makePlan(big, wasm, { ...cost, imagesPerSecond: 400 });
     expect(slow.config.epochs).toBe(10); // 20 min / (45,000/400 + 5,000/1,200 s per epoch)
-    expect(slow.explanation.join(' ')).toMatch(/fits in about 20 minutes at the 400 images\/s measured here/);
+    expect(slow.explanation.join(' ')).toMatch(/fits in about 20 min at the 400 images\/s measured here/);
     expect(slow.estimatedSeconds).toBeLessThan(20 * 60 + 60);
     expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 20_000 }).config.epochs).toBe(15);
     expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 400 }, { epochs: 40 }).config.epochs).toBe(40);
@@ -175,6 +175,36 @@ describe.each(['onnxruntime', 'wasm'] as const)('training runs on %s', (backend)
     expect(run.status).toBe('interrupted');
     expect(fs.existsSync(path.join(dir, 'project.db'))).toBe(true);
   });
+});
+
+describe('one click on small data', () => {
+  it('gets near the ceiling of generated data, lets the one-cycle rate anneal before early stopping, and does the same again with the same seed', async () => {
+    // Three stripe patterns, 100 greyscale images each: the pattern alone gives the class, so 100% is the ceiling.
+    const dir = path.join(tempDir(), 'stripes.loupe');
+    await makePatternProject(dir, { perClass: 100, size: 16, greyscale: true, seed: 5 });
+    const project = Project.open(dir);
+    onCleanup(() => project.close());
+
+    const first = await runTraining(project);
+    expect(first.status).toBe('completed');
+    const run = runDetails(project.db, first.runId);
+    // 240 training images: 40 epochs fit the time one click aims at, at any speed a test machine has.
+    const { epochs } = run.config;
+    expect(run.config).toMatchObject({ arch: 'cnn-small', schedule: { kind: 'cosine', warmup: 0.25 }, patience: Math.max(3, Math.round(epochs / 4)), patienceFrom: annealedFrom(epochs, 0.25) });
+    expect(first.testAccuracy).toBeGreaterThanOrEqual(0.9); // chance is 1/3
+    // Validation reaches the ceiling long before the cycle ends: early stopping ends the run, but
+    // not while the rate is high; at the first epoch from patienceFrom on that is `patience` past the best.
+    expect(first.epochs).toBeLessThan(epochs);
+    expect(first.epochs).toBe(Math.max(run.config.patienceFrom!, first.bestEpoch! + run.config.patience!));
+    expect(first.kept).toEqual({ epoch: first.bestEpoch, rule: 'best', why: 'the best validation accuracy' });
+
+    // The same plan and seed again (its epochs fixed: the measured speed could differ): the same epochs, stop and metrics.
+    const again = await runTraining(project, { epochs });
+    const strip = (id: number) => runDetails(project.db, id).history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
+    expect(runDetails(project.db, again.runId).config).toEqual(run.config);
+    expect(strip(again.runId)).toEqual(strip(first.runId));
+    expect(again).toMatchObject({ epochs: first.epochs, bestEpoch: first.bestEpoch, testAccuracy: first.testAccuracy });
+  }, 180_000);
 });
 
 describe('training replica', () => {

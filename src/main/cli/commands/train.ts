@@ -7,6 +7,7 @@ import { Project } from '../../store/project';
 import { keptText } from '../../../shared/kept-epoch';
 import { fineTunePart } from '../../../shared/fine-tune';
 import { planSummary } from '../../../shared/plan-summary';
+import { scheduleName } from '../../../shared/schedule';
 import { optionHelp, requirePositional, schemaOption, type CliIO, type Command, type OptionValues } from '../command';
 import { progressLine } from '../progress';
 
@@ -54,13 +55,13 @@ function planDetails(plan: TrainPlan): string[] {
     return [
       `Plan: transfer learning, ${ARCHITECTURES[c.arch].title} on ${b.title} (${b.copy}) features at ${b.resolution}x${b.resolution}${b.augment === 'flip' ? ' with flipped copies' : ''}${b.flipAverage ? ' (flip-averaged predictions)' : ''}, ` +
         `${b.fineTune && b.fineTune.mode !== 'head' ? `fine-tuning ${fineTunePart(b.fineTune)}${b.fineTune.cutLayer ? ` (after ${b.fineTune.cutLayer})` : ''} at ${b.fineTune.backboneLrScale}x the head's rate after ${b.fineTune.headEpochs} head-only epochs, ` : 'head only, '}` +
-        `${c.epochs} epochs, batch ${c.batchSize}, ${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; head on ${plan.backend.name}; about ${formatDuration(plan.estimatedSeconds)}.`,
+        `${c.epochs} epochs, batch ${c.batchSize}, ${c.optimizer} lr ${c.learningRate} (${scheduleName(c.schedule)}), seed ${c.seed}; head on ${plan.backend.name}; about ${formatDuration(plan.estimatedSeconds)}.`,
       ...plan.explanation.map((line) => `  - ${line}`),
     ];
   }
   return [
     `Plan: ${ARCHITECTURES[c.arch].title} (${c.arch}) on ${c.width}x${c.height}x${c.channels}, ${c.epochs} epochs, batch ${c.batchSize}, ` +
-      `${c.optimizer} lr ${c.learningRate} (${c.schedule.kind}), seed ${c.seed}; backend ${plan.backend.name} on ${plan.backend.device}` +
+      `${c.optimizer} lr ${c.learningRate} (${scheduleName(c.schedule)}), seed ${c.seed}; backend ${plan.backend.name} on ${plan.backend.device}` +
       `${c.workers > 1 && (plan.backend.name === 'wasm' || plan.backend.name === 'cpu') ? ` x${c.workers} replicas` : ''}; about ${formatDuration(plan.estimatedSeconds)}.`,
     ...plan.explanation.map((line) => `  - ${line}`),
   ];
@@ -77,7 +78,7 @@ export const trainCommand: Command = {
     optionHelp('--fine-tune M', 'how much of the backbone trains: head, blocks (its last blocks) or all'),
     optionHelp('--epochs N', 'epochs to train', entries.epochs.limits),
     optionHelp('--batch-size N', 'images per step', entries.batchSize.limits),
-    optionHelp('--lr X', 'learning rate', entries.learningRate.limits),
+    optionHelp('--lr X', 'learning rate (the peak of a one-cycle schedule)', entries.learningRate.limits),
     optionHelp('--optimizer O', 'adam or sgd'),
     optionHelp('--step-lr N', 'step schedule: lower the rate every N epochs', entries.schedule.shape.stepSize.limits),
     optionHelp('--size PX', 'input width and height', entries.width.limits),

@@ -179,7 +179,7 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     best,
   ];
   if (rank === 0) parts.push(new Progress({ batch: (msg) => post(msg), epoch: (metrics, improved) => post({ type: 'epoch', metrics, improved }) }));
-  if (config.patience !== null) parts.push(new EarlyStopping(config.patience));
+  if (config.patience !== null) parts.push(new EarlyStopping(config.patience, config.patienceFrom));
 
   let loop: LoopResult;
   try {

@@ -1,4 +1,6 @@
-// Ends training when the monitored score has not improved for `patience` epochs.
+// Ends training when the monitored score has not improved for `patience` epochs, though never
+// before epoch `from`: a one-cycle schedule's best epochs come as its rate anneals, so a run that
+// stalls while the rate is still high goes on until the rate is low enough to judge it.
 
 import { monitoredScore, type Callback, type EpochLogs, type LoopState } from './fit';
 
@@ -6,14 +8,19 @@ export class EarlyStopping implements Callback {
   #bestScore = -Infinity;
   #bestEpoch: number | null = null;
 
-  constructor(private readonly patience: number) {}
+  /** `from`: the first epoch (1-based) at whose end the run may stop. */
+  constructor(
+    private readonly patience: number,
+    private readonly from = 1,
+  ) {}
 
   onEpochEnd(logs: EpochLogs, state: LoopState): void {
     const score = monitoredScore(logs);
+    const epoch = logs.epoch + 1;
     if (score > this.#bestScore) {
       this.#bestScore = score;
-      this.#bestEpoch = logs.epoch + 1;
+      this.#bestEpoch = epoch;
     }
-    if (this.#bestEpoch !== null && logs.epoch + 1 - this.#bestEpoch >= this.patience) state.stopTraining = true;
+    if (epoch >= this.from && this.#bestEpoch !== null && epoch - this.#bestEpoch >= this.patience) state.stopTraining = true;
   }
 }
