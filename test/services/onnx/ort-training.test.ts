@@ -59,6 +59,27 @@ function expectStepFollowsGradients(model: tf.LayersModel, before: Float32Array[
   return checked;
 }
 
+/**
+ * One SGD step at rate 1 through onnxruntime on `pixels` ([batch, h, w, c]; labels cycling
+ * through 3 classes) moves every weight by minus its TF.js gradient. Disposes the model.
+ */
+async function expectStepLikeTfjs(model: tf.LayersModel, pixels: Float32Array, [batch, h, w, c]: [number, number, number, number]): Promise<void> {
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
+  const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
+  try {
+    const before = trainer.weights.map((v) => v.slice());
+    await trainer.step(pixels, labels, batch, 1, seededRandom(1));
+    const x = tf.tensor4d(pixels, [batch, h, w, c]);
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+    const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((v) => v.read() as tf.Variable));
+    expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
+    tf.dispose([x, y, ...Object.values(grads)]);
+  } finally {
+    await trainer.release();
+    model.dispose();
+  }
+}
+
 describe('onnxruntime training graphs', () => {
   it.each(ARCH_NAMES)('%s: loss and every gradient match TF.js', async (arch) => {
     const [size, channels] = inputFor(arch);
@@ -127,20 +148,7 @@ describe('onnxruntime training graphs', () => {
     const batch = 4;
     // Rows 0-3 flat (0.5), the rest random: tied and untied windows in one image.
     const pixels = Float32Array.from({ length: batch * 49 }, (_, i) => (i % 49 < 28 ? 0.5 : Math.random()));
-    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
-    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
-    try {
-      const before = trainer.weights.map((w) => w.slice());
-      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
-      const x = tf.tensor4d(pixels, [batch, 7, 7, 1]);
-      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
-      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
-      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
-      tf.dispose([x, y, ...Object.values(grads)]);
-    } finally {
-      await trainer.release();
-      model.dispose();
-    }
+    await expectStepLikeTfjs(model, pixels, [batch, 7, 7, 1]);
   });
 
   it('kernel gradients taken image by image (large outputs: padded, strided and 1x1) match TF.js', async () => {
@@ -161,20 +169,7 @@ describe('onnxruntime training graphs', () => {
     expect(graph!.node!.filter((n) => n.opType === 'FusedMatMul')).toHaveLength(9 + 9 + 1);
     const batch = 3;
     const pixels = Float32Array.from({ length: batch * 34 * 34 * 2 }, () => Math.random());
-    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
-    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
-    try {
-      const before = trainer.weights.map((w) => w.slice());
-      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
-      const x = tf.tensor4d(pixels, [batch, 34, 34, 2]);
-      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
-      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
-      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
-      tf.dispose([x, y, ...Object.values(grads)]);
-    } finally {
-      await trainer.release();
-      model.dispose();
-    }
+    await expectStepLikeTfjs(model, pixels, [batch, 34, 34, 2]);
   });
 
   it('convolutions whose channels fill NCHWc blocks run as onnxruntime\'s blocked Conv, with TF.js\'s gradients', async (t) => {
@@ -198,20 +193,7 @@ describe('onnxruntime training graphs', () => {
     expect(graph!.node!.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv')).toHaveLength(4);
     const batch = 4;
     const pixels = Float32Array.from({ length: batch * 9 * 9 * 16 }, () => Math.random());
-    const labels = Int32Array.from({ length: batch }, (_, i) => i % 3);
-    const trainer = await OrtTrainer.create(model, { kind: 'sgd', weightDecay: 0 }, 2);
-    try {
-      const before = trainer.weights.map((w) => w.slice());
-      await trainer.step(pixels, labels, batch, 1, seededRandom(1));
-      const x = tf.tensor4d(pixels, [batch, 9, 9, 16]);
-      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
-      const { grads } = tf.variableGrads(() => tfjsLoss(model, x, y, seededRandom(1)), model.trainableWeights.map((w) => w.read() as tf.Variable));
-      expect(expectStepFollowsGradients(model, before, trainer.weights, grads)).toBe(model.weights.length);
-      tf.dispose([x, y, ...Object.values(grads)]);
-    } finally {
-      await trainer.release();
-      model.dispose();
-    }
+    await expectStepLikeTfjs(model, pixels, [batch, 9, 9, 16]);
   });
 
   it('predicts what the TF.js model predicts (batch-norm in inference mode)', async () => {
