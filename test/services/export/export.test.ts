@@ -5,11 +5,10 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import onnxProto from 'onnx-proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ExportResult, PredictResult } from '../../../src/shared/types';
 import { main } from '../../../src/main/cli/index';
 import type { CliIO } from '../../../src/main/cli/command';
@@ -17,39 +16,15 @@ import { exportRun } from '../../../src/main/services/export/export';
 import { cleanExportName, exportNameProblem } from '../../../src/main/services/export/names';
 import { listExports } from '../../../src/main/services/export/records';
 import { mediaRelPath } from '../../../src/main/store/media';
-import { runTraining } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { client, finished } from '../../api/api-helpers';
-import { makeStudio, onCleanup, repoRoot, snapshotDir, tempDir } from '../../helpers';
+import { makeStudio, repoRoot, snapshotDir, tempDir } from '../../helpers';
 import { bombPng, image } from '../import/import-helpers';
-import { makePatternProject, PATTERNS } from '../training/train-helpers';
+import { PATTERNS } from '../training/train-helpers';
+import { sharedPatternRun } from './export-helpers';
 
 const { onnx } = onnxProto;
-let work: string;
-let root: string;
-let runId: number;
-
-beforeAll(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-export-'));
-  root = path.join(work, 'shapes.loupe');
-  await makePatternProject(root, { perClass: 40, size: 16, seed: 4 });
-  const project = Project.open(root);
-  try {
-    const result = await runTraining(project, { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 1 });
-    expect(result.status).toBe('completed');
-    runId = result.runId;
-  } finally {
-    project.close();
-  }
-}, 180_000);
-
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function openProject(): Project {
-  const project = Project.open(root);
-  onCleanup(() => project.close());
-  return project;
-}
+const shapes = sharedPatternRun('loupe-export-');
 
 /** Test images the run got right, with the class and the confidence it stored for them. */
 function correctTestImages(project: Project): { file: string; label: string; confidence: number }[] {
@@ -58,8 +33,8 @@ function correctTestImages(project: Project): { file: string; label: string; con
       `SELECT i.hash, i.ext, p.true_index AS t, p.confidence FROM predictions p JOIN images i ON i.id = p.image_id
         WHERE p.run_id = ? AND p.split = 'test' AND p.predicted_index = p.true_index ORDER BY p.confidence DESC`,
     )
-    .all(runId) as { hash: string; ext: string; t: number; confidence: number }[];
-  return rows.map((r) => ({ file: path.join(root, mediaRelPath(r.hash, r.ext)), label: PATTERNS[r.t], confidence: r.confidence }));
+    .all(shapes.runId) as { hash: string; ext: string; t: number; confidence: number }[];
+  return rows.map((r) => ({ file: path.join(shapes.root, mediaRelPath(r.hash, r.ext)), label: PATTERNS[r.t], confidence: r.confidence }));
 }
 
 function cliIO() {
@@ -71,12 +46,12 @@ function cliIO() {
 
 describe('export', () => {
   it('writes ONNX and TF.js with labels, preprocessing, a model card and samples, checked against TF.js', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = path.join(tempDir(), 'exports');
     const phases = new Set<string>();
-    const result = await exportRun(project, { runId, format: 'all', dir, zip: true }, { onProgress: (_d, _t, phase) => phases.add(phase) });
+    const result = await exportRun(project, { runId: shapes.runId, format: 'all', dir, zip: true }, { onProgress: (_d, _t, phase) => phases.add(phase) });
 
-    expect(result.path).toBe(path.join(dir, `shapes-run-${runId}`));
+    expect(result.path).toBe(path.join(dir, `shapes-run-${shapes.runId}`));
     expect(result.status).toBe('completed');
     expect(result.files).toEqual([
       'labels.txt',
@@ -96,7 +71,7 @@ describe('export', () => {
     expect(result.paritySplit).toBe('test');
     expect([...phases]).toEqual(expect.arrayContaining(['Converting to ONNX', 'Checking predictions', 'Writing files', 'Zipping']));
     // Only the export folder and its zip: no staging folder left behind.
-    expect(fs.readdirSync(dir).sort()).toEqual([`shapes-run-${runId}`, `shapes-run-${runId}.zip`]);
+    expect(fs.readdirSync(dir).sort()).toEqual([`shapes-run-${shapes.runId}`, `shapes-run-${shapes.runId}.zip`]);
 
     const read = (f: string) => fs.readFileSync(path.join(result.path, f), 'utf8');
     expect(read('labels.txt')).toBe('horizontal\nvertical\ndiagonal\n');
@@ -111,25 +86,25 @@ describe('export', () => {
       tfjs: { file: 'tfjs/model.json', normalizationInGraph: false },
     });
     const card = read('model-card.md');
-    expect(card).toContain(`# \`shapes\` — run #${runId} (Small CNN)`);
+    expect(card).toContain(`# \`shapes\` — run #${shapes.runId} (Small CNN)`);
     expect(card).toContain('96 training, 12 validation and 12 test images in 3 classes');
     expect(card).toMatch(/\| `horizontal` \| ([\d.]+%|–) \| [\d.]+% \| [\d.]+% \| 4 \|/);
     expect(card).toMatch(/on 12 test images and compared with TensorFlow.js \(wasm backend\) on the same pixels: top-1 agreement 100.0%, largest probability difference [\d.]+e-\d+ \(limit 1e-4\)/);
     expect(card).toContain(new Date().toISOString().slice(0, 10));
 
     const zip = unzipSync(new Uint8Array(fs.readFileSync(result.zipPath!)));
-    expect(Object.keys(zip).sort()).toEqual(result.files.map((f) => `shapes-run-${runId}/${f}`));
-    expect(Buffer.from(zip[`shapes-run-${runId}/model.onnx`]).equals(fs.readFileSync(path.join(result.path, 'model.onnx')))).toBe(true);
+    expect(Object.keys(zip).sort()).toEqual(result.files.map((f) => `shapes-run-${shapes.runId}/${f}`));
+    expect(Buffer.from(zip[`shapes-run-${shapes.runId}/model.onnx`]).equals(fs.readFileSync(path.join(result.path, 'model.onnx')))).toBe(true);
 
     const [record] = listExports(project.db);
-    expect(record).toMatchObject({ runId, format: 'all', path: result.path, zipPath: result.zipPath, status: 'completed', error: null });
+    expect(record).toMatchObject({ runId: shapes.runId, format: 'all', path: result.path, zipPath: result.zipPath, status: 'completed', error: null });
     expect(record.parity).toEqual(result.parity);
   });
 
   it('ships a Node sample that prints the right class for an image (and Python and web samples that parse)', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = path.join(tempDir(), 'deploy');
-    const result = await exportRun(project, { runId, format: 'onnx', dir, name: 'shapes-model' });
+    const result = await exportRun(project, { runId: shapes.runId, format: 'onnx', dir, name: 'shapes-model' });
     const [image] = correctTestImages(project);
     expect(image.confidence).toBeGreaterThan(0.5);
     // Where the user installed onnxruntime-node and sharp.
@@ -154,9 +129,9 @@ describe('export', () => {
   });
 
   it('checks a TF.js-only export by loading its files with tf.loadLayersModel', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = tempDir();
-    const result = await exportRun(project, { runId, format: 'tfjs', dir, name: 'web-model' });
+    const result = await exportRun(project, { runId: shapes.runId, format: 'tfjs', dir, name: 'web-model' });
     expect(result.parity).toMatchObject({ against: 'tfjs', images: 12, top1Agreement: 1, maxAbsDiff: 0 });
     expect(fs.existsSync(path.join(result.path, 'model.onnx'))).toBe(false);
     expect(result.files).toEqual(['labels.txt', 'model-card.md', 'preprocess.json', 'samples/predict-tfjs.mjs', 'tfjs/model.json', 'tfjs/weights.bin']);
@@ -166,13 +141,13 @@ describe('export', () => {
   });
 
   it('refuses names that would leave the chosen folder, and cleans names it makes itself', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const parent = tempDir();
     const dir = path.join(parent, 'chosen');
     fs.mkdirSync(dir);
     const before = snapshotDir(parent);
     for (const name of ['../escape', '..', 'a/b', 'a\\b', '/etc/cron.d', '..\\..\\x', '.hidden', 'CON', 'lpt1.txt', 'x\u0000y', 'ends.', 'a\u202egnp.exe']) {
-      await expect(exportRun(project, { runId, format: 'onnx', dir, name }), name).rejects.toMatchObject({ code: 'INVALID_PATH' });
+      await expect(exportRun(project, { runId: shapes.runId, format: 'onnx', dir, name }), name).rejects.toMatchObject({ code: 'INVALID_PATH' });
     }
     expect(snapshotDir(parent)).toEqual(before);
     expect(fs.readdirSync(parent)).toEqual(['chosen']);
@@ -185,7 +160,7 @@ describe('export', () => {
   });
 
   it('fails the export with a clear message when the ONNX model does not reproduce TF.js, and writes nothing', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = tempDir();
     // Shift the last layer's bias: a converter bug of the kind the check is there to catch.
     const tamper = (bytes: Uint8Array) => {
@@ -197,7 +172,7 @@ describe('export', () => {
       last.rawData = new Uint8Array(values.buffer);
       return onnx.ModelProto.encode(model).finish();
     };
-    await expect(exportRun(project, { runId, format: 'all', dir, zip: true }, { transformOnnx: tamper })).rejects.toThrow(
+    await expect(exportRun(project, { runId: shapes.runId, format: 'all', dir, zip: true }, { transformOnnx: tamper })).rejects.toThrow(
       /^The ONNX model \(through onnxruntime\) did not reproduce TensorFlow.js's predictions on 12 images: .*probabilities differ by up to [\d.]+e-\d+ \(allowed: 1e-4\)\. The export was not written\.$/,
     );
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -208,12 +183,12 @@ describe('export', () => {
   });
 
   it('cancels between steps and leaves nothing behind', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = tempDir();
     const controller = new AbortController();
     const count = listExports(project.db).length;
     await expect(
-      exportRun(project, { runId, format: 'all', dir, zip: true }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase === 'Checking predictions' && controller.abort() }),
+      exportRun(project, { runId: shapes.runId, format: 'all', dir, zip: true }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase === 'Checking predictions' && controller.abort() }),
     ).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(listExports(project.db)).toHaveLength(count);
@@ -224,11 +199,11 @@ describe('loupe export and loupe predict', () => {
   it('exports from the command line and predicts with the folder or its model.onnx alone', async () => {
     const out = tempDir();
     const exported = cliIO();
-    expect(await main(['export', root, '--format', 'onnx', '--out', out, '--json'], exported.io)).toBe(0);
+    expect(await main(['export', shapes.root, '--format', 'onnx', '--out', out, '--json'], exported.io)).toBe(0);
     const result = JSON.parse(exported.out[0]) as ExportResult;
-    expect(result).toMatchObject({ runId, format: 'onnx', status: 'completed', paritySplit: 'test' });
+    expect(result).toMatchObject({ runId: shapes.runId, format: 'onnx', status: 'completed', paritySplit: 'test' });
 
-    const project = openProject();
+    const project = shapes.open();
     const images = correctTestImages(project).slice(0, 3);
     project.close();
     const predicted = cliIO();
@@ -252,9 +227,9 @@ describe('loupe export and loupe predict', () => {
   it('refuses a damaged or foreign model.onnx with a clear message', async () => {
     const dir = tempDir();
     const image = path.join(dir, 'image.png');
-    fs.copyFileSync(fs.readdirSync(path.join(root, 'media'), { recursive: true }).map((f) => path.join(root, 'media', String(f))).find((f) => f.endsWith('.png'))!, image);
-    const project = openProject();
-    const good = await exportRun(project, { runId, format: 'onnx', dir, name: 'good' });
+    fs.copyFileSync(fs.readdirSync(path.join(shapes.root, 'media'), { recursive: true }).map((f) => path.join(shapes.root, 'media', String(f))).find((f) => f.endsWith('.png'))!, image);
+    const project = shapes.open();
+    const good = await exportRun(project, { runId: shapes.runId, format: 'onnx', dir, name: 'good' });
     const bytes = fs.readFileSync(path.join(good.path, 'model.onnx'));
     const write = (name: string, data: Uint8Array) => {
       const file = path.join(dir, name);
@@ -302,13 +277,13 @@ describe('export and predict over the API', () => {
   it('exports as a job and predicts with a run or an exported model', async () => {
     const studio = makeStudio();
     const c = client(studio);
-    await c.api.openProject({ path: root });
+    await c.api.openProject({ path: shapes.root });
     const dir = tempDir();
-    await expect(c.api.startExport({ runId, format: 'onnx', dir, name: '../out' })).rejects.toMatchObject({ code: 'INVALID_PATH' });
+    await expect(c.api.startExport({ runId: shapes.runId, format: 'onnx', dir, name: '../out' })).rejects.toMatchObject({ code: 'INVALID_PATH' });
     await expect(c.api.startExport({ runId: 999, format: 'onnx', dir })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
     const started = await c.api.startExport({ format: 'onnx', dir });
-    expect(started.path).toBe(path.join(dir, `shapes-run-${runId}`));
+    expect(started.path).toBe(path.join(dir, `shapes-run-${shapes.runId}`));
     const job = await finished(c, started.jobId);
     expect(job.status).toBe('completed');
     expect((job.result as ExportResult).parity!.maxAbsDiff).toBeLessThanOrEqual(1e-4);
@@ -316,8 +291,8 @@ describe('export and predict over the API', () => {
     expect((await c.api.listExports({}))[0]).toMatchObject({ id: started.exportId, status: 'completed', path: started.path });
 
     const images = correctTestImages(c.session.requireProject()).slice(0, 2);
-    const byRun = await c.api.predictPaths({ model: { runId }, paths: images.map((i) => i.file), top: 3 });
-    expect(byRun.model).toBe(`run #${runId}`);
+    const byRun = await c.api.predictPaths({ model: { runId: shapes.runId }, paths: images.map((i) => i.file), top: 3 });
+    expect(byRun.model).toBe(`run #${shapes.runId}`);
     expect(byRun.predictions.map((p) => p.top[0].label)).toEqual(images.map((i) => i.label));
     expect(byRun.predictions[0].top).toHaveLength(3);
     const whole = await image('png', { width: 64, height: 64, seed: 3 });

@@ -5,11 +5,10 @@
 // the verifier's thresholds, and `loupe export --format onnx-int8` from the command line.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PredictResult } from '../../../src/shared/types';
 import { main } from '../../../src/main/cli/index';
 import type { CliIO } from '../../../src/main/cli/command';
@@ -18,38 +17,12 @@ import { compareInt8, int8Problem } from '../../../src/main/services/export/int8
 import { listExports } from '../../../src/main/services/export/records';
 import { runModel, runToOnnx } from '../../../src/main/services/export/run-model';
 import { activationParams, calibrationModel, observeRanges, planQuantization, quantizeModel, readQuantization, type Range } from '../../../src/main/services/onnx/quantize';
-import { runTraining } from '../../../src/main/services/training/train';
 import { seededRandom } from '../../../src/main/services/rng';
-import { Project } from '../../../src/main/store/project';
-import { onCleanup, tempDir } from '../../helpers';
-import { makePatternProject } from '../training/train-helpers';
+import { tempDir } from '../../helpers';
+import { sharedPatternRun } from './export-helpers';
 
 const { onnx } = onnxProto;
-let work: string;
-let root: string;
-let runId: number;
-
-beforeAll(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-int8-'));
-  root = path.join(work, 'shapes.loupe');
-  await makePatternProject(root, { perClass: 40, size: 16, seed: 4 });
-  const project = Project.open(root);
-  try {
-    const result = await runTraining(project, { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 1 });
-    expect(result.status).toBe('completed');
-    runId = result.runId;
-  } finally {
-    project.close();
-  }
-}, 180_000);
-
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function openProject(): Project {
-  const project = Project.open(root);
-  onCleanup(() => project.close());
-  return project;
-}
+const shapes = sharedPatternRun('loupe-int8-');
 
 function cliIO() {
   const out: string[] = [];
@@ -66,8 +39,8 @@ function opTypes(bytes: Uint8Array): Record<string, number> {
 
 describe('int8 quantization', () => {
   it('writes the calibrated scales and zero points, and per-channel int8 weights that dequantize to the trained ones', async () => {
-    const project = openProject();
-    const float = runToOnnx(runModel(project, runId), 'shapes').bytes;
+    const project = shapes.open();
+    const float = runToOnnx(runModel(project, shapes.runId), 'shapes').bytes;
     const plan = planQuantization(float);
     const random = seededRandom(3);
     const pixels = Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => Math.floor(random() * 256));
@@ -141,10 +114,10 @@ describe('int8 quantization', () => {
 
 describe('onnx-int8 export', () => {
   it('writes model-int8.onnx beside model.onnx only after it agreed with the float model, with sizes, accuracy and speed in the card', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = path.join(tempDir(), 'exports');
     const phases = new Set<string>();
-    const result = await exportRun(project, { runId, format: 'onnx-int8', dir }, { onProgress: (_d, _t, phase) => phases.add(phase) });
+    const result = await exportRun(project, { runId: shapes.runId, format: 'onnx-int8', dir }, { onProgress: (_d, _t, phase) => phases.add(phase) });
 
     expect(result.status).toBe('completed');
     expect(result.files).toEqual(['labels.txt', 'model-card.md', 'model-int8.onnx', 'model.onnx', 'preprocess.json', 'samples/predict.mjs', 'samples/predict.py', 'samples/web/index.html']);
@@ -184,13 +157,13 @@ describe('onnx-int8 export', () => {
   });
 
   it('refuses an int8 model calibrated badly, says why, and writes nothing', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = tempDir();
     // Ranges a thousandth of the real ones: every activation saturates, as a calibration on the wrong images would make it.
     const squash = (ranges: Map<string, Range>) => {
       for (const [t, r] of ranges) ranges.set(t, { min: r.min / 1000, max: r.max / 1000 });
     };
-    await expect(exportRun(project, { runId, format: 'onnx-int8', dir }, { adjustInt8Ranges: squash })).rejects.toThrow(
+    await expect(exportRun(project, { runId: shapes.runId, format: 'onnx-int8', dir }, { adjustInt8Ranges: squash })).rejects.toThrow(
       /^The int8 model does not hold up against the float model: its top class is the float model's on [\d.]+% of 12 images \(at least 99\.0% needed\).*The export was not written; the float model exports as --format onnx\.$/,
     );
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -199,12 +172,12 @@ describe('onnx-int8 export', () => {
   });
 
   it('cancels while calibrating and leaves nothing behind', async () => {
-    const project = openProject();
+    const project = shapes.open();
     const dir = tempDir();
     const controller = new AbortController();
     const count = listExports(project.db).length;
     await expect(
-      exportRun(project, { runId, format: 'onnx-int8', dir }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase === 'Calibrating int8' && controller.abort() }),
+      exportRun(project, { runId: shapes.runId, format: 'onnx-int8', dir }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase === 'Calibrating int8' && controller.abort() }),
     ).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(listExports(project.db)).toHaveLength(count);
@@ -215,13 +188,13 @@ describe('loupe export --format onnx-int8', () => {
   it('exports from the command line, prints the figures, and the int8 file predicts on its own', async () => {
     const out = tempDir();
     const { io, out: lines } = cliIO();
-    expect(await main(['export', root, '--format', 'onnx-int8', '--out', out], io)).toBe(0);
+    expect(await main(['export', shapes.root, '--format', 'onnx-int8', '--out', out], io)).toBe(0);
     expect(lines[0]).toMatch(/^Export #\d+: run #\d+ as ONNX \(float and int8\) in /);
     expect(lines.join('\n')).toMatch(/int8 \(model-int8\.onnx, calibrated on 96 training images\): top-1 agreement with float 100\.0%, accuracy [\d.]+% float vs [\d.]+% int8 on 12 images/);
     expect(lines.join('\n')).toMatch(/batch-1 latency [\d.]+ ms vs [\d.]+ ms \(float vs int8\)/);
 
     const folder = path.join(out, fs.readdirSync(out)[0]);
-    const image = path.join(root, 'media', String(fs.readdirSync(path.join(root, 'media'), { recursive: true }).find((f) => String(f).endsWith('.png'))));
+    const image = path.join(shapes.root, 'media', String(fs.readdirSync(path.join(shapes.root, 'media'), { recursive: true }).find((f) => String(f).endsWith('.png'))));
     const predicted = cliIO();
     expect(await main(['predict', path.join(folder, 'model-int8.onnx'), image, '--json'], predicted.io)).toBe(0);
     const result = JSON.parse(predicted.out[0]) as PredictResult;
@@ -229,7 +202,7 @@ describe('loupe export --format onnx-int8', () => {
     expect(result.predictions[0].error).toBeNull();
 
     const bad = cliIO();
-    await expect(main(['export', root, '--format', 'int4', '--out', out], bad.io)).resolves.not.toBe(0);
+    await expect(main(['export', shapes.root, '--format', 'int4', '--out', out], bad.io)).resolves.not.toBe(0);
     expect(bad.err.join('\n')).toMatch(/onnx-int8/);
   });
 });
