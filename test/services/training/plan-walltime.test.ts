@@ -79,6 +79,14 @@ describe('one click plans small data for wall time', () => {
     const slow = makePlan(fashion, onnx, at(400));
     expect(slow.config.epochs).toBe(Math.floor((20 * 60) / epochSeconds(fashion, 400)));
     expect(slow.explanation.join('\n')).toMatch(/^\d+ epochs: what fits in about 20 min at the 400 images\/s measured here \(15 would take about \d+ min\); set more in Advanced settings\.$/m);
+    // So slow that even the fewest epochs worth running take longer than the budget: says so, rather than that they fit.
+    const crawl = makePlan(fashion, onnx, at(90));
+    expect(crawl.config.epochs).toBe(5);
+    expect(5 * epochSeconds(fashion, 90)).toBeGreaterThan(20 * 60);
+    expect(crawl.explanation.join('\n')).toMatch(
+      /^5 epochs: the fewest worth running; about 5\d min at the 90 images\/s measured here, longer than the 20 min one click aims at \(15 would take about \d+ min\); a smaller input size or a backbone in Advanced settings trains faster\.$/m,
+    );
+    expect(crawl.explanation.join('\n')).not.toContain('what fits in about 20 min');
   });
 });
 

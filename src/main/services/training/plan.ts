@@ -159,9 +159,13 @@ function epochsWithin(stats: TrainDataStats, batchSize: number, cost: CostModel,
       explanation.push(`${most} epochs: ${n} training images; fewer images need more passes (${about(most)} ${speed}).`);
       return most;
     }
+    const longer = small ? fewest : most;
     explanation.push(
-      `${budgetFit} epochs: what fits in about ${minutes(ONE_CLICK_BUDGET_SECONDS)} ${speed} ` +
-        `(${small ? fewest : most} would take ${about(small ? fewest : most)}); set more in Advanced settings.`,
+      budgetFit * perEpoch > ONE_CLICK_BUDGET_SECONDS
+        ? `${budgetFit} epochs: the fewest worth running; ${about(budgetFit)} ${speed}, longer than the ${minutes(ONE_CLICK_BUDGET_SECONDS)} one click aims at ` +
+            `(${longer} would take ${about(longer)}); a smaller input size or a backbone in Advanced settings trains faster.`
+        : `${budgetFit} epochs: what fits in about ${minutes(ONE_CLICK_BUDGET_SECONDS)} ${speed} ` +
+            `(${longer} would take ${about(longer)}); set more in Advanced settings.`,
     );
     return budgetFit;
   }
