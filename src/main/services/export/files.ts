@@ -148,7 +148,7 @@ export function modelCard(c: CardInput): string {
     `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
       (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
     `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
-    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
+    `- ${run.backend === 'pytorch' ? `Trained by PyTorch outside Loupe from a training bundle, on ${cell(run.device)}` : `Trained in Loupe on the ${run.backend} backend (${cell(run.device)})`}, seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
       `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
     '',
     '## Data',
