@@ -31,6 +31,7 @@ import socket
 import sys
 import tarfile
 import time
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -41,6 +42,8 @@ sys.path.insert(0, HERE)
 from loupe_models import build, keras_init  # noqa: E402
 
 EVAL_BATCH = 256
+# With one input channel a [N, 1, H, W] batch is both layouts at once; DDP's note about it is noise.
+warnings.filterwarnings('ignore', message='Grad strides do not match bucket view strides')
 SHUFFLE_BUFFER = 2000
 
 
@@ -215,8 +218,9 @@ def make_optimizer(model, config, lr):
 
 
 def to_model_input(x_nhwc, cuda):
+    # Channels-last memory on GPUs (tensor cores like it); plain NCHW on CPUs.
     x = x_nhwc.permute(0, 3, 1, 2)
-    return x.contiguous(memory_format=torch.channels_last) if cuda else x
+    return x.contiguous(memory_format=torch.channels_last if cuda else torch.contiguous_format)
 
 
 # ---------------------------------------------------------------------------------------------
