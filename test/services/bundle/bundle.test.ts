@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../../src/main/cli/command';
 import { main } from '../../../src/main/cli/index';
 import type { BundleManifest, BundleOutputs, BundlePredictions } from '../../../src/main/services/bundle/manifest';
-import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
+import { evaluateRun, probsOf, runInfo } from '../../../src/main/services/evaluation/evaluate';
+import { predictImages } from '../../../src/main/services/evaluation/run-predictions';
 import { exportRun } from '../../../src/main/services/export/export';
 import { decodeToSpec } from '../../../src/main/services/pixels/pixel-pack';
 import { listRuns, runDetails } from '../../../src/main/services/training';
@@ -231,6 +232,22 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
       expect(evaluation.accuracy).toBeCloseTo(outputs.testAccuracy!, 10);
       expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(6);
       expect(evaluateRun(project.db, result.runId, 'val').accuracy).toBeCloseTo(outputs.valAccuracy!, 10);
+
+      // Suggestions and label checks predict through the run's model: its ONNX here gives the bundle's probabilities.
+      const images = project.db.prepare("SELECT p.image_id AS imageId, i.hash, i.ext, p.probs FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? AND p.split = 'val'").all(result.runId) as {
+        imageId: number;
+        hash: string;
+        ext: string;
+        probs: Buffer;
+      }[];
+      const predicted = await predictImages(project, runInfo(project.db, result.runId), images);
+      expect(predicted.imageIds).toEqual(images.map((im) => im.imageId));
+      const stored = images.flatMap((im) => Array.from(probsOf(im.probs)));
+      expect(Math.max(...stored.map((p, i) => Math.abs(p - predicted.probs[i])))).toBeLessThan(1e-4);
+
+      const checked = cliIO();
+      expect(await main(['label-errors', root, '--run', String(result.runId), '--folds', '2', '--epochs', '1', '--json'], checked.io), checked.err.join('\n')).toBe(0);
+      expect(JSON.parse(checked.out[0])).toMatchObject({ check: { runId: result.runId, folds: 2 } });
 
       const exported = await exportRun(project, { runId: result.runId, format: 'onnx', dir: path.join(work, 'exports') });
       expect(exported.status).toBe('completed');

@@ -30,6 +30,7 @@ import modelsPy from './python/loupe_models.py?raw';
 /** Images per shard: shards of tens of MB at CIFAR sizes, enough of them to split over processes. */
 export const SHARD_IMAGES = 2000;
 const SPLITS: readonly Split[] = ['train', 'val', 'test'];
+const ENCODE_BATCH = 64;
 
 export interface BundleItem {
   imageId: number;
@@ -128,14 +129,21 @@ export async function exportTraining(project: Project, request: ExportTrainingRe
         const rel = `data/${split}-${String(s).padStart(6, '0')}.tar`;
         const tar = new TarWriter(path.join(staging, rel));
         try {
-          for (const it of chosen.slice(s * perShard, (s + 1) * perShard)) {
+          const shard = chosen.slice(s * perShard, (s + 1) * perShard);
+          // PNG encoding runs on sharp's threads, a batch at a time; the tar is written in order.
+          for (let b = 0; b < shard.length; b += ENCODE_BATCH) {
             if (signal) throwIfCancelled(signal);
-            const raw = readRows(fd, pack, [pack.rows.get(it.hash)!]);
-            const png = await sharp(raw, { raw: { width: spec.width, height: spec.height, channels: spec.channels } }).png({ compressionLevel: 6 }).toBuffer();
-            tar.add(`${it.hash}.png`, png);
-            tar.add(`${it.hash}.cls`, Buffer.from(String(it.label)));
-            samples.push({ key: it.hash, imageId: it.imageId, split, label: it.label });
-            onProgress?.(++done, readable.length, 'Writing shards');
+            const batch = shard.slice(b, b + ENCODE_BATCH);
+            const pngs = await Promise.all(
+              batch.map((it) => sharp(readRows(fd, pack, [pack.rows.get(it.hash)!]), { raw: { width: spec.width, height: spec.height, channels: spec.channels } }).png({ compressionLevel: 6 }).toBuffer()),
+            );
+            batch.forEach((it, i) => {
+              tar.add(`${it.hash}.png`, pngs[i]);
+              tar.add(`${it.hash}.cls`, Buffer.from(String(it.label)));
+              samples.push({ key: it.hash, imageId: it.imageId, split, label: it.label });
+            });
+            done += batch.length;
+            onProgress?.(done, readable.length, 'Writing shards');
           }
         } catch (err) {
           tar.abandon();
