@@ -177,7 +177,7 @@ export function modelCard(c: CardInput): string {
     '## Verification',
     '',
     p.against === 'onnxruntime'
-      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
+      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with ${c.run.backend === 'pytorch' ? "the probabilities PyTorch gave them when it trained (the training bundle's predictions.json)" : 'TensorFlow.js (wasm backend)'} on the same pixels: ` +
         `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
       : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${percent(p.top1Agreement)}, ` +
         `largest probability difference ${p.maxAbsDiff.toExponential(2)}.`,
