@@ -10,7 +10,7 @@ import { progressLine } from '../progress';
 
 function describeBundle(r: ExportTrainingResult): string[] {
   return [
-    `Training bundle of ${r.runId !== null ? `run #${r.runId}` : 'the one-click plan'} (${r.arch}) in ${r.dir}: ` +
+    `Training bundle of ${r.runId !== null ? `run #${r.runId}` : 'the one-click plan from scratch'} (${r.arch}) in ${r.dir}: ` +
       `${r.images.train} train, ${r.images.val} val, ${r.images.test} test images in ${r.shards} shard${r.shards === 1 ? '' : 's'} (${(r.bytes / 1e6).toFixed(1)} MB)` +
       `${r.skipped ? `; ${r.skipped} images could not be read and were left out` : ''}, in ${seconds(r.seconds, 1)}.`,
     `Train it: cd ${r.dir} && torchrun --standalone --nproc_per_node=N train.py   (README.md: one GPU, N GPUs, Slurm)`,
