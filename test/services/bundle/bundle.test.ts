@@ -185,6 +185,10 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
 
   it('refuses a tampered bundle, another project and removed images, and changes nothing', async () => {
     const before = projectState(root);
+    // Outputs that are not there (a --outputs naming the wrong folder).
+    const nothing = cliIO();
+    expect(await main(['import-run', root, bundle, '--outputs', path.join(work, 'nowhere')], nothing.io)).toBe(1);
+    expect(nothing.err.join('\n')).toMatch(/nowhere\/outputs\.json is missing: train\.py writes it when training ends/);
     // A changed byte in a shard.
     const tampered = path.join(work, 'tampered');
     fs.cpSync(bundle, tampered, { recursive: true });
@@ -260,4 +264,17 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
       project.close();
     }
   }, 120_000);
+
+  it('imports outputs written elsewhere (--outputs): the resumed training, as a run of its own', async () => {
+    const { io, out, err } = cliIO();
+    expect(await main(['import-run', root, bundle, '--outputs', path.join(work, 'resumed'), '--json'], io), err.join('\n')).toBe(0);
+    const result = JSON.parse(out[0]) as { runId: number; epochs: number; device: string };
+    expect(result).toMatchObject({ epochs: 2, device: expect.stringMatching(/^1 CPU process /) });
+    const project = Project.open(root);
+    try {
+      expect(runDetails(project.db, result.runId).history).toHaveLength(2);
+    } finally {
+      project.close();
+    }
+  }, 60_000);
 });

@@ -67,15 +67,16 @@ export const exportTrainingCommand: Command = {
 
 export const importRunCommand: Command = {
   name: 'import-run',
-  usage: 'loupe import-run <project> <bundle-dir> [--json]',
+  usage: 'loupe import-run <project> <bundle-dir> [--outputs DIR] [--json]',
   summary:
     "Bring home a model trained from a training bundle as a run (Evaluate, label errors, suggestions, export). Refuses another project's bundle, changed images or files, and a model that does not reproduce the bundle's predictions; nothing changes on a refusal.",
-  options: { json: { type: 'boolean' } },
+  options: { outputs: { type: 'string' }, json: { type: 'boolean' } },
   async run(positionals, values, io: CliIO) {
     const dir = requirePositional(positionals, 0, 'the project folder', this.usage);
     const bundle = requirePositional(positionals, 1, 'the training bundle folder', this.usage);
+    const outputsDir = typeof values.outputs === 'string' && values.outputs !== '' ? values.outputs : undefined;
     try {
-      const result = await withProject(dir, io, (project, signal, onProgress) => importRun(project, bundle, { signal, onProgress }));
+      const result = await withProject(dir, io, (project, signal, onProgress) => importRun(project, bundle, { outputsDir, signal, onProgress }));
       if (values.json) io.json(result);
       else for (const l of describeImport(result)) io.out(l);
       return 0;

@@ -56,6 +56,8 @@ export interface ImportRunResult {
 }
 
 export interface ImportRunOptions {
+  /** Where train.py wrote its outputs (its --out); default: <bundle>/outputs. */
+  outputsDir?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number | null, phase: string) => void;
 }
@@ -106,7 +108,7 @@ export async function importRun(project: Project, bundleDir: string, options: Im
       `This bundle was made from another project ("${manifest.project.name}", id ${manifest.project.id}), not from ${project.name}${id ? ` (id ${id})` : ''}: import it into the project it came from. Nothing was imported.`,
     );
   }
-  const outDir = path.join(dir, OUTPUTS_DIR);
+  const outDir = path.resolve(options.outputsDir ?? path.join(dir, OUTPUTS_DIR));
   const outputs = readJson<BundleOutputs>(path.join(outDir, OUTPUTS_FILE), 'train.py writes it when training ends (has it finished?)');
   if (outputs.format !== OUTPUTS_FORMAT) throw new LoupeError('INVALID_INPUT', `${path.join(outDir, OUTPUTS_FILE)} is not the outputs of a Loupe training bundle.`);
   if (outputs.bundle.manifestSha256 !== sha256File(path.join(dir, MANIFEST_FILE))) {

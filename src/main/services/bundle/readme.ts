@@ -52,7 +52,9 @@ srun torchrun --nnodes=$SLURM_NNODES --nproc_per_node=8 \\
   train.py --out /shared/outputs
 \`\`\`
 
-The bundle folder must be on storage every node reads; outputs are written by rank 0.
+The bundle folder and \`--out\` must be on storage every node reads (\`--resume\` reads the
+checkpoint on every node); outputs are written by rank 0. Bring them home with
+\`loupe import-run <project> <bundle> --outputs /shared/outputs\`.
 
 ## Resuming
 
