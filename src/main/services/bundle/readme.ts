@@ -37,6 +37,7 @@ python train.py
 torchrun --standalone --nproc_per_node=N train.py
 \`\`\`
 
+(Debian 12's torch 1.13 on Python 3.11: add \`--redirects 1 --tee 1\`, its torchrun fails without.)
 DistributedDataParallel: NCCL on GPUs, Gloo on CPUs (\`--cpu\`). Mixed precision (bfloat16, or
 float16 with loss scaling) on GPUs; \`--no-amp\` turns it off. The batch stays the plan's global
 batch; \`--batch-size B --lr LR\` scale it up for many GPUs. \`--epochs\` overrides the plan's.

@@ -21,6 +21,7 @@ augmentation follow Loupe's loop (src/main/services/training in Loupe).
 import argparse
 import csv
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -264,8 +265,11 @@ def export_onnx(model, manifest, path):
     wrapped = Exported(model).eval()
     dummy = torch.zeros(1, c['height'], c['width'], c['channels'])
     buf = io.BytesIO()
+    # The TorchScript exporter: torch 1.13 has only it; newer torch defaults to the dynamo one,
+    # which needs onnxscript installed.
+    extra = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(wrapped, dummy, buf, input_names=['pixels'], output_names=['probabilities'],
-                      dynamic_axes={'pixels': {0: 'n'}, 'probabilities': {0: 'n'}}, opset_version=13)
+                      dynamic_axes={'pixels': {0: 'n'}, 'probabilities': {0: 'n'}}, opset_version=13, **extra)
     labels = [k['name'] for k in manifest['classes']]
     meta = {
         'loupe.labels': json.dumps(labels),
