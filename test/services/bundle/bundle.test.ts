@@ -222,6 +222,9 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
     const { io, out, err } = cliIO();
     expect(await main(['import-run', root, bundle, '--json'], io), err.join('\n')).toBe(0);
     const result = JSON.parse(out[0]) as { runId: number; testAccuracy: number; parity: { images: number; top1Agreement: number; maxAbsDiff: number } };
+    const before = projectState(root);
+    expect(await refusal(root, bundle)).toMatch(new RegExp(`These outputs were already imported as run #${result.runId}`));
+    expect(projectState(root)).toEqual(before);
     expect(result.parity).toMatchObject({ images: 6, top1Agreement: 1 });
     expect(result.testAccuracy).toBeCloseTo(outputs.testAccuracy!, 10);
     const project = Project.open(root);

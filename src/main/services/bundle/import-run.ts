@@ -20,7 +20,7 @@ import { compareProbabilities, parityProblem, spread, PARITY_IMAGES } from '../e
 import { createSession, onnxruntime } from '../onnx/runtime';
 import { decodeToSpec } from '../pixels/pixel-pack';
 import { createRun, finishRun, predictionWriter, recordEpoch } from '../training';
-import { classIds as projectClassIds, imagesByHash, projectId } from './records';
+import { classIds as projectClassIds, importedRunIds, imagesByHash, projectId } from './records';
 import {
   BUNDLE_FORMAT,
   MANIFEST_FILE,
@@ -114,6 +114,13 @@ export async function importRun(project: Project, bundleDir: string, options: Im
   if (outputs.bundle.manifestSha256 !== sha256File(path.join(dir, MANIFEST_FILE))) {
     throw new LoupeError('INVALID_INPUT', `The outputs in ${outDir} were not trained from this bundle's manifest.json (its sha256 differs from the one train.py recorded). Nothing was imported.`);
   }
+  // The same outputs twice would be two runs of one model.
+  const outputsSha = sha256File(path.join(outDir, OUTPUTS_FILE));
+  const again = importedRunIds(project.db).find((runId) => {
+    const kept = path.join(project.paths.models, String(runId), IMPORTED_OUTPUTS);
+    return fs.existsSync(kept) && sha256File(kept) === outputsSha;
+  });
+  if (again !== undefined) throw new LoupeError('ALREADY_EXISTS', `These outputs were already imported as run #${again}. Nothing was imported.`);
   onProgress?.(0, null, 'Checking the bundle');
   verifyFiles(dir, manifest.files, "the bundle's manifest", (d, t) => onProgress?.(d, t, 'Checking the bundle'));
   verifyFiles(outDir, outputs.files, 'outputs.json');

@@ -40,3 +40,8 @@ export function imagesByHash(db: DB): Map<string, { id: number; hash: string; ex
 export function classIds(db: DB): Set<number> {
   return new Set((db.prepare('SELECT id FROM classes').all() as { id: number }[]).map((c) => c.id));
 }
+
+/** The runs trained by PyTorch (loupe import-run), newest first. */
+export function importedRunIds(db: DB): number[] {
+  return (db.prepare("SELECT id FROM runs WHERE backend = 'pytorch' ORDER BY id DESC").all() as { id: number }[]).map((r) => r.id);
+}
