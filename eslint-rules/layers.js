@@ -40,6 +40,7 @@ const ALL_SERVICES = [
   'services/evaluation',
   'services/inference',
   'services/doctor',
+  'services/bundle',
 ];
 
 /** @type {Layer[]} */
@@ -107,6 +108,12 @@ export const LAYERS = [
     name: 'services/doctor',
     files: ['src/main/services/doctor/**'],
     may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/bundle',
+    files: ['src/main/services/bundle/**'],
+    entry: 'src/main/services/bundle/index',
+    may: ['services/training', 'services/export', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

@@ -313,6 +313,8 @@ export interface SampleCreated {
 // and records every epoch; the plan says what one click would do and why.
 export type BackendName = 'tensorflow' | 'webgpu' | 'onnxruntime' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu'];
+/** What trained a run: one of Loupe's backends, or PyTorch outside Loupe (a run brought home by `loupe import-run`). */
+export type RunBackendName = BackendName | 'pytorch';
 export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small' | 'dense-head';
 /** The architectures trained from scratch on pixels (a `dense-head` trains on a backbone's features). */
 export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
@@ -476,7 +478,7 @@ export interface RunSummary {
   id: number;
   status: RunStatus;
   arch: ArchName;
-  backend: BackendName;
+  backend: RunBackendName;
   device: string;
   seed: number;
   createdAt: number;
@@ -520,7 +522,7 @@ export interface TrainResult {
   runId: number;
   status: RunStatus;
   arch: ArchName;
-  backend: BackendName;
+  backend: RunBackendName;
   device: string;
   epochs: number;
   bestEpoch: number | null;

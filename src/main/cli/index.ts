@@ -7,6 +7,7 @@ import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
 import { terminalText } from './terminal';
 import { backbonesCommand } from './commands/backbones';
+import { exportTrainingCommand, importRunCommand } from './commands/bundle';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
@@ -29,6 +30,8 @@ export const COMMANDS: Command[] = [
   doctorCommand,
   exportCommand,
   predictCommand,
+  exportTrainingCommand,
+  importRunCommand,
   serveCommand,
 ];
 

@@ -148,7 +148,7 @@ export function modelCard(c: CardInput): string {
     `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
       (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
     `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
-    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
+    `- ${run.backend === 'pytorch' ? `Trained by PyTorch outside Loupe from a training bundle, on ${cell(run.device)}` : `Trained in Loupe on the ${run.backend} backend (${cell(run.device)})`}, seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
       `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
     '',
     '## Data',
@@ -177,7 +177,7 @@ export function modelCard(c: CardInput): string {
     '## Verification',
     '',
     p.against === 'onnxruntime'
-      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
+      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with ${c.run.backend === 'pytorch' ? "the probabilities PyTorch gave them when it trained (the training bundle's predictions.json)" : 'TensorFlow.js (wasm backend)'} on the same pixels: ` +
         `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
       : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${percent(p.top1Agreement)}, ` +
         `largest probability difference ${p.maxAbsDiff.toExponential(2)}.`,
