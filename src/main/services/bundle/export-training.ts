@@ -15,7 +15,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { PreprocessSpec, Split, TrainConfig, TrainPlan } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { requireWritable, type Project } from '../../store/project';
-import { loupeVersion } from '../../version';
+import { loupeVersion, packageRoot } from '../../version';
 import { PIXEL_SCALE } from '../pixels/augment';
 import { ensurePixelPack, readRows } from '../pixels/pixel-pack';
 import { permutation, seededRandom } from '../rng';
@@ -24,8 +24,13 @@ import { bundleReadme } from './readme';
 import { ensureProjectId, projectId, runSnapshotFiles } from './records';
 import { BUNDLE_FORMAT, MANIFEST_FILE, sha256File, type BundleManifest, type BundleSample } from './manifest';
 import { TarWriter } from './tar';
-import trainPy from './python/train.py?raw';
-import modelsPy from './python/loupe_models.py?raw';
+
+/**
+ * The bundle's Python, written out as it is: read from the source tree at run time (the CLI runs
+ * from source under tsx as well as built, so a bundler's text import would not do).
+ */
+const PYTHON_DIR = path.join(packageRoot(), 'src', 'main', 'services', 'bundle', 'python');
+const PYTHON_FILES = ['train.py', 'loupe_models.py'] as const;
 
 /** Images per shard: shards of tens of MB at CIFAR sizes, enough of them to split over processes. */
 export const SHARD_IMAGES = 2000;
@@ -158,8 +163,7 @@ export async function exportTraining(project: Project, request: ExportTrainingRe
       fs.writeFileSync(path.join(staging, rel), text);
       files[rel] = sha256File(path.join(staging, rel));
     };
-    write('train.py', trainPy);
-    write('loupe_models.py', modelsPy);
+    for (const name of PYTHON_FILES) write(name, fs.readFileSync(path.join(PYTHON_DIR, name), 'utf8'));
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       version: 1,
