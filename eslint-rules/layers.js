@@ -40,6 +40,7 @@ const ALL_SERVICES = [
   'services/evaluation',
   'services/inference',
   'services/doctor',
+  'services/map',
 ];
 
 /** @type {Layer[]} */
@@ -107,6 +108,11 @@ export const LAYERS = [
     name: 'services/doctor',
     files: ['src/main/services/doctor/**'],
     may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/map',
+    files: ['src/main/services/map/**'],
+    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

@@ -42,6 +42,7 @@ import type {
   BackboneInfo,
   TrainOverrides,
   DoctorReport,
+  MapPoints,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS, FOLDER_PURPOSES } from './types';
 
@@ -280,6 +281,14 @@ export const API = {
   doctorReport: method<DoctorReport | null>()(none),
   /** Hides findings (by key) while their images stay the same; returns the report as it is then shown. */
   dismissDoctorFindings: method<DoctorReport | null>()(s.object({ keys: s.array(s.string({ min: 1, max: 200 }), { min: 1, max: 100_000 }) })),
+
+  // The map: a 2-D layout (UMAP) of the cached backbone features of every image.
+  /** Lays out the map as a `map` job (result: MapLayoutResult); images added since the last layout are placed among it, unless `recompute`. */
+  startMapLayout: method<{ jobId: string }>()(
+    s.object({ recompute: s.optional(s.boolean()), seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })), epochs: s.optional(s.number({ int: true, min: 10, max: 2000 })) }),
+  ),
+  /** Every image on the map, packed (MapPoints), with its label, split and the latest run's held-out prediction. */
+  mapPoints: method<MapPoints>()(none),
 
   // Export and inference. An export is an `export` job (result: ExportResult) that writes
   // <dir>/<name>/ (and <dir>/<name>.zip) and nothing outside `dir`. Without a runId: the best run.
