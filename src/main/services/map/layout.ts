@@ -14,9 +14,12 @@
 // first two principal components (umap-learn's `init='pca'`), not umap-js's uniform noise: the
 // islands then keep their places relative to each other.
 
-import { findABParams } from 'umap-js/dist/umap';
+import { findABParams } from 'umap-js/dist/umap.js';
 import { seededRandom } from '../rng';
 import { covariance, nearest, projectRows, type Neighbours } from './ort-math';
+import { defaultEpochs, type LayoutSettings } from './settings';
+
+export { DEFAULT_SETTINGS, defaultEpochs, type LayoutSettings } from './settings';
 
 export interface Basis {
   dims: number;
@@ -24,24 +27,6 @@ export interface Basis {
   mean: Float32Array;
   /** dims x features, row-major: the principal axes, largest variance first. */
   components: Float32Array;
-}
-
-export interface LayoutSettings {
-  seed: number;
-  /** UMAP's n_neighbors. */
-  neighbours: number;
-  /** PCA dimensions the neighbours are found in. */
-  dims: number;
-  /** Optimisation epochs (umap-js's default is 200 above 10,000 points, 500 under 2,500). */
-  epochs: number;
-  minDist: number;
-}
-
-export const DEFAULT_SETTINGS: LayoutSettings = { seed: 1, neighbours: 15, dims: 50, epochs: 0, minDist: 0.1 };
-
-/** umap-js's epochs for a data set of n points. */
-export function defaultEpochs(n: number): number {
-  return n <= 2500 ? 500 : n <= 5000 ? 400 : n <= 7500 ? 300 : 200;
 }
 
 export type LayoutProgress = (done: number, total: number | null, phase: string) => boolean | void;

@@ -9,8 +9,9 @@ import type { MapLayoutResult, MapPoints, Split } from '../../../shared/types';
 import { cancelledError } from '../../jobs/jobs';
 import { requireWritable, type Project } from '../../store/project';
 import { spawnWorker } from '../../workers/spawn';
-import { cachedFeatures, type CachedFeatures } from '../backbones';
-import { DEFAULT_SETTINGS, defaultEpochs, type Basis, type LayoutSettings } from './layout';
+import { cachedFeatureIndex, cachedFeatures, type CachedFeatures } from '../backbones';
+import type { Basis } from './layout';
+import { DEFAULT_SETTINGS, defaultEpochs, type LayoutSettings } from './settings';
 import type { FromMapWorker, ToMapWorker } from './protocol';
 import {
   addPlacedPoints,
@@ -43,7 +44,7 @@ export interface MapOptions {
 }
 
 /** The key of a features cache: the same backbone at another resolution is another map. */
-const featuresKey = (f: CachedFeatures) => `${f.backbone}@${f.resolution}`;
+const featuresKey = (f: Pick<CachedFeatures, 'backbone' | 'resolution'>) => `${f.backbone}@${f.resolution}`;
 const featuresName = (f: { backbone: string; resolution: number }) => `${f.backbone} at ${f.resolution} px`;
 
 function runWorker(msg: ToMapWorker, transfer: ArrayBuffer[], options: MapOptions): Promise<FromMapWorker> {
@@ -169,7 +170,8 @@ export function mapPoints(project: Project): MapPoints {
   const db = project.db;
   const images = liveMapImages(db);
   const classes = mapClasses(db);
-  const features = cachedFeatures(project, images.map((im) => im.hash));
+  // Which images have features, not the features themselves (60,000 of them are 245 MB).
+  const features = cachedFeatureIndex(project, images.map((im) => im.hash));
   const empty = (reason: string): MapPoints => ({
     layout: null,
     reason,
@@ -184,7 +186,7 @@ export function mapPoints(project: Project): MapPoints {
     predictionSource: '',
     classes,
     runId: null,
-    withoutFeatures: features ? images.filter((im) => !features.vectors.has(im.hash)).length : images.length,
+    withoutFeatures: features ? images.filter((im) => !features.hashes.has(im.hash)).length : images.length,
     notPlaced: 0,
   });
   if (!features) return empty(MAP_NEEDS_BACKBONE);
@@ -267,7 +269,7 @@ export function mapPoints(project: Project): MapPoints {
     predictionSource: pack(source),
     classes,
     runId: run?.id ?? null,
-    withoutFeatures: images.filter((im) => !features.vectors.has(im.hash)).length,
-    notPlaced: images.filter((im) => features.vectors.has(im.hash) && !onMap.has(im.id)).length,
+    withoutFeatures: images.filter((im) => !features.hashes.has(im.hash)).length,
+    notPlaced: images.filter((im) => features.hashes.has(im.hash) && !onMap.has(im.id)).length,
   };
 }
