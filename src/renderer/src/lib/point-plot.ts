@@ -4,35 +4,41 @@
 // Written here rather than taken from regl-scatterplot: regl compiles its draw calls with
 // `new Function`, which the studio's Content-Security-Policy (script-src 'self', no
 // 'unsafe-eval', held by the security tests) refuses. The drawing itself is small: one buffer of
-// positions, one of colour indexes into a palette texture, one draw call of points per frame
+// positions, one of colours, one draw call of points per frame
 // (and one for the selection on top); the lasso and hover are answered on the CPU, from a grid
 // over the points.
 
 const VERTEX = `
 attribute vec2 position;
-attribute float colour;
+attribute vec4 colour;
 uniform vec2 centre;
 uniform vec2 scale;
 uniform float size;
-uniform float paletteSize;
-uniform sampler2D palette;
 varying vec4 tint;
 void main() {
   gl_Position = vec4((position - centre) * scale, 0.0, 1.0);
   gl_PointSize = size;
-  tint = texture2D(palette, vec2((colour + 0.5) / paletteSize, 0.5));
+  tint = colour;
 }`;
 
 const FRAGMENT = `
 precision mediump float;
 varying vec4 tint;
 uniform float ring;
+uniform float round;
 void main() {
   vec2 c = gl_PointCoord - 0.5;
   float r = dot(c, c);
-  if (r > 0.25) discard;
+  if (round > 0.5 && r > 0.25) discard;
   gl_FragColor = ring > 0.5 && r > 0.1 ? vec4(0.05, 0.05, 0.08, 1.0) : tint;
 }`;
+
+/**
+ * Above this many points they are drawn as opaque squares: software WebGL (SwiftShader, what a
+ * machine without a GPU runs) draws them several times faster than blended discs, and at that
+ * density a point is a few pixels anyway. regl-scatterplot's performanceMode does the same.
+ */
+const FAST_ABOVE = 50_000;
 
 const GRID = 128;
 const HOVER_PX = 6;
@@ -50,9 +56,7 @@ export class PointPlot {
   readonly #positions: WebGLBuffer;
   readonly #colours: WebGLBuffer;
   readonly #selected: WebGLBuffer;
-  readonly #palette: WebGLTexture;
   readonly #events: PlotEvents;
-  #paletteSize = 1;
   #x: Float32Array = new Float32Array(0);
   #y: Float32Array = new Float32Array(0);
   #count = 0;
@@ -64,6 +68,8 @@ export class PointPlot {
   #centre = [0, 0];
   #zoom = 1;
   #frame = 0;
+  /** Frames drawn so far (the end-to-end test's frame rate while panning). */
+  draws = 0;
   #mode: 'pan' | 'lasso' = 'pan';
   #drag: { kind: 'pan' | 'lasso'; x: number; y: number; path: [number, number][] } | null = null;
   readonly #off: (() => void)[] = [];
@@ -80,7 +86,6 @@ export class PointPlot {
     this.#positions = gl.createBuffer()!;
     this.#colours = gl.createBuffer()!;
     this.#selected = gl.createBuffer()!;
-    this.#palette = gl.createTexture()!;
     this.#listen();
   }
 
@@ -112,23 +117,19 @@ export class PointPlot {
     this.redraw();
   }
 
-  /** Each point's colour: an index into `palette` (CSS hex colours). */
+  /** Each point's colour: an index into `palette` (CSS hex colours), made RGBA per point here. */
   setColours(values: Float32Array, palette: string[]): void {
     const gl = this.#gl;
-    gl.bindBuffer(gl.ARRAY_BUFFER, this.#colours);
-    gl.bufferData(gl.ARRAY_BUFFER, values, gl.DYNAMIC_DRAW);
-    const rgba = new Uint8Array(palette.length * 4);
+    const table = new Uint32Array(palette.length);
+    const bytes = new Uint8Array(table.buffer);
     palette.forEach((hex, i) => {
       const n = parseInt(hex.slice(1, 7), 16);
-      rgba.set([(n >> 16) & 255, (n >> 8) & 255, n & 255, 230], i * 4);
+      bytes.set([(n >> 16) & 255, (n >> 8) & 255, n & 255, 230], i * 4);
     });
-    gl.bindTexture(gl.TEXTURE_2D, this.#palette);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, palette.length, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, rgba);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-    this.#paletteSize = palette.length;
+    const rgba = new Uint32Array(values.length);
+    for (let i = 0; i < values.length; i++) rgba[i] = table[values[i]] ?? 0;
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.#colours);
+    gl.bufferData(gl.ARRAY_BUFFER, rgba, gl.DYNAMIC_DRAW);
     this.redraw();
   }
 
@@ -193,13 +194,18 @@ export class PointPlot {
   }
 
   #draw(): void {
+    this.draws += 1;
     const gl = this.#gl;
     gl.viewport(0, 0, this.#canvas.width, this.#canvas.height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
     if (this.#count === 0) return;
-    gl.enable(gl.BLEND);
-    gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+    const fast = this.#count > FAST_ABOVE;
+    if (fast) gl.disable(gl.BLEND);
+    else {
+      gl.enable(gl.BLEND);
+      gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+    }
     const p = this.#program;
     gl.useProgram(p);
     const [sx, sy] = this.#scale();
@@ -208,10 +214,7 @@ export class PointPlot {
     const size = Math.min(12, 3 + Math.log2(Math.max(1, this.#zoom))) * ratio;
     gl.uniform2f(gl.getUniformLocation(p, 'centre'), this.#centre[0], this.#centre[1]);
     gl.uniform2f(gl.getUniformLocation(p, 'scale'), sx, sy);
-    gl.uniform1f(gl.getUniformLocation(p, 'paletteSize'), this.#paletteSize);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.#palette);
-    gl.uniform1i(gl.getUniformLocation(p, 'palette'), 0);
+    gl.uniform1f(gl.getUniformLocation(p, 'round'), fast ? 0 : 1);
     const position = gl.getAttribLocation(p, 'position');
     gl.bindBuffer(gl.ARRAY_BUFFER, this.#positions);
     gl.enableVertexAttribArray(position);
@@ -219,7 +222,7 @@ export class PointPlot {
     const colour = gl.getAttribLocation(p, 'colour');
     gl.bindBuffer(gl.ARRAY_BUFFER, this.#colours);
     gl.enableVertexAttribArray(colour);
-    gl.vertexAttribPointer(colour, 1, gl.FLOAT, false, 0, 0);
+    gl.vertexAttribPointer(colour, 4, gl.UNSIGNED_BYTE, true, 0, 0);
     gl.uniform1f(gl.getUniformLocation(p, 'size'), size);
     gl.uniform1f(gl.getUniformLocation(p, 'ring'), 0);
     gl.drawArrays(gl.POINTS, 0, this.#count);
@@ -227,6 +230,7 @@ export class PointPlot {
       // The selection on top, larger, ringed.
       gl.uniform1f(gl.getUniformLocation(p, 'size'), size + 4 * ratio);
       gl.uniform1f(gl.getUniformLocation(p, 'ring'), 1);
+      gl.uniform1f(gl.getUniformLocation(p, 'round'), 1);
       gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.#selected);
       gl.drawElements(gl.POINTS, this.#selection.length, gl.UNSIGNED_INT, 0);
     }
