@@ -7,6 +7,7 @@ import { layoutMap, mapPoints, MAP_NEEDS_BACKBONE } from '../../../src/main/serv
 import { layoutPoints, layoutRow } from '../../../src/main/services/map/records';
 import { Project } from '../../../src/main/store/project';
 import { unpackFloat32, unpackInt32, unpackUint8 } from '../../../src/shared/packed';
+import { MAP_PREDICTION_SOURCES } from '../../../src/shared/types';
 import { makeFixtureProject } from '../../fixtures';
 import { tempDir } from '../../helpers';
 import { clusteredFeatures, imageHashes, makeClusteredProject, writeFeatureCache } from '../../map-fixtures';
@@ -110,6 +111,48 @@ describe('the map layout', () => {
       project.close();
     }
   }, 120_000);
+
+  it('colours by the latest run’s held-out predictions and says which were made on a training image', async () => {
+    const dir = path.join(tempDir(), 'pred.loupe');
+    const { ids } = await makeClusteredProject(dir, { count: 40, classes: ['a', 'b'], clusters: 2, label: (i) => (i < 30 ? ['a', 'b'][i % 2] : undefined) });
+    const project = Project.open(dir);
+    try {
+      await layoutMap(project);
+      const db = project.db;
+      const cls = new Map((db.prepare('SELECT id, name FROM classes').all() as { id: number; name: string }[]).map((c) => [c.name, c.id]));
+      const classes = JSON.stringify([{ id: cls.get('a'), name: 'a' }, { id: cls.get('b'), name: 'b' }]);
+      const run = (id: number, createdAt: number) =>
+        db.prepare(`INSERT INTO runs (id, status, arch, backend, seed, plan, config, classes, created_at) VALUES (?, 'completed', 'mlp', 'cpu', 1, '{}', '{}', ?, ?)`).run(id, classes, createdAt);
+      run(1, 1000);
+      run(2, 2000);
+      const predict = db.prepare("INSERT INTO predictions (run_id, image_id, split, true_index, predicted_index, confidence, probs) VALUES (?, ?, 'test', 0, ?, ?, x'')");
+      predict.run(1, ids[9], 1, 0.9); // an older run: not shown
+      predict.run(2, ids[19], 1, 0.75); // test image 19 (class b): predicted b, right
+      predict.run(2, ids[29], 0, 0.6); // test image 29 (class b): predicted a, wrong
+      // Suggestions on unlabeled images: one whose run never saw it, one its run trained on.
+      db.prepare("INSERT INTO run_images (run_id, image_id, class_id, split) VALUES (2, ?, ?, 'train')").run(ids[31], cls.get('a'));
+      const suggest = db.prepare("INSERT INTO suggestions (image_id, run_id, class_id, confidence, status, created_at) VALUES (?, 2, ?, ?, 'pending', 0)");
+      suggest.run(ids[30], cls.get('a'), 0.8);
+      suggest.run(ids[31], cls.get('b'), 0.7);
+
+      const points = mapPoints(project);
+      expect(points.runId).toBe(2);
+      const order = [...unpackInt32(points.ids)];
+      const predicted = unpackInt32(points.predicted);
+      const confidence = unpackFloat32(points.confidence);
+      const source = unpackUint8(points.predictionSource);
+      const at = (k: number) => order.indexOf(ids[k]);
+      const seen = (k: number) => ({ predicted: predicted[at(k)], confidence: Math.round(confidence[at(k)] * 100), source: MAP_PREDICTION_SOURCES[source[at(k)]] });
+      expect(seen(19)).toEqual({ predicted: cls.get('b'), confidence: 75, source: 'heldOut' });
+      expect(seen(29)).toEqual({ predicted: cls.get('a'), confidence: 60, source: 'heldOut' });
+      expect(seen(9)).toEqual({ predicted: -1, confidence: 0, source: 'none' });
+      expect(seen(30)).toEqual({ predicted: cls.get('a'), confidence: 80, source: 'suggestion' });
+      expect(seen(31)).toEqual({ predicted: cls.get('b'), confidence: 70, source: 'trainedOn' });
+      expect([...source].filter((v) => v !== 0)).toHaveLength(4);
+    } finally {
+      project.close();
+    }
+  }, 60_000);
 
   it('says that it needs a backbone where no features are cached', async () => {
     const dir = path.join(tempDir(), 'plain.loupe');
