@@ -56,5 +56,14 @@ describe('the map over the API', () => {
     expect(unpackInt32(again.labels)[at(ids[2])]).toBe(classId.get('c'));
     expect(unpackUint8(again.splits)[at(ids[0])]).toBe(2);
     expect(unpackFloat32(again.xy)).toEqual(unpackFloat32(points.xy));
+
+    // Laying out again, cancelled while it optimises: the worker stops, and the map stays as it was.
+    const redo = await c.api.startMapLayout({ recompute: true, seed: 9, epochs: 2000 });
+    await c.next('onJobProgress', (p) => p.jobId === redo.jobId && p.phase === 'Laying out');
+    await c.api.cancelJob({ jobId: redo.jobId });
+    expect(await finished(c, redo.jobId)).toMatchObject({ kind: 'map', status: 'cancelled' });
+    const kept = await c.api.mapPoints();
+    expect(kept.layout?.seed).toBe(4);
+    expect(unpackFloat32(kept.xy)).toEqual(unpackFloat32(points.xy));
   }, 120_000);
 });

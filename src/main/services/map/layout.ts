@@ -224,48 +224,59 @@ export function optimise(graph: Graph, initial: Float32Array, n: number, setting
   const perNegative = perSample.map((p) => p / negativeRate);
   const nextSample = perSample.slice();
   const nextNegative = perNegative.slice();
-  const y = initial;
-  const clip = (v: number) => (v > 4 ? 4 : v < -4 ? -4 : v);
+  // Doubles while optimising (V8 converts each Float32Array read and write), float32 at the end.
+  const y = Float64Array.from(initial);
   for (let epoch = 0; epoch < epochs; epoch++) {
     const alpha = 1 - epoch / epochs;
     for (let i = 0; i < m; i++) {
       if (nextSample[i] > epoch) continue;
       const j = head[i] * 2;
       const k = tail[i] * 2;
-      let dx = y[j] - y[k];
-      let dy = y[j + 1] - y[k + 1];
+      const yj0 = y[j];
+      const yj1 = y[j + 1];
+      let dx = yj0 - y[k];
+      let dy = yj1 - y[k + 1];
       let dist = dx * dx + dy * dy;
+      let gx = 0;
+      let gy = 0;
       if (dist > 0) {
-        const powB = Math.pow(dist, b);
+        const powB = Math.exp(b * Math.log(dist));
         const coeff = (-2 * a * b * (powB / dist)) / (a * powB + 1);
-        const gx = clip(coeff * dx) * alpha;
-        const gy = clip(coeff * dy) * alpha;
-        y[j] += gx;
-        y[j + 1] += gy;
+        gx = coeff * dx;
+        gy = coeff * dy;
+        gx = (gx > 4 ? 4 : gx < -4 ? -4 : gx) * alpha;
+        gy = (gy > 4 ? 4 : gy < -4 ? -4 : gy) * alpha;
         y[k] -= gx;
         y[k + 1] -= gy;
       }
+      let x0 = yj0 + gx;
+      let x1 = yj1 + gy;
       nextSample[i] += perSample[i];
       const negatives = Math.floor((epoch - nextNegative[i]) / perNegative[i]);
       for (let p = 0; p < negatives; p++) {
         const o = Math.floor(random() * n) * 2;
-        dx = y[j] - y[o];
-        dy = y[j + 1] - y[o + 1];
+        if (o === j) continue; // itself (as umap-js skips it)
+        dx = x0 - y[o];
+        dy = x1 - y[o + 1];
         dist = dx * dx + dy * dy;
         if (dist > 0) {
-          const coeff = (2 * b) / ((0.001 + dist) * (a * Math.pow(dist, b) + 1));
-          y[j] += clip(coeff * dx) * alpha;
-          y[j + 1] += clip(coeff * dy) * alpha;
-        } else if (o !== j) {
-          y[j] += 4 * alpha;
-          y[j + 1] += 4 * alpha;
+          const coeff = (2 * b) / ((0.001 + dist) * (a * Math.exp(b * Math.log(dist)) + 1));
+          gx = coeff * dx;
+          gy = coeff * dy;
+          x0 += (gx > 4 ? 4 : gx < -4 ? -4 : gx) * alpha;
+          x1 += (gy > 4 ? 4 : gy < -4 ? -4 : gy) * alpha;
+        } else {
+          x0 += 4 * alpha;
+          x1 += 4 * alpha;
         }
       }
+      y[j] = x0;
+      y[j + 1] = x1;
       nextNegative[i] += negatives * perNegative[i];
     }
     if (onProgress?.(epoch + 1, epochs, 'Laying out') === false) return null;
   }
-  return y;
+  return Float32Array.from(y);
 }
 
 export interface LayoutResult {
