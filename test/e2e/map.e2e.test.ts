@@ -125,13 +125,29 @@ describe.runIf(hasChromium)('the map (Chromium)', () => {
       return img !== null && img.complete && img.naturalWidth > 0;
     });
 
-    if (process.env.MAP_SHOT) await page.screenshot({ path: process.env.MAP_SHOT });
     // Open in gallery: the Label view shows the 80, labeled green.
     await page.getByTestId('map-open-gallery').click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('80 images');
     expect(await page.getByTestId('gallery-scope').count()).toBe(1);
     await page.getByRole('button', { name: 'Show all' }).click();
     await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('240 images');
+    expect(problems).toEqual([]);
+  });
+});
+
+describe.runIf(hasChromium)('the map without a backbone (Chromium)', () => {
+  it('says the map needs cached backbone features and leads to them', { timeout: 60_000 }, async () => {
+    const dir = path.join(tempDir(), 'plain.loupe');
+    await makeFixtureProject(dir, { count: 12 });
+    const server = await serve(['--project', dir]);
+    const browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await page.goto(server.openUrl);
+    await page.getByRole('button', { name: 'Map', exact: true }).click();
+    await expect.poll(() => page.getByTestId('map-empty').textContent()).toContain('this project has no cached backbone features yet');
+    expect(await page.getByTestId('map-start').count()).toBe(0);
+    await page.getByRole('button', { name: 'Go to Train → Backbones' }).click();
+    await expect.poll(() => page.evaluate(() => location.hash)).toMatch(/\/train$/);
     expect(problems).toEqual([]);
   });
 });
@@ -202,7 +218,6 @@ describe.runIf(hasChromium && process.env.LOUPE_LOAD !== '0')('the map of 100,00
     await page.mouse.move(cx + 120, cy, { steps: 4 });
     await page.mouse.up();
     const after = await page.evaluate(() => (window as unknown as MapHook).__loupeMap.screenPosition(0)!);
-    if (process.env.MAP_SHOT) await page.screenshot({ path: process.env.MAP_SHOT.replace('.png', '-100k.png') });
     const fps = measured.draws / measured.seconds;
     console.log(
       `[figures] map of ${N.toLocaleString('en-US')} points while panning: ${fps.toFixed(1)} frames drawn per second ` +
