@@ -104,6 +104,12 @@ describe.runIf(hasChromium)('the map (Chromium)', () => {
     const greenId = summary.classes.find((c) => c.name === 'green')!.id;
     const labeled = await apiCall<number[]>(server, dir, 'imageIds', { filter: { classId: greenId } });
     expect(new Set(labeled)).toEqual(new Set(inside));
+    // Undone and redone from the map, as in the gallery.
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await apiCall<number[]>(server, dir, 'imageIds', { filter: { unlabeled: true } })).length).toBe(240);
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(async () => (await apiCall<number[]>(server, dir, 'imageIds', { filter: { unlabeled: true } })).length).toBe(160);
+    await expect.poll(() => page.locator('.legend li', { hasText: 'green' }).textContent()).toContain('80');
 
     // The same selection to the test split.
     await page.getByTestId('map-move-split').selectOption('test');
