@@ -10,7 +10,7 @@
 //    features (what a 2-D picture keeps of the neighbourhoods).
 // 3. --compare N: umap-js as shipped (its nearest-neighbour descent, its graph, 200 epochs) on the
 //    first N synthetic points, against layout() on the same N, in the same run.
-//   npm run bench:map [-- --n 60000] [--epochs 200] [--real 2000 | --real 0] [--compare 5000]
+//   npm run bench:map [-- --n 60000 | --n 0] [--epochs 200] [--real 2000 | --real 0] [--compare 5000]
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -132,7 +132,7 @@ async function realRun(count: number): Promise<void> {
       for (let i = 0; i < Math.ceil(count / classes.length); i++) fs.copyFileSync(path.join(cifar, 'train', cls, files[order[i]]), path.join(images, 'train', cls, files[order[i]]));
     }
     const dir = path.join(work, 'cifar.loupe');
-    const quiet = { stdout: () => {}, stderr: () => {} };
+    const quiet = { out: () => {}, err: (s: string) => console.error(s), json: () => {}, interrupted: new Promise<void>(() => {}) };
     if ((await main(['create', dir], quiet)) !== 0 || (await main(['import', dir, images], quiet)) !== 0) throw new Error('import failed');
     const project = Project.open(dir);
     try {
@@ -162,6 +162,6 @@ async function realRun(count: number): Promise<void> {
   }
 }
 
-await syntheticRun();
+if (N > 0) await syntheticRun();
 const real = Number(values.real ?? 2000);
 if (real > 0) await realRun(real);
