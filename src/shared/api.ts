@@ -134,6 +134,12 @@ export const labelCheckOptions = s.object({
   folds: s.optional(s.number({ int: true, min: 2, max: 10 })),
   epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
 });
+/** A map layout's settings (the CLI's `map` reads these limits). */
+export const mapLayoutRequest = s.object({
+  recompute: s.optional(s.boolean()),
+  seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })),
+  epochs: s.optional(s.number({ int: true, min: 10, max: 2000 })),
+});
 /** Base64 of one image sent for prediction: at most 8 MB of bytes. */
 export const MAX_PREDICT_IMAGE_BYTES = 8 * 1024 * 1024;
 
@@ -284,9 +290,7 @@ export const API = {
 
   // The map: a 2-D layout (UMAP) of the cached backbone features of every image.
   /** Lays out the map as a `map` job (result: MapLayoutResult); images added since the last layout are placed among it, unless `recompute`. */
-  startMapLayout: method<{ jobId: string }>()(
-    s.object({ recompute: s.optional(s.boolean()), seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })), epochs: s.optional(s.number({ int: true, min: 10, max: 2000 })) }),
-  ),
+  startMapLayout: method<{ jobId: string }>()(mapLayoutRequest),
   /** Every image on the map, packed (MapPoints), with its label, split and the latest run's held-out prediction. */
   mapPoints: method<MapPoints>()(none),
 
