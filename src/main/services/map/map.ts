@@ -115,6 +115,7 @@ export async function layoutMap(project: Project, options: MapOptions = {}): Pro
       const basis: Basis = { dims: d, features: existing.featureCount, mean: floatsOf(existing.mean), components: floatsOf(existing.components) };
       const settings = JSON.parse(existing.settings) as LayoutSettings;
       const rows = featureRows(features, todo.map((im) => im.hash));
+      features.vectors.clear();
       const msg: ToMapWorker = { mode: 'place', rows, n: todo.length, f, basis, base: baseVectors, coords, m: base.length, neighbours: settings.neighbours };
       const out = await runWorker(msg, [rows.buffer as ArrayBuffer, baseVectors.buffer as ArrayBuffer, coords.buffer as ArrayBuffer], options);
       if (out.type !== 'placed') throw new LoupeError('INTERNAL', 'The map worker answered out of turn.');
@@ -140,6 +141,8 @@ export async function layoutMap(project: Project, options: MapOptions = {}): Pro
     epochs: options.epochs ?? defaultEpochs(n),
   };
   const rows = featureRows(features, withFeatures.map((im) => im.hash));
+  // The rows are copied out (and go to the worker): the vectors' 245 MB at 60,000 images need not wait for the layout.
+  features.vectors.clear();
   const out = await runWorker({ mode: 'layout', rows, n, f, settings }, [rows.buffer as ArrayBuffer], options);
   if (out.type !== 'layout') throw new LoupeError('INTERNAL', 'The map worker answered out of turn.');
   const d = out.basis.dims;
