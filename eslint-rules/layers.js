@@ -41,6 +41,7 @@ const ALL_SERVICES = [
   'services/inference',
   'services/doctor',
   'services/bundle',
+  'services/map',
 ];
 
 /** @type {Layer[]} */
@@ -114,6 +115,11 @@ export const LAYERS = [
     files: ['src/main/services/bundle/**'],
     entry: 'src/main/services/bundle/index',
     may: ['services/training', 'services/export', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/map',
+    files: ['src/main/services/map/**'],
+    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

@@ -102,6 +102,7 @@ export interface JobResults {
   backbone: BackboneDownload;
   backboneSpeed: BackboneSpeedResult;
   doctor: DoctorReport;
+  map: MapLayoutResult;
 }
 export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -1050,4 +1051,55 @@ export interface DoctorLeakEffect {
   /** Accuracy on the leaked images, and on the others (null where there are none). */
   leakedAccuracy: number | null;
   withoutLeaks: number | null;
+}
+
+// The map: a 2-D layout (UMAP) of every image's backbone features.
+
+/** The `map` job's result. */
+export interface MapLayoutResult {
+  /** The features cache laid out: the backbone and its resolution ("mobilenet_v1 at 128 px"). */
+  backbone: string;
+  /** Laid out by UMAP now (0 when only new images were placed). */
+  laidOut: number;
+  /** New images placed among the laid-out ones by their nearest neighbours. */
+  placed: number;
+  /** Live images without cached features (not on the map). */
+  withoutFeatures: number;
+  seconds: number;
+}
+
+/** Where a point's prediction comes from (MapPoints.predictionSource, one byte per point). */
+export const MAP_PREDICTION_SOURCES = ['none', 'heldOut', 'suggestion', 'trainedOn'] as const;
+
+/**
+ * Every image on the map, packed: each array is little-endian bytes in base64 (the browser's
+ * WebSocket carries JSON text), one entry per point in the same order.
+ */
+export interface MapPoints {
+  /** The layout shown, or null with `reason` saying why there is none. */
+  layout: { backbone: string; seed: number; neighbours: number; dims: number; epochs: number; seconds: number; updatedAt: number } | null;
+  reason: string | null;
+  count: number;
+  /** Int32: image ids. */
+  ids: string;
+  /** Float32 pairs: x, y in [-1, 1]. */
+  xy: string;
+  /** Uint8: 1 where the point was placed among the others after the layout (new images). */
+  placed: string;
+  /** Int32: the label's class id, -1 unlabeled. */
+  labels: string;
+  /** Uint8: 0 train, 1 val, 2 test. */
+  splits: string;
+  /** Int32: the predicted class id, -1 where there is no prediction. */
+  predicted: string;
+  /** Float32: the prediction's confidence (0 where none). */
+  confidence: string;
+  /** Uint8: index into MAP_PREDICTION_SOURCES. */
+  predictionSource: string;
+  classes: { id: number; name: string; color: string }[];
+  /** The latest completed run, whose held-out (val, test) predictions colour the map. */
+  runId: number | null;
+  /** Live images not on the map: without cached features, or with features but not placed yet (run the map again). */
+  withoutFeatures: number;
+  notPlaced: number;
 }

@@ -12,6 +12,7 @@ import { doctorCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
+import { mapCommand } from './commands/map';
 import { createCommand, statusCommand } from './commands/project';
 import { sampleCommand } from './commands/sample';
 import { serveCommand } from './commands/serve';
@@ -28,6 +29,7 @@ export const COMMANDS: Command[] = [
   suggestCommand,
   labelErrorsCommand,
   doctorCommand,
+  mapCommand,
   exportCommand,
   predictCommand,
   exportTrainingCommand,

@@ -12,6 +12,7 @@ const KINDS: Record<JobKind, { title: string; view: string }> = {
   backbone: { title: 'Backbone download', view: 'train' },
   backboneSpeed: { title: 'Backbone speed', view: 'train' },
   doctor: { title: 'Data check', view: 'label' },
+  map: { title: 'Map layout', view: 'map' },
 };
 
 export const jobTitle = (kind: JobKind): string => KINDS[kind].title;
