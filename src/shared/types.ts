@@ -990,7 +990,20 @@ export interface BackboneDownload {
 
 // The data doctor: checks of the whole data set (near-duplicates and leaks, image quality, class
 // balance), worst first.
-export type DoctorCheck = 'nearDuplicate' | 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect' | 'classImbalance';
+export type DoctorCheck =
+  | 'nearDuplicate'
+  | 'blurry'
+  | 'tooDark'
+  | 'tooBright'
+  | 'lowInformation'
+  | 'greyscale'
+  | 'oddSize'
+  | 'oddAspect'
+  | 'classImbalance'
+  // From cached backbone features, and the last label check's pending findings.
+  | 'outlier'
+  | 'classInTwo'
+  | 'labelError';
 
 export interface DoctorImage {
   id: number;
@@ -1032,7 +1045,7 @@ export interface DoctorReport {
   /** What the leaks do to the best run's test score; null without a completed run scored on test. */
   leakEffect: DoctorLeakEffect | null;
   /** What the check did without a backbone, and what needs one (for people). */
-  scope: { withoutBackbone: string; needsBackbone: string };
+  scope: { withoutBackbone: string; needsBackbone: string; labelErrors?: string };
   createdAt: number;
 }
 

@@ -34,7 +34,7 @@ function printReport(report: DoctorReport, out: (s: string) => void): void {
   out(`Checked ${num(report.images)} images in ${format.seconds(report.seconds)} (${num(report.decoded)} read now${report.unreadable ? `, ${num(report.unreadable)} unreadable` : ''}).`);
   out(
     report.backbone
-      ? `Near-duplicates: perceptual hash and ${report.backbone} features (cached for ${num(report.withFeatures)} images).`
+      ? `Near-duplicates, outliers and classes in two: perceptual hash and ${report.backbone} features (cached for ${num(report.withFeatures)} images).`
       : `No cached backbone features. ${report.scope.withoutBackbone} ${report.scope.needsBackbone}`,
   );
   out(`  ${report.checks.map((c) => `${c.check} ${num(c.count)}`).join(', ')}${report.dismissed ? ` (${num(report.dismissed)} dismissed)` : ''}`);
@@ -57,7 +57,7 @@ function printReport(report: DoctorReport, out: (s: string) => void): void {
 export const doctorCommand: Command = {
   name: 'doctor',
   usage: 'loupe doctor <project> [--json]',
-  summary: 'Check the data: near-duplicates (leaks across splits first), blur, exposure, one-colour, greyscale, odd sizes, class balance.',
+  summary: 'Check the data: near-duplicates (leaks across splits first), blur, exposure, one-colour, greyscale, odd sizes, class balance, outliers, classes in two, label errors.',
   help: [optionHelp('--json', 'print one JSON object')],
   options: { json: { type: 'boolean' } },
   async run(positionals, values, io) {

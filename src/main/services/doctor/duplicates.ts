@@ -27,32 +27,11 @@ export const HASH_WITH_FEATURES = 20;
 /** Standardised cosine similarity of backbone features that makes a pair within HASH_WITH_FEATURES bits near-duplicates. */
 export const SAME_FEATURES = 0.75;
 
-/** Standardises feature vectors in place over the set (per dimension to mean 0 and spread 1, then each to unit length). */
-export function standardise(vectors: Float32Array[]): void {
-  if (vectors.length === 0) return;
-  const d = vectors[0].length;
-  const mean = new Float64Array(d);
-  const spread = new Float64Array(d);
-  for (const v of vectors) for (let i = 0; i < d; i++) mean[i] += v[i] / vectors.length;
-  for (const v of vectors) for (let i = 0; i < d; i++) spread[i] += (v[i] - mean[i]) ** 2 / vectors.length;
-  // A floor keeps a dimension that is nearly constant over the project from amplifying noise.
-  for (let i = 0; i < d; i++) spread[i] = Math.sqrt(spread[i]) + 1e-3;
-  for (const v of vectors) {
-    let norm = 0;
-    for (let i = 0; i < d; i++) {
-      v[i] = (v[i] - mean[i]) / spread[i];
-      norm += v[i] * v[i];
-    }
-    norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < d; i++) v[i] /= norm;
-  }
-}
-
 export interface HashedItem {
   /** Index into the caller's list, kept in the groups. */
   index: number;
   split: string;
-  /** Standardised features (see standardise), where cached. */
+  /** Standardised features (features/standardise.ts), where cached. */
   vector?: Float32Array;
 }
 
