@@ -394,9 +394,11 @@ export interface TrainConfig {
   workers: number;
   /** Transfer learning: the frozen backbone whose features the head trains on; null (or absent, in runs recorded before transfer learning) when trained from scratch. */
   backbone?: TransferConfig | null;
+  /** Balanced sampling: how many times each class's training images appear in an epoch (by class index); absent when the classes are balanced enough. */
+  balance?: number[];
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */

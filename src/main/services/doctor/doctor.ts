@@ -19,6 +19,7 @@ import { listLabelIssues, resolveLabelIssues } from '../evaluation/label-issues'
 import { standardise } from '../features/standardise';
 import { nearDuplicateGroups, type HashedItem } from './duplicates';
 import { classesInTwo, outliers, type FeatureItem } from './structure';
+import { MAX_REPEAT } from '../training/balance';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
 import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
 
@@ -198,7 +199,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
   for (const { cls, share, largest } of imbalancedClasses(counts)) {
     const detail =
       `“${cls.name}” has ${plural(cls.count, 'labeled image')}, ${Math.round(share * 100)}% of “${largest.name}” (${largest.count}). ` +
-      `Training samples it more often (balanced sampling: its training images are repeated in each epoch up to a third of the largest class’s), so the model does not learn to ignore it; more images of it would still teach it more.`;
+      `The one-click plan samples it more often (balanced sampling: its training images are repeated in each epoch until they count at least a third as much as the largest class’s, at most ${MAX_REPEAT} times), so the model does not learn to ignore it; more images of it would still teach it more.`;
     findings.push(finding('classImbalance', 1 - share, byId.get(cls.classId)!.members, detail));
   }
 
