@@ -15,13 +15,14 @@ import { requireWritable, type Project } from '../../store/project';
 import { cachedFeatures } from '../backbones';
 import { completedRun, scoredPredictions } from '../evaluation/evaluate';
 import { imageFindings, imbalancedClasses, isFlat, type CheckedImage, type PixelCheck } from './checks';
-import { listLabelIssues, resolveLabelIssues } from '../evaluation/label-issues';
+import { listLabelIssues } from '../evaluation/label-issues';
+import { record, type Op } from '../history';
 import { standardise } from '../features/standardise';
 import { nearDuplicateGroups, type HashedItem } from './duplicates';
 import { classesInTwo, outliers, type FeatureItem } from './structure';
 import { MAX_REPEAT } from '../training/balance';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
-import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
+import { dismissedKeys, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
 
 export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
   'nearDuplicate',
@@ -268,16 +269,26 @@ export function doctorReport(project: Project): DoctorReport | null {
 }
 
 /** Dismisses findings of the last report by key: they stay hidden while their images do not change. */
-export function dismissDoctorFindings(project: Project, keys: string[]): DoctorReport | null {
+export function dismissDoctorFindings(project: Project, findingKeys: string[]): DoctorReport | null {
   requireWritable(project);
   const report = lastReport(project.db);
-  const wanted = new Set(keys);
-  const chosen = (report?.findings ?? []).filter((f) => wanted.has(f.key));
-  project.db.transaction(() => {
-    insertDismissals(project.db, chosen.map((f) => ({ key: f.key, check: f.check })));
-    // A label error kept as labeled is dismissed where the label check lists it too (undoable there).
-    const kept = chosen.filter((f) => f.check === 'labelError').flatMap((f) => f.images.map((i) => i.id));
-    if (kept.length > 0) resolveLabelIssues(project.db, kept, 'dismiss');
-  })();
+  const wanted = new Set(findingKeys);
+  const dismissed = dismissedKeys(project.db);
+  const chosen = (report?.findings ?? []).filter((f) => wanted.has(f.key) && !dismissed.has(f.key));
+  if (chosen.length === 0) return doctorReport(project);
+  const keys = chosen.map((f) => f.key);
+  const checks = chosen.map((f) => f.check);
+  const imageIds = [...new Set(chosen.flatMap((f) => f.images.map((i) => i.id)))];
+  // A label error kept as labeled is dismissed where the label check lists it too.
+  const kept = chosen.filter((f) => f.check === 'labelError').flatMap((f) => f.images.map((i) => i.id));
+  const pending = new Set(listLabelIssues(project.db, 'pending').issues.map((i) => i.imageId));
+  const issues = kept.filter((id) => pending.has(id));
+  const redo: Op[] = [{ t: 'doctorDismissals', imageIds, keys, checks, dismissed: true }];
+  const undo: Op[] = [{ t: 'doctorDismissals', imageIds, keys, checks, dismissed: false }];
+  if (issues.length > 0) {
+    redo.push({ t: 'issueStatus', imageIds: issues, statuses: issues.map(() => 'dismissed') });
+    undo.push({ t: 'issueStatus', imageIds: issues, statuses: issues.map(() => 'pending') });
+  }
+  project.db.transaction(() => record(project.db, 'doctor', `Dismiss ${plural(chosen.length, 'doctor finding')}`, redo, undo))();
   return doctorReport(project);
 }
