@@ -1051,6 +1051,20 @@ export interface DoctorReport {
   createdAt: number;
 }
 
+/** "More like this": the images nearest to a query image by backbone features, most alike first. */
+export interface SimilarImages {
+  /** The backbone (and resolution) whose cached features were compared. */
+  backbone: string;
+  /** Images searched (those with cached features). */
+  images: number;
+  ids: number[];
+  /** Standardised cosine similarity of each (1: the same features). */
+  similarities: number[];
+  /** The whole query, and the search over the feature matrix alone. */
+  seconds: number;
+  searchSeconds: number;
+}
+
 /**
  * The best run's test accuracy with and without its leaked test images: those with a near-copy
  * among the images the run trained on (a leak finding not dismissed).

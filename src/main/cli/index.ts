@@ -7,7 +7,7 @@ import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
 import { terminalText } from './terminal';
 import { backbonesCommand } from './commands/backbones';
-import { doctorCommand } from './commands/doctor';
+import { doctorCommand, similarCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
@@ -27,6 +27,7 @@ export const COMMANDS: Command[] = [
   suggestCommand,
   labelErrorsCommand,
   doctorCommand,
+  similarCommand,
   exportCommand,
   predictCommand,
   serveCommand,
