@@ -1013,6 +1013,8 @@ export interface DoctorImage {
   name: string;
   split: Split;
   label: string | null;
+  /** Content hash, for its thumbnail (absent in reports kept before it was added). */
+  hash?: string;
 }
 
 export interface DoctorFinding {

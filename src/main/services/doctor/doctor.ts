@@ -171,7 +171,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
 
   const image = (index: number): DoctorImage => {
     const r = rows[index];
-    return { id: r.id, name: r.name, split: r.split, label: r.label };
+    return { id: r.id, name: r.name, split: r.split, label: r.label, hash: r.hash };
   };
   const finding = (check: DoctorCheck, score: number, indexes: number[], detail: string, crossSplit = false): DoctorFinding => {
     const images = indexes.map(image);
