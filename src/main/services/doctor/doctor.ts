@@ -20,7 +20,7 @@ import { record, type Op } from '../history';
 import { standardise } from '../features/standardise';
 import { nearDuplicateGroups, type HashedItem } from './duplicates';
 import { classesInTwo, outliers, type FeatureItem } from './structure';
-import { MAX_REPEAT } from '../training/balance';
+import { MAX_REPEAT } from '../training';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
 import { dismissedKeys, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
 

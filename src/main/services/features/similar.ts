@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { LoupeError } from '../../../shared/errors';
 import type { SimilarImages } from '../../../shared/types';
 import type { Project } from '../../store/project';
-import { cachedFeatures, resolveBackbone } from '../backbones';
-import { FeatureExtractor } from '../backbones/extract';
+import { cachedFeatures, FeatureExtractor, resolveBackbone } from '../backbones';
 import { decodeToSpec } from '../pixels/pixel-pack';
 import { FeatureMatrix } from './matrix';
+import { liveHashes, liveHashOf } from './records';
 import { standardise, type Standardiser } from './standardise';
 
 export const DEFAULT_SIMILAR = 200;
@@ -31,13 +31,9 @@ interface Index {
 
 const indexes = new WeakMap<Project, Index>();
 
-function liveRows(project: Project): { id: number; hash: string }[] {
-  return project.db.prepare('SELECT id, hash FROM images WHERE removed_at IS NULL ORDER BY id').all() as { id: number; hash: string }[];
-}
-
 /** The project's standardised feature matrix, read again only when its images or its cache changed. */
 export function similarityIndex(project: Project): Index {
-  const rows = liveRows(project);
+  const rows = liveHashes(project.db);
   const features = cachedFeatures(project, rows.map((r) => r.hash));
   if (!features) {
     throw new LoupeError('NOT_FOUND', 'No backbone features are cached in this project: Extract features (Train → Backbones) or train with a backbone first.');
@@ -109,9 +105,9 @@ export async function similarImages(project: Project, query: SimilarQuery): Prom
   let vector: Float32Array;
   let self = -1;
   if (query.imageId !== undefined) {
-    const row = project.db.prepare('SELECT hash FROM images WHERE id = ? AND removed_at IS NULL').get(query.imageId) as { hash: string } | undefined;
-    if (!row) throw new LoupeError('NOT_FOUND', `There is no image #${query.imageId} in this project.`);
-    const r = index.rowOfHash.get(row.hash);
+    const hash = liveHashOf(project.db, query.imageId);
+    if (hash === undefined) throw new LoupeError('NOT_FOUND', `There is no image #${query.imageId} in this project.`);
+    const r = index.rowOfHash.get(hash);
     if (r === undefined) throw new LoupeError('NOT_FOUND', 'This image has no cached features yet: Extract features (Train → Backbones) again to include it.');
     vector = index.matrix.row(r);
     self = query.imageId;

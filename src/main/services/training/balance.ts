@@ -6,10 +6,11 @@
 // still varies the copies. The data doctor's class-imbalance finding uses the same limit.
 
 import type { TrainPlan } from '../../../shared/types';
-import { IMBALANCE_SHARE } from '../doctor/checks';
 import type { TrainingData } from './dataset';
 import type { SplitRows } from './protocol';
 
+/** A class with fewer than this share of the largest class's images is imbalanced (the doctor's finding too). */
+export const IMBALANCE_SHARE = 1 / 3;
 export const MAX_REPEAT = 10;
 
 /** How many times each class's training images appear in an epoch; null when no class needs it. */
