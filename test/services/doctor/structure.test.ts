@@ -30,12 +30,15 @@ describe('outliers and classes in two', () => {
     expect(found[0].score).toBeGreaterThan(0);
   });
 
-  it('judges a project without labels against its images as one group', async () => {
+  it('judges a project without labels by its unlabeled images’ own groups', async () => {
     const found = await outliers(items([
-      { classId: null, axis: 0, n: 40 },
+      { classId: null, axis: 0, n: 20 },
+      { classId: null, axis: 1, n: 20 },
+      { classId: null, axis: 2, n: 20 },
       { classId: null, axis: 5, n: 1 },
     ]));
-    expect(found.map((o) => o.index)).toEqual([40]);
+    expect(found.map((o) => o.index)).toEqual([60]);
+    expect(found[0].nearestClassId).toBeNull();
   });
 
   it('finds a class made of two groups, listing the smaller, and not a class of one group', async () => {

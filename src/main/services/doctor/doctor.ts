@@ -166,7 +166,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
     return { index, split: rows[index].split, vector: features?.vectors.get(rows[index].hash) };
   });
   standardise(items.flatMap((it) => (it.vector ? [it.vector] : [])));
-  const groups = nearDuplicateGroups(items, words, mirrorWords, { signal: options.signal, onProgress: (done, total) => options.onProgress?.(done, total, 'Comparing images') });
+  const groups = await nearDuplicateGroups(items, words, mirrorWords, { signal: options.signal, onProgress: (done, total) => options.onProgress?.(done, total, 'Comparing images') });
   if (options.signal) throwIfCancelled(options.signal);
 
   const image = (index: number): DoctorImage => {
@@ -209,7 +209,7 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
   const className = new Map(liveClasses(db).map((c) => [c.id, c.name]));
   options.onProgress?.(0, null, 'Looking for outliers and classes in two');
   const splits = await classesInTwo(featured);
-  for (const o of await outliers(featured, splits)) {
+  for (const o of await outliers(featured)) {
     const near = o.nearestClassId === null ? 'the project’s other images' : `every class (nearest: “${className.get(o.nearestClassId)}”)`;
     findings.push(finding('outlier', o.score, [o.index], `Far from ${near}: a stray, a mistake, or a kind of image the classes do not cover.`));
   }

@@ -17,8 +17,12 @@ export interface FeatureItem {
 
 /** A class is judged only with at least this many images with features. */
 export const MIN_CLASS = 8;
-/** Outlier: below every class's own limit, its members' median similarity to the class's centre less OUTLIER_Z robust deviations. */
+/** Outlier: its similarity to the nearest class mode this many robust deviations below the project's median. */
 export const OUTLIER_Z = 4;
+/** Modes per class: at most MODES, one per MIN_PER_MODE images; a mode holding fewer than MIN_MODE images is dropped (strays do not make a mode). */
+export const MODES = 8;
+export const MIN_PER_MODE = 8;
+export const MIN_MODE = 3;
 /** Class in two: the split explains at least this share of the class's spread, and its smaller group holds at least MIN_GROUP of it. */
 export const SPLIT_SHARE = 0.3;
 export const MIN_GROUP = 0.15;
@@ -65,59 +69,100 @@ function byClass(items: FeatureItem[]): Map<number, FeatureItem[]> {
 
 export interface OutlierFinding {
   index: number;
-  /** 0..1: how far below the nearest class's limit. */
+  /** 0..1: how far below the limit. */
   score: number;
-  /** The class it is least far from, and its similarity to that class's centre. */
+  /** The class of the group it is least far from (null: unlabeled images'). */
   nearestClassId: number | null;
 }
 
 /**
- * Images far from every class: less like each class's centre than nearly all of that class's
- * own images are. A class in two (`splits`) is two groups, each judged by its own centre: its
- * centre between them is like none of its images. A project without labeled classes is one class
- * (its images' centre).
+ * Spherical k-means from the given centres: each row joins the centre it is most like, each
+ * centre moves to its rows' mean direction, until nothing moves. A centre left without rows
+ * stays where it was (its count says so).
  */
-export async function outliers(items: FeatureItem[], splits: ClassSplit[] = []): Promise<OutlierFinding[]> {
+async function lloyd(matrix: FeatureMatrix, start: Float32Array[], rounds: number): Promise<{ side: Int32Array; centres: Float32Array[]; counts: number[] }> {
+  const k = start.length;
+  const dim = matrix.dim;
+  let centres = start.map((c) => c.slice());
+  let side = new Int32Array(matrix.rows).fill(-1);
+  let counts = centres.map(() => 0);
+  for (let round = 0; round < rounds; round++) {
+    const queries = new Float32Array(k * dim);
+    centres.forEach((c, j) => queries.set(c, j * dim));
+    const s = await matrix.scores(queries);
+    const next = new Int32Array(matrix.rows);
+    for (let r = 0; r < matrix.rows; r++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (s[r * k + j] > s[r * k + best]) best = j;
+      next[r] = best;
+    }
+    const moved = next.some((v, r) => v !== side[r]);
+    side = next;
+    const sums = centres.map(() => new Float32Array(dim));
+    counts = centres.map(() => 0);
+    for (let r = 0; r < matrix.rows; r++) {
+      const v = matrix.row(r);
+      const sum = sums[side[r]];
+      for (let i = 0; i < dim; i++) sum[i] += v[i];
+      counts[side[r]] += 1;
+    }
+    centres = centres.map((c, j) => (counts[j] > 0 ? unit(sums[j]) : c));
+    if (!moved) break;
+  }
+  return { side, centres, counts };
+}
+
+/** A class's modes: up to MODES centres (one per MIN_PER_MODE images), started from evenly spaced members; a mode of a few strays is dropped. */
+async function modesOf(members: FeatureItem[], dim: number): Promise<Float32Array[]> {
+  const k = Math.max(1, Math.min(MODES, Math.floor(members.length / MIN_PER_MODE)));
+  const matrix = FeatureMatrix.of(members.map((m) => m.vector), dim);
+  const start = Array.from({ length: k }, (_, j) => matrix.row(Math.floor(((j + 0.5) * members.length) / k)));
+  const { centres, counts } = await lloyd(matrix, start, KMEANS_ROUNDS);
+  return centres.filter((_, j) => counts[j] >= MIN_MODE);
+}
+
+/**
+ * Images far from every class: less like the nearest of every class's modes (a few k-means
+ * centres per class, so a varied class or a class in two is judged by each of its groups) than
+ * nearly all images are, by OUTLIER_Z robust deviations below the project's median. Unlabeled
+ * images form a group of their own; an image of a class too small to be judged is not judged.
+ */
+export async function outliers(items: FeatureItem[], z = OUTLIER_Z): Promise<OutlierFinding[]> {
   if (items.length < MIN_CLASS) return [];
   const dim = items[0].vector.length;
-  let classes: [number, FeatureItem[]][] = [];
-  for (const [id, members] of byClass(items)) {
-    const split = splits.find((s) => s.classId === id);
-    const smaller = new Set(split?.smaller);
-    if (split) classes.push([id, members.filter((m) => smaller.has(m.index))], [id, members.filter((m) => !smaller.has(m.index))]);
-    else classes.push([id, members]);
+  const groups: [number | null, FeatureItem[]][] = [...byClass(items)];
+  const unlabeled = items.filter((it) => it.classId === null);
+  if (unlabeled.length >= MIN_CLASS) groups.push([null, unlabeled]);
+  const judged = new Set(groups.map(([id]) => id));
+  const centres: Float32Array[] = [];
+  const owner: (number | null)[] = [];
+  for (const [id, members] of groups) {
+    for (const c of await modesOf(members, dim)) {
+      centres.push(c);
+      owner.push(id);
+    }
   }
-  if (classes.length === 0) classes = [[-1, items]];
-  const centres = classes.map(([, members]) => unit(meanOf(members.map((m) => m.vector), dim).mean));
+  if (centres.length === 0) return [];
   const matrix = FeatureMatrix.of(items.map((it) => it.vector), dim);
   const queries = new Float32Array(centres.length * dim);
-  centres.forEach((c, k) => queries.set(c, k * dim));
+  centres.forEach((c, j) => queries.set(c, j * dim));
   const scores = await matrix.scores(queries);
   const C = centres.length;
-  const row = new Map(items.map((it, r) => [it.index, r]));
-  // Each class's limit, from its own members' similarity to its centre.
-  const limits = classes.map(([id, members], k) => {
-    const own = members.map((m) => scores[row.get(m.index)! * C + k]);
-    const mid = median(own);
-    const spread = 1.4826 * median(own.map((s) => Math.abs(s - mid))) || 1e-3;
-    return { id, limit: mid - OUTLIER_Z * spread, spread };
-  });
-  // An image of a class too small to be judged is not judged either: too few to know the class's look.
-  const small = new Set(items.filter((it) => it.classId !== null).map((it) => it.classId));
-  for (const [id] of classes) small.delete(id);
+  const best = new Float64Array(items.length);
+  const nearest = new Int32Array(items.length);
+  for (let r = 0; r < items.length; r++) {
+    let b = 0;
+    for (let j = 1; j < C; j++) if (scores[r * C + j] > scores[r * C + b]) b = j;
+    best[r] = scores[r * C + b];
+    nearest[r] = b;
+  }
+  const mid = median(best);
+  const spread = 1.4826 * median(Array.from(best, (s) => Math.abs(s - mid))) || 1e-3;
+  const limit = mid - z * spread;
   const found: OutlierFinding[] = [];
   items.forEach((it, r) => {
-    if (it.classId !== null && small.has(it.classId)) return;
-    let closest = -Infinity;
-    let nearest = 0;
-    for (let k = 0; k < C; k++) {
-      const past = (scores[r * C + k] - limits[k].limit) / limits[k].spread;
-      if (past > closest) {
-        closest = past;
-        nearest = k;
-      }
-    }
-    if (closest < 0) found.push({ index: it.index, score: clamp01(-closest / (2 * OUTLIER_Z)), nearestClassId: limits[nearest].id < 0 ? null : limits[nearest].id });
+    if (!judged.has(it.classId)) return;
+    if (best[r] < limit) found.push({ index: it.index, score: clamp01((limit - best[r]) / (z * spread)), nearestClassId: owner[nearest[r]] });
   });
   return found;
 }
@@ -138,7 +183,7 @@ export interface ClassSplit {
  * distances to the centre; on unit vectors 1 - |mean|^2 per image) and the smaller group is
  * not a handful of strays (those are outliers).
  */
-export async function classesInTwo(items: FeatureItem[]): Promise<ClassSplit[]> {
+export async function classesInTwo(items: FeatureItem[], minShare = SPLIT_SHARE): Promise<ClassSplit[]> {
   if (items.length === 0) return [];
   const dim = items[0].vector.length;
   const out: ClassSplit[] = [];
@@ -150,27 +195,12 @@ export async function classesInTwo(items: FeatureItem[]): Promise<ClassSplit[]> 
     if (total <= 1e-9) continue;
     const atypical = (await matrix.nearest(unit(whole.mean).map((x) => -x), 1))[0].row;
     const other = (await matrix.nearest(matrix.row(atypical).map((x) => -x), 1))[0].row;
-    let centres = [matrix.row(atypical).slice(), matrix.row(other).slice()];
-    let side = new Uint8Array(members.length);
-    for (let round = 0; round < KMEANS_ROUNDS; round++) {
-      const queries = new Float32Array(2 * dim);
-      queries.set(centres[0], 0);
-      queries.set(centres[1], dim);
-      const s = await matrix.scores(queries);
-      const next = new Uint8Array(members.length);
-      for (let r = 0; r < members.length; r++) next[r] = s[2 * r + 1] > s[2 * r] ? 1 : 0;
-      const same = next.every((v, r) => v === side[r]);
-      side = next;
-      const groups = [0, 1].map((g) => members.filter((_, r) => side[r] === g).map((m) => m.vector));
-      if (groups.some((g) => g.length === 0)) break;
-      centres = groups.map((g) => unit(meanOf(g, dim).mean));
-      if (same && round > 0) break;
-    }
+    const { side } = await lloyd(matrix, [matrix.row(atypical), matrix.row(other)], KMEANS_ROUNDS);
     const groups = [0, 1].map((g) => members.flatMap((m, r) => (side[r] === g ? [{ m, r }] : [])));
     const within = groups.reduce((w, g) => w + g.length * (1 - meanOf(g.map((x) => x.m.vector), dim).norm2), 0);
     const share = 1 - within / total;
     const [small, large] = groups[0].length <= groups[1].length ? [groups[0], groups[1]] : [groups[1], groups[0]];
-    if (share < SPLIT_SHARE || small.length < MIN_GROUP * members.length) continue;
+    if (share < minShare || small.length < MIN_GROUP * members.length) continue;
     const centre = unit(meanOf(small.map((x) => x.m.vector), dim).mean);
     const typical = (x: { m: FeatureItem }) => x.m.vector.reduce((s, v, i) => s + v * centre[i], 0);
     const smaller = small
