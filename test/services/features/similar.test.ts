@@ -8,7 +8,8 @@ import { liveImages } from '../../../src/main/services/doctor/records';
 import { FeatureMatrix, topK } from '../../../src/main/services/features/matrix';
 import { similarImages } from '../../../src/main/services/features/similar';
 import { seededRandom } from '../../../src/main/services/rng';
-import { importInto, newProject } from '../import/import-helpers';
+import { importInto, newProject, put } from '../import/import-helpers';
+import { tempDir } from '../../helpers';
 import { png, scene } from '../doctor/doctor-helpers';
 import { cacheTinyFeatures, similarFolder, tinyBackboneHere } from './similar-helpers';
 
@@ -36,6 +37,16 @@ describe('more like this', () => {
     const outside = await sharp(await png(scene(8))).resize(48, 48).png().toBuffer();
     const fromFile = await similarImages(project, { file: outside, limit: 3 });
     expect(fromFile.ids.slice(0, 2).sort()).toEqual([id('scene7.png'), id('copy.jpg')].sort());
+
+    // The index is kept while nothing changes, and made again for new images with features.
+    expect((await similarImages(project, { imageId: id('scene7.png'), limit: 5 })).ids).toEqual(fromImage.ids);
+    const more = tempDir('loupe-similar-more-');
+    put(more, 'train/dog/new.png', outside);
+    await importInto(project, [more]);
+    await cacheTinyFeatures(project);
+    const again = await similarImages(project, { file: outside, limit: 1 });
+    expect(again.images).toBe(32);
+    expect(again.similarities[0]).toBeCloseTo(1, 5);
   }, 60_000);
 
   it('searches exactly: the same ranking as every dot product computed one by one', async () => {

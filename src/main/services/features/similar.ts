@@ -6,6 +6,8 @@
 // resolution first, unless the project holds the same file.
 
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
 import type { SimilarImages } from '../../../shared/types';
 import type { Project } from '../../store/project';
@@ -31,16 +33,38 @@ interface Index {
 
 const indexes = new WeakMap<Project, Index>();
 
+/** The feature caches' files, by size and time: a new extraction changes them. */
+function cacheFiles(project: Project): string {
+  try {
+    return fs
+      .readdirSync(project.paths.cache)
+      .filter((n) => n.startsWith('features-'))
+      .sort()
+      .map((n) => {
+        try {
+          const st = fs.statSync(path.join(project.paths.cache, n, 'features.f32'));
+          return `${n}/${st.size}/${st.mtimeMs}`;
+        } catch {
+          return n;
+        }
+      })
+      .join(',');
+  } catch {
+    return '';
+  }
+}
+
 /** The project's standardised feature matrix, read again only when its images or its cache changed. */
 export function similarityIndex(project: Project): Index {
   const rows = liveHashes(project.db);
+  // What the index was made from, cheaply: the live images and the feature caches' files.
+  const signature = [rows.length, rows.at(-1)?.id, rows.reduce((s, r) => s + r.id, 0), cacheFiles(project)].join(':');
+  const kept = indexes.get(project);
+  if (kept?.signature === signature) return kept;
   const features = cachedFeatures(project, rows.map((r) => r.hash));
   if (!features) {
     throw new LoupeError('NOT_FOUND', 'No backbone features are cached in this project: Extract features (Train → Backbones) or train with a backbone first.');
   }
-  const signature = [features.backbone, features.resolution, features.fingerprint, features.vectors.size, rows.length, rows.at(-1)?.id].join(':');
-  const kept = indexes.get(project);
-  if (kept?.signature === signature) return kept;
   const withFeatures = rows.filter((r) => features.vectors.has(r.hash));
   // An image imported twice under two ids shares one vector: copy it, standardise each once.
   const seen = new Set<string>();
