@@ -42,6 +42,7 @@ const ALL_SERVICES = [
   'services/doctor',
   'services/bundle',
   'services/map',
+  'services/features',
 ];
 
 /** @type {Layer[]} */
@@ -106,9 +107,15 @@ export const LAYERS = [
     may: ['services/training', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
+    // Backbone features compared: standardising, the MatMul search, "more like this".
+    name: 'services/features',
+    files: ['src/main/services/features/**'],
+    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
     name: 'services/doctor',
     files: ['src/main/services/doctor/**'],
-    may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+    may: ['services/evaluation', 'services/training', 'services/features', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/bundle',

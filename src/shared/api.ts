@@ -43,6 +43,7 @@ import type {
   TrainOverrides,
   DoctorReport,
   MapPoints,
+  SimilarImages,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS, FOLDER_PURPOSES } from './types';
 
@@ -287,6 +288,19 @@ export const API = {
   doctorReport: method<DoctorReport | null>()(none),
   /** Hides findings (by key) while their images stay the same; returns the report as it is then shown. */
   dismissDoctorFindings: method<DoctorReport | null>()(s.object({ keys: s.array(s.string({ min: 1, max: 200 }), { min: 1, max: 100_000 }) })),
+  /**
+   * "More like this": the images nearest by cached backbone features to an image of the project,
+   * an image file the window read (dropped or chosen; base64, MAX_PREDICT_IMAGE_BYTES), or a file
+   * on the machine Loupe runs on. Most alike first, the query image left out.
+   */
+  similarImages: method<SimilarImages>()(
+    s.object({
+      imageId: s.optional(id),
+      file: s.optional(s.object({ name: s.string({ min: 1, max: 1000 }), data: s.string({ max: Math.ceil(MAX_PREDICT_IMAGE_BYTES / 3) * 4 }) })),
+      path: s.optional(projectPath),
+      limit: s.optional(s.number({ int: true, min: 1, max: 5000 })),
+    }),
+  ),
 
   // The map: a 2-D layout (UMAP) of the cached backbone features of every image.
   /** Lays out the map as a `map` job (result: MapLayoutResult); images added since the last layout are placed among it, unless `recompute`. */

@@ -397,9 +397,11 @@ export interface TrainConfig {
   workers: number;
   /** Transfer learning: the frozen backbone whose features the head trains on; null (or absent, in runs recorded before transfer learning) when trained from scratch. */
   backbone?: TransferConfig | null;
+  /** Balanced sampling: how many times each class's training images appear in an epoch (by class index); absent when the classes are balanced enough. */
+  balance?: number[];
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */
@@ -993,7 +995,20 @@ export interface BackboneDownload {
 
 // The data doctor: checks of the whole data set (near-duplicates and leaks, image quality, class
 // balance), worst first.
-export type DoctorCheck = 'nearDuplicate' | 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect' | 'classImbalance';
+export type DoctorCheck =
+  | 'nearDuplicate'
+  | 'blurry'
+  | 'tooDark'
+  | 'tooBright'
+  | 'lowInformation'
+  | 'greyscale'
+  | 'oddSize'
+  | 'oddAspect'
+  | 'classImbalance'
+  // From cached backbone features, and the last label check's pending findings.
+  | 'outlier'
+  | 'classInTwo'
+  | 'labelError';
 
 export interface DoctorImage {
   id: number;
@@ -1001,6 +1016,8 @@ export interface DoctorImage {
   name: string;
   split: Split;
   label: string | null;
+  /** Content hash, for its thumbnail (absent in reports kept before it was added). */
+  hash?: string;
 }
 
 export interface DoctorFinding {
@@ -1035,8 +1052,22 @@ export interface DoctorReport {
   /** What the leaks do to the best run's test score; null without a completed run scored on test. */
   leakEffect: DoctorLeakEffect | null;
   /** What the check did without a backbone, and what needs one (for people). */
-  scope: { withoutBackbone: string; needsBackbone: string };
+  scope: { withoutBackbone: string; needsBackbone: string; labelErrors?: string };
   createdAt: number;
+}
+
+/** "More like this": the images nearest to a query image by backbone features, most alike first. */
+export interface SimilarImages {
+  /** The backbone (and resolution) whose cached features were compared. */
+  backbone: string;
+  /** Images searched (those with cached features). */
+  images: number;
+  ids: number[];
+  /** Standardised cosine similarity of each (1: the same features). */
+  similarities: number[];
+  /** The whole query, and the search over the feature matrix alone. */
+  seconds: number;
+  searchSeconds: number;
 }
 
 /**

@@ -8,7 +8,7 @@ import { parseCommandArgs, UsageError, type CliIO, type Command } from './comman
 import { terminalText } from './terminal';
 import { backbonesCommand } from './commands/backbones';
 import { exportTrainingCommand, importRunCommand } from './commands/bundle';
-import { doctorCommand } from './commands/doctor';
+import { doctorCommand, similarCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
@@ -30,6 +30,7 @@ export const COMMANDS: Command[] = [
   labelErrorsCommand,
   doctorCommand,
   mapCommand,
+  similarCommand,
   exportCommand,
   predictCommand,
   exportTrainingCommand,

@@ -10,6 +10,8 @@ export interface CachedFeatures {
   backbone: string;
   resolution: number;
   features: number;
+  /** The backbone files' fingerprint the cache was made with (absent in hand-made caches). */
+  fingerprint?: string;
   /** Unit-length feature vector of each image found, by content hash. */
   vectors: Map<string, Float32Array>;
 }
@@ -18,6 +20,7 @@ interface Meta {
   name: string;
   resolution: number;
   features: number;
+  fingerprint?: string;
   cut?: string;
 }
 
@@ -86,5 +89,5 @@ export function cachedFeatures(project: Project, hashes: string[]): CachedFeatur
   } finally {
     fs.closeSync(fd);
   }
-  return { backbone: meta.name, resolution: meta.resolution, features: meta.features, vectors };
+  return { backbone: meta.name, resolution: meta.resolution, features: meta.features, fingerprint: meta.fingerprint, vectors };
 }

@@ -6,3 +6,4 @@ export type { ReplicaInput } from './protocol';
 export { planTraining, trainingBackends, trainReplicas } from './train';
 export { backboneOf, prepareFeatures } from './transfer';
 export { isFineTuned } from './finetune';
+export { IMBALANCE_SHARE, MAX_REPEAT } from './balance';
