@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
 /**
- * Schema v8: the map of every image (a 2-D UMAP layout of the backbone features).
+ * Schema v7: the map of every image (a 2-D UMAP layout of the backbone features).
  *
  * One layout per features cache (`features`: the backbone and the resolution its features were
  * extracted at), so switching backbones keeps each one's map. A layout keeps the PCA basis its
