@@ -5,6 +5,7 @@
 // numbered in the order the schema declares them, and new ones only ever go at the end, so
 // these numbers never change). Reading back is for tests and for checking what was written.
 
+import { createHash } from 'node:crypto';
 import * as flatbuffers from 'flatbuffers';
 
 export const FILE_IDENTIFIER = 'TFL3';
@@ -192,9 +193,17 @@ export function writeTflite(model: TfliteModel): Uint8Array {
   const weightBytes = model.tensors.reduce((n, t) => n + (t.data?.length ?? 0), 0);
   const b = new flatbuffers.Builder(weightBytes + 64 * 1024);
 
-  // Buffer 0 is the empty sentinel; each constant tensor gets its own buffer, then the metadata.
+  // Buffer 0 is the empty sentinel; then each distinct constant (a layer called twice, as in flip
+  // averaging, has its weights once), then the metadata.
   const bufferData: (Uint8Array | null)[] = [null];
-  const tensorBuffer = model.tensors.map((t) => (t.data ? bufferData.push(t.data) - 1 : 0));
+  const seen = new Map<string, number>();
+  const tensorBuffer = model.tensors.map((t) => {
+    if (!t.data) return 0;
+    const key = `${t.data.length}:${createHash('sha256').update(t.data).digest('hex')}`;
+    let index = seen.get(key);
+    if (index === undefined) seen.set(key, (index = bufferData.push(t.data) - 1));
+    return index;
+  });
   const metadataBuffer = model.metadata.map((m) => bufferData.push(m.data) - 1);
   const buffers = bufferData.map((data) => {
     const bytes = data ? alignedBytes(b, data) : 0;
