@@ -76,7 +76,7 @@ describe('hostile names', () => {
     if (py) expect(py).toHaveLength(4);
 
     // The sample programs never contain a name: they read labels.txt at run time.
-    const samples = sampleFiles(true, true, ortVersion());
+    const samples = sampleFiles({ onnx: true, tfjs: true, tflite: true, int8: false }, ortVersion());
     for (const [rel, text] of Object.entries(samples)) expect(read(rel), rel).toBe(text);
 
     // The model card: every name inside a code span; no links, images, HTML, headings or escapes of its own.

@@ -113,7 +113,7 @@ export function compareInt8(float: Float32Array, int8: Float32Array, count: numb
 }
 
 /** Why the int8 model is refused, for people; null when it passed. */
-export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'images'>): string | null {
+export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'images'>, floatFormat: 'onnx' | 'tflite' = 'onnx'): string | null {
   const why: string[] = [];
   // A tolerance for the share's rounding (198 of 200 is exactly 99%).
   if (c.top1Agreement < INT8_MIN_AGREEMENT - 1e-9) why.push(`its top class is the float model's on ${percent(c.top1Agreement)} of ${c.images} images (at least ${percent(INT8_MIN_AGREEMENT)} needed)`);
@@ -121,7 +121,7 @@ export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'i
     why.push(`its accuracy is ${percent(c.accuracy.int8)} where the float model's is ${percent(c.accuracy.float)} (at most ${INT8_MAX_ACCURACY_GAP * 100} point apart allowed)`);
   }
   return why.length
-    ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written; the float model exports as --format onnx.`
+    ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written; the float model exports as --format ${floatFormat}.`
     : null;
 }
 
