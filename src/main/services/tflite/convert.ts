@@ -153,7 +153,7 @@ function applyActivation(b: Builder, v: Value, activation: unknown, layer: Layer
   throw unsupportedLayer(layer, `uses the activation "${name}"`);
 }
 
-const conv2d: Converter = (b, layer, inputs, soleReader) => {
+const conv2d: Converter = (b, layer, inputs) => {
   const x = image(layer, one(layer, inputs));
   const kernel = b.weight(layer, 'kernel');
   const [kh, kw, cin, filters] = kernel.shape;
@@ -184,7 +184,7 @@ const conv2d: Converter = (b, layer, inputs, soleReader) => {
   return applyActivation(b, y, layer.config.activation, layer, true);
 };
 
-const depthwiseConv2d: Converter = (b, layer, inputs, soleReader) => {
+const depthwiseConv2d: Converter = (b, layer, inputs) => {
   const x = image(layer, one(layer, inputs));
   const kernel = b.weight(layer, 'depthwise_kernel');
   const [kh, kw, channels, multiplier] = kernel.shape;
@@ -221,7 +221,7 @@ const depthwiseConv2d: Converter = (b, layer, inputs, soleReader) => {
   return applyActivation(b, y, layer.config.activation, layer, true);
 };
 
-const dense: Converter = (b, layer, inputs, soleReader) => {
+const dense: Converter = (b, layer, inputs) => {
   const x = one(layer, inputs);
   const kernel = b.weight(layer, 'kernel');
   const [inUnits, units] = kernel.shape;

@@ -57,7 +57,6 @@ function wasmDir(): string {
 function wasmModule(): Promise<WasmModule> {
   loading ??= (async () => {
     const dir = wasmDir();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const factory = createRequire(import.meta.url)(path.join(dir, 'tflite_web_api_cc_simd.js')) as (m: object) => Promise<WasmModule>;
     return factory({ wasmBinary: fs.readFileSync(path.join(dir, 'tflite_web_api_cc_simd.wasm')), print: () => {}, printErr: () => {} });
   })().catch((err: unknown) => {
