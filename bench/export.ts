@@ -34,7 +34,7 @@ for (const spec of values.project) {
     const attempt = async (format: 'onnx-int8' | 'tflite-int8'): Promise<ExportResult | null> => {
       const started = performance.now();
       try {
-        const r = await exportRun(project, { runId, format, dir: out }, { tfliteCalibration: methods });
+        const r = await exportRun(project, { runId, format, dir: out }, { calibration: methods });
         console.log(`${format}: exported and verified in ${((performance.now() - started) / 1000).toFixed(0)} s (${r.path})`);
         return r;
       } catch (err) {

@@ -55,7 +55,7 @@ describe('hostile names', () => {
     if (py) expect(py).toHaveLength(HOSTILE_CLASSES.length);
   });
 
-  it('stay inert in a real export: model card, labels, sample code and the Node sample’s output', { timeout: 180_000 }, async () => {
+  it('stay inert in a real export: model card, labels, sample code and the Node sample’s output', { timeout: 360_000 }, async () => {
     const dir = path.join(tempDir(), 'evil.loupe');
     await makePatternProject(dir, { perClass: 20, size: 8, classes: 4 });
     // Names as a crafted or older project may hold them (the API refuses some of these now).

@@ -50,8 +50,8 @@ export interface ExportOptions {
   transformOnnx?: (bytes: Uint8Array) => Uint8Array;
   /** Tests: changes the calibrated activation ranges before the int8 model is made (to prove a bad one is refused). */
   adjustInt8Ranges?: (ranges: Map<string, Range>) => void;
-  /** Bench and tests: the int8 TFLite calibration methods to try, in order (default: min/max, then percentile, then MSE). */
-  tfliteCalibration?: CalibrationMethod[];
+  /** Bench and tests: the int8 calibration methods to try, in order (default: min/max, then percentile, then MSE). */
+  calibration?: CalibrationMethod[];
 }
 
 /** Where the export goes, refusing names that would leave the chosen folder. */
@@ -132,7 +132,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
     const problem = checked.problems[0];
     if (problem) throw new LoupeError('INTERNAL', problem);
     if (tflite) {
-      const made = await tfliteExport(project, model, checked.images, checked.reference, { int8: request.format === 'tflite-int8', signal, onProgress, methods: options.tfliteCalibration });
+      const made = await tfliteExport(project, model, checked.images, checked.reference, { int8: request.format === 'tflite-int8', signal, onProgress, methods: options.calibration });
       tfliteCheck = made.check;
       parity ??= made.check.parity;
       write(TFLITE_FILE, made.float);
@@ -144,6 +144,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
         signal,
         onProgress,
         adjustRanges: options.adjustInt8Ranges,
+        methods: options.calibration,
       });
       int8Check = quantized.check;
       write(INT8_FILE, quantized.bytes);

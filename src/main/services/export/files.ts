@@ -1,6 +1,6 @@
 // The small files that travel with every export: labels.txt, preprocess.json and the model card.
 
-import { ARCH_INFO, type ExportFormat, type ExportParity, type FineTuneConfig, type Int8Check, type PreprocessSpec, type RunDetails, type Split, type TfliteCheck } from '../../../shared/types';
+import { ARCH_INFO, type CalibrationMethod, type ExportFormat, type ExportParity, type FineTuneConfig, type Int8Check, type PreprocessSpec, type RunDetails, type Split, type TfliteCheck } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
 import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
@@ -231,6 +231,8 @@ function fineTunedText(ft: FineTuneConfig | undefined): string {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
+const METHOD_TEXT: Record<CalibrationMethod, string> = { minmax: 'min/max', percentile: 'a 99.99th-percentile clip', mse: 'the clip of least squared error' };
+
 /** Which files hold the scaling, for the card's normalization line. */
 function inGraph(format: ExportFormat): string {
   const files = [
@@ -257,7 +259,7 @@ function tfliteSection(t: TfliteCheck, withParity: boolean): string[] {
     lines.push(`TFLite: ${mb(t.bytes)}; one image takes ${t.latencyMs.toFixed(2)} ms (median) in the interpreter here (${t.runtime}, one thread).`);
     return lines;
   }
-  const method = { minmax: 'min/max', percentile: 'a 99.99th-percentile clip', mse: 'the clip of least squared error' }[q.calibration.method];
+  const method = METHOD_TEXT[q.calibration.method];
   lines.push(
     `### int8 TFLite model (\`${TFLITE_INT8_FILE}\`)`,
     '',
@@ -287,7 +289,7 @@ function int8Section(q: Int8Check): string[] {
     `### int8 model (\`${INT8_FILE}\`)`,
     '',
     `Static quantization in QDQ form: int8 weights (symmetric, one scale per output channel), uint8 activations (one scale and zero point per tensor) ` +
-      `set from the value ranges (min/max) on ${q.calibration.images} ${q.calibration.split === 'train' ? 'training' : q.calibration.split} images. ` +
+      `set from the value ranges (${METHOD_TEXT[q.calibration.method]}) on ${q.calibration.images} ${q.calibration.split === 'train' ? 'training' : q.calibration.split} images. ` +
       `It was run through onnxruntime-node on the same ${q.images} ${q.split ?? 'generated'} images and compared with \`${ONNX_FILE}\`:`,
     '',
     '| | float (`model.onnx`) | int8 (`model-int8.onnx`) |',

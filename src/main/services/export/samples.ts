@@ -329,7 +329,11 @@ from PIL import Image, ImageOps
 try:
     from tflite_runtime.interpreter import Interpreter
 except ImportError:
-    from ai_edge_litert.interpreter import Interpreter
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+        Interpreter = tf.lite.Interpreter
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 SPEC = json.loads((ROOT / "preprocess.json").read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ import { LoupeError } from '../../../shared/errors';
 import type { CalibrationMethod, ExportParity, PreprocessSpec, RunDetails, TfliteCheck, TfliteInt8Check } from '../../../shared/types';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
+import { CALIBRATION_METHODS, GOOD_ENOUGH_ON_CALIBRATION } from '../onnx/calibration';
 import { readLayersModelDir } from '../onnx/layers-model';
 import { convertToTflite, type FloatModel } from '../tflite/convert';
 import { TFLITE_RUNTIME } from '../tflite/interpreter';
@@ -23,9 +24,6 @@ import { META_LABELS, META_PREPROCESS, META_RUN, type RunModel } from './run-mod
 
 type Progress = (done: number, total: number | null, phase: string) => void;
 
-/** Calibration methods tried in turn until one keeps the float model's top class on this share of the calibration images. */
-const METHODS: CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
-const GOOD_ENOUGH = 0.995;
 
 /** Why a run cannot export to TFLite, or null when it can. */
 export function tfliteRefusal(model: RunModel): string | null {
@@ -73,13 +71,13 @@ async function quantizeRunTflite(
   const floatBytes = writeTflite(float.model);
   const [floatOnCalibration] = await runTflite(floatBytes, images, { signal: options.signal });
   let best: { bytes: Uint8Array; method: CalibrationMethod; agreement: number } | null = null;
-  for (const method of options.methods ?? METHODS) {
+  for (const method of options.methods ?? CALIBRATION_METHODS) {
     const ranges = await calibrate(float.model, images, { method, signal: options.signal, onProgress: (d, t) => options.onProgress?.(d, t, `Calibrating int8 (${method})`) });
     const bytes = writeTflite(quantizeTflite(float.model, ranges));
     const [int8] = await runTflite(bytes, images, { signal: options.signal });
     const agreement = argmaxAgreement(floatOnCalibration, int8, images.count);
     if (!best || agreement > best.agreement) best = { bytes, method, agreement };
-    if (agreement >= GOOD_ENOUGH) break;
+    if (agreement >= GOOD_ENOUGH_ON_CALIBRATION) break;
   }
   return { bytes: best!.bytes, calibration: { images: images.count, split: images.split, method: best!.method } };
 }

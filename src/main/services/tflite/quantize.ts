@@ -7,24 +7,19 @@
 // scale 1/256 and zero point -128.
 //
 // Calibration runs the float model in the interpreter with every activation tensor made an output,
-// image by image. Ranges are min/max by default; `percentile` clips each range at a share of its
-// values (outliers then saturate instead of stretching the scale for every other value), and
-// `mse` picks, per tensor, the clip that minimises the expected squared error (clipping plus
-// rounding) over the calibration histogram.
+// image by image; its ranges are min/max, a percentile clip or the clip of least squared error
+// (onnx/calibration.ts).
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LoupeError } from '../../../shared/errors';
+import type { CalibrationMethod } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
+import { RangeObserver, type Range } from '../onnx/calibration';
 import { TfliteInterpreter } from './interpreter';
 import { Op, writeTflite, type Operator, type Quantization, type Tensor, type TfliteModel } from './schema';
 import { quantizeInput, type Images } from './run';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
-
-export interface Range {
-  min: number;
-  max: number;
-}
+export type { Range };
 
 /** The float model with every activation tensor an output, and which tensors those are. */
 export function calibrationModel(model: TfliteModel): { bytes: Uint8Array; tensors: number[] } {
@@ -32,89 +27,30 @@ export function calibrationModel(model: TfliteModel): { bytes: Uint8Array; tenso
   return { bytes: writeTflite({ ...model, outputs: tensors }), tensors };
 }
 
-const BINS = 2048;
-
 /** Activation ranges of every tensor over the calibration images. */
 export async function calibrate(
   model: TfliteModel,
   images: Images,
   options: { method?: CalibrationMethod; percentile?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Map<number, Range>> {
-  const method = options.method ?? 'minmax';
   const { bytes, tensors } = calibrationModel(model);
+  const observer = new RangeObserver<number>(options.method ?? 'minmax', options.percentile);
   const interpreter = await TfliteInterpreter.load(bytes);
-  const passes = method === 'minmax' ? 1 : 2;
   try {
     const size = interpreter.inputs[0].shape.reduce((a, b) => a * b, 1);
-    const ranges = new Map<number, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
-    const histograms = new Map<number, Float64Array>();
-    for (let pass = 0; pass < passes; pass++) {
+    for (let pass = 0; pass < observer.passes; pass++) {
       for (let i = 0; i < images.count; i++) {
         if (options.signal) throwIfCancelled(options.signal);
         const outputs = interpreter.run(quantizeInput(images.pixels.subarray(i * size, (i + 1) * size), null));
-        outputs.forEach((values, o) => {
-          const r = ranges.get(tensors[o])!;
-          if (pass === 0) {
-            for (let k = 0; k < values.length; k++) {
-              const v = values[k];
-              if (v < r.min) r.min = v;
-              if (v > r.max) r.max = v;
-            }
-            return;
-          }
-          let h = histograms.get(tensors[o]);
-          if (!h) histograms.set(tensors[o], (h = new Float64Array(BINS)));
-          const lo = Math.min(0, r.min);
-          const width = (Math.max(0, r.max) - lo) / BINS || 1;
-          for (let k = 0; k < values.length; k++) h[Math.min(BINS - 1, Math.floor((values[k] - lo) / width))]++;
-        });
-        options.onProgress?.(pass * images.count + i + 1, passes * images.count);
+        outputs.forEach((values, o) => observer.observe(pass, tensors[o], values));
+        options.onProgress?.(pass * images.count + i + 1, observer.passes * images.count);
         if (i % 4 === 3) await nextTurn();
       }
     }
-    if (method === 'minmax') return ranges;
-    const clipped = new Map<number, Range>();
-    for (const [t, r] of ranges) {
-      const h = histograms.get(t)!;
-      const lo = Math.min(0, r.min);
-      const width = (Math.max(0, r.max) - lo) / BINS || 1;
-      clipped.set(t, method === 'percentile' ? percentileRange(h, lo, width, options.percentile ?? 99.99) : mseRange(h, lo, width));
-    }
-    return clipped;
+    return observer.ranges();
   } finally {
     interpreter.close();
   }
-}
-
-/** The range that leaves (100 - p)% of the values outside, split between the two tails; always holding 0. */
-function percentileRange(h: Float64Array, lo: number, width: number, p: number): Range {
-  const total = h.reduce((a, b) => a + b, 0);
-  const tail = (total * (100 - p)) / 100 / 2;
-  let below = 0;
-  let first = 0;
-  while (first < BINS - 1 && below + h[first] <= tail) below += h[first++];
-  let above = 0;
-  let last = BINS - 1;
-  while (last > first && above + h[last] <= tail) above += h[last--];
-  return { min: Math.min(0, lo + first * width), max: Math.max(0, lo + (last + 1) * width) };
-}
-
-/** The clip of the upper end (the lower kept where it is) with the least expected squared error over the histogram. */
-function mseRange(h: Float64Array, lo: number, width: number): Range {
-  let best = { error: Infinity, last: BINS - 1 };
-  const zeroBin = Math.min(BINS - 1, Math.max(0, Math.floor(-lo / width)));
-  for (let last = Math.max(zeroBin, 8); last < BINS; last += 4) {
-    const hi = lo + (last + 1) * width;
-    const step = (hi - lo) / 255;
-    let error = 0;
-    for (let b = 0; b < BINS; b++) {
-      if (h[b] === 0) continue;
-      const centre = lo + (b + 0.5) * width;
-      error += centre > hi ? h[b] * (centre - hi) ** 2 : (h[b] * step * step) / 12;
-    }
-    if (error < best.error) best = { error, last };
-  }
-  return { min: Math.min(0, lo), max: Math.max(0, lo + (best.last + 1) * width) };
 }
 
 /** Asymmetric int8 parameters of a range (which always holds 0, so that 0 is exact). */
@@ -143,11 +79,12 @@ function quantizeWeights(t: Tensor, axis: number | null): Tensor {
   return { ...t, type: 'int8', data: bytesOf(q), quantization: { scale, zeroPoint: scale.map(() => 0), dimension: axis ?? 0 } };
 }
 
+/** Biases as int32 at input scale x weight scale: one scale per channel with per-channel weights, one in all with per-tensor ones (as TensorFlow writes them; XNNPACK refuses a mix). */
 function quantizeBias(t: Tensor, inputScale: number, weightScales: number[]): Tensor {
   const data = floats(t);
-  const scale = Array.from(data, (_, c) => inputScale * weightScales[weightScales.length === 1 ? 0 : c]);
+  const scale = weightScales.map((w) => inputScale * w);
   const q = new Int32Array(data.length);
-  for (let c = 0; c < data.length; c++) q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(data[c] / scale[c])));
+  for (let c = 0; c < data.length; c++) q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(data[c] / scale[scale.length === 1 ? 0 : c])));
   return { ...t, type: 'int32', data: bytesOf(q), quantization: { scale, zeroPoint: scale.map(() => 0), dimension: 0 } };
 }
 
