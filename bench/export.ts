@@ -31,7 +31,7 @@ for (const spec of values.project) {
   try {
     const runId = runText ? Number(runText) : defaultRunId(project);
     console.log(`\n== ${path.basename(dir)} run #${runId}`);
-    const attempt = async (format: 'onnx-int8' | 'tflite-int8'): Promise<ExportResult | null> => {
+    const attempt = async (format: 'onnx-int8' | 'tflite-int8' | 'tflite'): Promise<ExportResult | null> => {
       const started = performance.now();
       try {
         const r = await exportRun(project, { runId, format, dir: out }, { calibration: methods });
@@ -54,7 +54,12 @@ for (const spec of values.project) {
           `(${(q.speed.int8.imagesPerSecond / q.speed.float.imagesPerSecond).toFixed(2)}x), batch-1 ${q.speed.float.latencyMs.toFixed(2)} vs ${q.speed.int8.latencyMs.toFixed(2)} ms (${(q.speed.float.latencyMs / q.speed.int8.latencyMs).toFixed(2)}x)`,
       );
     }
-    const tflite = await attempt('tflite-int8');
+    // A refused int8 export still says how the float model does: export that one alone.
+    if (!onnx) {
+      const float = await exportRun(project, { runId, format: 'onnx', dir: out });
+      console.log(`  ONNX   float only: ${mb(fs.statSync(path.join(float.path, 'model.onnx')).size)}, parity vs TF.js max |dp| ${float.parity!.maxAbsDiff.toExponential(2)}`);
+    }
+    const tflite = (await attempt('tflite-int8')) ?? (await attempt('tflite'));
     if (tflite?.tflite) {
       const t = tflite.tflite;
       console.log(`  TFLite float: parity vs TF.js max |dp| ${t.parity.maxAbsDiff.toExponential(2)}, top-1 ${pct(t.parity.top1Agreement)}; ${mb(t.bytes)}; interpreter ${t.latencyMs.toFixed(2)} ms/image (1 thread)`);

@@ -176,6 +176,20 @@ describe('tflite-int8 export', () => {
   });
 });
 
+describe('tflite-int8 export, cancelled', () => {
+  it('stops while calibrating and leaves nothing behind', async () => {
+    const project = shapes.open();
+    const dir = tempDir();
+    const controller = new AbortController();
+    const count = listExports(project.db).length;
+    await expect(
+      exportRun(project, { runId: shapes.runId, format: 'tflite-int8', dir }, { signal: controller.signal, onProgress: (_d, _t, phase) => phase.startsWith('Calibrating int8') && controller.abort() }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(listExports(project.db)).toHaveLength(count);
+  });
+});
+
 /** A Python that has `module`, or why there is none: LOUPE_SAMPLE_PYTHON, else Debian's python3. */
 function pythonWith(module: string): { python: string } | { why: string } {
   const python = process.env.LOUPE_SAMPLE_PYTHON ?? '/usr/bin/python3';

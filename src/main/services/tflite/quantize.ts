@@ -44,7 +44,7 @@ export async function calibrate(
         const outputs = interpreter.run(quantizeInput(images.pixels.subarray(i * size, (i + 1) * size), null));
         outputs.forEach((values, o) => observer.observe(pass, tensors[o], values));
         options.onProgress?.(pass * images.count + i + 1, observer.passes * images.count);
-        if (i % 4 === 3) await nextTurn();
+        await nextTurn();
       }
     }
     return observer.ranges();

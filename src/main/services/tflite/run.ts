@@ -1,7 +1,8 @@
 // Running a .tflite model on decoded images through the interpreter: float or int8 input (int8:
 // q = pixel - 128 when the input is pixels with scale 1 and zero point -128, in general
 // round(pixel / scale) + zero point), outputs dequantized back to probabilities. The interpreter
-// is synchronous, so the loop yields to the event loop between images and stops when cancelled.
+// is synchronous (one image at a time on this thread), so the loops yield to the event loop after
+// every image and stop when cancelled.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LoupeError } from '../../../shared/errors';
@@ -59,7 +60,7 @@ export async function runTflite(bytes: Uint8Array, images: Images, options: { si
       const result = interpreter.run(quantizeInput(images.pixels.subarray(i * size, (i + 1) * size), io.input));
       result.forEach((r, o) => outputs[o].set(dequantize(r, io.outputs[o]), i * sizes[o]));
       options.onImage?.(i + 1);
-      if (i % 8 === 7) await nextTurn();
+      await nextTurn();
     }
     return outputs;
   } finally {
@@ -82,7 +83,7 @@ export async function tfliteLatency(bytes: Uint8Array, images: Images, options: 
       const t = performance.now();
       interpreter.run(input);
       times.push(performance.now() - t);
-      if (times.length % 8 === 0) await nextTurn();
+      await nextTurn();
     }
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   } finally {
