@@ -90,6 +90,13 @@ describe('TFLite files', () => {
       expect(bias.quantization!.scale).toHaveLength(q.scale.length);
       bias.quantization!.scale.forEach((s, c) => expect(Math.abs(s / (inScale * q.scale[c]) - 1)).toBeLessThan(1e-6));
     }
+    // Mixed precision (for measuring where int8 loses accuracy): the layers kept in float are fenced by DEQUANTIZE and QUANTIZE, and it runs.
+    const lastDense = float.model.operators.findLastIndex((o) => o.op === Op.FULLY_CONNECTED);
+    const mixed = readTflite(writeTflite(quantizeTflite(float.model, ranges, { keepFloat: (_op, i) => i === lastDense })));
+    expect(mixed.operators.map((o) => o.op).filter((o) => o === Op.DEQUANTIZE || o === Op.QUANTIZE)).toEqual([Op.DEQUANTIZE, Op.QUANTIZE]);
+    const [probabilities] = await runTflite(writeTflite(quantizeTflite(float.model, ranges, { keepFloat: (_op, i) => i === lastDense })), { pixels: train.pixels.subarray(0, 16 * 16 * 3), count: 1 });
+    expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 1);
+
     // Labels, preprocessing and run travel in the file's metadata.
     expect(JSON.parse(new TextDecoder().decode(read.metadata.find((m) => m.name === 'loupe.labels')!.data))).toEqual(['horizontal', 'vertical', 'diagonal']);
   });

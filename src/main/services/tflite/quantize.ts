@@ -132,6 +132,11 @@ export const INPUT_QUANTIZATION: Quantization = { scale: [1], zeroPoint: [-128],
 export interface QuantizeOptions {
   /** Dense weights per output unit too (TFLite's per-channel fully-connected kernels; older runtimes have only per-tensor). */
   perChannelDense?: boolean;
+  /**
+   * Operators left in float, with DEQUANTIZE/QUANTIZE around them (mixed precision: no longer a
+   * full-integer model, so not what the export writes; for measuring where int8 loses accuracy).
+   */
+  keepFloat?: (operator: Operator, index: number) => boolean;
 }
 
 /** The full-integer model of a float one, given every activation tensor's range. */
@@ -147,16 +152,43 @@ export function quantizeTflite(float: TfliteModel, ranges: Map<number, Range>, o
   };
   for (const input of float.inputs) setActivation(input, { scale: INPUT_QUANTIZATION.scale[0], zeroPoint: INPUT_QUANTIZATION.zeroPoint[0] }, { min: 0, max: 255 });
 
-  const operators: Operator[] = float.operators.map((op) => {
-    const inputs = op.inputs;
+  const operators: Operator[] = [];
+  // Mixed precision only: activations written in float by a kept operator, and the converted copies made.
+  const floatOutputs = new Set<number>();
+  const copies = new Map<string, number>();
+  const convert = (i: number, to: 'float' | 'int8'): number => {
+    const key = `${i}>${to}`;
+    let copy = copies.get(key);
+    if (copy === undefined) {
+      const source = float.tensors[i];
+      copy = tensors.push({ name: `${source.name}/${to}`, shape: source.shape, type: 'float32' }) - 1;
+      if (to === 'int8') {
+        const range = ranges.get(i);
+        if (!range) throw new LoupeError('INTERNAL', `No calibrated range for tensor ${source.name}.`);
+        setActivation(copy, activationParams(range), range);
+      }
+      operators.push({ op: to === 'int8' ? Op.QUANTIZE : Op.DEQUANTIZE, version: 2, inputs: [i], outputs: [copy] });
+      copies.set(key, copy);
+    }
+    return copy;
+  };
+
+  for (const [index, op] of float.operators.entries()) {
     const out = op.outputs[0];
+    if (options.keepFloat?.(op, index)) {
+      const inputs = op.inputs.map((i) => (float.tensors[i].data || floatOutputs.has(i) ? i : convert(i, 'float')));
+      floatOutputs.add(out);
+      operators.push({ ...op, inputs });
+      continue;
+    }
+    const inputs = op.inputs.map((i) => (floatOutputs.has(i) ? convert(i, 'int8') : i));
     if (op.op === Op.CONV_2D || op.op === Op.DEPTHWISE_CONV_2D || op.op === Op.FULLY_CONNECTED) {
       const axis = op.op === Op.CONV_2D ? 0 : op.op === Op.DEPTHWISE_CONV_2D ? 3 : options.perChannelDense ? 0 : null;
       tensors[inputs[1]] = quantizeWeights(float.tensors[inputs[1]], axis);
       tensors[inputs[2]] = quantizeBias(float.tensors[inputs[2]], q(inputs[0]).scale[0], q(inputs[1]).scale);
     } else {
       // Float constants of elementwise operators (batch norm left unfolded, an average's share) become int8; int32 ones (axes, shapes) stay.
-      for (const i of inputs) if (float.tensors[i].data && float.tensors[i].type === 'float32') tensors[i] = quantizeConstant(float.tensors[i]);
+      for (const i of inputs) if (float.tensors[i]?.data && float.tensors[i].type === 'float32') tensors[i] = quantizeConstant(float.tensors[i]);
     }
     const fixed = FIXED_OUTPUT[op.op];
     if (fixed) setActivation(out, fixed);
@@ -167,8 +199,9 @@ export function quantizeTflite(float: TfliteModel, ranges: Map<number, Range>, o
       setActivation(out, activationParams(range), range);
     }
     const version = op.op === Op.FULLY_CONNECTED && op.options?.fields.some((f) => f.slot === 2 && f.value === 1) ? 5 : (INT8_VERSION[op.op] ?? 1);
-    return { ...op, version, options: op.options && { union: op.options.union, fields: op.options.fields.map((f) => ({ ...f })) } };
-  });
+    operators.push({ ...op, inputs, version, options: op.options && { union: op.options.union, fields: op.options.fields.map((f) => ({ ...f })) } });
+  }
+  if (options.keepFloat) return { ...float, tensors, operators };
   for (const t of tensors) if (t.type === 'float32') throw new LoupeError('INTERNAL', `Tensor ${t.name} was left in float in the int8 model.`);
   return { ...float, tensors, operators };
 }

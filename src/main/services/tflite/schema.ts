@@ -22,6 +22,7 @@ export const Op = {
   CONCATENATION: 2,
   CONV_2D: 3,
   DEPTHWISE_CONV_2D: 4,
+  DEQUANTIZE: 6,
   FULLY_CONNECTED: 9,
   LOGISTIC: 14,
   MAX_POOL_2D: 17,
@@ -36,6 +37,7 @@ export const Op = {
   MEAN: 40,
   REDUCE_MAX: 82,
   LEAKY_RELU: 98,
+  QUANTIZE: 114,
 } as const;
 export type OpName = keyof typeof Op;
 export const OP_NAMES = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, OpName>;
