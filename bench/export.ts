@@ -11,7 +11,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CalibrationMethod, ExportResult } from '../src/shared/types';
 import { exportRun } from '../src/main/services/export/export';
-import { defaultRunId } from '../src/main/services/export/run-model';
+import { measureSpeed, quantizeRun } from '../src/main/services/export/int8';
+import { parityPixels } from '../src/main/services/export/parity';
+import { defaultRunId, runModel } from '../src/main/services/export/run-model';
 import { Project } from '../src/main/store/project';
 
 const { values } = parseArgs({ options: { project: { type: 'string', multiple: true }, methods: { type: 'string' }, out: { type: 'string' } } });
@@ -57,7 +59,17 @@ for (const spec of values.project) {
     // A refused int8 export still says how the float model does: export that one alone.
     if (!onnx) {
       const float = await exportRun(project, { runId, format: 'onnx', dir: out });
-      console.log(`  ONNX   float only: ${mb(fs.statSync(path.join(float.path, 'model.onnx')).size)}, parity vs TF.js max |dp| ${float.parity!.maxAbsDiff.toExponential(2)}`);
+      const floatBytes = new Uint8Array(fs.readFileSync(path.join(float.path, 'model.onnx')));
+      console.log(`  ONNX   float only: ${mb(floatBytes.length)}, parity vs TF.js max |dp| ${float.parity!.maxAbsDiff.toExponential(2)}`);
+      // The refused int8 model's speed, timed apart (min/max calibration, as the export's first try).
+      const model = runModel(project, runId);
+      const { bytes } = await quantizeRun(project, model.run, model.spec, floatBytes, { methods: ['minmax'] });
+      const images = await parityPixels(project, runId, model.spec, { limit: 32 });
+      const [f, q] = [await measureSpeed(floatBytes, model.spec, images), await measureSpeed(bytes, model.spec, images)];
+      console.log(
+        `  ONNX   refused int8 timed apart: ${mb(bytes.length)}; ${f.imagesPerSecond.toFixed(0)} vs ${q.imagesPerSecond.toFixed(0)} images/s at batch ${f.batch} (${(q.imagesPerSecond / f.imagesPerSecond).toFixed(2)}x), ` +
+          `batch-1 ${f.latencyMs.toFixed(2)} vs ${q.latencyMs.toFixed(2)} ms (${(f.latencyMs / q.latencyMs).toFixed(2)}x)`,
+      );
     }
     const tflite = (await attempt('tflite-int8')) ?? (await attempt('tflite'));
     if (tflite?.tflite) {
