@@ -14,7 +14,7 @@
 //                                            against the second half's (a decay within a run shows)
 //   npm run bench:train -- --peer torch      Loupe (onnxruntime) beside PyTorch (Debian's
 //                                            python3-torch via /usr/bin/python3, bench/torch/) in the
-//                                            same run: the same architectures (bench/torch/models.py),
+//                                            same run: the same architectures (src/main/services/bundle/python/loupe_models.py),
 //                                            batch 64, threads, Adam, learning rate and weight decay;
 //                                            steps only (best of 3 after warm-up; PyTorch's best of
 //                                            channels-first and channels-last) and end to end (the

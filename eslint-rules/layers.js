@@ -40,6 +40,9 @@ const ALL_SERVICES = [
   'services/evaluation',
   'services/inference',
   'services/doctor',
+  'services/bundle',
+  'services/map',
+  'services/features',
 ];
 
 /** @type {Layer[]} */
@@ -106,9 +109,26 @@ export const LAYERS = [
     may: ['services/training', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
+    // Backbone features compared: standardising, the MatMul search, "more like this".
+    name: 'services/features',
+    files: ['src/main/services/features/**'],
+    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
     name: 'services/doctor',
     files: ['src/main/services/doctor/**'],
-    may: ['services/evaluation', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+    may: ['services/evaluation', 'services/training', 'services/features', 'services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/bundle',
+    files: ['src/main/services/bundle/**'],
+    entry: 'src/main/services/bundle/index',
+    may: ['services/training', 'services/export', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
+  },
+  {
+    name: 'services/map',
+    files: ['src/main/services/map/**'],
+    may: ['services/backbones', 'services/root', ...NEUTRAL, ...SERVICE_BASE],
   },
   {
     name: 'services/inference',

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, __import__('os').path.dirname(__file__))
-from models import ARCHITECTURES, build, param_counts  # noqa: E402
+# The models live with the training bundle's script (src/main/services/bundle/python), which ships them.
+sys.path.insert(0, __import__('os').path.join(__import__('os').path.dirname(__file__), '..', '..', 'src', 'main', 'services', 'bundle', 'python'))
+from loupe_models import ARCHITECTURES, build, param_counts  # noqa: E402
 
 EVAL_BATCH = 256
 

@@ -42,6 +42,8 @@ import type {
   BackboneInfo,
   TrainOverrides,
   DoctorReport,
+  MapPoints,
+  SimilarImages,
 } from './types';
 import { ARCH_NAMES, BACKEND_NAMES, EXPORT_FORMATS, FOLDER_PURPOSES } from './types';
 
@@ -132,6 +134,12 @@ export const labelCheckOptions = s.object({
   runId: s.optional(id),
   folds: s.optional(s.number({ int: true, min: 2, max: 10 })),
   epochs: s.optional(s.number({ int: true, min: 1, max: 1000 })),
+});
+/** A map layout's settings (the CLI's `map` reads these limits). */
+export const mapLayoutRequest = s.object({
+  recompute: s.optional(s.boolean()),
+  seed: s.optional(s.number({ int: true, min: 0, max: 2 ** 31 - 1 })),
+  epochs: s.optional(s.number({ int: true, min: 10, max: 2000 })),
 });
 /** Base64 of one image sent for prediction: at most 8 MB of bytes. */
 export const MAX_PREDICT_IMAGE_BYTES = 8 * 1024 * 1024;
@@ -280,6 +288,25 @@ export const API = {
   doctorReport: method<DoctorReport | null>()(none),
   /** Hides findings (by key) while their images stay the same; returns the report as it is then shown. */
   dismissDoctorFindings: method<DoctorReport | null>()(s.object({ keys: s.array(s.string({ min: 1, max: 200 }), { min: 1, max: 100_000 }) })),
+  /**
+   * "More like this": the images nearest by cached backbone features to an image of the project,
+   * an image file the window read (dropped or chosen; base64, MAX_PREDICT_IMAGE_BYTES), or a file
+   * on the machine Loupe runs on. Most alike first, the query image left out.
+   */
+  similarImages: method<SimilarImages>()(
+    s.object({
+      imageId: s.optional(id),
+      file: s.optional(s.object({ name: s.string({ min: 1, max: 1000 }), data: s.string({ max: Math.ceil(MAX_PREDICT_IMAGE_BYTES / 3) * 4 }) })),
+      path: s.optional(projectPath),
+      limit: s.optional(s.number({ int: true, min: 1, max: 5000 })),
+    }),
+  ),
+
+  // The map: a 2-D layout (UMAP) of the cached backbone features of every image.
+  /** Lays out the map as a `map` job (result: MapLayoutResult); images added since the last layout are placed among it, unless `recompute`. */
+  startMapLayout: method<{ jobId: string }>()(mapLayoutRequest),
+  /** Every image on the map, packed (MapPoints), with its label, split and the latest run's held-out prediction. */
+  mapPoints: method<MapPoints>()(none),
 
   // Export and inference. An export is an `export` job (result: ExportResult) that writes
   // <dir>/<name>/ (and <dir>/<name>.zip) and nothing outside `dir`. Without a runId: the best run.

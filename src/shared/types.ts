@@ -102,6 +102,7 @@ export interface JobResults {
   backbone: BackboneDownload;
   backboneSpeed: BackboneSpeedResult;
   doctor: DoctorReport;
+  map: MapLayoutResult;
 }
 export type JobKind = keyof JobResults;
 export type JobStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -313,6 +314,8 @@ export interface SampleCreated {
 // and records every epoch; the plan says what one click would do and why.
 export type BackendName = 'tensorflow' | 'webgpu' | 'onnxruntime' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu'];
+/** What trained a run: one of Loupe's backends, or PyTorch outside Loupe (a run brought home by `loupe import-run`). */
+export type RunBackendName = BackendName | 'pytorch';
 export type ArchName = 'mlp' | 'lenet' | 'cnn-small' | 'keras-cifar' | 'resnet-small' | 'dense-head';
 /** The architectures trained from scratch on pixels (a `dense-head` trains on a backbone's features). */
 export const ARCH_NAMES: readonly ArchName[] = ['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'];
@@ -394,9 +397,11 @@ export interface TrainConfig {
   workers: number;
   /** Transfer learning: the frozen backbone whose features the head trains on; null (or absent, in runs recorded before transfer learning) when trained from scratch. */
   backbone?: TransferConfig | null;
+  /** Balanced sampling: how many times each class's training images appear in an epoch (by class index); absent when the classes are balanced enough. */
+  balance?: number[];
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */
@@ -476,7 +481,7 @@ export interface RunSummary {
   id: number;
   status: RunStatus;
   arch: ArchName;
-  backend: BackendName;
+  backend: RunBackendName;
   device: string;
   seed: number;
   createdAt: number;
@@ -520,7 +525,7 @@ export interface TrainResult {
   runId: number;
   status: RunStatus;
   arch: ArchName;
-  backend: BackendName;
+  backend: RunBackendName;
   device: string;
   epochs: number;
   bestEpoch: number | null;
@@ -1021,7 +1026,20 @@ export interface BackboneDownload {
 
 // The data doctor: checks of the whole data set (near-duplicates and leaks, image quality, class
 // balance), worst first.
-export type DoctorCheck = 'nearDuplicate' | 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect' | 'classImbalance';
+export type DoctorCheck =
+  | 'nearDuplicate'
+  | 'blurry'
+  | 'tooDark'
+  | 'tooBright'
+  | 'lowInformation'
+  | 'greyscale'
+  | 'oddSize'
+  | 'oddAspect'
+  | 'classImbalance'
+  // From cached backbone features, and the last label check's pending findings.
+  | 'outlier'
+  | 'classInTwo'
+  | 'labelError';
 
 export interface DoctorImage {
   id: number;
@@ -1029,6 +1047,8 @@ export interface DoctorImage {
   name: string;
   split: Split;
   label: string | null;
+  /** Content hash, for its thumbnail (absent in reports kept before it was added). */
+  hash?: string;
 }
 
 export interface DoctorFinding {
@@ -1063,8 +1083,22 @@ export interface DoctorReport {
   /** What the leaks do to the best run's test score; null without a completed run scored on test. */
   leakEffect: DoctorLeakEffect | null;
   /** What the check did without a backbone, and what needs one (for people). */
-  scope: { withoutBackbone: string; needsBackbone: string };
+  scope: { withoutBackbone: string; needsBackbone: string; labelErrors?: string };
   createdAt: number;
+}
+
+/** "More like this": the images nearest to a query image by backbone features, most alike first. */
+export interface SimilarImages {
+  /** The backbone (and resolution) whose cached features were compared. */
+  backbone: string;
+  /** Images searched (those with cached features). */
+  images: number;
+  ids: number[];
+  /** Standardised cosine similarity of each (1: the same features). */
+  similarities: number[];
+  /** The whole query, and the search over the feature matrix alone. */
+  seconds: number;
+  searchSeconds: number;
 }
 
 /**
@@ -1079,4 +1113,55 @@ export interface DoctorLeakEffect {
   /** Accuracy on the leaked images, and on the others (null where there are none). */
   leakedAccuracy: number | null;
   withoutLeaks: number | null;
+}
+
+// The map: a 2-D layout (UMAP) of every image's backbone features.
+
+/** The `map` job's result. */
+export interface MapLayoutResult {
+  /** The features cache laid out: the backbone and its resolution ("mobilenet_v1 at 128 px"). */
+  backbone: string;
+  /** Laid out by UMAP now (0 when only new images were placed). */
+  laidOut: number;
+  /** New images placed among the laid-out ones by their nearest neighbours. */
+  placed: number;
+  /** Live images without cached features (not on the map). */
+  withoutFeatures: number;
+  seconds: number;
+}
+
+/** Where a point's prediction comes from (MapPoints.predictionSource, one byte per point). */
+export const MAP_PREDICTION_SOURCES = ['none', 'heldOut', 'suggestion', 'trainedOn'] as const;
+
+/**
+ * Every image on the map, packed: each array is little-endian bytes in base64 (the browser's
+ * WebSocket carries JSON text), one entry per point in the same order.
+ */
+export interface MapPoints {
+  /** The layout shown, or null with `reason` saying why there is none. */
+  layout: { backbone: string; seed: number; neighbours: number; dims: number; epochs: number; seconds: number; updatedAt: number } | null;
+  reason: string | null;
+  count: number;
+  /** Int32: image ids. */
+  ids: string;
+  /** Float32 pairs: x, y in [-1, 1]. */
+  xy: string;
+  /** Uint8: 1 where the point was placed among the others after the layout (new images). */
+  placed: string;
+  /** Int32: the label's class id, -1 unlabeled. */
+  labels: string;
+  /** Uint8: 0 train, 1 val, 2 test. */
+  splits: string;
+  /** Int32: the predicted class id, -1 where there is no prediction. */
+  predicted: string;
+  /** Float32: the prediction's confidence (0 where none). */
+  confidence: string;
+  /** Uint8: index into MAP_PREDICTION_SOURCES. */
+  predictionSource: string;
+  classes: { id: number; name: string; color: string }[];
+  /** The latest completed run, whose held-out (val, test) predictions colour the map. */
+  runId: number | null;
+  /** Live images not on the map: without cached features, or with features but not placed yet (run the map again). */
+  withoutFeatures: number;
+  notPlaced: number;
 }

@@ -1,4 +1,4 @@
-// The PyTorch models of `npm run bench:train -- --peer torch` (bench/torch/models.py) are the
+// The PyTorch models of `npm run bench:train -- --peer torch` (src/main/services/bundle/python/loupe_models.py) are the
 // architectures Loupe trains, layer for layer: the same parameter counts, total and trainable
 // (batch norm's moving statistics count as non-trainable weights in both), for greyscale digits
 // and colour CIFAR-sized inputs. Runs where Debian's python3-torch is installed.

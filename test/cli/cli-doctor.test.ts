@@ -36,7 +36,15 @@ describe('loupe doctor', () => {
       'oddSize',
       'oddAspect',
       'classImbalance',
+      'outlier',
+      'classInTwo',
+      'labelError',
     ]);
+    // Every finding, of every check, has exactly the documented keys.
+    for (const f of report.findings) {
+      expect(Object.keys(f)).toEqual(['check', 'score', 'crossSplit', 'images']);
+      for (const i of f.images) expect(Object.keys(i)).toEqual(['id', 'name', 'split', 'label']);
+    }
     expect(Object.keys(report.checks[0])).toEqual(['check', 'count']);
     expect(Object.keys(report.findings[0])).toEqual(['check', 'score', 'crossSplit', 'images']);
     expect(Object.keys(report.findings[0].images[0])).toEqual(['id', 'name', 'split', 'label']);

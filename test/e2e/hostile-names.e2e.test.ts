@@ -37,7 +37,7 @@ describe.runIf(hasChromium)('hostile names in the UI (Chromium, browser mode)', 
     await expect.poll(() => page.getByTestId('viewer').getByText(IMAGE, { exact: true }).count()).toBe(1);
     await page.keyboard.press('Escape');
 
-    for (const view of ['Overview', 'Train', 'Evaluate', 'Export', 'Predict', 'Label']) {
+    for (const view of ['Overview', 'Doctor', 'Train', 'Evaluate', 'Export', 'Predict', 'Label']) {
       const tab = page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: view });
       if ((await tab.count()) === 0) continue;
       await tab.click();

@@ -9,6 +9,7 @@ import { exportHandlers } from './export-handlers';
 import { importHandlers } from './import-handlers';
 import { jobHandlers } from './job-handlers';
 import { labelHandlers } from './label-handlers';
+import { mapHandlers } from './map-handlers';
 import { projectHandlers } from './project-handlers';
 import { trainHandlers } from './train-handlers';
 import type { Session } from './studio';
@@ -24,5 +25,6 @@ export function createApi(session: Session): LoupeApi {
     ...evalHandlers(session),
     ...exportHandlers(session),
     ...doctorHandlers(session),
+    ...mapHandlers(session),
   } satisfies LoupeApi;
 }

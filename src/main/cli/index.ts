@@ -7,10 +7,12 @@ import { loupeVersion } from '../version';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from './command';
 import { terminalText } from './terminal';
 import { backbonesCommand } from './commands/backbones';
-import { doctorCommand } from './commands/doctor';
+import { exportTrainingCommand, importRunCommand } from './commands/bundle';
+import { doctorCommand, similarCommand } from './commands/doctor';
 import { evalCommand, labelErrorsCommand, suggestCommand } from './commands/evaluate';
 import { exportCommand, predictCommand } from './commands/export';
 import { importCommand } from './commands/import';
+import { mapCommand } from './commands/map';
 import { createCommand, statusCommand } from './commands/project';
 import { sampleCommand } from './commands/sample';
 import { serveCommand } from './commands/serve';
@@ -27,8 +29,12 @@ export const COMMANDS: Command[] = [
   suggestCommand,
   labelErrorsCommand,
   doctorCommand,
+  mapCommand,
+  similarCommand,
   exportCommand,
   predictCommand,
+  exportTrainingCommand,
+  importRunCommand,
   serveCommand,
 ];
 

@@ -20,6 +20,7 @@ const NAMES: Record<JobKind, string> = {
   backbone: 'A backbone download',
   backboneSpeed: 'A backbone speed measurement',
   doctor: 'A data check',
+  map: 'The map’s layout',
 };
 
 /** What to ask before quitting stops these jobs; null when none runs. */

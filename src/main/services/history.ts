@@ -12,6 +12,7 @@ import {
   setActionUndone,
   setRemovedAt,
   writeClassRows,
+  writeDoctorDismissals,
   writeLabels,
   writeReviewStatuses,
   writeSplits,
@@ -29,7 +30,9 @@ export type Op =
   | { t: 'deleteClasses'; ids: number[] }
   /** Review status of model suggestions / label issues (evaluation/review.ts), by image. */
   | { t: 'suggestionStatus'; imageIds: number[]; statuses: ReviewStatus[] }
-  | { t: 'issueStatus'; imageIds: number[]; statuses: ReviewStatus[] };
+  | { t: 'issueStatus'; imageIds: number[]; statuses: ReviewStatus[] }
+  /** Data doctor findings dismissed (or shown again), by key; imageIds: the findings' images, for the views that show them. */
+  | { t: 'doctorDismissals'; imageIds: number[]; keys: string[]; checks: string[]; dismissed: boolean };
 
 export type ReviewStatus = 'pending' | 'accepted' | 'dismissed';
 
@@ -58,6 +61,9 @@ export function applyOps(db: DB, ops: Op[], now = Date.now()): void {
       case 'issueStatus':
         // A row replaced by a later job since is simply not there any more: nothing to restore.
         writeReviewStatuses(db, op.t === 'suggestionStatus' ? 'suggestions' : 'label_issues', op.imageIds, op.statuses);
+        break;
+      case 'doctorDismissals':
+        writeDoctorDismissals(db, op.keys, op.checks, op.dismissed, now);
         break;
     }
   }

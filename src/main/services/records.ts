@@ -252,6 +252,13 @@ export function writeReviewStatuses(db: DB, table: 'suggestions' | 'label_issues
   imageIds.forEach((imageId, i) => set.run(statuses[i], imageId));
 }
 
+/** The data doctor's dismissed findings (by key): hidden while their images stay the same. */
+export function writeDoctorDismissals(db: DB, keys: string[], checks: string[], dismissed: boolean, now: number): void {
+  const insert = db.prepare('INSERT OR IGNORE INTO doctor_dismissals (key, check_name, dismissed_at) VALUES (?, ?, ?)');
+  const remove = db.prepare('DELETE FROM doctor_dismissals WHERE key = ?');
+  keys.forEach((key, i) => (dismissed ? insert.run(key, checks[i], now) : remove.run(key)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The undo log
 

@@ -1,5 +1,7 @@
 // Generated images whose doctor findings are known, and a project imported from them.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import sharp from 'sharp';
 import { seededRandom } from '../../../src/main/services/rng';
 import type { Project } from '../../../src/main/store/project';
@@ -72,4 +74,51 @@ export async function knownProblemsFolder(): Promise<string> {
   put(dir, 'train/cat/grey.png', await sharp(await png(scene(102))).greyscale().png().toBuffer());
   put(dir, 'test/cat/mirror.png', await sharp(await png(scene(6))).flop().png().toBuffer());
   return dir;
+}
+
+/**
+ * A features cache written the way an extraction leaves it (cache/features-<name>-<resolution>/:
+ * meta.json, index.json of content hashes, one float32 row each), holding the given vectors.
+ */
+export function writeFeatureCache(project: Project, vectors: Map<string, number[]>, name = 'handmade'): void {
+  const dir = path.join(project.paths.cache, `features-${name}-32`);
+  fs.mkdirSync(dir, { recursive: true });
+  const keys = [...vectors.keys()];
+  const dim = vectors.get(keys[0])!.length;
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ name, resolution: 32, features: dim }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(keys));
+  fs.writeFileSync(path.join(dir, 'features.f32'), Buffer.from(Float32Array.from(keys.flatMap((k) => vectors.get(k)!)).buffer));
+}
+
+/**
+ * A point of `dim` near centre number `centre` (each centre a seeded point with coordinates up to
+ * ±3, so that every dimension tells centres apart, as backbone features do), with seeded noise
+ * of 0.3 a dimension.
+ */
+export function around(centre: number, random: () => number, dim = 16, spread = 0.3): number[] {
+  const at = seededRandom(1000 + centre);
+  return Array.from({ length: dim }, () => (at() * 2 - 1) * 3 + (random() * 2 - 1) * spread * Math.sqrt(3));
+}
+
+/**
+ * Features for knownProblems() with a known shape: cat's scenes 0-7 (and the blurred copy of
+ * scene 3, the mirror image of scene 5) around one point, its scenes 8-15 and grey.png around
+ * another (a class in two); dog's images around a third, and rare's near dog's; on-white.png
+ * (a dog) far from every class: an outlier.
+ */
+export function knownShapeFeatures(project: Project): void {
+  const random = seededRandom(7);
+  const rows = project.db
+    .prepare(`SELECT i.hash, i.original_name AS name, c.name AS label FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id`)
+    .all() as { hash: string; name: string; label: string }[];
+  const vectors = new Map<string, number[]>();
+  for (const r of rows) {
+    const n = /^scene(\d+)\.png$/.exec(r.name)?.[1];
+    const axis =
+      r.name === 'on-white.png' ? 9
+      : r.label === 'cat' ? (r.name === 'blurred.png' || r.name === 'mirror.png' || (n !== undefined && Number(n) < 8) ? 0 : r.name === 'grey.png' || n !== undefined ? 1 : 0)
+      : 2;
+    vectors.set(r.hash, around(axis, random));
+  }
+  writeFeatureCache(project, vectors);
 }

@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cachedFeatures } from '../../../src/main/services/backbones';
-import { CONTRADICTING_FEATURES, HASH_ALONE, HASH_UNLESS_CONTRADICTED, HASH_WITH_FEATURES, nearDuplicateGroups, SAME_FEATURES, standardise } from '../../../src/main/services/doctor/duplicates';
+import { CONTRADICTING_FEATURES, HASH_ALONE, HASH_UNLESS_CONTRADICTED, HASH_WITH_FEATURES, nearDuplicateGroups, SAME_FEATURES } from '../../../src/main/services/doctor/duplicates';
+import { standardise } from '../../../src/main/services/features/standardise';
+import { closeHashPairs } from '../../../src/main/services/doctor/close-hashes';
+import { seededRandom } from '../../../src/main/services/rng';
 import { hamming, hashWords, perceptualHashes } from '../../../src/main/services/doctor/image-stats';
 import { newProject } from '../import/import-helpers';
 import { scene } from './doctor-helpers';
@@ -33,23 +36,23 @@ describe('near-duplicate pairs', () => {
   const far = '0'.repeat(16); // mirror hashes that match nothing
   const split = (i: number) => (i === 0 ? 'train' : 'test');
 
-  it('joins close hashes without features, and leaves farther ones to the features', () => {
+  it('joins close hashes without features, and leaves farther ones to the features', async () => {
     const hashes = [flipBits(base, 0), flipBits(base, HASH_ALONE), flipBits(base, HASH_WITH_FEATURES)];
     const w = words(hashes);
     expect(hamming(w, 0, 1)).toBe(HASH_ALONE);
     const items = hashes.map((_, index) => ({ index, split: split(index) }));
-    expect(nearDuplicateGroups(items, w, words(hashes.map(() => far)))).toEqual([{ members: [0, 1], similarity: 1 - HASH_ALONE / 64, crossSplit: true }]);
+    expect(await nearDuplicateGroups(items, w, words(hashes.map(() => far)))).toEqual([{ members: [0, 1], similarity: 1 - HASH_ALONE / 64, crossSplit: true }]);
 
     // With agreeing features, the farther copy joins too; with the same features but one bit
     // more, nothing does.
     const same = unit([1, 2, 3]);
     const withFeatures = items.map((it) => ({ ...it, vector: same }));
-    expect(nearDuplicateGroups(withFeatures, w, words(hashes.map(() => far)))[0].members).toEqual([0, 1, 2]);
+    expect((await nearDuplicateGroups(withFeatures, w, words(hashes.map(() => far))))[0].members).toEqual([0, 1, 2]);
     const beyond = words([flipBits(base, 0), flipBits(base, HASH_WITH_FEATURES + 2)]);
-    expect(nearDuplicateGroups(withFeatures.slice(0, 2), beyond, words([far, far]))).toEqual([]);
+    expect(await nearDuplicateGroups(withFeatures.slice(0, 2), beyond, words([far, far]))).toEqual([]);
   });
 
-  it('needs agreeing features between the limits, and a contradicting one vetoes a match at the hash limit', () => {
+  it('needs agreeing features between the limits, and a contradicting one vetoes a match at the hash limit', async () => {
     const hashes = [flipBits(base, 0), flipBits(base, HASH_UNLESS_CONTRADICTED), flipBits(base, 16)];
     const w = words(hashes);
     const mirror = words(hashes.map(() => far));
@@ -59,12 +62,12 @@ describe('near-duplicate pairs', () => {
     const other = unit([0, 0, 1]);
     const nearly = unit([1, Math.sqrt(1 / SAME_FEATURES ** 2 - 1) * 0.9, 0]); // cosine just above SAME_FEATURES
     // 0-1 and 1-2 are at the limit and contradicted, 0-2 further and not confirmed.
-    expect(nearDuplicateGroups(items([a, against, other]), w, mirror)).toEqual([]);
-    expect(nearDuplicateGroups(items([a, a, nearly]), w, mirror)[0].members).toEqual([0, 1, 2]);
+    expect(await nearDuplicateGroups(items([a, against, other]), w, mirror)).toEqual([]);
+    expect((await nearDuplicateGroups(items([a, a, nearly]), w, mirror))[0].members).toEqual([0, 1, 2]);
     expect(CONTRADICTING_FEATURES).toBeLessThan(SAME_FEATURES);
   });
 
-  it('matches a mirrored image through the mirror hash', () => {
+  it('matches a mirrored image through the mirror hash', async () => {
     const pixels = scene(7);
     const luma = new Float32Array(64 * 64);
     const mirrored = new Float32Array(64 * 64);
@@ -78,7 +81,7 @@ describe('near-duplicate pairs', () => {
     const copy = perceptualHashes(mirrored, 64, 64);
     expect(copy.phash).toBe(original.phashMirror);
     expect(copy.phash).not.toBe(original.phash);
-    const groups = nearDuplicateGroups(
+    const groups = await nearDuplicateGroups(
       [
         { index: 0, split: 'train' },
         { index: 1, split: 'val' },
@@ -121,5 +124,30 @@ describe('cached features', () => {
     expect([...found.vectors.keys()]).toEqual([a, b]);
     expect([...found.vectors.get(a)!]).toEqual([0.6000000238418579, 0.800000011920929]);
     expect([...found.vectors.get(b)!]).toEqual([0, 1]);
+  });
+});
+
+describe('close hash pairs', () => {
+  it('finds exactly the pairs within the limit, directly or through the mirror hash, over several blocks', async () => {
+    const random = seededRandom(11);
+    const n = 700; // more than one block of rows
+    const w = Int32Array.from({ length: 2 * n }, () => (random() * 2 ** 32) | 0);
+    const m = Int32Array.from({ length: 2 * n }, () => (random() * 2 ** 32) | 0);
+    // Plant close pairs: copies of a hash with a few bits flipped, and one through the mirror.
+    for (const [i, j, flip] of [[3, 650, 5], [10, 11, 20], [400, 20, 21]] as const) {
+      w[2 * j] = w[2 * i] ^ ((1 << flip) - 1);
+      w[2 * j + 1] = w[2 * i + 1];
+    }
+    m[2 * 600] = w[2 * 100] ^ 0b111;
+    m[2 * 600 + 1] = w[2 * 100 + 1];
+    const found: string[] = [];
+    await closeHashPairs(w, m, 20, (i, j) => found.push(`${i}-${j}`));
+    const expected: string[] = [];
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) if (Math.min(hamming(w, i, j), hamming(w, i, j, m)) <= 20) expected.push(`${i}-${j}`);
+    }
+    expect(found.sort()).toEqual(expected.sort());
+    expect(found).toEqual(expect.arrayContaining(['3-650', '10-11', '100-600']));
+    expect(found).not.toContain('20-400');
   });
 });

@@ -9,12 +9,14 @@ import { exportRun } from '../../services/export/export';
 import { defaultRunId } from '../../services/export/run-model';
 import { exportedModel } from '../../services/inference/models';
 import { DEFAULT_TOP, predict, SessionCache, type PredictInput } from '../../services/inference/predict';
+import { runDetails } from '../../services/training';
 import { Project } from '../../store/project';
 import { exportFormat, id, topK } from '../../../shared/api';
 import { optionHelp, requirePositional, schemaOption, UsageError, type CliIO, type Command } from '../command';
 import { progressLine } from '../progress';
 
-export function describeExport(r: ExportResult): string[] {
+/** `reference`: what the ONNX model was checked against (a run trained by PyTorch: its own stored predictions). */
+export function describeExport(r: ExportResult, reference = 'TensorFlow.js'): string[] {
   const what = { all: 'ONNX, TFLite and TF.js', onnx: 'ONNX', 'onnx-int8': 'ONNX (float and int8)', tflite: 'TFLite', 'tflite-int8': 'TFLite (float and int8)', tfjs: 'TF.js' }[r.format];
   const lines = [`Export #${r.id}: run #${r.runId} as ${what} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
   const p = r.parity;
@@ -22,7 +24,7 @@ export function describeExport(r: ExportResult): string[] {
     const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
     lines.push(
       p.against === 'onnxruntime' || p.against === 'tflite'
-        ? `Checked: ${p.against === 'tflite' ? 'the TFLite interpreter' : 'onnxruntime'} vs TensorFlow.js on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
+        ? `Checked: ${p.against === 'tflite' ? 'the TFLite interpreter' : 'onnxruntime'} vs ${reference} on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
         : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
     );
   }
@@ -88,7 +90,7 @@ export const exportCommand: Command = {
         line.end();
       }
       if (values.json) io.json(result);
-      else for (const l of describeExport(result)) io.out(l);
+      else for (const l of describeExport(result, runDetails(project.db, result.runId).backend === 'pytorch' ? "PyTorch's own predictions" : undefined)) io.out(l);
       return 0;
     } catch (err) {
       if ((err as { code?: string }).code === 'CANCELLED') {

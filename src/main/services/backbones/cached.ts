@@ -10,6 +10,8 @@ export interface CachedFeatures {
   backbone: string;
   resolution: number;
   features: number;
+  /** The backbone files' fingerprint the cache was made with (absent in hand-made caches). */
+  fingerprint?: string;
   /** Unit-length feature vector of each image found, by content hash. */
   vectors: Map<string, Float32Array>;
 }
@@ -18,11 +20,19 @@ interface Meta {
   name: string;
   resolution: number;
   features: number;
+  fingerprint?: string;
   cut?: string;
 }
 
-/** The pooled-features cache holding the most of `hashes` (null when none holds any), its vectors normalised. */
-export function cachedFeatures(project: Project, hashes: string[]): CachedFeatures | null {
+interface BestCache {
+  dir: string;
+  meta: Meta;
+  keys: string[];
+  hits: number;
+}
+
+/** The pooled-features cache whose index holds the most of `hashes` (its vectors unread), or null. */
+function bestCache(project: Project, hashes: string[]): BestCache | null {
   let names: string[];
   try {
     names = fs.readdirSync(project.paths.cache).filter((n) => n.startsWith('features-'));
@@ -30,7 +40,7 @@ export function cachedFeatures(project: Project, hashes: string[]): CachedFeatur
     return null;
   }
   const wanted = new Set(hashes);
-  let best: { dir: string; meta: Meta; keys: string[]; hits: number } | null = null;
+  let best: BestCache | null = null;
   for (const name of names.sort()) {
     const dir = path.join(project.paths.cache, name);
     try {
@@ -44,6 +54,21 @@ export function cachedFeatures(project: Project, hashes: string[]): CachedFeatur
       // Being written, or not a cache: skip it.
     }
   }
+  return best;
+}
+
+/** Which cache cachedFeatures would read, and which of `hashes` it holds, without reading any vector. */
+export function cachedFeatureIndex(project: Project, hashes: string[]): { backbone: string; resolution: number; features: number; hashes: Set<string> } | null {
+  const best = bestCache(project, hashes);
+  if (!best) return null;
+  const wanted = new Set(hashes);
+  return { backbone: best.meta.name, resolution: best.meta.resolution, features: best.meta.features, hashes: new Set(best.keys.filter((k) => wanted.has(k))) };
+}
+
+/** The pooled-features cache holding the most of `hashes` (null when none holds any), its vectors normalised. */
+export function cachedFeatures(project: Project, hashes: string[]): CachedFeatures | null {
+  const best = bestCache(project, hashes);
+  const wanted = new Set(hashes);
   if (!best) return null;
   const { dir, meta, keys } = best;
   const rowBytes = meta.features * 4;
@@ -64,5 +89,5 @@ export function cachedFeatures(project: Project, hashes: string[]): CachedFeatur
   } finally {
     fs.closeSync(fd);
   }
-  return { backbone: meta.name, resolution: meta.resolution, features: meta.features, vectors };
+  return { backbone: meta.name, resolution: meta.resolution, features: meta.features, fingerprint: meta.fingerprint, vectors };
 }

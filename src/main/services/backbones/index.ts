@@ -13,7 +13,7 @@ export {
   type FeaturePack,
   variantKey,
 } from './extract';
-export { cachedFeatures, type CachedFeatures } from './cached';
+export { cachedFeatureIndex, cachedFeatures, type CachedFeatures } from './cached';
 export { findCopy, resolveBackbone, type ResolvedBackbone } from './locate';
 export { loadRegistry } from './registry';
 export { CUT_INPUT, outputLayerOf, partAfter, readTfjsFolder, withFlipAverage, withHead, withWeightsFrom, writeTfjsFolder, type LayersFiles } from './tfjs-model';

@@ -3,6 +3,7 @@
 // limits; sharpness, size and aspect ratio are judged against the rest of the project (a set of
 // small, soft thumbnails is not "blurry"; a project of portraits has no "odd" portrait).
 
+import { IMBALANCE_SHARE } from '../training';
 import type { ImageStats } from './image-stats';
 
 export type PixelCheck = 'blurry' | 'tooDark' | 'tooBright' | 'lowInformation' | 'greyscale' | 'oddSize' | 'oddAspect';
@@ -46,8 +47,8 @@ export const GREY_SHARE = 0.1;
 export const ODD_SIZE = 4;
 export const ODD_ASPECT = 1.5;
 export const ODD_SHARE = 0.05;
-/** A class with fewer than this share of the largest class's labeled images. */
-export const IMBALANCE_SHARE = 1 / 3;
+/** A class with fewer than this share of the largest class's labeled images: the limit training balances at. */
+export { IMBALANCE_SHARE };
 
 const clamp01 = (x: number) => Math.max(0, Math.min(1, x));
 

@@ -15,17 +15,36 @@ import { requireWritable, type Project } from '../../store/project';
 import { cachedFeatures } from '../backbones';
 import { completedRun, scoredPredictions } from '../evaluation/evaluate';
 import { imageFindings, imbalancedClasses, isFlat, type CheckedImage, type PixelCheck } from './checks';
-import { nearDuplicateGroups, standardise, type HashedItem } from './duplicates';
+import { listLabelIssues } from '../evaluation/label-issues';
+import { record, type Op } from '../history';
+import { standardise } from '../features/standardise';
+import { nearDuplicateGroups, type HashedItem } from './duplicates';
+import { classesInTwo, outliers, type FeatureItem } from './structure';
+import { MAX_REPEAT } from '../training';
 import { hashWords, readImageStats, type ImageStats } from './image-stats';
-import { dismissedKeys, insertDismissals, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
+import { dismissedKeys, lastReport, liveClasses, liveImages, runTrainImages, storedStats, storeReport, storeStats, type DoctorRow } from './records';
 
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['nearDuplicate', 'blurry', 'tooDark', 'tooBright', 'lowInformation', 'greyscale', 'oddSize', 'oddAspect', 'classImbalance'];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
+  'nearDuplicate',
+  'blurry',
+  'tooDark',
+  'tooBright',
+  'lowInformation',
+  'greyscale',
+  'oddSize',
+  'oddAspect',
+  'classImbalance',
+  'outlier',
+  'classInTwo',
+  'labelError',
+];
 
 export const DOCTOR_SCOPE = {
   withoutBackbone:
     'Without a backbone the doctor checks near-duplicates by perceptual hash (re-encoded, resized, brightened and mirrored copies), blur, exposure (too dark, too bright), nearly one-colour images, greyscale among colour, odd sizes and aspect ratios, and class balance.',
   needsBackbone:
-    'Cropped copies need a backbone’s features to be told from different pictures of the same layout; outliers and classes that split in two need them too (not checked yet). Extract features (Train → Backbones) or train with a backbone, then check again.',
+    'Cropped copies need a backbone’s features to be told from different pictures of the same layout; outliers (far from every class) and classes that split in two need them too. Extract features (Train → Backbones) or train with a backbone, then check again.',
+  labelErrors: 'Likely label errors come from the last label check (Evaluate → Check labels), which trains models without each image; the doctor lists its pending findings.',
 };
 
 const DECODE_LANES = 4;
@@ -111,6 +130,8 @@ function leakEffect(project: Project, findings: DoctorFinding[]): DoctorLeakEffe
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const clamp01 = (x: number) => Math.max(0, Math.min(1, x));
 
 const PIXEL_DETAIL: Record<PixelCheck, string> = {
   blurry: 'Much less sharp than the project’s other images.',
@@ -145,12 +166,12 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
     return { index, split: rows[index].split, vector: features?.vectors.get(rows[index].hash) };
   });
   standardise(items.flatMap((it) => (it.vector ? [it.vector] : [])));
-  const groups = nearDuplicateGroups(items, words, mirrorWords, { signal: options.signal, onProgress: (done, total) => options.onProgress?.(done, total, 'Comparing images') });
+  const groups = await nearDuplicateGroups(items, words, mirrorWords, { signal: options.signal, onProgress: (done, total) => options.onProgress?.(done, total, 'Comparing images') });
   if (options.signal) throwIfCancelled(options.signal);
 
   const image = (index: number): DoctorImage => {
     const r = rows[index];
-    return { id: r.id, name: r.name, split: r.split, label: r.label };
+    return { id: r.id, name: r.name, split: r.split, label: r.label, hash: r.hash };
   };
   const finding = (check: DoctorCheck, score: number, indexes: number[], detail: string, crossSplit = false): DoctorFinding => {
     const images = indexes.map(image);
@@ -179,8 +200,35 @@ export async function runDoctor(project: Project, options: DoctorOptions = {}): 
   for (const { cls, share, largest } of imbalancedClasses(counts)) {
     const detail =
       `“${cls.name}” has ${plural(cls.count, 'labeled image')}, ${Math.round(share * 100)}% of “${largest.name}” (${largest.count}). ` +
-      'Training does not weight classes or balance its batches yet, so the model will learn it worse: label more of it.';
+      `The one-click plan samples it more often (balanced sampling: its training images are repeated in each epoch until they count at least a third as much as the largest class’s, at most ${MAX_REPEAT} times), so the model does not learn to ignore it; more images of it would still teach it more.`;
     findings.push(finding('classImbalance', 1 - share, byId.get(cls.classId)!.members, detail));
+  }
+
+  // The data set's shape, from the same standardised features.
+  const featured: FeatureItem[] = items.flatMap((it) => (it.vector ? [{ index: it.index, classId: rows[it.index].classId, vector: it.vector }] : []));
+  const className = new Map(liveClasses(db).map((c) => [c.id, c.name]));
+  options.onProgress?.(0, null, 'Looking for outliers and classes in two');
+  const splits = await classesInTwo(featured);
+  for (const o of await outliers(featured)) {
+    const near = o.nearestClassId === null ? 'the project’s other images' : `every class (nearest: “${className.get(o.nearestClassId)}”)`;
+    findings.push(finding('outlier', o.score, [o.index], `Far from ${near}: a stray, a mistake, or a kind of image the classes do not cover.`));
+  }
+  for (const split of splits) {
+    const name = className.get(split.classId);
+    const detail =
+      `“${name}” falls into two groups far apart: these ${plural(split.smaller.length, 'image')} and ${split.larger.toLocaleString('en-US')} others ` +
+      `(the split explains ${Math.round(split.share * 100)}% of the class’s spread). If they are two kinds of thing, make them two classes.`;
+    findings.push(finding('classInTwo', split.share, split.smaller, detail));
+  }
+  if (options.signal) throwIfCancelled(options.signal);
+  // The last label check's pending findings (it trains models without each image: not rerun here).
+  const indexOf = new Map(rows.map((r, index) => [r.id, index]));
+  for (const issue of listLabelIssues(db, 'pending').issues) {
+    const index = indexOf.get(issue.imageId);
+    if (index === undefined || rows[index].classId !== issue.givenClassId) continue;
+    const judge = issue.source === 'fold' ? 'models trained without it say' : 'the run says';
+    const detail = `Labeled “${className.get(issue.givenClassId)}” (${pct(issue.givenProbability)}); ${judge} “${className.get(issue.suggestedClassId)}” (${pct(issue.suggestedProbability)}).`;
+    findings.push(finding('labelError', clamp01(issue.suggestedProbability - issue.givenProbability), [index], detail));
   }
 
   const dismissed = dismissedKeys(db);
@@ -221,10 +269,26 @@ export function doctorReport(project: Project): DoctorReport | null {
 }
 
 /** Dismisses findings of the last report by key: they stay hidden while their images do not change. */
-export function dismissDoctorFindings(project: Project, keys: string[]): DoctorReport | null {
+export function dismissDoctorFindings(project: Project, findingKeys: string[]): DoctorReport | null {
   requireWritable(project);
   const report = lastReport(project.db);
-  const wanted = new Set(keys);
-  insertDismissals(project.db, (report?.findings ?? []).filter((f) => wanted.has(f.key)).map((f) => ({ key: f.key, check: f.check })));
+  const wanted = new Set(findingKeys);
+  const dismissed = dismissedKeys(project.db);
+  const chosen = (report?.findings ?? []).filter((f) => wanted.has(f.key) && !dismissed.has(f.key));
+  if (chosen.length === 0) return doctorReport(project);
+  const keys = chosen.map((f) => f.key);
+  const checks = chosen.map((f) => f.check);
+  const imageIds = [...new Set(chosen.flatMap((f) => f.images.map((i) => i.id)))];
+  // A label error kept as labeled is dismissed where the label check lists it too.
+  const kept = chosen.filter((f) => f.check === 'labelError').flatMap((f) => f.images.map((i) => i.id));
+  const pending = new Set(listLabelIssues(project.db, 'pending').issues.map((i) => i.imageId));
+  const issues = kept.filter((id) => pending.has(id));
+  const redo: Op[] = [{ t: 'doctorDismissals', imageIds, keys, checks, dismissed: true }];
+  const undo: Op[] = [{ t: 'doctorDismissals', imageIds, keys, checks, dismissed: false }];
+  if (issues.length > 0) {
+    redo.push({ t: 'issueStatus', imageIds: issues, statuses: issues.map(() => 'dismissed') });
+    undo.push({ t: 'issueStatus', imageIds: issues, statuses: issues.map(() => 'pending') });
+  }
+  project.db.transaction(() => record(project.db, 'doctor', `Dismiss ${plural(chosen.length, 'doctor finding')}`, redo, undo))();
   return doctorReport(project);
 }

@@ -15,7 +15,8 @@
 // bits off but at 0.3 to 0.75 (blur changes what the backbone sees), so features never veto a
 // close hash match, and only a contradicting one (below 0.5) vetoes a match at the hash's limit.
 
-import { popcount } from './image-stats';
+import { closeHashPairs } from './close-hashes';
+import { hamming } from './image-stats';
 
 /** Hash bits (of 64) within which two images are near-duplicates on the hash alone. */
 export const HASH_ALONE = 6;
@@ -27,32 +28,11 @@ export const HASH_WITH_FEATURES = 20;
 /** Standardised cosine similarity of backbone features that makes a pair within HASH_WITH_FEATURES bits near-duplicates. */
 export const SAME_FEATURES = 0.75;
 
-/** Standardises feature vectors in place over the set (per dimension to mean 0 and spread 1, then each to unit length). */
-export function standardise(vectors: Float32Array[]): void {
-  if (vectors.length === 0) return;
-  const d = vectors[0].length;
-  const mean = new Float64Array(d);
-  const spread = new Float64Array(d);
-  for (const v of vectors) for (let i = 0; i < d; i++) mean[i] += v[i] / vectors.length;
-  for (const v of vectors) for (let i = 0; i < d; i++) spread[i] += (v[i] - mean[i]) ** 2 / vectors.length;
-  // A floor keeps a dimension that is nearly constant over the project from amplifying noise.
-  for (let i = 0; i < d; i++) spread[i] = Math.sqrt(spread[i]) + 1e-3;
-  for (const v of vectors) {
-    let norm = 0;
-    for (let i = 0; i < d; i++) {
-      v[i] = (v[i] - mean[i]) / spread[i];
-      norm += v[i] * v[i];
-    }
-    norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < d; i++) v[i] /= norm;
-  }
-}
-
 export interface HashedItem {
   /** Index into the caller's list, kept in the groups. */
   index: number;
   split: string;
-  /** Standardised features (see standardise), where cached. */
+  /** Standardised features (features/standardise.ts), where cached. */
   vector?: Float32Array;
 }
 
@@ -72,14 +52,15 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 /**
  * Groups of near-duplicates among `items`, whose hashes are `words` (two 32-bit words per item)
- * and whose mirror images' hashes are `mirrorWords`. Exact pairwise search over the hashes.
+ * and whose mirror images' hashes are `mirrorWords`. Exact: every pair within HASH_WITH_FEATURES
+ * bits is found (close-hashes.ts) and judged.
  */
-export function nearDuplicateGroups(
+export async function nearDuplicateGroups(
   items: HashedItem[],
   words: Int32Array,
   mirrorWords: Int32Array,
   options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
-): DuplicateGroup[] {
+): Promise<DuplicateGroup[]> {
   const { signal, onProgress } = options;
   const n = items.length;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -95,24 +76,21 @@ export function nearDuplicateGroups(
     parent[b] = a;
     best[a] = s;
   };
-  // Progress in images, each row counted by the pairs it compares, so that the rate is steady.
-  const pairs = (n * (n - 1)) / 2 || 1;
-  for (let i = 0; i < n; i++) {
-    if (signal?.aborted) break;
-    if (i % 256 === 0) onProgress?.(Math.round((n * (i * n - (i * (i + 1)) / 2)) / pairs), n);
-    const vi = items[i].vector;
-    // The inner loop runs n^2 / 2 times: its words are read once per row, its popcounts inline.
-    const a0 = words[2 * i];
-    const a1 = words[2 * i + 1];
-    for (let j = i + 1; j < n; j++) {
-      const d = Math.min(popcount(a0 ^ words[2 * j]) + popcount(a1 ^ words[2 * j + 1]), popcount(a0 ^ mirrorWords[2 * j]) + popcount(a1 ^ mirrorWords[2 * j + 1]));
-      if (d > HASH_WITH_FEATURES) continue;
+  // Only the pairs within HASH_WITH_FEATURES bits reach here (close-hashes.ts); each is judged exactly.
+  await closeHashPairs(
+    words,
+    mirrorWords,
+    HASH_WITH_FEATURES,
+    (i, j) => {
+      const d = Math.min(hamming(words, i, j), hamming(words, i, j, mirrorWords));
+      const vi = items[i].vector;
       const vj = items[j].vector;
       const c = vi && vj ? cosine(vi, vj) : null;
       if (d <= HASH_ALONE || (d <= HASH_UNLESS_CONTRADICTED && (c === null || c >= CONTRADICTING_FEATURES))) join(i, j, 1 - d / 64);
       else if (c !== null && c >= SAME_FEATURES) join(i, j, c);
-    }
-  }
+    },
+    { signal, onBlock: onProgress },
+  );
   const groups = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     const r = find(i);

@@ -60,14 +60,6 @@ export function dismissedKeys(db: DB): Set<string> {
   return new Set((db.prepare('SELECT key FROM doctor_dismissals').all() as { key: string }[]).map((r) => r.key));
 }
 
-export function insertDismissals(db: DB, findings: { key: string; check: string }[]): void {
-  const insert = db.prepare('INSERT OR IGNORE INTO doctor_dismissals (key, check_name, dismissed_at) VALUES (?, ?, ?)');
-  const now = Date.now();
-  db.transaction(() => {
-    for (const f of findings) insert.run(f.key, f.check, now);
-  })();
-}
-
 /** Keeps `report` as the project's last doctor report (the earlier ones go). */
 export function storeReport(db: DB, report: DoctorReport): void {
   db.transaction(() => {

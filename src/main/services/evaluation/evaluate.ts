@@ -13,7 +13,7 @@
 import { LoupeError } from '../../../shared/errors';
 import { MODEL_LABEL_SOURCES } from '../../../shared/types';
 import type {
-  BackendName,
+  RunBackendName,
   ComparedImage,
   EvalSplit,
   Evaluation,
@@ -34,7 +34,7 @@ export interface RunInfo {
   /** When the run took its snapshot of the data (ms). */
   createdAt: number;
   status: RunStatus;
-  backend: BackendName;
+  backend: RunBackendName;
   classes: RunClass[];
   config: TrainConfig;
   bestEpoch: number | null;

@@ -51,6 +51,8 @@ export async function predictImages(project: Project, run: RunInfo, images: Pred
   // A transfer run: the cached backbone features through its head (no backbone pass per image twice).
   // A fine-tuned one changed its backbone: its whole model runs on the pixels, like a run from scratch.
   if (run.config.backbone && !isFineTuned(run.config)) return predictFromFeatures(project, run, images, options);
+  // A run trained by PyTorch (loupe import-run): its ONNX model, on the same pixels.
+  if (run.backend === 'pytorch') return predictWithOnnx(project, run, images, options);
   const classes = run.classes.length;
   const modelDir = path.join(project.paths.models, String(run.id), 'model');
   if (!fs.existsSync(path.join(modelDir, MODEL_JSON))) {
@@ -160,6 +162,39 @@ export async function predictFromFeatures(project: Project, run: RunInfo, images
           for (let j = 0; j < p.length; j++) p[j] = (p[j] + q[j]) / 2;
         }
         probs.set(p, start * classes);
+        onProgress?.(start + part.length, readable.length, 'Predicting');
+      }
+    } finally {
+      fs.closeSync(fd);
+      await session.release();
+    }
+  }
+  return { imageIds: readable.map((im) => im.imageId), probs, classes, failed: images.length - readable.length };
+}
+
+/** A run trained by PyTorch from a training bundle: its model.onnx (pixels 0..255 NHWC in, probabilities out) through onnxruntime. */
+export async function predictWithOnnx(project: Project, run: RunInfo, images: PredictImage[], options: PredictOptions = {}): Promise<Predicted> {
+  const { signal, onProgress } = options;
+  const classes = run.classes.length;
+  const file = path.join(project.paths.models, String(run.id), 'model.onnx');
+  if (!fs.existsSync(file)) throw new LoupeError('NOT_FOUND', `The model of run #${run.id} is missing (models/${run.id}/model.onnx).`);
+  const { width, height, channels } = run.config;
+  onProgress?.(0, images.length, 'Preparing images');
+  const pack = await ensurePixelPack(project, images, { width, height, channels, fit: 'cover' }, { signal, onProgress: (d, t) => onProgress?.(d, t, 'Preparing images') });
+  const readable = images.filter((im) => pack.rows.has(im.hash));
+  const probs = new Float32Array(readable.length * classes);
+  if (readable.length > 0) {
+    const ort = await onnxruntime();
+    const { session } = await createSession(fs.readFileSync(file));
+    const fd = fs.openSync(pack.file, 'r');
+    try {
+      onProgress?.(0, readable.length, 'Predicting');
+      for (let start = 0; start < readable.length; start += 256) {
+        if (signal) throwIfCancelled(signal);
+        const part = readable.slice(start, start + 256);
+        const raw = readRows(fd, pack, Int32Array.from(part, (im) => pack.rows.get(im.hash)!));
+        const out = await session.run({ pixels: new ort.Tensor('float32', Float32Array.from(raw), [part.length, height, width, channels]) });
+        probs.set(out.probabilities.data as Float32Array, start * classes);
         onProgress?.(start + part.length, readable.length, 'Predicting');
       }
     } finally {

@@ -21,8 +21,8 @@ import type { CalibrationMethod } from '../../../shared/types';
 import { cleanExportName, inside, requireExportName } from './names';
 import { int8Export } from './int8';
 import type { Range } from '../onnx/quantize';
-import { compareProbabilities, parityPixels, parityProblem } from './parity';
-import { completeExport, createExportRecord, deleteExport, exportInfo, failExport, failInterruptedExports } from './records';
+import { compareProbabilities, parityPixels, parityProblem, type ParityPixels } from './parity';
+import { completeExport, createExportRecord, deleteExport, exportInfo, failExport, failInterruptedExports, storedProbabilities } from './records';
 import { runModel, runToOnnx, type RunModel } from './run-model';
 import { sampleFiles } from './samples';
 import { TfjsPredictor } from './tfjs-predictor';
@@ -83,7 +83,8 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const started = performance.now();
   const model = runModel(project, request.runId);
   if (model.onnxFile && request.format !== 'onnx' && request.format !== 'onnx-int8') {
-    throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} is built on an ONNX backbone (${model.run.config.backbone?.title}): it exports as ONNX only (--format onnx or onnx-int8).`);
+    const what = model.run.config.backbone ? `is built on an ONNX backbone (${model.run.config.backbone.title})` : 'was trained by PyTorch outside Loupe';
+    throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} ${what}: it exports as ONNX only (--format onnx or onnx-int8).`);
   }
   const target = exportTarget(project, request);
   fs.mkdirSync(target.dir, { recursive: true });
@@ -232,6 +233,18 @@ async function headReference(model: RunModel, images: { pixels: Uint8Array; coun
   return reply.probs;
 }
 
+/** A PyTorch-trained run's own probabilities of the parity images, as train.py wrote them (stored by import-run). */
+function storedReference(project: Project, runId: number, images: ParityPixels): Float32Array {
+  const blobs = storedProbabilities(project.db, runId, images.imageIds);
+  if (blobs.length === 0 || blobs.some((b) => !b)) {
+    throw new LoupeError('INTERNAL', `Run #${runId} has no stored predictions of its own for the images to check the export on.`);
+  }
+  // Copied: a Buffer from SQLite may not be 4-byte aligned.
+  const out = new Float32Array(blobs.reduce((n, b) => n + b!.byteLength / 4, 0));
+  new Uint8Array(out.buffer).set(Buffer.concat(blobs as Buffer[]));
+  return out;
+}
+
 interface ParityRun {
   staging: string;
   onnxBytes: Uint8Array | null;
@@ -249,7 +262,13 @@ interface ParityRun {
 async function checkParity(project: Project, model: RunModel, run: ParityRun) {
   const { spec } = model;
   const phase = 'Checking predictions';
-  const images = await parityPixels(project, model.run.id, spec, { signal: run.signal, onProgress: (d, t) => run.onProgress?.(d, t, 'Reading test images') });
+  // A run trained by PyTorch: its reference is its own predictions (stored at import), on test or val.
+  const imported = model.run.backend === 'pytorch';
+  const images = await parityPixels(project, model.run.id, spec, {
+    signal: run.signal,
+    onProgress: (d, t) => run.onProgress?.(d, t, 'Reading test images'),
+    ...(imported ? { splits: ['test', 'val'] as const } : {}),
+  });
   const request = {
     pixels: images.pixels,
     count: images.count,
@@ -266,7 +285,9 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
       if (run.signal?.aborted) throw cancelledError();
       throw err;
     });
-  const reference = model.onnxFile
+  const reference = imported
+    ? storedReference(project, model.run.id, images)
+    : model.onnxFile
     ? await headReference(model, images, run)
     : (await predicted(run.predictor.predict({ ...request, modelDir: model.modelDir }))).probs;
   progress();

@@ -167,7 +167,7 @@ export function modelCard(c: CardInput): string {
         ? ' (apply it before predicting).'
         : ` — inside ${inGraph(c.format)} (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
     `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
-    `- Trained in Loupe on the ${run.backend} backend (${cell(run.device)}), seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
+    `- ${run.backend === 'pytorch' ? `Trained by PyTorch outside Loupe from a training bundle, on ${cell(run.device)}` : `Trained in Loupe on the ${run.backend} backend (${cell(run.device)})`}, seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
       `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
     '',
     '## Data',
@@ -199,7 +199,7 @@ export function modelCard(c: CardInput): string {
       ? `\`${TFLITE_FILE}\` was run through the TensorFlow Lite interpreter on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
         `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
       : p.against === 'onnxruntime'
-      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
+      ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with ${c.run.backend === 'pytorch' ? "the probabilities PyTorch gave them when it trained (the training bundle's predictions.json)" : 'TensorFlow.js (wasm backend)'} on the same pixels: ` +
         `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
       : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${percent(p.top1Agreement)}, ` +
         `largest probability difference ${p.maxAbsDiff.toExponential(2)}.`,

@@ -3,3 +3,4 @@
 
 export { LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, parseLabels } from './files';
 export { META_LABELS, META_PREPROCESS, modelStamp, runModel, runToOnnx } from './run-model';
+export { compareProbabilities, parityProblem, spread, PARITY_IMAGES } from './parity';

@@ -25,6 +25,8 @@ export interface ParityPixels {
   split: Split | null;
   /** Each image's class (the run's class id); empty for generated images. */
   classIds: number[];
+  /** Each image's id; empty for generated images. */
+  imageIds: number[];
 }
 
 /** Up to `limit` ids spread evenly over the list (all of them when there are fewer). */
@@ -62,16 +64,16 @@ export async function parityPixels(
     };
     await Promise.all(Array.from({ length: 4 }, lane));
     if (options.signal) throwIfCancelled(options.signal);
-    const good = decoded.flatMap((d, i) => (d === null ? [] : [{ d, classId: chosen[i].classId }]));
+    const good = decoded.flatMap((d, i) => (d === null ? [] : [{ d, classId: chosen[i].classId, imageId: chosen[i].imageId }]));
     if (good.length === 0) continue;
     const pixels = new Uint8Array(good.length * size);
     good.forEach(({ d }, i) => pixels.set(d, i * size));
-    return { pixels, count: good.length, split, classIds: good.map((g) => g.classId) };
+    return { pixels, count: good.length, split, classIds: good.map((g) => g.classId), imageIds: good.map((g) => g.imageId) };
   }
   // No image of the run can be read: numerical parity still means something on generated ones.
   const random = seededRandom(1);
   const pixels = Uint8Array.from({ length: FALLBACK_IMAGES * size }, () => Math.floor(random() * 256));
-  return { pixels, count: FALLBACK_IMAGES, split: null, classIds: [] };
+  return { pixels, count: FALLBACK_IMAGES, split: null, classIds: [], imageIds: [] };
 }
 
 /** Compares two [count, classes] probability matrices. */

@@ -55,13 +55,13 @@ export function labeledPredictions(db: DB, runId: number, split: Split): { t: nu
 }
 
 /** The files of a run's images on one split, in image order. */
-export function runImageFiles(db: DB, runId: number, split: Split): { hash: string; ext: string; classId: number }[] {
+export function runImageFiles(db: DB, runId: number, split: Split): { hash: string; ext: string; classId: number; imageId: number }[] {
   return db
     .prepare(
-      `SELECT i.hash, i.ext, r.class_id AS classId FROM run_images r JOIN images i ON i.id = r.image_id
+      `SELECT i.hash, i.ext, r.class_id AS classId, r.image_id AS imageId FROM run_images r JOIN images i ON i.id = r.image_id
         WHERE r.run_id = ? AND r.split = ? ORDER BY r.image_id`,
     )
-    .all(runId, split) as { hash: string; ext: string; classId: number }[];
+    .all(runId, split) as { hash: string; ext: string; classId: number; imageId: number }[];
 }
 
 /** A cancelled export leaves nothing behind, not even its row. */
@@ -105,4 +105,10 @@ export function listExports(db: DB, runId?: number): ExportInfo[] {
 export function exportInfo(db: DB, id: number): ExportInfo | null {
   const row = db.prepare('SELECT * FROM exports WHERE id = ?').get(id) as Row | undefined;
   return row ? infoOf(row) : null;
+}
+
+/** The stored probabilities (float32 blob) of a run's prediction for each image, in order; undefined where it has none. */
+export function storedProbabilities(db: DB, runId: number, imageIds: number[]): (Buffer | undefined)[] {
+  const get = db.prepare('SELECT probs FROM predictions WHERE run_id = ? AND image_id = ?');
+  return imageIds.map((id) => (get.get(runId, id) as { probs: Buffer } | undefined)?.probs);
 }

@@ -25,7 +25,7 @@ export interface RunModel {
   spec: PreprocessSpec;
   /** models/<run>/model: model.json and weights.bin (an ONNX backbone's run: its head alone, models/<run>/head). */
   modelDir: string;
-  /** A run on an ONNX backbone: its one ONNX graph (backbone and head); it has no TF.js model. */
+  /** A run on an ONNX backbone (backbone and head) or one trained by PyTorch elsewhere: its one ONNX graph; it has no TF.js model. */
   onnxFile?: string;
 }
 
@@ -52,7 +52,8 @@ export function defaultRunId(project: Project): number {
 export function runModel(project: Project, runId: number): RunModel {
   const run = runDetails(project.db, runId);
   const onnxFile = path.join(project.paths.models, String(runId), TRANSFER_ONNX);
-  if (run.config.backbone && fs.existsSync(onnxFile)) {
+  // An ONNX backbone's run, or a run trained by PyTorch from a training bundle (loupe import-run).
+  if ((run.config.backbone || run.backend === 'pytorch') && fs.existsSync(onnxFile)) {
     return { run, labels: run.classes.map((c) => c.name), spec: runPreprocess(run), modelDir: path.join(project.paths.models, String(runId), 'head'), onnxFile };
   }
   const modelDir = path.join(project.paths.models, String(runId), 'model');
@@ -75,7 +76,7 @@ export function runToOnnx(model: RunModel, projectName: string): Converted {
   const metadata = {
     [META_LABELS]: JSON.stringify(model.labels),
     [META_PREPROCESS]: JSON.stringify(spec),
-    [META_RUN]: JSON.stringify({ project: projectName, runId: model.run.id, arch: model.run.arch, backbone: model.run.config.backbone?.name ?? null }),
+    [META_RUN]: JSON.stringify({ project: projectName, runId: model.run.id, arch: model.run.arch, backbone: model.run.config.backbone?.name ?? null, ...(model.run.backend === 'pytorch' ? { trainedBy: 'pytorch' } : {}) }),
   };
   if (model.onnxFile) {
     // Already one graph (the ONNX backbone and the head): it gets the same metadata.

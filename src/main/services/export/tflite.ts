@@ -28,7 +28,8 @@ type Progress = (done: number, total: number | null, phase: string) => void;
 /** Why a run cannot export to TFLite, or null when it can. */
 export function tfliteRefusal(model: RunModel): string | null {
   if (model.onnxFile) {
-    return `Run #${model.run.id} is built on an ONNX backbone (${model.run.config.backbone?.title}): there is no TF.js model of backbone and head to convert to TensorFlow Lite, so it exports as ONNX only (--format onnx or onnx-int8).`;
+    const what = model.run.config.backbone ? `is built on an ONNX backbone (${model.run.config.backbone.title})` : 'was trained by PyTorch outside Loupe';
+    return `Run #${model.run.id} ${what}: there is no TF.js model of it to convert to TensorFlow Lite, so it exports as ONNX only (--format onnx or onnx-int8).`;
   }
   return null;
 }

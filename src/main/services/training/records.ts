@@ -3,7 +3,7 @@
 // project is next opened (store/recovery.ts).
 
 import { LoupeError } from '../../../shared/errors';
-import type { ArchName, BackendName, EpochMetrics, RunDetails, RunStatus, RunSummary, Split, TrainConfig, TrainPlan } from '../../../shared/types';
+import type { ArchName, RunBackendName, EpochMetrics, RunDetails, RunStatus, RunSummary, Split, TrainConfig, TrainPlan } from '../../../shared/types';
 import { keptEpochOf } from './kept-epoch';
 import type { DB } from '../../store/database';
 
@@ -173,7 +173,7 @@ function summaryOf(row: RunRow, best: number | null): RunSummary {
     id: row.id,
     status: row.status,
     arch: row.arch as ArchName,
-    backend: row.backend as BackendName,
+    backend: row.backend as RunBackendName,
     device: row.device,
     seed: row.seed,
     createdAt: row.created_at,

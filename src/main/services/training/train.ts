@@ -29,6 +29,7 @@ import { chooseBackend } from '../tfjs/backends';
 import { modelSize } from './estimates';
 import { DEFAULT_SEED, planRun } from './plan';
 import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
+import { oversampled, withClassBalance } from './balance';
 import { prepareFeatures, saveTransferModel } from './transfer';
 import { afterHead, fineTuneBackend, fineTuning, modelFloats, prepareCut, saveFineTunedModel, trainableModel } from './finetune';
 import {
@@ -69,7 +70,7 @@ export function trainingBackends(): Promise<BackendInfo[]> {
 export async function planTraining(project: Project, overrides: TrainOverrides = {}): Promise<{ plan: TrainPlan; data: TrainingData }> {
   const data = withValidationHoldout(trainingData(project.db), overrides.seed ?? DEFAULT_SEED);
   const backend = chooseBackend(await trainingBackends(), overrides.backend ?? 'auto');
-  return { plan: await planRun(project, data, backend, overrides), data };
+  return { plan: withClassBalance(await planRun(project, data, backend, overrides), data), data };
 }
 
 export interface TrainOptions {
@@ -300,6 +301,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     const trainItems = data.items.filter((it) => it.split === 'train' && pack.rows.has(it.hash));
     train.rows.flipRows = Int32Array.from(trainItems, (it) => flips(it.hash));
   }
+  train.rows = oversampled(train.rows, config.balance);
   const val = splitRows(data, 'val', pack.rows);
   const test = splitRows(data, 'test', pack.rows);
   if (flipRowOf && config.backbone?.flipAverage) {
@@ -336,7 +338,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   // Fine-tuning: the head warms up alone on the cached features for its first epochs.
   const fineTune = fineTuning(config.backbone);
   const headConfig = fineTune ? { ...config, epochs: Math.min(config.epochs, fineTune.headEpochs) } : config;
-  const trainN = train.imageIds.length;
+  const trainN = train.rows.rows.length;
   const batchesPerEpoch = Math.ceil(trainN / config.batchSize);
   // Progress counts training images, so the job's rate is images/s like the import's.
   const totalImages = trainN * config.epochs;
@@ -465,7 +467,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
         pack: phasePack,
         input: phaseInput,
         model,
-        train: splits.train,
+        train: splits.train === train.rows ? splits.train : oversampled(splits.train, config.balance),
         val: splits.val,
         test: splits.test,
         modelDir: phaseDir,

@@ -8,6 +8,7 @@ import * as v3 from './003-evaluation';
 import * as v4 from './004-label-provenance';
 import * as v5 from './005-run-kept-epoch';
 import * as v6 from './006-doctor';
+import * as v7 from './007-map';
 
 export interface Migration {
   version: number;
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'label-provenance', up: v4.up },
   { version: 5, name: 'run kept epoch', up: v5.up },
   { version: 6, name: 'doctor', up: v6.up },
+  { version: 7, name: 'map', up: v7.up },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -11,7 +11,8 @@ const KINDS: Record<JobKind, { title: string; view: string }> = {
   labelErrors: { title: 'Label check', view: 'evaluate' },
   backbone: { title: 'Backbone download', view: 'train' },
   backboneSpeed: { title: 'Backbone speed', view: 'train' },
-  doctor: { title: 'Data check', view: 'label' },
+  doctor: { title: 'Data check', view: 'doctor' },
+  map: { title: 'Map layout', view: 'map' },
 };
 
 export const jobTitle = (kind: JobKind): string => KINDS[kind].title;

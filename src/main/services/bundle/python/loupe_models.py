@@ -134,3 +134,30 @@ def param_counts(model):
     params = sum(p.numel() for p in model.parameters())
     stats = sum(m.running_mean.numel() + m.running_var.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     return params + stats, trainable
+
+
+def _he_normal(weight):
+    # Keras's he_normal: a normal truncated at two standard deviations, stddev sqrt(2 / fan_in).
+    fan_in = weight[0].numel()
+    std = (2.0 / fan_in) ** 0.5 / 0.87962566103423978  # TF's truncation correction
+    nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
+def keras_init(model, arch):
+    """The initial weights as Loupe draws them (its TF.js layers): Glorot uniform kernels and zero
+    biases by default, He normal for the bias-free convolutions of cnn-small and resnet-small and
+    cnn-small's hidden dense layer; batch norm starts at scale 1, shift 0 in both."""
+    linears = []
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, nn.Conv2d) and m.bias is None:
+                _he_normal(m.weight)
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+            if isinstance(m, nn.Linear):
+                linears.append(m)
+    if arch == 'cnn-small' and linears:
+        _he_normal(linears[0].weight)
+    return model

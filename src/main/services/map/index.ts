@@ -1,0 +1,1 @@
+export { layoutMap, mapPoints, MAP_NEEDS_BACKBONE, type MapOptions } from './map';
