@@ -28,7 +28,7 @@ import { globToRegExp } from './glob.js';
 // shared contract and the version stamp.
 const SERVICE_BASE = ['store', 'jobs', 'workers/spawn', 'shared', 'main/version'];
 // Neutral homes: shared parts that say what they are and that every feature may use.
-const NEUTRAL = ['services/onnx', 'services/pixels', 'services/tfjs', 'services/rng'];
+const NEUTRAL = ['services/onnx', 'services/tflite', 'services/pixels', 'services/tfjs', 'services/rng'];
 // What the front ends (API handlers, CLI, transport) may call: every service layer.
 const ALL_SERVICES = [
   ...NEUTRAL,
@@ -73,6 +73,8 @@ export const LAYERS = [
   { name: 'services/onnx', files: ['src/main/services/onnx/**'], may: SERVICE_BASE },
   { name: 'services/pixels', files: ['src/main/services/pixels/**'], may: SERVICE_BASE },
   { name: 'services/tfjs', files: ['src/main/services/tfjs/**'], may: SERVICE_BASE },
+  // TensorFlow Lite files and their interpreter; it reads a TF.js model through onnx/'s plain-data reader.
+  { name: 'services/tflite', files: ['src/main/services/tflite/**'], may: ['services/onnx', ...SERVICE_BASE] },
   { name: 'services/rng', files: ['src/main/services/rng'], may: SERVICE_BASE },
   // Root service files (labeling, history, summary, classes, splits, sample, records).
   { name: 'services/root', files: ['src/main/services/*'], may: [...NEUTRAL, ...SERVICE_BASE] },

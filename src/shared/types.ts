@@ -777,14 +777,15 @@ export interface LabelCheckStarted {
 // a model card and sample code, into a folder the user chose. Predictions run through
 // onnxruntime, on a run's model or an exported one.
 /** onnx-int8: model.onnx and model-int8.onnx (static int8, QDQ); `all` is ONNX (float) and TF.js. */
-export type ExportFormat = 'onnx' | 'onnx-int8' | 'tfjs' | 'all';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'onnx-int8', 'tfjs', 'all'];
+/** `all`: every float format (ONNX, TFLite, TF.js); the int8 ones are asked for by name, as each may be refused. */
+export type ExportFormat = 'onnx' | 'onnx-int8' | 'tflite' | 'tflite-int8' | 'tfjs' | 'all';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'onnx-int8', 'tflite', 'tflite-int8', 'tfjs', 'all'];
 export type ExportStatus = 'running' | 'completed' | 'failed';
 
 /** How close the exported model's predictions are to the training framework's. */
 export interface ExportParity {
-  /** What was compared with TF.js: the ONNX model (onnxruntime) or, for a TF.js-only export, its files. */
-  against: 'onnxruntime' | 'tfjs';
+  /** What was compared with TF.js: the ONNX model (onnxruntime), the TFLite model (its interpreter) or, for a TF.js-only export, its files. */
+  against: 'onnxruntime' | 'tflite' | 'tfjs';
   images: number;
   /** The largest |p_export - p_tfjs| over every class probability of every image. */
   maxAbsDiff: number;
@@ -824,7 +825,7 @@ export interface OrtSpeed {
 /** The check of an int8 model against the float one (both through onnxruntime), with its figures. */
 export interface Int8Check {
   /** Training images whose activation ranges (min/max) set the int8 scales. */
-  calibration: { images: number; split: Split; method: 'minmax' };
+  calibration: { images: number; split: Split; method: CalibrationMethod };
   /** The images compared (the parity images: the run's test split, else val, else train). */
   images: number;
   split: Split | null;
@@ -836,12 +837,42 @@ export interface Int8Check {
   speed: { float: OrtSpeed; int8: OrtSpeed; threads: number };
 }
 
+/** How int8 activation ranges were set: min/max, clipped at a percentile, or the clip of least squared error. */
+export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
+
+/** The TFLite interpreter's check of model.tflite (against TF.js) and, for tflite-int8, of model-int8.tflite (against model.tflite). */
+export interface TfliteCheck {
+  /** The interpreter that ran the files. */
+  runtime: string;
+  parity: ExportParity;
+  bytes: number;
+  /** Median time of one image through the interpreter on this machine (one thread), ms. */
+  latencyMs: number;
+  int8: TfliteInt8Check | null;
+}
+
+export interface TfliteInt8Check {
+  calibration: { images: number; split: Split; method: CalibrationMethod };
+  images: number;
+  split: Split | null;
+  /** Share of images where model-int8.tflite's top class is model.tflite's. */
+  top1Agreement: number;
+  accuracy: { float: number; int8: number } | null;
+  bytes: number;
+  latencyMs: number;
+  /** The int8 input and output tensors' parameters: real = scale * (q - zeroPoint). */
+  input: { scale: number; zeroPoint: number };
+  output: { scale: number; zeroPoint: number };
+}
+
 /** The `export` job's result and `loupe export --json`. Scripts may rely on these names. */
 export interface ExportResult extends ExportInfo {
   /** Files written, relative to `path`. */
   files: string[];
   /** For onnx-int8 exports: model-int8.onnx's check and figures. */
   int8: Int8Check | null;
+  /** For tflite, tflite-int8 and all exports: the TFLite files' checks and figures. */
+  tflite: TfliteCheck | null;
   /** Which images the parity check used (the run's test split, else val, else train). */
   paritySplit: Split | null;
   seconds: number;

@@ -1,5 +1,5 @@
 // The Export and Predict views in the real UI (browser mode, Chromium): export a trained run
-// into a chosen folder and see the parity figure; a name that leaves the folder is refused;
+// into a chosen folder and see the parity figure (ONNX, then TFLite with its int8 figures); a name that leaves the folder is refused;
 // predict uploaded images with the run's model, see their top classes, save them as CSV.
 
 import fs from 'node:fs';
@@ -89,6 +89,17 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     expect(foreign.status()).toBe(403);
     expect((await page.context().request.get(server.origin + href)).status()).toBe(200);
 
+    // TFLite with its int8 model: the interpreter's check is the parity line, the int8 figures a row of their own.
+    await page.getByTestId('export-format').selectOption('tflite-int8');
+    expect(await text(page.getByTestId('export-format-note'))).toMatch(/^The int8 model is calibrated on up to 200 training images/);
+    await page.getByTestId('export-button').click();
+    await expect.poll(() => text(page.getByTestId('export-parity')), { timeout: 120_000 }).toMatch(/^TFLite vs TensorFlow\.js: same top class on all 12 images, max \|Δp\| \d\.\de-\d+ \(test split\)\.$/);
+    const cells = await page.getByTestId('export-tflite-int8').locator('td').allTextContents();
+    expect(cells.slice(0, 2)).toEqual(['TFLite int8', 'model-int8.tflite']);
+    expect(cells.slice(2)).toEqual([expect.stringMatching(/^[\d.]+ MB$/), expect.stringMatching(/^(100\.0|99\.\d)%$/), expect.stringMatching(/^[\d.]+%$/), expect.stringMatching(/^[\d.]+ ms an image$/)]);
+    expect(fs.existsSync(path.join(out, `shapes-run-${runId}-2`, 'model-int8.tflite'))).toBe(true);
+    await expect.poll(() => page.getByTestId('export-row').count(), JOB_WAIT).toBe(2);
+
     await views.getByRole('button', { name: 'Predict' }).click();
     await expect.poll(() => page.getByTestId('predict-model').inputValue()).toBe(String(runId));
     await page.getByTestId('predict-files-input').setInputFiles(images.map((i) => i.file));
@@ -110,5 +121,5 @@ describe.runIf(hasChromium)('export and predict views (Chromium, browser mode)',
     await expect.poll(() => text(page.getByTestId('predict-summary')), { timeout: 20_000 }).toBe(`1 of 1 images · ${path.join(folder, 'model.onnx')} · onnxruntime cpu`);
     expect(await page.getByTestId('predict-top').locator('.label').textContent()).toBe(images[0].label);
     expect(problems).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });

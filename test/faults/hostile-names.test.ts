@@ -13,6 +13,7 @@ import { labelsText, parseLabels } from '../../src/main/services/export/files';
 import { exportNameProblem } from '../../src/main/services/export/names';
 import { sampleFiles } from '../../src/main/services/export/samples';
 import { ortVersion } from '../../src/main/services/onnx/runtime';
+import { readTflite } from '../../src/main/services/tflite/schema';
 import { runTraining } from '../../src/main/services/training/train';
 import { Project } from '../../src/main/store/project';
 import { makeStudio, onCleanup, repoRoot, tempDir } from '../helpers';
@@ -24,7 +25,7 @@ const HOSTILE_CLASSES = [
   '<img src=x onerror=alert(1)>',
   'line\u2028break\u0085and\u000bmore\rend',
   '![tracker](https://evil.example/t.png) [click](javascript:alert(1)) <https://evil.example>',
-  '"; rm -rf ~; echo "`id`${process.exit(1)}\' + __import__("os").system("id") + \'',
+  '"; rm -rf ~; echo "`id`${process.exit(1)}\' + __import__("os").system("id") + \' """ C:\\new\\x \\" ünï 😀',
   '\u001b[2J\u001b]0;pwned\u0007| col | # heading',
   '\u202Etxt.exe',
 ];
@@ -54,7 +55,7 @@ describe('hostile names', () => {
     if (py) expect(py).toHaveLength(HOSTILE_CLASSES.length);
   });
 
-  it('stay inert in a real export: model card, labels, sample code and the Node sample’s output', { timeout: 180_000 }, async () => {
+  it('stay inert in a real export: model card, labels, sample code and the Node sample’s output', { timeout: 360_000 }, async () => {
     const dir = path.join(tempDir(), 'evil.loupe');
     await makePatternProject(dir, { perClass: 20, size: 8, classes: 4 });
     // Names as a crafted or older project may hold them (the API refuses some of these now).
@@ -76,7 +77,7 @@ describe('hostile names', () => {
     if (py) expect(py).toHaveLength(4);
 
     // The sample programs never contain a name: they read labels.txt at run time.
-    const samples = sampleFiles(true, true, ortVersion());
+    const samples = sampleFiles({ onnx: true, tfjs: true, tflite: true, int8: false }, ortVersion());
     for (const [rel, text] of Object.entries(samples)) expect(read(rel), rel).toBe(text);
 
     // The model card: every name inside a code span; no links, images, HTML, headings or escapes of its own.
@@ -99,6 +100,29 @@ describe('hostile names', () => {
     // Only the last line break goes: a label may begin with a space, and may be ranked first.
     const printed = run.stdout.replace(/\n$/, '').split('\n').map((l) => l.split('\t')[0]);
     expect(printed.sort()).toEqual(parseLabels(labelsText(labels)).sort());
+
+    // The TFLite file carries the names exactly, as JSON in its metadata.
+    const tflite = readTflite(fs.readFileSync(path.join(exported.path, 'model.tflite')));
+    expect(JSON.parse(new TextDecoder().decode(tflite.metadata.find((m) => m.name === 'loupe.labels')!.data))).toEqual(labels);
+
+    // Every Python sample compiles; with a Python that has onnxruntime / a TFLite runtime they print the labels as data.
+    for (const py of Object.keys(samples).filter((f) => f.endsWith('.py'))) {
+      const compiled = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1], encoding="utf-8").read())', path.join(exported.path, py)], { encoding: 'utf8' });
+      if (!compiled.error) expect(compiled.status, `${py}: ${compiled.stderr}`).toBe(0);
+    }
+    const python = process.env.LOUPE_SAMPLE_PYTHON ?? '/usr/bin/python3';
+    for (const [script, module] of [
+      ['predict.py', 'onnxruntime'],
+      ['predict_tflite.py', 'tensorflow'],
+    ]) {
+      if (spawnSync(python, ['-c', `import numpy, PIL, ${module}`]).status !== 0) {
+        console.warn(`Not run: samples/${script} (${python} has no ${module}; set LOUPE_SAMPLE_PYTHON to a Python with it)`);
+        continue;
+      }
+      const ran = spawnSync(python, [path.join(exported.path, 'samples', script), path.join(dir, 'media', image), '--top', '4'], { encoding: 'utf8', env: { ...process.env, PYTHONIOENCODING: 'utf-8' } });
+      expect(ran.status, ran.stderr).toBe(0);
+      expect(ran.stdout.replace(/\n$/, '').split('\n').map((l) => l.split('\t')[0]).sort(), script).toEqual(parseLabels(labelsText(labels)).sort());
+    }
   });
 
   it('reach the terminal with control sequences written out', () => {

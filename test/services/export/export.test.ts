@@ -45,7 +45,7 @@ function cliIO() {
 }
 
 describe('export', () => {
-  it('writes ONNX and TF.js with labels, preprocessing, a model card and samples, checked against TF.js', async () => {
+  it('writes ONNX, TFLite and TF.js with labels, preprocessing, a model card and samples, checked against TF.js', async () => {
     const project = shapes.open();
     const dir = path.join(tempDir(), 'exports');
     const phases = new Set<string>();
@@ -57,14 +57,21 @@ describe('export', () => {
       'labels.txt',
       'model-card.md',
       'model.onnx',
+      'model.tflite',
       'preprocess.json',
+      'samples/android/Classifier.kt',
       'samples/predict-tfjs.mjs',
       'samples/predict.mjs',
       'samples/predict.py',
+      'samples/predict_tflite.py',
+      'samples/raspberry-pi/classify.py',
       'samples/web/index.html',
       'tfjs/model.json',
       'tfjs/weights.bin',
     ]);
+    // `all` is every float format: the TFLite file is checked in the interpreter too.
+    expect(result.tflite).toMatchObject({ parity: { against: 'tflite', images: 12, top1Agreement: 1 }, int8: null });
+    expect(result.tflite!.parity.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     // Up to 200 test images: this run has 12.
     expect(result.parity).toMatchObject({ against: 'onnxruntime', images: 12, top1Agreement: 1 });
     expect(result.parity!.maxAbsDiff).toBeLessThanOrEqual(1e-4);
@@ -84,6 +91,7 @@ describe('export', () => {
       normalization: { scale: 1 / 255, offset: 0, inputRange: [0, 255] },
       onnx: { file: 'model.onnx', input: 'pixels', output: 'probabilities', normalizationInGraph: true },
       tfjs: { file: 'tfjs/model.json', normalizationInGraph: false },
+      tflite: { file: 'model.tflite', input: 'pixels', output: 'probabilities', shape: [1, 16, 16, 3], normalizationInGraph: true },
     });
     const card = read('model-card.md');
     expect(card).toContain(`# \`shapes\` — run #${shapes.runId} (Small CNN)`);

@@ -17,14 +17,14 @@ import { progressLine } from '../progress';
 
 /** `reference`: what the ONNX model was checked against (a run trained by PyTorch: its own stored predictions). */
 export function describeExport(r: ExportResult, reference = 'TensorFlow.js'): string[] {
-  const what = { all: 'ONNX and TF.js', onnx: 'ONNX', 'onnx-int8': 'ONNX (float and int8)', tfjs: 'TF.js' }[r.format];
+  const what = { all: 'ONNX, TFLite and TF.js', onnx: 'ONNX', 'onnx-int8': 'ONNX (float and int8)', tflite: 'TFLite', 'tflite-int8': 'TFLite (float and int8)', tfjs: 'TF.js' }[r.format];
   const lines = [`Export #${r.id}: run #${r.runId} as ${what} in ${r.path}${r.zipPath ? ` (and ${r.zipPath})` : ''}.`];
   const p = r.parity;
   if (p) {
     const source = r.paritySplit ? `${p.images} ${r.paritySplit} images` : `${p.images} generated images`;
     lines.push(
-      p.against === 'onnxruntime'
-        ? `Checked: onnxruntime vs ${reference} on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
+      p.against === 'onnxruntime' || p.against === 'tflite'
+        ? `Checked: ${p.against === 'tflite' ? 'the TFLite interpreter' : 'onnxruntime'} vs ${reference} on ${source}: top-1 agreement ${percent(p.top1Agreement)}, max |Δp| ${p.maxAbsDiff.toExponential(2)}.`
         : `Checked: the TF.js files load and predict ${source} as the run's model does (max |Δp| ${p.maxAbsDiff.toExponential(2)}).`,
     );
   }
@@ -39,14 +39,27 @@ export function describeExport(r: ExportResult, reference = 'TensorFlow.js'): st
         `batch-1 latency ${float.latencyMs.toFixed(2)} ms vs ${int8.latencyMs.toFixed(2)} ms (float vs int8).`,
     );
   }
+  const t = r.tflite;
+  if (t) {
+    if (p?.against !== 'tflite') lines.push(`Checked: the TFLite interpreter vs TensorFlow.js on the same images: top-1 agreement ${percent(t.parity.top1Agreement)}, max |Δp| ${t.parity.maxAbsDiff.toExponential(2)}.`);
+    lines.push(`TFLite: model.tflite ${(t.bytes / 1e6).toFixed(2)} MB, ${t.latencyMs.toFixed(2)} ms an image in the interpreter (one thread).`);
+    const q8 = t.int8;
+    if (q8) {
+      lines.push(
+        `int8 TFLite (model-int8.tflite, ${q8.calibration.method} calibration on ${q8.calibration.images} training images): top-1 agreement with float ${percent(q8.top1Agreement)}` +
+          (q8.accuracy ? `, accuracy ${percent(q8.accuracy.float)} float vs ${percent(q8.accuracy.int8)} int8` : '') +
+          ` on ${q8.images} images; ${(q8.bytes / 1e6).toFixed(2)} MB, ${q8.latencyMs.toFixed(2)} ms an image (float ${t.latencyMs.toFixed(2)} ms). Input int8 = pixel - 128.`,
+      );
+    }
+  }
   return lines;
 }
 
 export const exportCommand: Command = {
   name: 'export',
-  usage: 'loupe export <project> [--run ID] --format onnx|onnx-int8|tfjs|all --out DIR [--name NAME] [--zip] [--json]',
+  usage: 'loupe export <project> [--run ID] --format onnx|onnx-int8|tflite|tflite-int8|tfjs|all --out DIR [--name NAME] [--zip] [--json]',
   summary:
-    'Export a run\'s model (default: the best run) into DIR/NAME/: model.onnx (and model-int8.onnx for onnx-int8) and/or tfjs/, labels.txt, preprocess.json, model-card.md, samples/. ONNX is checked against TensorFlow.js first.',
+    'Export a run\'s model (default: the best run) into DIR/NAME/: model.onnx (and model-int8.onnx for onnx-int8), model.tflite (and model-int8.tflite for tflite-int8) and/or tfjs/ (all: every float format), labels.txt, preprocess.json, model-card.md, samples/. Each model is checked against TensorFlow.js in its own runtime first; int8 models against the float one.',
   options: {
     run: { type: 'string' },
     format: { type: 'string' },

@@ -11,7 +11,7 @@ import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { LoupeError } from '../../../shared/errors';
 import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
 import type { Project } from '../../store/project';
-import { CARD_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR } from './files';
+import { CARD_FILE, INT8_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, TFLITE_FILE, TFLITE_INT8_FILE } from './files';
 import { cleanExportName } from './names';
 import { exportInfo } from './records';
 import { sampleFiles } from './samples';
@@ -24,7 +24,10 @@ const EXPORT_FILES = [
   LABELS_FILE,
   PREPROCESS_FILE,
   CARD_FILE,
-  ...Object.keys(sampleFiles(true, true, '')),
+  INT8_FILE,
+  TFLITE_FILE,
+  TFLITE_INT8_FILE,
+  ...Object.keys(sampleFiles({ onnx: true, tfjs: true, tflite: true, int8: true }, '')),
 ].sort();
 /** Without these it is not an export folder. */
 const REQUIRED = [LABELS_FILE, PREPROCESS_FILE, CARD_FILE];

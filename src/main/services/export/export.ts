@@ -1,4 +1,5 @@
-// Exporting a run: the model as ONNX (float, and int8 beside it for onnx-int8) and/or TF.js layers files, labels.txt, preprocess.json, a
+// Exporting a run: the model as ONNX (float, and int8 beside it for onnx-int8), TensorFlow Lite
+// (float, and int8 beside it for tflite-int8) and/or TF.js layers files, labels.txt, preprocess.json, a
 // model card and sample code, written into <dir>/<name>/ (and <dir>/<name>.zip). Everything is
 // written into a hidden staging folder beside it and renamed into place only after the parity
 // check passed, so a failed or cancelled export leaves nothing, and an export that is there is
@@ -8,13 +9,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LoupeError } from '../../../shared/errors';
-import type { ExportFormat, ExportParity, ExportResult, Int8Check } from '../../../shared/types';
+import type { ExportFormat, ExportParity, ExportResult, Int8Check, TfliteCheck } from '../../../shared/types';
 import { cancelledError, throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
 import { onnxruntime, ortVersion } from '../onnx/runtime';
 import { MODEL_JSON, WEIGHTS_BIN } from '../tfjs/checkpoint';
-import { CARD_FILE, INT8_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
+import { CARD_FILE, INT8_FILE, LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, TFJS_DIR, TFLITE_FILE, TFLITE_INT8_FILE, labelsText, modelCard, preprocessJson, storedMetrics } from './files';
+import { tfliteExport } from './tflite';
+import type { CalibrationMethod } from '../../../shared/types';
 import { cleanExportName, inside, requireExportName } from './names';
 import { int8Export } from './int8';
 import type { Range } from '../onnx/quantize';
@@ -47,6 +50,8 @@ export interface ExportOptions {
   transformOnnx?: (bytes: Uint8Array) => Uint8Array;
   /** Tests: changes the calibrated activation ranges before the int8 model is made (to prove a bad one is refused). */
   adjustInt8Ranges?: (ranges: Map<string, Range>) => void;
+  /** Bench and tests: the int8 calibration methods to try, in order (default: min/max, then percentile, then MSE). */
+  calibration?: CalibrationMethod[];
 }
 
 /** Where the export goes, refusing names that would leave the chosen folder. */
@@ -83,9 +88,10 @@ export async function exportRun(project: Project, request: ExportRequest, option
   }
   const target = exportTarget(project, request);
   fs.mkdirSync(target.dir, { recursive: true });
-  const onnx = request.format !== 'tfjs';
+  const onnx = request.format === 'onnx' || request.format === 'onnx-int8' || request.format === 'all';
   const tfjs = request.format === 'tfjs' || request.format === 'all';
   const int8 = request.format === 'onnx-int8';
+  const tflite = request.format === 'tflite' || request.format === 'tflite-int8' || request.format === 'all';
 
   // An export still "running" in the table was cut off with its process (exports of a project
   // run one at a time, in the process that holds it open).
@@ -97,6 +103,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const predictor = new TfjsPredictor();
   let parity: ExportParity | null = null;
   let int8Check: Int8Check | null = null;
+  let tfliteCheck: TfliteCheck | null = null;
   const onAbort = () => void predictor.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -125,11 +132,20 @@ export async function exportRun(project: Project, request: ExportRequest, option
     parity = checked.parity;
     const problem = checked.problems[0];
     if (problem) throw new LoupeError('INTERNAL', problem);
+    if (tflite) {
+      const made = await tfliteExport(project, model, checked.images, checked.reference, { int8: request.format === 'tflite-int8', signal, onProgress, methods: options.calibration });
+      tfliteCheck = made.check;
+      parity ??= made.check.parity;
+      write(TFLITE_FILE, made.float);
+      if (made.int8) write(TFLITE_INT8_FILE, made.int8);
+    }
+    if (!parity) throw new LoupeError('INTERNAL', 'No exported model was checked.');
     if (int8 && onnxBytes && checked.onnxProbabilities) {
       const quantized = await int8Export(project, model.run, model.spec, { bytes: onnxBytes, probabilities: checked.onnxProbabilities }, checked.images, {
         signal,
         onProgress,
         adjustRanges: options.adjustInt8Ranges,
+        methods: options.calibration,
       });
       int8Check = quantized.check;
       write(INT8_FILE, quantized.bytes);
@@ -138,7 +154,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
     onProgress?.(0, null, 'Writing files');
     write(LABELS_FILE, labelsText(model.labels));
     write(PREPROCESS_FILE, preprocessJson(model.spec, request.format));
-    for (const [rel, text] of Object.entries(sampleFiles(onnx, tfjs, ortVersion()))) write(rel, text);
+    for (const [rel, text] of Object.entries(sampleFiles({ onnx, tfjs, tflite, int8: request.format === 'onnx-int8' || request.format === 'tflite-int8' }, ortVersion()))) write(rel, text);
     const files = [...listFiles(staging), CARD_FILE].sort();
     write(
       CARD_FILE,
@@ -152,6 +168,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
         tfjsParity: checked.tfjsParity,
         paritySplit: checked.split,
         int8: int8Check,
+        tflite: tfliteCheck,
         metrics: storedMetrics(project.db, model.run.id, model.labels),
         version: loupeVersion(),
         ortVersion: ortVersion(),
@@ -175,6 +192,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
       files,
       paritySplit: checked.split,
       int8: int8Check,
+      tflite: tfliteCheck,
       seconds: (performance.now() - started) / 1000,
     };
   } catch (err) {
@@ -311,5 +329,5 @@ async function checkParity(project: Project, model: RunModel, run: ParityRun) {
     if (problem) problems.push(problem);
     progress();
   }
-  return { parity: (onnxParity ?? tfjsParity)!, tfjsParity: onnxParity ? tfjsParity : null, problems, split: images.split, images, onnxProbabilities };
+  return { parity: onnxParity ?? tfjsParity, tfjsParity: onnxParity ? tfjsParity : null, problems, split: images.split, images, onnxProbabilities, reference };
 }

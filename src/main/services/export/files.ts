@@ -1,6 +1,6 @@
 // The small files that travel with every export: labels.txt, preprocess.json and the model card.
 
-import { ARCH_INFO, type ExportFormat, type ExportParity, type FineTuneConfig, type Int8Check, type PreprocessSpec, type RunDetails, type Split } from '../../../shared/types';
+import { ARCH_INFO, type CalibrationMethod, type ExportFormat, type ExportParity, type FineTuneConfig, type Int8Check, type PreprocessSpec, type RunDetails, type Split, type TfliteCheck } from '../../../shared/types';
 import { keptText } from '../../../shared/kept-epoch';
 import { percent } from '../../../shared/format';
 import type { DB } from '../../store/database';
@@ -9,6 +9,8 @@ import { labeledPredictions } from './records';
 
 export const ONNX_FILE = 'model.onnx';
 export const INT8_FILE = 'model-int8.onnx';
+export const TFLITE_FILE = 'model.tflite';
+export const TFLITE_INT8_FILE = 'model-int8.tflite';
 export const TFJS_DIR = 'tfjs';
 export const LABELS_FILE = 'labels.txt';
 export const PREPROCESS_FILE = 'preprocess.json';
@@ -40,11 +42,24 @@ export function parseLabels(text: string): string[] {
 /** preprocess.json: the spec, and where each format expects the normalization. */
 export function preprocessJson(spec: PreprocessSpec, format: ExportFormat): string {
   const file: Record<string, unknown> = { ...spec, labels: LABELS_FILE };
-  if (format !== 'tfjs') {
+  if (format === 'onnx' || format === 'onnx-int8' || format === 'all') {
     file.onnx = { file: ONNX_FILE, input: INPUT_NAME, output: OUTPUT_NAME, normalizationInGraph: true, note: 'Feed raw 0..255 pixels; the graph scales them.' };
   }
   if (format === 'onnx-int8') {
     file.onnxInt8 = { file: INT8_FILE, input: INPUT_NAME, output: OUTPUT_NAME, normalizationInGraph: true, note: 'The same contract as model.onnx, with int8 weights and activations (QDQ).' };
+  }
+  if (format === 'tflite' || format === 'tflite-int8' || format === 'all') {
+    file.tflite = { file: TFLITE_FILE, input: INPUT_NAME, output: OUTPUT_NAME, shape: [1, spec.height, spec.width, spec.channels], normalizationInGraph: true, note: 'Feed raw 0..255 pixels (float32, batch 1); the graph scales them.' };
+  }
+  if (format === 'tflite-int8') {
+    file.tfliteInt8 = {
+      file: TFLITE_INT8_FILE,
+      input: INPUT_NAME,
+      output: OUTPUT_NAME,
+      shape: [1, spec.height, spec.width, spec.channels],
+      normalizationInGraph: true,
+      note: 'Full-integer: int8 input q = pixel - 128 (scale 1, zero point -128); int8 output, probability = scale * (q - zero point) with the output tensor\'s parameters.',
+    };
   }
   if (format === 'tfjs' || format === 'all') {
     file.tfjs = { file: `${TFJS_DIR}/model.json`, normalizationInGraph: false, note: 'Apply x * scale + offset before predict.' };
@@ -120,6 +135,8 @@ export interface CardInput {
   paritySplit: Split | null;
   /** For onnx-int8 exports: the int8 model's check and figures. */
   int8?: Int8Check | null;
+  /** For TFLite exports: the interpreter's checks and figures. */
+  tflite?: TfliteCheck | null;
   metrics: ReturnType<typeof storedMetrics>;
   version: string;
   ortVersion: string;
@@ -146,7 +163,9 @@ export function modelCard(c: CardInput): string {
       : []),
     `- Input: ${spec.width}x${spec.height} ${colour} (${spec.channels} channel${spec.channels === 1 ? '' : 's'}), NHWC. Resize "${spec.resize}"${spec.resize === 'cover' ? ' (scale to fill, then crop the centre)' : ''}; EXIF orientation applied first.`,
     `- Normalization: pixels 0..255 times ${spec.normalization.scale.toPrecision(6)}${spec.normalization.offset ? ` plus ${spec.normalization.offset}` : ''}` +
-      (c.format === 'tfjs' ? ' (apply it before predicting).' : ` — inside \`${ONNX_FILE}\` (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
+      (c.format === 'tfjs'
+        ? ' (apply it before predicting).'
+        : ` — inside ${inGraph(c.format)} (feed raw pixels)${c.format === 'all' ? '; the TF.js model expects it applied' : ''}.`),
     `- Output: probabilities over ${c.labels.length} classes, in the order of \`${LABELS_FILE}\`.`,
     `- ${run.backend === 'pytorch' ? `Trained by PyTorch outside Loupe from a training bundle, on ${cell(run.device)}` : `Trained in Loupe on the ${run.backend} backend (${cell(run.device)})`}, seed ${run.seed}, ${run.epochs} of ${run.plannedEpochs} epochs (${run.kept ? `kept: ${keptText(run.kept)}` : `best epoch ${run.bestEpoch ?? '–'}`})` +
       `${run.seconds !== null ? `, ${Math.round(run.seconds)} s` : ''}.`,
@@ -176,7 +195,10 @@ export function modelCard(c: CardInput): string {
     '',
     '## Verification',
     '',
-    p.against === 'onnxruntime'
+    p.against === 'tflite'
+      ? `\`${TFLITE_FILE}\` was run through the TensorFlow Lite interpreter on ${source} and compared with TensorFlow.js (wasm backend) on the same pixels: ` +
+        `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
+      : p.against === 'onnxruntime'
       ? `\`${ONNX_FILE}\` was run through onnxruntime-node ${c.ortVersion} on ${source} and compared with ${c.run.backend === 'pytorch' ? "the probabilities PyTorch gave them when it trained (the training bundle's predictions.json)" : 'TensorFlow.js (wasm backend)'} on the same pixels: ` +
         `top-1 agreement ${percent(p.top1Agreement)}, largest probability difference ${p.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`
       : `The TF.js files were loaded with \`tf.loadLayersModel\` and predicted ${source} exactly as the run's model: top-1 agreement ${percent(p.top1Agreement)}, ` +
@@ -189,6 +211,7 @@ export function modelCard(c: CardInput): string {
         ]
       : []),
     ...(c.int8 ? int8Section(c.int8) : []),
+    ...(c.tflite ? tfliteSection(c.tflite, c.parity.against !== 'tflite') : []),
     '',
     '## Files',
     '',
@@ -208,6 +231,56 @@ function fineTunedText(ft: FineTuneConfig | undefined): string {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
+const METHOD_TEXT: Record<CalibrationMethod, string> = { minmax: 'min/max', percentile: 'a 99.99th-percentile clip', mse: 'the clip of least squared error' };
+
+/** Which files hold the scaling, for the card's normalization line. */
+function inGraph(format: ExportFormat): string {
+  const files = [
+    ...(format === 'onnx' || format === 'onnx-int8' || format === 'all' ? [ONNX_FILE] : []),
+    ...(format === 'onnx-int8' ? [INT8_FILE] : []),
+    ...(format === 'tflite' || format === 'tflite-int8' || format === 'all' ? [TFLITE_FILE] : []),
+    ...(format === 'tflite-int8' ? [TFLITE_INT8_FILE] : []),
+  ];
+  return files.map((f) => `\`${f}\``).join(', ');
+}
+
+/** The TFLite part of the card: the float file's check (when the ONNX one is the parity of record), the int8 file's check and figures, speed in the interpreter. */
+function tfliteSection(t: TfliteCheck, withParity: boolean): string[] {
+  const lines = [''];
+  if (withParity) {
+    lines.push(
+      `\`${TFLITE_FILE}\` was run through the TensorFlow Lite interpreter on the same images and compared with TensorFlow.js: top-1 agreement ${percent(t.parity.top1Agreement)}, ` +
+        `largest probability difference ${t.parity.maxAbsDiff.toExponential(2)} (limit ${PARITY_TOLERANCE.toExponential(0)}).`,
+      '',
+    );
+  }
+  const q = t.int8;
+  if (!q) {
+    lines.push(`TFLite: ${mb(t.bytes)}; one image takes ${t.latencyMs.toFixed(2)} ms (median) in the interpreter here (${t.runtime}, one thread).`);
+    return lines;
+  }
+  const method = METHOD_TEXT[q.calibration.method];
+  lines.push(
+    `### int8 TFLite model (\`${TFLITE_INT8_FILE}\`)`,
+    '',
+    `Full-integer quantization: int8 weights (convolutions one scale per output channel, dense layers one per tensor), int32 biases, int8 activations with one scale and zero point per tensor, ` +
+      `set by ${method} of the activations on ${q.calibration.images} ${q.calibration.split} images. The input and output are int8 too, so a microcontroller runtime (TFLite Micro) can use the file as it is: ` +
+      `input q = pixel / ${q.input.scale} + (${q.input.zeroPoint}) (that is, pixel - 128), output probability = ${q.output.scale.toPrecision(4)} x (q - (${q.output.zeroPoint})).`,
+    '',
+    `Checked against \`${TFLITE_FILE}\` on ${q.images} ${q.split ?? 'generated'} images, both in the TensorFlow Lite interpreter:`,
+    '',
+    `| | float (\`${TFLITE_FILE}\`) | int8 (\`${TFLITE_INT8_FILE}\`) |`,
+    '|---|---:|---:|',
+    `| file size | ${mb(t.bytes)} | ${mb(q.bytes)} |`,
+    `| top-1 agreement with the float model | – | ${percent(q.top1Agreement)} |`,
+    ...(q.accuracy ? [`| accuracy on these ${q.images} images | ${percent(q.accuracy.float)} | ${percent(q.accuracy.int8)} |`] : []),
+    `| one image in the interpreter (median, one thread) | ${t.latencyMs.toFixed(2)} ms | ${q.latencyMs.toFixed(2)} ms |`,
+    '',
+    `Interpreter: ${t.runtime}. Required before the export was written: top-1 agreement of at least 99% and accuracy within 1 point of the float model.`,
+  );
+  return lines;
+}
+
 /** The int8 model's part of the card: how it was made, how it compares, how fast it runs here. */
 function int8Section(q: Int8Check): string[] {
   const { float, int8 } = q.speed;
@@ -216,7 +289,7 @@ function int8Section(q: Int8Check): string[] {
     `### int8 model (\`${INT8_FILE}\`)`,
     '',
     `Static quantization in QDQ form: int8 weights (symmetric, one scale per output channel), uint8 activations (one scale and zero point per tensor) ` +
-      `set from the value ranges (min/max) on ${q.calibration.images} ${q.calibration.split === 'train' ? 'training' : q.calibration.split} images. ` +
+      `set from the value ranges (${METHOD_TEXT[q.calibration.method]}) on ${q.calibration.images} ${q.calibration.split === 'train' ? 'training' : q.calibration.split} images. ` +
       `It was run through onnxruntime-node on the same ${q.images} ${q.split ?? 'generated'} images and compared with \`${ONNX_FILE}\`:`,
     '',
     '| | float (`model.onnx`) | int8 (`model-int8.onnx`) |',

@@ -1,5 +1,5 @@
 // The int8 ONNX export: the verified float model.onnx, quantized (onnx/quantize.ts) with scales
-// calibrated on up to 200 of the run's own training images, then held to the float model on the
+// calibrated on up to 200 of the run's own training images (onnx/calibration.ts), then held to the float model on the
 // parity images before it is written: top-1 agreement at least 99% and accuracy within 1 point,
 // else the export fails with the figures. Its size and its speed through onnxruntime-node on
 // this machine (batched images/s and batch-1 latency) are measured beside the float model's.
@@ -7,11 +7,12 @@
 import os from 'node:os';
 import { LoupeError } from '../../../shared/errors';
 import { percent } from '../../../shared/format';
-import type { Int8Check, OrtSpeed, PreprocessSpec, RunDetails } from '../../../shared/types';
+import type { CalibrationMethod, Int8Check, OrtSpeed, PreprocessSpec, RunDetails } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { onnxruntime } from '../onnx/runtime';
-import { calibrationModel, observeRanges, planQuantization, quantizeModel, type Range } from '../onnx/quantize';
+import { CALIBRATION_METHODS, GOOD_ENOUGH_ON_CALIBRATION, RangeObserver } from '../onnx/calibration';
+import { calibrationModel, planQuantization, quantizeModel, type Range } from '../onnx/quantize';
 import { parityPixels, type ParityPixels } from './parity';
 
 export const CALIBRATION_IMAGES = 200;
@@ -55,13 +56,18 @@ export async function predictAll(s: Session, spec: PreprocessSpec, images: Parit
   return all;
 }
 
-/** The int8 model of `floatBytes`, its activation scales set on up to 200 training images. */
+/**
+ * The int8 model of `floatBytes`, its activation scales set on up to 200 training images. The
+ * calibration methods are tried in turn (min/max, then a percentile clip, then the clip of least
+ * squared error) until one keeps the float model's top class on 99.5% of those same training
+ * images; else the best of them. The choice never looks at the images that verify the model.
+ */
 export async function quantizeRun(
   project: Project,
   run: RunDetails,
   spec: PreprocessSpec,
   floatBytes: Uint8Array,
-  options: { signal?: AbortSignal; onProgress?: Progress; adjustRanges?: (ranges: Map<string, Range>) => void } = {},
+  options: { signal?: AbortSignal; onProgress?: Progress; adjustRanges?: (ranges: Map<string, Range>) => void; methods?: CalibrationMethod[] } = {},
 ): Promise<{ bytes: Uint8Array; calibration: Int8Check['calibration'] }> {
   const plan = planQuantization(floatBytes);
   const images = await parityPixels(project, run.id, spec, {
@@ -72,19 +78,43 @@ export async function quantizeRun(
   });
   if (images.split === null) throw new LoupeError('NOT_FOUND', `None of run #${run.id}'s training images can be read, so the int8 model cannot be calibrated.`);
   const ort = await onnxruntime();
-  const s = await session(calibrationModel(plan));
-  const ranges = new Map<string, Range>();
+  const floatSession = await session(floatBytes);
+  let floatProbabilities: Float32Array;
   try {
-    for (let start = 0; start < images.count; start += BATCH) {
-      if (options.signal) throwIfCancelled(options.signal);
-      options.onProgress?.(start, images.count, 'Calibrating int8');
-      observeRanges(ranges, await s.run(batchInput(ort, spec, images, start, Math.min(BATCH, images.count - start))), plan.tensors);
+    floatProbabilities = await predictAll(floatSession, spec, images, options.signal);
+  } finally {
+    await floatSession.release();
+  }
+  const s = await session(calibrationModel(plan));
+  let best: { bytes: Uint8Array; method: CalibrationMethod; agreement: number } | null = null;
+  try {
+    for (const method of options.methods ?? CALIBRATION_METHODS) {
+      const observer = new RangeObserver<string>(method);
+      for (let pass = 0; pass < observer.passes; pass++) {
+        for (let start = 0; start < images.count; start += BATCH) {
+          if (options.signal) throwIfCancelled(options.signal);
+          options.onProgress?.(pass * images.count + start, observer.passes * images.count, 'Calibrating int8');
+          const outputs = await s.run(batchInput(ort, spec, images, start, Math.min(BATCH, images.count - start)));
+          for (const t of plan.tensors) if (outputs[t]) observer.observe(pass, t, outputs[t].data as Float32Array);
+        }
+      }
+      const ranges = observer.ranges();
+      options.adjustRanges?.(ranges);
+      const bytes = quantizeModel(plan, ranges).bytes;
+      const q = await session(bytes);
+      let agreement: number;
+      try {
+        agreement = compareInt8(floatProbabilities, await predictAll(q, spec, images, options.signal), images.count, null).top1Agreement;
+      } finally {
+        await q.release();
+      }
+      if (!best || agreement > best.agreement) best = { bytes, method, agreement };
+      if (agreement >= GOOD_ENOUGH_ON_CALIBRATION) break;
     }
   } finally {
     await s.release();
   }
-  options.adjustRanges?.(ranges);
-  return { bytes: quantizeModel(plan, ranges).bytes, calibration: { images: images.count, split: images.split, method: 'minmax' } };
+  return { bytes: best!.bytes, calibration: { images: images.count, split: images.split, method: best!.method } };
 }
 
 function argmax(p: Float32Array, i: number, k: number): number {
@@ -113,7 +143,7 @@ export function compareInt8(float: Float32Array, int8: Float32Array, count: numb
 }
 
 /** Why the int8 model is refused, for people; null when it passed. */
-export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'images'>): string | null {
+export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'images'>, floatFormat: 'onnx' | 'tflite' = 'onnx'): string | null {
   const why: string[] = [];
   // A tolerance for the share's rounding (198 of 200 is exactly 99%).
   if (c.top1Agreement < INT8_MIN_AGREEMENT - 1e-9) why.push(`its top class is the float model's on ${percent(c.top1Agreement)} of ${c.images} images (at least ${percent(INT8_MIN_AGREEMENT)} needed)`);
@@ -121,7 +151,7 @@ export function int8Problem(c: Pick<Int8Check, 'top1Agreement' | 'accuracy' | 'i
     why.push(`its accuracy is ${percent(c.accuracy.int8)} where the float model's is ${percent(c.accuracy.float)} (at most ${INT8_MAX_ACCURACY_GAP * 100} point apart allowed)`);
   }
   return why.length
-    ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written; the float model exports as --format onnx.`
+    ? `The int8 model does not hold up against the float model: ${why.join(', and ')}. The export was not written; the float model exports as --format ${floatFormat}.`
     : null;
 }
 
@@ -164,7 +194,7 @@ export async function int8Export(
   spec: PreprocessSpec,
   float: { bytes: Uint8Array; probabilities: Float32Array },
   images: ParityPixels,
-  options: { signal?: AbortSignal; onProgress?: Progress; adjustRanges?: (ranges: Map<string, Range>) => void } = {},
+  options: { signal?: AbortSignal; onProgress?: Progress; adjustRanges?: (ranges: Map<string, Range>) => void; methods?: CalibrationMethod[] } = {},
 ): Promise<{ bytes: Uint8Array; check: Int8Check }> {
   const { bytes, calibration } = await quantizeRun(project, run, spec, float.bytes, options);
   options.onProgress?.(0, null, 'Checking the int8 model');

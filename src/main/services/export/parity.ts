@@ -108,7 +108,7 @@ export function parityPassed(p: ExportParity): boolean {
 /** Why a parity check failed, for people; null when it passed. */
 export function parityProblem(p: ExportParity): string | null {
   if (parityPassed(p)) return null;
-  const what = p.against === 'onnxruntime' ? 'The ONNX model (through onnxruntime)' : 'The exported TF.js files';
+  const what = p.against === 'onnxruntime' ? 'The ONNX model (through onnxruntime)' : p.against === 'tflite' ? 'The TFLite model (through the TFLite interpreter)' : 'The exported TF.js files';
   const differ = Math.round((1 - p.top1Agreement) * p.images);
   return (
     `${what} did not reproduce TensorFlow.js's predictions on ${p.images} images: ` +

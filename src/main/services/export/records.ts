@@ -83,7 +83,7 @@ function infoOf(row: Row): ExportInfo {
       row.parity_images === null || row.parity_top1_agreement === null
         ? null
         : {
-            against: row.format === 'tfjs' ? 'tfjs' : 'onnxruntime',
+            against: row.format === 'tfjs' ? 'tfjs' : row.format === 'tflite' || row.format === 'tflite-int8' ? 'tflite' : 'onnxruntime',
             images: row.parity_images,
             maxAbsDiff: row.parity_max_abs_diff ?? Infinity,
             top1Agreement: row.parity_top1_agreement,

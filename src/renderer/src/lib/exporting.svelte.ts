@@ -23,7 +23,7 @@ export function parityText(p: ExportInfo['parity']): string {
   if (!p) return 'not checked';
   const top = p.top1Agreement === 1 ? 'same top class on all' : `same top class on ${percent(p.top1Agreement)} of`;
   const diff = Number.isFinite(p.maxAbsDiff) ? p.maxAbsDiff.toExponential(1) : 'NaN';
-  return `${p.against === 'onnxruntime' ? 'ONNX' : 'TF.js files'} vs TensorFlow.js: ${top} ${p.images} images, max |Δp| ${diff}`;
+  return `${p.against === 'onnxruntime' ? 'ONNX' : p.against === 'tflite' ? 'TFLite' : 'TF.js files'} vs TensorFlow.js: ${top} ${p.images} images, max |Δp| ${diff}`;
 }
 
 class ExportState {
