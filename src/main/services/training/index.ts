@@ -4,5 +4,5 @@
 export { createRun, finishRun, listRuns, predictionWriter, recordEpoch, runDetails, type RunClass } from './records';
 export type { ReplicaInput } from './protocol';
 export { planTraining, trainingBackends, trainReplicas } from './train';
-export { backboneOf, prepareFeatures } from './transfer';
+export { backboneOf, prepareFeatures, transferFeaturesOnnx } from './transfer';
 export { isFineTuned } from './finetune';
