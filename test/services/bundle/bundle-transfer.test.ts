@@ -199,4 +199,58 @@ with torch.no_grad():
       }
     }, 120_000);
   });
+
+  describe.skipIf(missing !== null && !process.env.CI)(`fine-tuning the last blocks under torchrun${missing ? ` (skipped: ${missing})` : ''}`, () => {
+    let blocks = '';
+    let plan: BundleManifest;
+
+    beforeAll(async () => {
+      blocks = path.join(work, 'blocks');
+      const { io, err } = cliIO();
+      expect(await main(['export-training', root, '--backbone', 'mobilenet_v1', '--fine-tune', 'blocks', '--out', blocks], io), err.join('\n')).toBe(0);
+      plan = JSON.parse(fs.readFileSync(path.join(blocks, 'manifest.json'), 'utf8')) as BundleManifest;
+      // One warm-up epoch of the head, then one with the blocks: one step each.
+      const run = spawnSync(
+        PYTHON,
+        ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1', '--tee', '1', path.join(blocks, 'train.py'), '--epochs', '2', '--head-epochs', '1', '--max-steps', '1', '--workers', '0'],
+        { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 300_000 },
+      );
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toMatch(/epoch 2: the backbone trains too \(blocks, at 0\.1 x the rate\)/);
+    }, 420_000);
+
+    it("trains only the weights after Loupe's cut layer, and the model comes home passing parity", async () => {
+      const ft = plan.config.backbone!.fineTune!;
+      expect(ft).toMatchObject({ mode: 'blocks', backboneLrScale: 0.1 });
+      const graph = JSON.parse(fs.readFileSync(path.join(blocks, 'backbone.json'), 'utf8')) as GraphJson;
+      expect(graph.cutValue).toMatch(new RegExp(`^${ft.cutLayer}/`));
+      // Which backbone weights the checkpoint changed, against those the plan trains.
+      const script = `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+from onnx_graph import OnnxGraph, load_graph
+spec, tensors = load_graph(sys.argv[1])
+graph = OnnxGraph(spec, tensors, 'cut')
+state = torch.load(sys.argv[1] + '/outputs/checkpoint.pt', map_location='cpu')['model']
+changed = sorted(n for n, p in graph.named_parameters() if not torch.equal(p, state['backbone.' + n]))
+names = {a: n for n, a in graph.slot.items()}
+print(json.dumps({'changed': [names[a] for a in changed], 'planned': sorted(names[a] for a in graph.trainable_names), 'weights': len(list(graph.parameters()))}))
+`;
+      const run = spawnSync(PYTHON, ['-c', script, blocks], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const { changed, planned, weights } = JSON.parse(run.stdout) as { changed: string[]; planned: string[]; weights: number };
+      expect(planned.length).toBeGreaterThan(0);
+      expect(planned.length).toBeLessThan(weights);
+      expect(changed.sort()).toEqual([...planned].sort());
+      const last = graph.nodes.filter((n) => n.op === 'Conv').at(-1)!;
+      expect(planned).toContain(last.inputs[1]);
+      expect(planned).not.toContain(graph.nodes.find((n) => n.op === 'Conv')!.inputs[1]);
+
+      const { io, out, err } = cliIO();
+      expect(await main(['import-run', root, blocks, '--json'], io), err.join('\n')).toBe(0);
+      const result = JSON.parse(out[0]) as { runId: number; parity: { top1Agreement: number; maxAbsDiff: number } };
+      expect(result.parity.top1Agreement).toBe(1);
+      expect(result.parity.maxAbsDiff).toBeLessThan(1e-4);
+    }, 120_000);
+  });
 });

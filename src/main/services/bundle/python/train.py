@@ -60,6 +60,7 @@ def parse_args():
     p.add_argument('--cpu', action='store_true', help='train on the CPU even where there is a GPU')
     p.add_argument('--no-amp', action='store_true', help='no mixed precision on GPUs')
     p.add_argument('--max-steps', type=int, default=None, help='at most this many steps per epoch (quick checks)')
+    p.add_argument('--head-epochs', type=int, default=None, help='transfer runs that fine-tune: override the plan\'s head-only warm-up epochs')
     return p.parse_args()
 
 
@@ -354,6 +355,8 @@ def main():
         config['batchSize'] = args.batch_size
     if args.lr:
         config['learningRate'] = args.lr
+    if args.head_epochs is not None and (config.get('backbone') or {}).get('fineTune'):
+        config['backbone'] = {**config['backbone'], 'fineTune': {**config['backbone']['fineTune'], 'headEpochs': args.head_epochs}}
 
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
