@@ -434,6 +434,7 @@ def main():
         if backbone_from is not None and epoch >= backbone_from and not model.train_backbone:
             # The head has warmed up: the backbone's planned part trains too (DDP is made again to see its weights).
             model.set_train_backbone(True)
+            del net  # the old DDP's reducer goes before the new one hooks the same weights
             net = wrap()
             if rank == 0:
                 print(f'epoch {epoch + 1}: the backbone trains too ({fine_tune["mode"]}, at {fine_tune.get("backboneLrScale", 1)} x the rate)', flush=True)
