@@ -234,11 +234,16 @@ graph = OnnxGraph(spec, tensors, 'cut')
 state = torch.load(sys.argv[1] + '/outputs/checkpoint.pt', map_location='cpu')['model']
 changed = sorted(n for n, p in graph.named_parameters() if not torch.equal(p, state['backbone.' + n]))
 names = {a: n for n, a in graph.slot.items()}
-print(json.dumps({'changed': [names[a] for a in changed], 'planned': sorted(names[a] for a in graph.trainable_names), 'weights': len(list(graph.parameters()))}))
+every = OnnxGraph(spec, tensors, 'all')
+print(json.dumps({'changed': [names[a] for a in changed], 'planned': sorted(names[a] for a in graph.trainable_names), 'weights': len(list(graph.parameters())),
+                  'all': len(every.trainable_names), 'head': len(OnnxGraph(spec, tensors).trainable_names)}))
 `;
       const run = spawnSync(PYTHON, ['-c', script, blocks], { encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
-      const { changed, planned, weights } = JSON.parse(run.stdout) as { changed: string[]; planned: string[]; weights: number };
+      const { changed, planned, weights, ...modes } = JSON.parse(run.stdout) as { changed: string[]; planned: string[]; weights: number; all: number; head: number };
+      // 'all' trains every weight (75: 25 kernels, 25 batch-norm scales and shifts each), 'head' none of the backbone's.
+      expect(modes).toEqual({ all: weights, head: 0 });
+      expect(weights).toBe(75);
       expect(planned.length).toBeGreaterThan(0);
       expect(planned.length).toBeLessThan(weights);
       expect(changed.sort()).toEqual([...planned].sort());

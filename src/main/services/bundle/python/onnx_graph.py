@@ -80,6 +80,13 @@ class OnnxGraph(nn.Module):
                     after.add(i)
                     reached.update(n['outputs'])
         self.after = after
+        # Each value is let go after the last node that reads it (a batch's activations are
+        # not all held to the end: under no_grad that is most of the memory).
+        last = {}
+        for i, n in enumerate(self.nodes):
+            for x in n['inputs']:
+                last[x] = i
+        self.release = [[x for x in dict.fromkeys(n['inputs']) if last.get(x) == i and x != self.output and x not in tensors] for i, n in enumerate(self.nodes)]
         self.frozen_batch_norm = frozen_batch_norm
         weights = {}
         for i, n in enumerate(self.nodes):
@@ -128,6 +135,9 @@ class OnnxGraph(nn.Module):
         for i, n in enumerate(self.nodes):
             args = [get(x) if x else None for x in n['inputs']]
             out = self._run(i, n, args)
+            del args
+            for x in self.release[i]:
+                env.pop(x, None)
             env[n['outputs'][0]] = out
         return env[self.output]
 
