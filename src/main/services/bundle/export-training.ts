@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LoupeError } from '../../../shared/errors';
-import type { PreprocessSpec, Split, TrainConfig, TrainPlan } from '../../../shared/types';
+import type { PreprocessSpec, Split, TrainConfig, TrainOverrides, TrainPlan } from '../../../shared/types';
 import { throwIfCancelled } from '../../jobs/jobs';
 import { requireWritable, type Project } from '../../store/project';
 import { loupeVersion, packageRoot } from '../../version';
@@ -20,6 +20,7 @@ import { PIXEL_SCALE } from '../pixels/augment';
 import { ensurePixelPack, readRows } from '../pixels/pixel-pack';
 import { permutation, seededRandom } from '../rng';
 import { planTraining, runDetails } from '../training';
+import { BACKBONE_BIN, BACKBONE_JSON, backboneGraph } from './backbone-graph';
 import { bundleReadme } from './readme';
 import { ensureProjectId, projectId, runSnapshotFiles } from './records';
 import { BUNDLE_FORMAT, MANIFEST_FILE, sha256File, type BundleManifest, type BundleSample } from './manifest';
@@ -31,6 +32,7 @@ import { TarWriter } from './tar';
  */
 const PYTHON_DIR = path.join(packageRoot(), 'src', 'main', 'services', 'bundle', 'python');
 const PYTHON_FILES = ['train.py', 'loupe_models.py'] as const;
+const pythonSource = (name: string) => fs.readFileSync(path.join(PYTHON_DIR, name), 'utf8');
 
 /** Images per shard: shards of tens of MB at CIFAR sizes, enough of them to split over processes. */
 export const SHARD_IMAGES = 2000;
@@ -48,6 +50,11 @@ export interface BundleItem {
 export interface ExportTrainingRequest {
   /** The run whose plan and data snapshot to carry; absent: the one-click plan of the data now. */
   runId?: number;
+  /**
+   * Without a run: choices for the plan (a backbone by name and its fine-tuning, as Advanced
+   * settings give them); absent: the one-click plan from scratch.
+   */
+  overrides?: TrainOverrides;
   /** The bundle's folder: must not exist yet, or be empty. */
   out: string;
   /** Tests: images per shard. */
@@ -59,6 +66,8 @@ export interface ExportTrainingResult {
   runId: number | null;
   projectId: string;
   arch: string;
+  /** A transfer plan's backbone (its title); null from scratch. */
+  backbone: string | null;
   images: Record<Split, number>;
   shards: number;
   /** Images that could not be decoded and were left out. */
@@ -78,22 +87,16 @@ function preprocessOf(config: TrainConfig): PreprocessSpec {
 }
 
 /** The plan and the exact data: a run's own (its snapshot), else the one-click plan from scratch. */
-async function planAndData(project: Project, runId?: number): Promise<{ config: TrainConfig; plan: TrainPlan | null; classes: { id: number; name: string }[]; items: BundleItem[] }> {
+async function planAndData(project: Project, runId?: number, overrides?: TrainOverrides): Promise<{ config: TrainConfig; plan: TrainPlan | null; classes: { id: number; name: string }[]; items: BundleItem[] }> {
   if (runId !== undefined) {
     const run = runDetails(project.db, runId);
-    if (run.config.backbone) {
-      throw new LoupeError(
-        'NOT_SUPPORTED',
-        `Run #${runId} is a transfer-learning run on ${run.config.backbone.title}: the training bundle carries the architectures trained from scratch (${['mlp', 'lenet', 'cnn-small', 'keras-cifar', 'resnet-small'].join(', ')}) for now. Export without --run for a plan from scratch.`,
-      );
-    }
     const index = new Map(run.classes.map((c, i) => [c.id, i]));
     const rows = runSnapshotFiles(project.db, runId);
     const items = rows.filter((r) => index.has(r.classId)).map((r) => ({ imageId: r.imageId, hash: r.hash, ext: r.ext, label: index.get(r.classId)!, split: r.split }));
     return { config: run.config, plan: run.plan, classes: run.classes, items };
   }
-  // A backbone's features come from an ONNX or TF.js graph the bundle does not carry: plan from scratch.
-  const { plan, data } = await planTraining(project, { backbone: null });
+  // One click's own choice of a backbone is left to Loupe: without --backbone the bundle plans from scratch.
+  const { plan, data } = await planTraining(project, { backbone: null, ...overrides });
   if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
   return { config: plan.config, plan, classes: data.classes, items: data.items };
 }
@@ -106,7 +109,9 @@ export async function exportTraining(project: Project, request: ExportTrainingRe
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw new LoupeError('ALREADY_EXISTS', `${dir} exists and is not empty: choose a new folder for the bundle.`);
   // The id ties the bundle to this project; a read-only project that has none cannot make one.
   const id = project.readOnly ? ensureIdReadOnly(project) : ensureProjectId(requireWritable(project).db);
-  const { config, plan, classes, items } = await planAndData(project, request.runId);
+  const { config, plan, classes, items } = await planAndData(project, request.runId, request.overrides);
+  // A transfer run's backbone goes in as a graph torch runs; an operator it cannot run is refused before any work.
+  const graph = config.backbone ? await backboneGraph(config.backbone) : null;
   if (!items.some((it) => it.split === 'train')) throw new LoupeError('INVALID_INPUT', 'There are no training images to put in the bundle.');
 
   onProgress?.(0, items.length, 'Preparing images');
@@ -163,7 +168,13 @@ export async function exportTraining(project: Project, request: ExportTrainingRe
       fs.writeFileSync(path.join(staging, rel), text);
       files[rel] = sha256File(path.join(staging, rel));
     };
-    for (const name of PYTHON_FILES) write(name, fs.readFileSync(path.join(PYTHON_DIR, name), 'utf8'));
+    for (const name of PYTHON_FILES) write(name, pythonSource(name));
+    if (graph) {
+      write('onnx_graph.py', pythonSource('onnx_graph.py'));
+      write(BACKBONE_JSON, JSON.stringify(graph.json));
+      fs.writeFileSync(path.join(staging, BACKBONE_BIN), graph.bin);
+      files[BACKBONE_BIN] = sha256File(path.join(staging, BACKBONE_BIN));
+    }
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       version: 1,
@@ -189,6 +200,7 @@ export async function exportTraining(project: Project, request: ExportTrainingRe
       runId: request.runId ?? null,
       projectId: id,
       arch: config.arch,
+      backbone: config.backbone?.title ?? null,
       images: { train: splits.train.images, val: splits.val.images, test: splits.test.images },
       shards: Object.values(splits).reduce((n, s) => n + s.shards.length, 0),
       skipped: items.length - readable.length,

@@ -3,6 +3,22 @@
 
 import type { BundleManifest } from './manifest';
 
+function model(m: BundleManifest): string {
+  const c = m.config;
+  const t = c.backbone;
+  if (!t) return `${c.arch} (loupe_models.py, layer for layer as in Loupe)`;
+  const ft = t.fineTune ?? { mode: 'head', headEpochs: 0, backboneLrScale: 0, frozenBatchNorm: true };
+  const tuning =
+    ft.mode === 'head'
+      ? 'the backbone stays frozen, the head alone trains'
+      : `the head trains alone for ${ft.headEpochs} epochs, then ${ft.mode === 'all' ? 'the whole backbone' : "the backbone's nodes after its cut layer"} train${ft.mode === 'all' ? 's' : ''} with it at ${ft.backboneLrScale} x the rate (\`--head-epochs\` overrides the warm-up)${ft.frozenBatchNorm ? ', batch norm on its pretrained statistics' : ''}`;
+  return (
+    `Loupe's dense head (dense 1024, dropout 0.2) on ${t.title} (${t.copy}) at ${t.resolution}x${t.resolution}, ${t.features} features; ` +
+    `the backbone is \`backbone.json\` + \`backbone.bin\` (its ONNX features graph and weights, run by \`onnx_graph.py\` with torch ops); ${tuning}` +
+    `${t.flipAverage ? '; predictions average the image and its mirror image' : ''}`
+  );
+}
+
 export function bundleReadme(m: BundleManifest): string {
   const c = m.config;
   const n = (k: keyof BundleManifest['splits']) => m.splits[k].images.toLocaleString('en-US');
@@ -13,7 +29,7 @@ Made by Loupe ${m.loupeVersion} on ${m.createdAt}. It trains the model Loupe wou
 PyTorch, on one GPU, many GPUs or many machines, then \`loupe import-run\` brings it home as a run
 of the project (Evaluate, label errors, suggestions and export work on it as on any run).
 
-- **Model**: ${c.arch} (loupe_models.py, layer for layer as in Loupe), input ${c.width}x${c.height}x${c.channels}, ${m.classes.length} classes.
+- **Model**: ${model(m)}, input ${c.width}x${c.height}x${c.channels}, ${m.classes.length} classes.
 - **Plan**: ${c.epochs} epochs, batch ${c.batchSize} (global: split over the processes), ${c.optimizer} at ${c.learningRate}${c.weightDecay ? `, weight decay ${c.weightDecay}` : ''}, ${schedule} schedule, augmentation ${JSON.stringify(c.augmentation)}${c.patience ? `, early stopping after ${c.patience} epochs without improvement` : ''}${c.restoreBest ? ', keeps the best validation epoch' : ''}.
 - **Data**: ${n('train')} train, ${n('val')} val, ${n('test')} test images in \`data/\`: WebDataset-layout tar
   shards (\`<key>.png\` the image as Loupe feeds it to the model, already resized; \`<key>.cls\` the

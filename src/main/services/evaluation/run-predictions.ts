@@ -48,11 +48,12 @@ export interface PredictOptions {
 /** Every class probability of `images` under a run's saved model. */
 export async function predictImages(project: Project, run: RunInfo, images: PredictImage[], options: PredictOptions = {}): Promise<Predicted> {
   const { signal, onProgress } = options;
+  // A run trained by PyTorch (loupe import-run): its ONNX model, on the same pixels (a transfer
+  // run's too: its backbone may have trained there, and it has no head of its own here).
+  if (run.backend === 'pytorch') return predictWithOnnx(project, run, images, options);
   // A transfer run: the cached backbone features through its head (no backbone pass per image twice).
   // A fine-tuned one changed its backbone: its whole model runs on the pixels, like a run from scratch.
   if (run.config.backbone && !isFineTuned(run.config)) return predictFromFeatures(project, run, images, options);
-  // A run trained by PyTorch (loupe import-run): its ONNX model, on the same pixels.
-  if (run.backend === 'pytorch') return predictWithOnnx(project, run, images, options);
   const classes = run.classes.length;
   const modelDir = path.join(project.paths.models, String(run.id), 'model');
   if (!fs.existsSync(path.join(modelDir, MODEL_JSON))) {

@@ -83,7 +83,7 @@ export async function exportRun(project: Project, request: ExportRequest, option
   const started = performance.now();
   const model = runModel(project, request.runId);
   if (model.onnxFile && request.format !== 'onnx' && request.format !== 'onnx-int8') {
-    const what = model.run.config.backbone ? `is built on an ONNX backbone (${model.run.config.backbone.title})` : 'was trained by PyTorch outside Loupe';
+    const what = model.run.backend === 'pytorch' ? 'was trained by PyTorch outside Loupe' : `is built on an ONNX backbone (${model.run.config.backbone?.title})`;
     throw new LoupeError('NOT_SUPPORTED', `Run #${model.run.id} ${what}: it exports as ONNX only (--format onnx or onnx-int8).`);
   }
   const target = exportTarget(project, request);

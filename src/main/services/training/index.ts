@@ -4,6 +4,6 @@
 export { createRun, finishRun, listRuns, predictionWriter, recordEpoch, runDetails, type RunClass } from './records';
 export type { ReplicaInput } from './protocol';
 export { planTraining, trainingBackends, trainReplicas } from './train';
-export { backboneOf, prepareFeatures } from './transfer';
+export { backboneOf, prepareFeatures, transferFeaturesOnnx } from './transfer';
 export { isFineTuned } from './finetune';
 export { IMBALANCE_SHARE, MAX_REPEAT } from './balance';

@@ -38,6 +38,13 @@ export function backboneOf(transfer: TransferConfig): ResolvedBackbone {
   return backbone;
 }
 
+/** The features graph of a transfer config's backbone at its resolution (ONNX bytes: pixels 0..255 in, `features` out), and the backbone's title. */
+export async function transferFeaturesOnnx(transfer: TransferConfig): Promise<{ bytes: Uint8Array; features: number; title: string }> {
+  const backbone = backboneOf(transfer);
+  const { bytes, features } = await backboneOnnx(backbone, transfer.resolution);
+  return { bytes, features, title: backbone.title };
+}
+
 export interface PreparedFeatures {
   pack: FeaturePack;
   /** Row of each image by hash, and of its flipped copy. */

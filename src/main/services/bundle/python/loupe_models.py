@@ -161,3 +161,63 @@ def keras_init(model, arch):
     if arch == 'cnn-small' and linears:
         _he_normal(linears[0].weight)
     return model
+
+
+class TransferModel(nn.Module):
+    """A transfer run's model: the backbone (onnx_graph.OnnxGraph, pixels 0..255 NHWC in, features
+    out) and Loupe's dense head (architectures.ts denseHead: dense 1024 ReLU, dropout 0.2, dense
+    to the classes; He normal, then Glorot uniform kernels as in Loupe). It takes what the
+    from-scratch models take (NCHW in [0, 1]) and gives logits; with flip averaging, evaluation
+    gives the log of the mean of the image's and its mirror image's probabilities (so a softmax
+    of it is that mean, as Loupe's model averages them).
+
+    `train_backbone` (False until the plan's head-only warm-up epochs are over, always False for
+    'head'): whether the backbone runs with gradients and in training mode.
+    """
+
+    def __init__(self, backbone, classes, flip_average=False):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Sequential(nn.Linear(backbone.features, 1024), nn.ReLU(), nn.Dropout(0.2), nn.Linear(1024, classes))
+        _he_normal(self.head[0].weight)
+        nn.init.zeros_(self.head[0].bias)
+        nn.init.xavier_uniform_(self.head[3].weight)
+        nn.init.zeros_(self.head[3].bias)
+        self.flip_average = flip_average
+        self.train_backbone = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.backbone.train(mode and self.train_backbone)
+        return self
+
+    def set_train_backbone(self, on):
+        """The backbone trains (its trainable part: requires_grad) or stays frozen."""
+        self.train_backbone = on
+        for p in self.backbone.trainable_parameters():
+            p.requires_grad_(on)
+        self.train(self.training)
+
+    def _logits(self, pixels):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.train_backbone and self.training):
+            features = self.backbone(pixels)
+        return self.head(features)
+
+    def forward(self, x):
+        pixels = x.permute(0, 2, 3, 1) * 255.0
+        if self.flip_average and not self.training:
+            p = (torch.softmax(self._logits(pixels), dim=1) + torch.softmax(self._logits(pixels.flip(2)), dim=1)) / 2
+            return torch.log(p)
+        return self._logits(pixels)
+
+
+def build_transfer(bundle, config, classes):
+    """The transfer model of a bundle's plan: its backbone graph with the weights the plan trains."""
+    from onnx_graph import OnnxGraph, load_graph
+    ft = config['backbone'].get('fineTune') or {'mode': 'head', 'frozenBatchNorm': True}
+    trainable = {'head': 'none', 'blocks': 'cut', 'all': 'all'}[ft['mode']]
+    spec, tensors = load_graph(bundle)
+    graph = OnnxGraph(spec, tensors, trainable, ft.get('frozenBatchNorm', True))
+    model = TransferModel(graph, classes, bool(config['backbone'].get('flipAverage')))
+    model.set_train_backbone(False)
+    return model

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from loupe_models import build, keras_init  # noqa: E402
+from loupe_models import TransferModel, build, build_transfer, keras_init  # noqa: E402
 
 EVAL_BATCH = 256
 # With one input channel a [N, 1, H, W] batch is both layouts at once; DDP's note about it is noise.
@@ -60,6 +60,7 @@ def parse_args():
     p.add_argument('--cpu', action='store_true', help='train on the CPU even where there is a GPU')
     p.add_argument('--no-amp', action='store_true', help='no mixed precision on GPUs')
     p.add_argument('--max-steps', type=int, default=None, help='at most this many steps per epoch (quick checks)')
+    p.add_argument('--head-epochs', type=int, default=None, help='transfer runs that fine-tune: override the plan\'s head-only warm-up epochs')
     return p.parse_args()
 
 
@@ -209,10 +210,18 @@ def learning_rate_at(config, epoch, progress):
 
 def make_optimizer(model, config, lr):
     # Loupe adds weight decay to the gradients of kernels only (rank >= 2), as these L2 groups do;
-    # Adam's epsilon 1e-7 is TF.js's (PyTorch's default is 1e-8).
-    decayed = [p for p in model.parameters() if p.dim() >= 2]
-    plain = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{'params': decayed, 'weight_decay': config['weightDecay']}, {'params': plain, 'weight_decay': 0.0}]
+    # Adam's epsilon 1e-7 is TF.js's (PyTorch's default is 1e-8). Each group's rate is the
+    # schedule's times its lr_scale: 1, and the plan's lower rate for a transfer run's backbone.
+    def split(params, scale):
+        return [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': config['weightDecay'], 'lr_scale': scale},
+                {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0, 'lr_scale': scale}]
+    if isinstance(model, TransferModel):
+        groups = split(list(model.head.parameters()), 1.0)
+        ft = config['backbone'].get('fineTune') or {}
+        groups += split(model.backbone.trainable_parameters(), ft.get('backboneLrScale', 1.0))
+    else:
+        groups = split(list(model.parameters()), 1.0)
+    groups = [g for g in groups if g['params']]
     if config['optimizer'] == 'sgd':
         return torch.optim.SGD(groups, lr=lr, momentum=config['momentum'])
     return torch.optim.Adam(groups, lr=lr, eps=1e-7)
@@ -275,7 +284,7 @@ def export_onnx(model, manifest, path):
         'loupe.labels': json.dumps(labels),
         'loupe.preprocess': json.dumps(manifest['preprocess']),
         'loupe.run': json.dumps({'project': manifest['project']['name'], 'runId': manifest['run']['id'], 'arch': c['arch'],
-                                 'backbone': None, 'trainedBy': 'pytorch'}),
+                                 'backbone': (c.get('backbone') or {}).get('name'), 'trainedBy': 'pytorch'}),
     }
     with open(path + '.partial', 'wb') as f:
         f.write(with_metadata(buf.getvalue(), meta))
@@ -346,6 +355,8 @@ def main():
         config['batchSize'] = args.batch_size
     if args.lr:
         config['learningRate'] = args.lr
+    if args.head_epochs is not None and (config.get('backbone') or {}).get('fineTune'):
+        config['backbone'] = {**config['backbone'], 'fineTune': {**config['backbone']['fineTune'], 'headEpochs': args.head_epochs}}
 
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
@@ -372,7 +383,15 @@ def main():
         steps = min(steps, args.max_steps)
 
     torch.manual_seed(config['seed'])
-    model = keras_init(build(config['arch'], config['height'], config['width'], channels, classes), config['arch']).to(device)
+    transfer = config.get('backbone')
+    if transfer:
+        # The backbone's graph (backbone.json, .bin) run by onnx_graph.py, and Loupe's head on it.
+        model = build_transfer(bundle, config, classes).to(device)
+    else:
+        model = keras_init(build(config['arch'], config['height'], config['width'], channels, classes), config['arch']).to(device)
+    fine_tune = (transfer or {}).get('fineTune') or {}
+    # 'blocks' and 'all' train the backbone after the head's warm-up epochs; 'head' never does.
+    backbone_from = fine_tune.get('headEpochs', 0) if transfer and fine_tune.get('mode', 'head') != 'head' else None
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config, config['learningRate'])
@@ -392,11 +411,17 @@ def main():
         started -= state['wall']  # the wall time of the sessions before this one counts too
         if rank == 0:
             print(f'Resuming after epoch {state["epoch"]} of {config["epochs"]}', flush=True)
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None) if world > 1 else model
+    def wrap():
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None) if world > 1 else model
+
+    if backbone_from is not None and state['epoch'] >= backbone_from:
+        model.set_train_backbone(True)
+    net = wrap()
 
     if rank == 0:
         where = f'{world} x {torch.cuda.get_device_name(local_rank)}' if cuda else f'{world} CPU process(es)'
-        print(f'{config["arch"]} on {counts["train"]} training images, {config["epochs"]} epochs of {steps} steps '
+        what = config['arch'] + (f' on {transfer["title"]} ({transfer["resolution"]} px, fine-tuning: {fine_tune.get("mode", "head")})' if transfer else '')
+        print(f'{what} on {counts["train"]} training images, {config["epochs"]} epochs of {steps} steps '
               f'(batch {local_batch * world} = {world} x {local_batch}), {where}, {backend}'
               f'{", mixed precision " + str(amp_dtype).replace("torch.", "") if amp_dtype else ""}', flush=True)
 
@@ -406,6 +431,13 @@ def main():
     has_val = counts['val'] > 0
     while state['epoch'] < config['epochs'] and not state['stopped_early']:
         epoch = state['epoch']
+        if backbone_from is not None and epoch >= backbone_from and not model.train_backbone:
+            # The head has warmed up: the backbone's planned part trains too (DDP is made again to see its weights).
+            model.set_train_backbone(True)
+            del net  # the old DDP's reducer goes before the new one hooks the same weights
+            net = wrap()
+            if rank == 0:
+                print(f'epoch {epoch + 1}: the backbone trains too ({fine_tune["mode"]}, at {fine_tune.get("backboneLrScale", 1)} x the rate)', flush=True)
         t0 = time.time()
         train_stream.set_epoch(epoch)
         batches = iter(loader(train_stream, local_batch, args.workers))
@@ -415,7 +447,7 @@ def main():
         for step in range(steps):
             lr = learning_rate_at(config, epoch, (epoch * steps + step) / (steps * config['epochs']))
             for g in optimizer.param_groups:
-                g['lr'] = lr
+                g['lr'] = lr * g.get('lr_scale', 1.0)
             x, y, _ = next(batches)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             inputs = to_model_input(augment(x, aug), cuda)
