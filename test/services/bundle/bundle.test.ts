@@ -183,6 +183,32 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
     expect(again.trainedOn.processes).toBe(1);
   }, 300_000);
 
+  it("repeats an imbalanced class's images as Loupe's plan does (config.balance)", async () => {
+    const skewed = path.join(work, 'skewed.loupe');
+    await makePatternProject(skewed, { perClass: 20, size: 16, seed: 6 });
+    const project = Project.open(skewed);
+    try {
+      // Class 0 keeps 4 labeled training images against 16 of each other: under a third, so repeated.
+      const ids = project.db.prepare("SELECT i.id FROM images i JOIN labels l ON l.image_id = i.id JOIN classes c ON c.id = l.class_id WHERE i.split = 'train' AND c.position = 0 ORDER BY i.id").all() as { id: number }[];
+      const drop = project.db.prepare('DELETE FROM labels WHERE image_id = ?');
+      project.db.transaction(() => ids.slice(4).forEach((r) => drop.run(r.id)))();
+    } finally {
+      project.close();
+    }
+    const out = path.join(work, 'skewed-bundle');
+    const { io, err } = cliIO();
+    expect(await main(['export-training', skewed, '--out', out], io), err.join('\n')).toBe(0);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as BundleManifest;
+    const balance = (m.config as { balance?: number[] }).balance;
+    expect(balance).toBeDefined();
+    const train = m.samples.filter((x) => x.split === 'train');
+    const repeated = train.reduce((sum, x) => sum + balance![x.label], 0);
+    expect(repeated).toBeGreaterThan(train.length);
+    const run = spawnSync(PYTHON, [path.join(out, 'train.py'), '--epochs', '1', '--workers', '0', '--max-steps', '1'], { encoding: 'utf8', timeout: 240_000 });
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain(`on ${train.length} training images (${repeated} a pass with balanced sampling's repeats)`);
+  }, 300_000);
+
   it('refuses a tampered bundle, another project and removed images, and changes nothing', async () => {
     const before = projectState(root);
     // Outputs that are not there (a --outputs naming the wrong folder).

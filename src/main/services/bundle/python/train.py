@@ -110,9 +110,11 @@ class ShardStream(torch.utils.data.IterableDataset):
     long as it is read: each process runs the same number of steps per epoch, which DDP needs.
     """
 
-    def __init__(self, shards, channels, rank, world, repeat, seed):
+    def __init__(self, shards, channels, rank, world, repeat, seed, balance=None):
         self.shards, self.channels, self.rank, self.world = list(shards), channels, rank, world
         self.repeat, self.seed, self.epoch = repeat, seed, 0
+        # Loupe's balanced sampling (config.balance): class k's images come balance[k] times a pass.
+        self.balance = balance
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -145,9 +147,10 @@ class ShardStream(torch.utils.data.IterableDataset):
                     if not self.repeat:
                         yield item
                         continue
-                    buffer.append(item)
-                    if len(buffer) >= SHUFFLE_BUFFER:
-                        yield buffer.pop(rng.randrange(len(buffer)))
+                    for _ in range(self.balance[item[1]] if self.balance else 1):
+                        buffer.append(item)
+                        if len(buffer) >= SHUFFLE_BUFFER:
+                            yield buffer.pop(rng.randrange(len(buffer)))
             passes += 1
             if not self.repeat:
                 return
@@ -378,6 +381,11 @@ def main():
     counts = {s: manifest['splits'][s]['images'] for s in ('train', 'val', 'test')}
     channels, classes = config['channels'], len(manifest['classes'])
     local_batch = max(1, math.ceil(config['batchSize'] / world))
+    balance = config.get('balance')
+    distinct_train = counts['train']
+    if balance:
+        # The epoch's length counts the repeated images, as in Loupe.
+        counts['train'] = sum(balance[x['label']] for x in manifest['samples'] if x['split'] == 'train')
     steps = max(1, math.ceil(counts['train'] / (local_batch * world)))
     if args.max_steps:
         steps = min(steps, args.max_steps)
@@ -421,11 +429,12 @@ def main():
     if rank == 0:
         where = f'{world} x {torch.cuda.get_device_name(local_rank)}' if cuda else f'{world} CPU process(es)'
         what = config['arch'] + (f' on {transfer["title"]} ({transfer["resolution"]} px, fine-tuning: {fine_tune.get("mode", "head")})' if transfer else '')
-        print(f'{what} on {counts["train"]} training images, {config["epochs"]} epochs of {steps} steps '
+        repeats = f' ({counts["train"]} a pass with balanced sampling\'s repeats)' if balance else ''
+        print(f'{what} on {distinct_train} training images{repeats}, {config["epochs"]} epochs of {steps} steps '
               f'(batch {local_batch * world} = {world} x {local_batch}), {where}, {backend}'
               f'{", mixed precision " + str(amp_dtype).replace("torch.", "") if amp_dtype else ""}', flush=True)
 
-    train_stream = ShardStream(shards['train'], channels, rank, world, True, config['seed'])
+    train_stream = ShardStream(shards['train'], channels, rank, world, True, config['seed'], balance)
     aug = config['augmentation']
     patience, patience_from = config.get('patience'), config.get('patienceFrom', 1)
     has_val = counts['val'] > 0
