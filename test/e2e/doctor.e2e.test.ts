@@ -66,7 +66,7 @@ describe.runIf(hasChromium)('Doctor view (Chromium, browser mode)', () => {
     expect(await cellName(page, 0)).toBe('mirror.png');
     expect(await cellName(page, 1)).toBe('scene5.png');
     expect(await cellSplit(page, 0)).toBe('test');
-    expect(await cellLabel(page, 0)).toBe('cat');
+    await expect.poll(() => cellLabel(page, 0)).toBe('cat');
 
     // T moves the focused image to train; Ctrl+Z moves it back.
     await page.keyboard.press('t');
@@ -133,7 +133,7 @@ describe.runIf(hasChromium)('Doctor view (Chromium, browser mode)', () => {
     await expect.poll(() => cellName(page, 0)).toBe('copy.jpg');
     await expect.poll(() => page.getByTestId('similar-bar').textContent()).toMatch(/by tinynet at 32 px features/);
     // The labeling keys work here: 2 labels the copy dog (it was cat).
-    expect(await cellLabel(page, 0)).toBe('cat');
+    await expect.poll(() => cellLabel(page, 0)).toBe('cat');
     await page.keyboard.press('2');
     await expect.poll(() => cellLabel(page, 0)).toBe('dog');
 
