@@ -315,6 +315,14 @@ describe.runIf(hasChromium)('gallery for a newcomer (Chromium, browser mode)', (
     expect((await active()).role).toBe('gridcell');
     console.log(`[figures] Tab stops from the top of the page to the grid without the skip link: ${stops}`);
     expect(stops).toBeLessThanOrEqual(22);
+    // The views are one Tab stop together (the current one); arrow keys move between them.
+    const views = page.getByRole('navigation', { name: 'Views' }).getByRole('button');
+    expect(await views.evaluateAll((buttons) => buttons.filter((b) => (b as HTMLElement).tabIndex === 0).map((b) => b.textContent?.trim()))).toEqual(['Label']);
+    await views.filter({ hasText: 'Label' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Overview');
+    await page.keyboard.press('End');
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Predict');
 
     // In the class list, arrows move between classes and into a class's tools.
     const classList = page.getByTestId('class-list');
