@@ -14,6 +14,7 @@
 import { attribute, encodeModel, valueInfo } from '../onnx/proto';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 import { FeatureMatrix } from '../features/matrix';
+import { signs } from './close-hashes';
 import { seededRandom } from '../rng';
 
 const BITS = 64;
@@ -71,16 +72,6 @@ function session(): Promise<OrtSession> {
     throw err;
   });
   return graph;
-}
-
-/** Hashes (two 32-bit words each) as ±1 vectors, one per row ([n, 64]). */
-function signs(words: Int32Array): Float32Array {
-  const n = words.length / 2;
-  const out = new Float32Array(n * BITS);
-  for (let i = 0; i < n; i++) {
-    for (let b = 0; b < BITS; b++) out[i * BITS + b] = (words[2 * i + (b >> 5)] >>> (31 - (b & 31))) & 1 ? 1 : -1;
-  }
-  return out;
 }
 
 /** Makes the `k` rows of `q` (each `d` long) orthonormal in place (modified Gram-Schmidt); a row that vanishes becomes zero. */
