@@ -41,9 +41,8 @@ function session(): Promise<OrtSession> {
           { opType: 'Gemm', input: ['rows', 'hashes'], output: ['same'], attribute: [attribute('transB', 1)] },
           { opType: 'Gemm', input: ['rows', 'mirrors'], output: ['mirrored'], attribute: [attribute('transB', 1)] },
           { opType: 'Max', input: ['same', 'mirrored'], output: ['dot'] },
-          { opType: 'Gemm', input: ['rowsP', 'projected'], output: ['pdot'], attribute: [attribute('transB', 1)] },
-          { opType: 'Mul', input: ['restRows', 'rest'], output: ['bound'] },
-          { opType: 'Add', input: ['pdot', 'bound'], output: ['upper'] },
+          // Each projected row ends in the length of its rest: one Gemm gives Pa . Pb + |Ra| |Rb|.
+          { opType: 'Gemm', input: ['rowsP', 'projected'], output: ['upper'], attribute: [attribute('transB', 1)] },
           { opType: 'GreaterOrEqual', input: ['dot', 'nearDot'], output: ['near'] },
           { opType: 'GreaterOrEqual', input: ['dot', 'strongDot'], output: ['strong'] },
           { opType: 'GreaterOrEqual', input: ['upper', 'minCosine'], output: ['alike'] },
@@ -55,10 +54,8 @@ function session(): Promise<OrtSession> {
           valueInfo('rows', ['b', BITS]),
           valueInfo('hashes', ['n', BITS]),
           valueInfo('mirrors', ['n', BITS]),
-          valueInfo('rowsP', ['b', 'r']),
-          valueInfo('projected', ['n', 'r']),
-          valueInfo('restRows', ['b', 1]),
-          valueInfo('rest', [1, 'n']),
+          valueInfo('rowsP', ['b', 'w']),
+          valueInfo('projected', ['n', 'w']),
           valueInfo('nearDot', []),
           valueInfo('strongDot', []),
           valueInfo('minCosine', []),
@@ -149,20 +146,23 @@ export async function closePairs(
   const present = features.vectors.filter((v): v is Float32Array => v !== undefined);
   const d = present[0]?.length ?? 0;
   const r = Math.max(1, Math.min(SUBSPACE, d));
-  const projected = new Float32Array(n * r);
-  const rest = new Float32Array(n);
+  // Rows of r projections and the rest's length (zero without features: only the hash can match).
+  const w = r + 1;
+  const projected = new Float32Array(n * w);
   if (present.length > 0) {
     const basis = await mainDirections(present, r);
     const matrix = FeatureMatrix.of(features.vectors.map((v) => v ?? new Float32Array(d)), d);
     const p = await matrix.scores(basis); // [n, r]
-    projected.set(p);
     features.vectors.forEach((v, i) => {
       if (!v) return;
       let all = 0;
       let inside = 0;
       for (let x = 0; x < d; x++) all += v[x] * v[x];
-      for (let x = 0; x < r; x++) inside += p[i * r + x] ** 2;
-      rest[i] = Math.sqrt(Math.max(0, all - inside));
+      for (let x = 0; x < r; x++) {
+        projected[i * w + x] = p[i * r + x];
+        inside += p[i * r + x] ** 2;
+      }
+      projected[i * w + r] = Math.sqrt(Math.max(0, all - inside));
     });
   }
   const hashRows = signs(words);
@@ -179,10 +179,8 @@ export async function closePairs(
       rows: new ort.Tensor('float32', hashRows.subarray(a * BITS, (a + b) * BITS), [b, BITS]),
       hashes: new ort.Tensor('float32', hashRows.subarray(a * BITS), [m, BITS]),
       mirrors: new ort.Tensor('float32', mirrorRows.subarray(a * BITS), [m, BITS]),
-      rowsP: new ort.Tensor('float32', projected.subarray(a * r, (a + b) * r), [b, r]),
-      projected: new ort.Tensor('float32', projected.subarray(a * r), [m, r]),
-      restRows: new ort.Tensor('float32', rest.subarray(a, a + b), [b, 1]),
-      rest: new ort.Tensor('float32', rest.subarray(a), [1, m]),
+      rowsP: new ort.Tensor('float32', projected.subarray(a * w, (a + b) * w), [b, w]),
+      projected: new ort.Tensor('float32', projected.subarray(a * w), [m, w]),
       nearDot,
       strongDot,
       minCosine,
