@@ -9,7 +9,7 @@ import { attribute, encodeModel, FLOAT, valueInfo } from '../onnx/proto';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 
 const BITS = 64;
-/** Rows a MatMul takes at once: its outputs are BLOCK x n floats, twice. */
+/** Rows a Gemm takes at once: its outputs are at most BLOCK x n floats, twice. */
 const BLOCK = 256;
 
 const sessions = new Map<number, Promise<OrtSession>>();

@@ -9,7 +9,8 @@
 // a . b = Pa . Pb + Ra . Rb <= Pa . Pb + |Ra| |Rb| (Cauchy-Schwarz). A pair whose bound stays
 // below the limit cannot reach it, so nothing the full cosine would confirm is left out; the
 // few that pass are judged exactly by the caller. Only pairs j > i are computed (Gemm against
-// the rows from the block on), half the products of a full square.
+// the rows from the block on), half the products of a full square. On CIFAR-10's 60,000 images
+// 246,000 pairs pass, and the doctor's second check takes 36 to 59 s (bench/README.md).
 
 import { attribute, encodeModel, valueInfo } from '../onnx/proto';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
