@@ -9,6 +9,7 @@ import { cachedFeatures } from '../../../src/main/services/backbones';
 import { CONTRADICTING_FEATURES, HASH_ALONE, HASH_UNLESS_CONTRADICTED, HASH_WITH_FEATURES, nearDuplicateGroups, SAME_FEATURES } from '../../../src/main/services/doctor/duplicates';
 import { standardise } from '../../../src/main/services/features/standardise';
 import { closeHashPairs } from '../../../src/main/services/doctor/close-hashes';
+import { closePairs } from '../../../src/main/services/doctor/close-pairs';
 import { seededRandom } from '../../../src/main/services/rng';
 import { hamming, hashWords, perceptualHashes } from '../../../src/main/services/doctor/image-stats';
 import { newProject } from '../import/import-helpers';
@@ -149,5 +150,61 @@ describe('close hash pairs', () => {
     expect(found.sort()).toEqual(expected.sort());
     expect(found).toEqual(expect.arrayContaining(['3-650', '10-11', '100-600']));
     expect(found).not.toContain('20-400');
+  });
+
+  it('with features, finds every pair the rules can join: all within the strong limit, and those within the near limit whose features reach the cosine', async () => {
+    const random = seededRandom(23);
+    const n = 600; // more than one block of rows
+    const dim = 96; // more than the subspace the bound is taken in
+    const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    const w = new Int32Array(2 * n);
+    const m = Int32Array.from({ length: 2 * n }, () => (random() * 2 ** 32) | 0);
+    const vectors: (Float32Array | undefined)[] = [];
+    // Groups of 6 around a shared hash and a shared direction: members lie 0 to 24 bits and
+    // cosines from about 0.3 to 0.95 apart, so every case of the rules occurs; some lack features.
+    for (let i = 0; i < n; i++) {
+      const g = Math.floor(i / 6) * 6;
+      if (i === g) {
+        w[2 * i] = (random() * 2 ** 32) | 0;
+        w[2 * i + 1] = (random() * 2 ** 32) | 0;
+        vectors.push(unit(Array.from({ length: dim }, gauss)));
+      } else {
+        let lo = w[2 * g];
+        let hi = w[2 * g + 1];
+        for (let f = Math.floor(random() * 13); f > 0; f--) {
+          const bit = Math.floor(random() * 64);
+          if (bit < 32) lo ^= 1 << bit;
+          else hi ^= 1 << (bit - 32);
+        }
+        w[2 * i] = lo;
+        w[2 * i + 1] = hi;
+        const noise = 0.2 + random() * 1.2;
+        const base = vectors[g]!;
+        vectors.push(random() < 0.1 ? undefined : unit(Array.from({ length: dim }, (_, x) => base[x] + (noise * gauss()) / Math.sqrt(dim))));
+      }
+    }
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, k) => s + x * b[k], 0);
+    const found: string[] = [];
+    await closePairs(w, m, 20, 8, { vectors, minCosine: 0.75 }, (i, j) => found.push(`${i}-${j}`));
+    const found1 = new Set(found);
+    expect(found1.size).toBe(found.length);
+    const must: string[] = [];
+    let between = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const d = Math.min(hamming(w, i, j), hamming(w, i, j, m));
+        const vi = vectors[i];
+        const vj = vectors[j];
+        const alike = vi !== undefined && vj !== undefined && cos(vi, vj) >= 0.75;
+        if (d <= 8 || (d <= 20 && alike)) must.push(`${i}-${j}`);
+        if (d > 8 && d <= 20 && alike) between += 1;
+        // Nothing beyond the near limit, nor an unconfirmable pair between the limits.
+        if (found1.has(`${i}-${j}`)) expect(d <= 8 || (d <= 20 && vi !== undefined && vj !== undefined)).toBe(true);
+      }
+    }
+    expect(between).toBeGreaterThan(20);
+    expect(found).toEqual(expect.arrayContaining(must));
+    // The bound leaves few pairs to judge beyond those that must be judged.
+    expect(found.length).toBeLessThan(must.length * 3);
   });
 });

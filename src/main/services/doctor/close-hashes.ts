@@ -1,16 +1,15 @@
 // Pairs of images whose perceptual hashes lie within a number of bits, found without comparing
 // every pair in JavaScript: each 64-bit hash becomes a vector of ±1, so that the dot product of
-// two is 64 - 2 x their Hamming distance, and onnxruntime's MatMul takes a block of rows against
-// all hashes (and all mirror images' hashes) at once; GreaterOrEqual and NonZero keep only the
-// close pairs, so the n x n products never reach JavaScript. On CIFAR-10's 60,000 images the
+// two is 64 - 2 x their Hamming distance, and onnxruntime's Gemm takes a block of rows against
+// the hashes (and mirror images' hashes) from the block on (j > i: half the square);
+// GreaterOrEqual and NonZero keep only the close pairs, so the products never reach JavaScript. On CIFAR-10's 60,000 images the
 // plain loop over 1.8 billion pairs took most of the doctor's time.
 
-import type * as Ort from 'onnxruntime-node';
-import { encodeModel, FLOAT, valueInfo } from '../onnx/proto';
+import { attribute, encodeModel, FLOAT, valueInfo } from '../onnx/proto';
 import { createSession, onnxruntime, type OrtSession } from '../onnx/runtime';
 
 const BITS = 64;
-/** Rows a MatMul takes at once: its outputs are BLOCK x n floats, twice. */
+/** Rows a Gemm takes at once: its outputs are at most BLOCK x n floats, twice. */
 const BLOCK = 256;
 
 const sessions = new Map<number, Promise<OrtSession>>();
@@ -27,13 +26,13 @@ function session(minDot: number): Promise<OrtSession> {
           name: 'close-hashes',
           initializer: [{ name: 'limit', dataType: FLOAT, dims: [], floatData: [minDot] }],
           node: [
-            { opType: 'MatMul', input: ['rows', 'hashes'], output: ['same'] },
-            { opType: 'MatMul', input: ['rows', 'mirrors'], output: ['mirrored'] },
+            { opType: 'Gemm', input: ['rows', 'hashes'], output: ['same'], attribute: [attribute('transB', 1)] },
+            { opType: 'Gemm', input: ['rows', 'mirrors'], output: ['mirrored'], attribute: [attribute('transB', 1)] },
             { opType: 'Max', input: ['same', 'mirrored'], output: ['dot'] },
             { opType: 'GreaterOrEqual', input: ['dot', 'limit'], output: ['close'] },
             { opType: 'NonZero', input: ['close'], output: ['pairs'] },
           ],
-          input: [valueInfo('rows', ['b', BITS]), valueInfo('hashes', [BITS, 'n']), valueInfo('mirrors', [BITS, 'n'])],
+          input: [valueInfo('rows', ['b', BITS]), valueInfo('hashes', ['n', BITS]), valueInfo('mirrors', ['n', BITS])],
           output: [valueInfo('pairs', [2, 'k'], 7 /* INT64 */)],
         },
       }),
@@ -47,16 +46,12 @@ function session(minDot: number): Promise<OrtSession> {
   return s;
 }
 
-/** Hashes (two 32-bit words each) as ±1 vectors, one per row ([n, 64]), or one per column ([64, n]). */
-function signs(words: Int32Array, columns: boolean): Float32Array {
+/** Hashes (two 32-bit words each) as ±1 vectors, one per row ([n, 64]). */
+export function signs(words: Int32Array): Float32Array {
   const n = words.length / 2;
   const out = new Float32Array(n * BITS);
   for (let i = 0; i < n; i++) {
-    for (let b = 0; b < BITS; b++) {
-      const word = words[2 * i + (b >> 5)];
-      const v = (word >>> (31 - (b & 31))) & 1 ? 1 : -1;
-      out[columns ? b * n + i : i * BITS + b] = v;
-    }
+    for (let b = 0; b < BITS; b++) out[i * BITS + b] = (words[2 * i + (b >> 5)] >>> (31 - (b & 31))) & 1 ? 1 : -1;
   }
   return out;
 }
@@ -76,18 +71,22 @@ export async function closeHashPairs(
   if (n < 2) return;
   const ort = await onnxruntime();
   const { session: s } = await session(BITS - 2 * bits);
-  const rows = signs(words, false);
-  const hashes: Ort.Tensor = new ort.Tensor('float32', signs(words, true), [BITS, n]);
-  const mirrors: Ort.Tensor = new ort.Tensor('float32', signs(mirrorWords, true), [BITS, n]);
+  const rows = signs(words);
+  const mirrorRows = signs(mirrorWords);
   for (let a = 0; a < n; a += BLOCK) {
     if (options.signal?.aborted) return;
     const b = Math.min(BLOCK, n - a);
-    const out = await s.run({ rows: new ort.Tensor('float32', rows.subarray(a * BITS, (a + b) * BITS), [b, BITS]), hashes, mirrors });
+    const m = n - a;
+    const out = await s.run({
+      rows: new ort.Tensor('float32', rows.subarray(a * BITS, (a + b) * BITS), [b, BITS]),
+      hashes: new ort.Tensor('float32', rows.subarray(a * BITS), [m, BITS]),
+      mirrors: new ort.Tensor('float32', mirrorRows.subarray(a * BITS), [m, BITS]),
+    });
     const found = out.pairs.data as BigInt64Array;
     const k = found.length / 2;
     for (let p = 0; p < k; p++) {
       const i = a + Number(found[p]);
-      const j = Number(found[k + p]);
+      const j = a + Number(found[k + p]);
       if (j > i) pair(i, j);
     }
     options.onBlock?.(a + b, n);

@@ -16,6 +16,7 @@
 // close hash match, and only a contradicting one (below 0.5) vetoes a match at the hash's limit.
 
 import { closeHashPairs } from './close-hashes';
+import { closePairs } from './close-pairs';
 import { hamming } from './image-stats';
 
 /** Hash bits (of 64) within which two images are near-duplicates on the hash alone. */
@@ -52,8 +53,8 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 /**
  * Groups of near-duplicates among `items`, whose hashes are `words` (two 32-bit words per item)
- * and whose mirror images' hashes are `mirrorWords`. Exact: every pair within HASH_WITH_FEATURES
- * bits is found (close-hashes.ts) and judged.
+ * and whose mirror images' hashes are `mirrorWords`. Exact: every pair that the rules below can
+ * join is found (close-pairs.ts with features, close-hashes.ts without) and judged.
  */
 export async function nearDuplicateGroups(
   items: HashedItem[],
@@ -76,21 +77,24 @@ export async function nearDuplicateGroups(
     parent[b] = a;
     best[a] = s;
   };
-  // Only the pairs within HASH_WITH_FEATURES bits reach here (close-hashes.ts); each is judged exactly.
-  await closeHashPairs(
-    words,
-    mirrorWords,
-    HASH_WITH_FEATURES,
-    (i, j) => {
-      const d = Math.min(hamming(words, i, j), hamming(words, i, j, mirrorWords));
-      const vi = items[i].vector;
-      const vj = items[j].vector;
-      const c = vi && vj ? cosine(vi, vj) : null;
-      if (d <= HASH_ALONE || (d <= HASH_UNLESS_CONTRADICTED && (c === null || c >= CONTRADICTING_FEATURES))) join(i, j, 1 - d / 64);
-      else if (c !== null && c >= SAME_FEATURES) join(i, j, c);
-    },
-    { signal, onBlock: onProgress },
-  );
+  const judge = (i: number, j: number) => {
+    const d = Math.min(hamming(words, i, j), hamming(words, i, j, mirrorWords));
+    const vi = items[i].vector;
+    const vj = items[j].vector;
+    const c = vi && vj ? cosine(vi, vj) : null;
+    if (d <= HASH_ALONE || (d <= HASH_UNLESS_CONTRADICTED && (c === null || c >= CONTRADICTING_FEATURES))) join(i, j, 1 - d / 64);
+    else if (c !== null && c >= SAME_FEATURES) join(i, j, c);
+  };
+  if (items.some((it) => it.vector)) {
+    // Every pair within HASH_UNLESS_CONTRADICTED bits, and those within HASH_WITH_FEATURES
+    // whose features may reach SAME_FEATURES (an exact bound: close-pairs.ts), reach here; each
+    // is judged exactly.
+    const vectors = items.map((it) => it.vector);
+    await closePairs(words, mirrorWords, HASH_WITH_FEATURES, HASH_UNLESS_CONTRADICTED, { vectors, minCosine: SAME_FEATURES }, judge, { signal, onBlock: onProgress });
+  } else {
+    // Without features only a hash within HASH_UNLESS_CONTRADICTED bits can make a pair.
+    await closeHashPairs(words, mirrorWords, HASH_UNLESS_CONTRADICTED, judge, { signal, onBlock: onProgress });
+  }
   const groups = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     const r = find(i);

@@ -55,6 +55,11 @@ export class FeatureMatrix {
     return new FeatureMatrix(data, vectors.length, dim);
   }
 
+  /** A matrix over `data` as it is (rows of `dim`, one after another), not copied. */
+  static fromData(data: Float32Array, rows: number, dim: number): FeatureMatrix {
+    return new FeatureMatrix(data, rows, dim);
+  }
+
   row(i: number): Float32Array {
     return this.data.subarray(i * this.dim, (i + 1) * this.dim);
   }
