@@ -5,7 +5,7 @@
 // brings the model home (Evaluate, export parity); a graph with an operator the interpreter
 // lacks is refused by name. The torchrun tests need Debian's python3-torch, as bundle.test.ts's.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,18 +26,9 @@ import { runDetails } from '../../../src/main/services/training';
 import { mediaRelPath } from '../../../src/main/store/media';
 import { Project } from '../../../src/main/store/project';
 import { makePatternProject } from '../training/train-helpers';
+import { PYTHON, torchMissing } from './torch-python';
 
 const MODELS = '/work/shared/models';
-const PYTHON = process.env.LOUPE_TORCH_PYTHON ?? '/usr/bin/python3';
-
-function torchMissing(): string | null {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return `${PYTHON} cannot import torch (${(err as Error).message.split('\n')[0]}); on Debian: apt install python3-torch`;
-  }
-}
 const missing = torchMissing();
 const haveModels = fs.existsSync(MODELS);
 

@@ -5,7 +5,7 @@
 // The torchrun tests need Debian's python3-torch (.ci/run installs it); elsewhere they are
 // skipped with the reason, except under CI, where they fail.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,17 +24,8 @@ import { listRuns, runDetails } from '../../../src/main/services/training';
 import { mediaRelPath } from '../../../src/main/store/media';
 import { Project } from '../../../src/main/store/project';
 import { makePatternProject } from '../training/train-helpers';
+import { PYTHON, torchMissing } from './torch-python';
 
-const PYTHON = process.env.LOUPE_TORCH_PYTHON ?? '/usr/bin/python3';
-
-function torchMissing(): string | null {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return `${PYTHON} cannot import torch (${(err as Error).message.split('\n')[0]}); on Debian: apt install python3-torch`;
-  }
-}
 const missing = torchMissing();
 if (missing) console.log(`bundle: torchrun tests skipped: ${missing}`);
 
