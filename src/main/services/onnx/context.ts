@@ -6,7 +6,7 @@
 import { LoupeError } from '../../../shared/errors';
 import type { GraphBuilder } from './graph-builder';
 import { NCHW_TO_NHWC, NHWC_TO_NCHW } from './layout';
-import type { LayerSpec, Weight } from './layers-model';
+import { findWeight, type LayerSpec, type Weight } from './layers-model';
 
 /** `keras`: the tensor is in Keras order (NHWC for images); `nchw`: a 4-D tensor moved to NCHW. */
 export type Layout = 'keras' | 'nchw';
@@ -63,12 +63,7 @@ export class ConvertContext {
   }
 
   optionalWeight(layer: LayerSpec, name: string): Weight | null {
-    const exact = this.weights.get(`${layer.name}/${name}`);
-    if (exact) return exact;
-    // Names made unique by TF.js carry a suffix (`kernel_1`); models saved in a scope carry a prefix.
-    const pattern = new RegExp(`(^|/)${escape(layer.name)}/${escape(name)}(_\\d+)?$`);
-    for (const [key, w] of this.weights) if (pattern.test(key)) return w;
-    return null;
+    return findWeight(this.weights, layer.name, name);
   }
 
   /** Applies a Keras activation by name (`linear` adds nothing). */
@@ -112,6 +107,3 @@ export class ConvertContext {
   }
 }
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

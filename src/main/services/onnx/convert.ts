@@ -10,7 +10,7 @@
 import { LoupeError } from '../../../shared/errors';
 import { ConvertContext, unsupported, type Value } from './context';
 import { GraphBuilder } from './graph-builder';
-import { callKey, type LayersGraph } from './layers-model';
+import { computeCall, type LayersGraph } from './layers-model';
 import { LAYER_CONVERTERS } from './layers';
 
 /** The widest runtime support (onnxruntime, OpenCV, TensorRT, browsers). */
@@ -55,27 +55,9 @@ export function convertToOnnx(model: LayersGraph, options: ConvertOptions): Conv
 
   const counts: Record<string, number> = {};
   const values = new Map<string, Value>([[model.input.call, input]]);
-  const visiting = new Set<string>();
-  // Iterative post-order walk: deep models (hundreds of layers) never exhaust the stack.
-  const valueOf = (target: string): Value => {
-    const stack = [target];
-    while (stack.length > 0) {
-      const key = stack[stack.length - 1];
-      if (values.has(key)) {
-        stack.pop();
-        continue;
-      }
-      const call = model.calls.get(key);
-      if (!call) throw new LoupeError('INVALID_INPUT', `The model cannot be read: it refers to a layer call ${key} it does not have.`);
-      const pending = call.inputs.map((i) => callKey(i.layer, i.index)).filter((k) => !values.has(k));
-      if (pending.length > 0) {
-        if (visiting.has(key)) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer ${call.layer.name} feeds itself.`);
-        visiting.add(key);
-        stack.push(...pending);
-        continue;
-      }
-      const { layer } = call;
-      if (call.inputs.length === 0) throw unsupported(layer, 'is a second model input');
+  const result = ctx.keras(
+    computeCall(model.calls, values, model.output, ({ layer, inputs: from }, inputs) => {
+      if (from.length === 0) throw unsupported(layer, 'is a second model input');
       const convert = LAYER_CONVERTERS[layer.className];
       if (!convert) {
         const nested = layer.className === 'Sequential' || layer.className === 'Model' || layer.className === 'Functional';
@@ -86,15 +68,11 @@ export function convertToOnnx(model: LayersGraph, options: ConvertOptions): Conv
             : `The ONNX export does not support ${layer.className} layers (layer "${layer.name}").`,
         );
       }
-      values.set(key, convert(ctx, layer, call.inputs.map((i) => values.get(callKey(i.layer, i.index))!)));
+      const out = convert(ctx, layer, inputs);
       counts[layer.className] = (counts[layer.className] ?? 0) + 1;
-      visiting.delete(key);
-      stack.pop();
-    }
-    return values.get(target)!;
-  };
-
-  const result = ctx.keras(valueOf(model.output));
+      return out;
+    }),
+  );
   g.output(outputName, result.name, ['N', ...result.shape]);
   const bytes = g.encode({
     opset: OPSET,

@@ -60,6 +60,51 @@ function bad(message: string): LoupeError {
 
 export const callKey = (layer: string, index: number) => `${layer}:${index}`;
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A layer's weight (`kernel`, `bias`, `gamma`, ...) by TF.js's `<layer>/<weight>` name. Names
+ * made unique by TF.js carry a suffix (`kernel_1`); models saved in a scope carry a prefix.
+ */
+export function findWeight(weights: Map<string, Weight>, layer: string, name: string): Weight | null {
+  const exact = weights.get(`${layer}/${name}`);
+  if (exact) return exact;
+  const pattern = new RegExp(`(^|/)${escapeRegExp(layer)}/${escapeRegExp(name)}(_\\d+)?$`);
+  for (const [key, w] of weights) if (pattern.test(key)) return w;
+  return null;
+}
+
+/**
+ * The value of the layer call `target`, computing first each call it reads, once, by an iterative
+ * post-order walk (deep models, hundreds of layers, never exhaust the stack). `values` holds what
+ * is known (the input) and receives every value computed; `compute` gets a call whose inputs all
+ * have values, with those values. A call the graph lacks, or one that feeds itself, is refused.
+ */
+export function computeCall<V>(calls: Map<string, LayerCall>, values: Map<string, V>, target: string, compute: (call: LayerCall, inputs: V[], key: string) => V): V {
+  const visiting = new Set<string>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const key = stack[stack.length - 1];
+    if (values.has(key)) {
+      stack.pop();
+      continue;
+    }
+    const call = calls.get(key);
+    if (!call) throw bad(`it refers to a layer call ${key} it does not have.`);
+    const pending = call.inputs.map((i) => callKey(i.layer, i.index)).filter((k) => !values.has(k));
+    if (pending.length > 0) {
+      if (visiting.has(key)) throw bad(`layer ${call.layer.name} feeds itself.`);
+      visiting.add(key);
+      stack.push(...pending);
+      continue;
+    }
+    values.set(key, compute(call, call.inputs.map((i) => values.get(callKey(i.layer, i.index))!), key));
+    visiting.delete(key);
+    stack.pop();
+  }
+  return values.get(target)!;
+}
+
 /** Splits the concatenated weight bytes (every shard of every group, in order) by the manifest. */
 export function readWeights(manifest: ModelJson['weightsManifest'], bytes: Uint8Array): Map<string, Weight> {
   const weights = new Map<string, Weight>();

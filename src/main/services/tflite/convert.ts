@@ -10,7 +10,7 @@
 // and what a microcontroller runtime can allocate ahead of time.
 
 import { LoupeError } from '../../../shared/errors';
-import { callKey, type LayerSpec, type LayersGraph, type Weight } from '../onnx/layers-model';
+import { callKey, computeCall, findWeight, type LayerSpec, type LayersGraph, type Weight } from '../onnx/layers-model';
 import { Activation, Op, OptionsUnion, Padding, type Operator, type Options, type Tensor, type TfliteModel } from './schema';
 
 export const INPUT_NAME = 'pixels';
@@ -90,11 +90,7 @@ class Builder {
   }
 
   optionalWeight(layer: LayerSpec, name: string): Weight | null {
-    const exact = this.weights.get(`${layer.name}/${name}`);
-    if (exact) return exact;
-    const suffix = `${layer.name}/${name}`;
-    for (const [key, w] of this.weights) if (key.endsWith(`/${suffix}`) || new RegExp(`(^|/)${suffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+$`).test(key)) return w;
-    return null;
+    return findWeight(this.weights, layer.name, name);
   }
 
   /** The operator that wrote `v`, when nothing else reads `v` so that its output may be changed in place (folding, fusing). */
@@ -483,25 +479,8 @@ export function convertToTflite(graph: LayersGraph, options: TfliteConvertOption
 
   const values = new Map<string, Value>();
   values.set(graph.input.call, affine(b, { tensor: input, shape: graph.input.shape }, options.preprocess.scale, options.preprocess.offset, 'preprocess'));
-  const visiting = new Set<string>();
-  const stack = [graph.output];
-  while (stack.length > 0) {
-    const key = stack[stack.length - 1];
-    if (values.has(key)) {
-      stack.pop();
-      continue;
-    }
-    const call = graph.calls.get(key);
-    if (!call) throw new LoupeError('INVALID_INPUT', `The model cannot be read: it refers to a layer call ${key} it does not have.`);
-    const pending = call.inputs.map((i) => callKey(i.layer, i.index)).filter((k) => !values.has(k));
-    if (pending.length > 0) {
-      if (visiting.has(key)) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer ${call.layer.name} feeds itself.`);
-      visiting.add(key);
-      stack.push(...pending);
-      continue;
-    }
-    const { layer } = call;
-    if (call.inputs.length === 0) throw unsupportedLayer(layer, 'is a second model input');
+  let out = computeCall(graph.calls, values, graph.output, ({ layer, inputs: from }, inputs) => {
+    if (from.length === 0) throw unsupportedLayer(layer, 'is a second model input');
     const convert = TFLITE_CONVERTERS[layer.className];
     if (!convert) {
       const nested = layer.className === 'Sequential' || layer.className === 'Model' || layer.className === 'Functional';
@@ -512,13 +491,11 @@ export function convertToTflite(graph: LayersGraph, options: TfliteConvertOption
           : `The TensorFlow Lite export does not support ${layer.className} layers (layer "${layer.name}"): it converts ${Object.keys(TFLITE_CONVERTERS).join(', ')}.`,
       );
     }
-        const first = callKey(call.inputs[0].layer, call.inputs[0].index);
-    values.set(key, convert(b, layer, call.inputs.map((i) => values.get(callKey(i.layer, i.index))!), readers.get(first) === 1 && first !== graph.input.call));
+    const first = callKey(from[0].layer, from[0].index);
+    const converted = convert(b, layer, inputs, readers.get(first) === 1 && first !== graph.input.call);
     counts[layer.className] = (counts[layer.className] ?? 0) + 1;
-    visiting.delete(key);
-    stack.pop();
-  }
-  let out = values.get(graph.output)!;
+    return converted;
+  });
   if (out.tensor === input || b.tensors[out.tensor].data) throw new LoupeError('NOT_SUPPORTED', 'The model computes nothing from its input.');
   // The output tensor carries the contract's name.
   if (b.tensors.filter((t, i) => i !== out.tensor && t.name === OUTPUT_NAME).length === 0) b.tensors[out.tensor].name = OUTPUT_NAME;
