@@ -7,20 +7,8 @@
 
 export const SAMPLES_DIR = 'samples';
 
-const PYTHON = `"""Predicts one image with the exported model (onnxruntime).
-
-    pip install onnxruntime numpy pillow
-    python samples/predict.py photo.jpg [--top 5] [--model model-int8.onnx]
-"""
-import json
-import pathlib
-import sys
-
-import numpy as np
-import onnxruntime as ort
-from PIL import Image, ImageOps
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+/** The Python samples' own files (next to the export's preprocess.json and labels.txt) and their preprocessing, the same in each. */
+const PY_LOAD = `ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPEC = json.loads((ROOT / "preprocess.json").read_text(encoding="utf-8"))
 LABELS = (ROOT / "labels.txt").read_text(encoding="utf-8").splitlines()
 
@@ -35,13 +23,12 @@ def load(path):
     else:
         image = image.resize(size, Image.Resampling.LANCZOS)
     pixels = np.asarray(image, dtype=np.float32)
-    return pixels.reshape(1, SPEC["height"], SPEC["width"], SPEC["channels"])
+    return pixels.reshape(1, SPEC["height"], SPEC["width"], SPEC["channels"])`;
 
-
-def main():
-    args = sys.argv[1:]
+/** The Python samples' command line: one image, --top K and --model FILE. */
+const pyArgs = (model: string, script: string) => `    args = sys.argv[1:]
     top = 5
-    model = "model.onnx"
+    model = "${model}"
     if "--top" in args:
         i = args.index("--top")
         top = int(args[i + 1])
@@ -51,7 +38,26 @@ def main():
         model = args[i + 1]
         del args[i : i + 2]
     if len(args) != 1:
-        sys.exit("usage: python predict.py <image> [--top K] [--model FILE]")
+        sys.exit("usage: python ${script} <image> [--top K] [--model FILE]")`;
+
+const PYTHON = `"""Predicts one image with the exported model (onnxruntime).
+
+    pip install onnxruntime numpy pillow
+    python samples/predict.py photo.jpg [--top 5] [--model model-int8.onnx]
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+${PY_LOAD}
+
+
+def main():
+${pyArgs('model.onnx', 'predict.py')}
     session = ort.InferenceSession(str(ROOT / model), providers=ort.get_available_providers())
     onnx = SPEC["onnx"]
     (probabilities,) = session.run([onnx["output"]], {onnx["input"]: load(args[0])})
@@ -243,22 +249,7 @@ except ImportError:
         import tensorflow as tf
         Interpreter = tf.lite.Interpreter
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SPEC = json.loads((ROOT / "preprocess.json").read_text(encoding="utf-8"))
-LABELS = (ROOT / "labels.txt").read_text(encoding="utf-8").splitlines()
-
-
-def load(path):
-    """Pixels 0..255 of one image, [1, H, W, C] float32."""
-    image = ImageOps.exif_transpose(Image.open(path))
-    image = image.convert("L" if SPEC["channels"] == 1 else "RGB")
-    size = (SPEC["width"], SPEC["height"])
-    if SPEC["resize"] == "cover":
-        image = ImageOps.fit(image, size, Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-    else:
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    pixels = np.asarray(image, dtype=np.float32)
-    return pixels.reshape(1, SPEC["height"], SPEC["width"], SPEC["channels"])
+${PY_LOAD}
 
 
 def classify(interpreter, pixels):
@@ -278,19 +269,7 @@ def classify(interpreter, pixels):
 
 
 def main():
-    args = sys.argv[1:]
-    top = 5
-    model = "model.tflite"
-    if "--top" in args:
-        i = args.index("--top")
-        top = int(args[i + 1])
-        del args[i : i + 2]
-    if "--model" in args:
-        i = args.index("--model")
-        model = args[i + 1]
-        del args[i : i + 2]
-    if len(args) != 1:
-        sys.exit("usage: python predict_tflite.py <image> [--top K] [--model FILE]")
+${pyArgs('model.tflite', 'predict_tflite.py')}
     interpreter = Interpreter(model_path=str(ROOT / model))
     interpreter.allocate_tensors()
     started = time.perf_counter()
