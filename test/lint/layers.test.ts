@@ -146,8 +146,9 @@ describe('the layer table', () => {
 
   it('keeps the folder rule of issue 14 for the service folders', () => {
     const services = (name: string) => (LAYERS.find((l) => l.name === name)?.may ?? []).filter((m) => m.startsWith('services/')).sort();
-    const neutral = ['services/onnx', 'services/pixels', 'services/rng', 'services/tfjs'];
-    for (const home of neutral) expect(services(home)).toEqual([]);
+    const neutral = ['services/onnx', 'services/pixels', 'services/rng', 'services/tfjs', 'services/tflite'];
+    // Neutral homes use no other service, except that tflite/ reads a TF.js model through onnx/'s plain-data reader.
+    for (const home of neutral) expect(services(home)).toEqual(home === 'services/tflite' ? ['services/onnx'] : []);
     expect(services('services/root')).toEqual(neutral);
     expect(services('services/import')).toEqual([...neutral, 'services/root'].sort());
     expect(services('services/backbones')).toEqual([...neutral, 'services/root'].sort());
