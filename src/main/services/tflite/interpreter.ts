@@ -74,6 +74,16 @@ function list<T>(v: CppVector<T>): T[] {
   }
 }
 
+/** `use` of a C++ vector's tensors; then the vector and each tensor (embind copies of C++ objects, which only delete() frees) go. */
+function withTensors<R>(v: CppVector<TensorInfo>, use: (tensors: TensorInfo[]) => R): R {
+  const tensors = list(v);
+  try {
+    return use(tensors);
+  } finally {
+    for (const t of tensors) t.delete();
+  }
+}
+
 export interface TensorSpec {
   name: string;
   type: string;
@@ -102,19 +112,20 @@ export class TfliteInterpreter {
     }
     const runner = created.value();
     const spec = (t: TensorInfo): TensorSpec => ({ name: t.name, type: t.dataType, shape: t.shape.split(',').map(Number) });
-    const inputs = list(runner.GetInputs()).map(spec);
-    const outputs = list(runner.GetOutputs()).map(spec);
+    const inputs = withTensors(runner.GetInputs(), (ts) => ts.map(spec));
+    const outputs = withTensors(runner.GetOutputs(), (ts) => ts.map(spec));
     return new TfliteInterpreter(m, runner, pointer, inputs, outputs);
   }
 
   /** Runs the model on one input (already in the input tensor's type) and returns a copy of every output. */
   run(input: ArrayLike<number>): (Float32Array | Int8Array | Uint8Array | Int32Array)[] {
-    const [tensor] = list(this.runner.GetInputs());
-    const view = tensor.data();
-    if (view.length !== input.length) throw new LoupeError('INTERNAL', `The model takes ${view.length} values; ${input.length} were given.`);
-    view.set(input);
+    withTensors(this.runner.GetInputs(), ([tensor]) => {
+      const view = tensor.data();
+      if (view.length !== input.length) throw new LoupeError('INTERNAL', `The model takes ${view.length} values; ${input.length} were given.`);
+      view.set(input);
+    });
     if (!this.runner.Infer()) throw new LoupeError('INTERNAL', 'The TensorFlow Lite interpreter failed to run the model.');
-    return list(this.runner.GetOutputs()).map((t) => t.data().slice());
+    return withTensors(this.runner.GetOutputs(), (ts) => ts.map((t) => t.data().slice()));
   }
 
   close(): void {
