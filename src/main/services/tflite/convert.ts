@@ -159,12 +159,7 @@ const conv2d: Converter = (b, layer, inputs) => {
   const w = new Float32Array(kernel.data.length);
   for (let h = 0; h < kh; h++) for (let x2 = 0; x2 < kw; x2++) for (let i = 0; i < cin; i++) for (let o = 0; o < filters; o++) w[((o * kh + h) * kw + x2) * cin + i] = kernel.data[((h * kw + x2) * cin + i) * filters + o];
   const bias = layer.config.use_bias === false ? new Float32Array(filters) : Float32Array.from(b.weight(layer, 'bias').data);
-  const [sh, sw] = pair(layer.config.strides, 1, layer);
-  const [dh, dw] = pair(layer.config.dilation_rate, 1, layer);
-  const pad = padding(layer);
-  const height = windowOut(x.shape[0], kh, sh, dh, pad);
-  const width = windowOut(x.shape[1], kw, sw, dw, pad);
-  if (height < 1 || width < 1) throw unsupportedLayer(layer, `gets an input (${x.shape.join('x')}) smaller than its window`);
+  const { sh, sw, dh, dw, pad, height, width } = convWindow(layer, x, kh, kw);
   const options: Options = {
     union: OptionsUnion.Conv2DOptions,
     fields: [
@@ -180,6 +175,17 @@ const conv2d: Converter = (b, layer, inputs) => {
   return applyActivation(b, y, layer.config.activation, layer, true);
 };
 
+/** A convolution's strides, dilations, padding and output size on `x` for a kh x kw kernel; refused where the input is smaller than the window. */
+function convWindow(layer: LayerSpec, x: Value, kh: number, kw: number) {
+  const [sh, sw] = pair(layer.config.strides, 1, layer);
+  const [dh, dw] = pair(layer.config.dilation_rate, 1, layer);
+  const pad = padding(layer);
+  const height = windowOut(x.shape[0], kh, sh, dh, pad);
+  const width = windowOut(x.shape[1], kw, sw, dw, pad);
+  if (height < 1 || width < 1) throw unsupportedLayer(layer, `gets an input (${x.shape.join('x')}) smaller than its window`);
+  return { sh, sw, dh, dw, pad, height, width };
+}
+
 const depthwiseConv2d: Converter = (b, layer, inputs) => {
   const x = image(layer, one(layer, inputs));
   const kernel = b.weight(layer, 'depthwise_kernel');
@@ -187,12 +193,7 @@ const depthwiseConv2d: Converter = (b, layer, inputs) => {
   if (channels !== x.shape[2]) throw unsupportedLayer(layer, `has a kernel for ${channels} channels but gets ${x.shape[2]}`);
   const out = channels * multiplier;
   const bias = layer.config.use_bias === false ? new Float32Array(out) : Float32Array.from(b.weight(layer, 'bias').data);
-  const [sh, sw] = pair(layer.config.strides, 1, layer);
-  const [dh, dw] = pair(layer.config.dilation_rate, 1, layer);
-  const pad = padding(layer);
-  const height = windowOut(x.shape[0], kh, sh, dh, pad);
-  const width = windowOut(x.shape[1], kw, sw, dw, pad);
-  if (height < 1 || width < 1) throw unsupportedLayer(layer, `gets an input (${x.shape.join('x')}) smaller than its window`);
+  const { sh, sw, dh, dw, pad, height, width } = convWindow(layer, x, kh, kw);
   const options: Options = {
     union: OptionsUnion.DepthwiseConv2DOptions,
     fields: [
