@@ -250,8 +250,8 @@ function scratchPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMode
   const aug = augmentationFor(stats, Math.max(width, height));
   const augmentation = { ...aug.augmentation, ...overrides.augmentation };
   // A model that trained on mirror images predicts from both: the mean of the image's and its
-  // mirror image's probabilities (test-time augmentation; bench/README.md, "One click on CIFAR-10
-  // from scratch").
+  // mirror image's probabilities (test-time augmentation). On CIFAR-10 from scratch it gave the
+  // same weights 0.8 points more on test (bench/README.md, "One click on CIFAR-10").
   const flipAverage = augmentation.flip;
   const epochs = overrides.epochs ?? epochsWithin(stats, batchSize, cost, explanation, flipAverage ? 2 : 1);
   const optimizer = overrides.optimizer ?? 'adam';
