@@ -399,9 +399,16 @@ export interface TrainConfig {
   backbone?: TransferConfig | null;
   /** Balanced sampling: how many times each class's training images appear in an epoch (by class index); absent when the classes are balanced enough. */
   balance?: number[];
+  /**
+   * From scratch: predictions average each image and its left-right mirror image (test-time
+   * augmentation), as for a run that trained on flips; the saved model holds both passes, and
+   * validation and test are scored the same way. Transfer runs keep theirs in
+   * `backbone.flipAverage`. Absent in runs made before it, and where the run trains without flips.
+   */
+  flipAverage?: boolean;
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance'>> & {
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance' | 'flipAverage'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../../src/main/cli/command';
@@ -160,6 +161,24 @@ describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun an
     const predictions = JSON.parse(fs.readFileSync(path.join(bundle, 'outputs', 'predictions.json'), 'utf8')) as BundlePredictions;
     expect(predictions.test.keys.sort()).toEqual(manifest.samples.filter((s) => s.split === 'test').map((s) => s.key).sort());
     expect(predictions.test.probs.every((p) => Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-4)).toBe(true);
+  });
+
+  it('averages each image with its mirror image, as the plan says for colour images trained on flips', async () => {
+    expect(manifest.config.flipAverage).toBe(true);
+    const session = await ort.InferenceSession.create(path.join(bundle, 'outputs', 'model.onnx'));
+    try {
+      const n = 4;
+      const pixels = Float32Array.from({ length: n * 16 * 16 * 3 }, (_, i) => (i * 37) % 256);
+      const mirror = new Float32Array(pixels.length);
+      for (let row = 0; row < n * 16; row++) {
+        for (let x = 0; x < 16; x++) for (let c = 0; c < 3; c++) mirror[(row * 16 + 15 - x) * 3 + c] = pixels[(row * 16 + x) * 3 + c];
+      }
+      const run = async (x: Float32Array) => (await session.run({ pixels: new ort.Tensor('float32', x, [n, 16, 16, 3]) })).probabilities.data as Float32Array;
+      const [p, q] = [await run(pixels), await run(mirror)];
+      expect(Math.max(...p.map((v, i) => Math.abs(v - q[i])))).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
   });
 
   it('resumes from its checkpoint: --resume with one more epoch keeps the epoch trained and adds one', () => {

@@ -170,18 +170,19 @@ describe('export', () => {
   it('fails the export with a clear message when the ONNX model does not reproduce TF.js, and writes nothing', async () => {
     const project = shapes.open();
     const dir = tempDir();
-    // Shift the last layer's bias: a converter bug of the kind the check is there to catch.
+    // Flip the sign of the last layer's kernel: a converter bug of the kind the check is there to
+    // catch (a transposed or mis-signed weight), which moves the probabilities however confident
+    // the model is (a shifted bias hides in a saturated softmax).
     const tamper = (bytes: Uint8Array) => {
       const model = onnx.ModelProto.decode(bytes);
-      const biases = model.graph!.initializer!.filter((t) => t.name!.endsWith('/bias'));
-      const last = biases[biases.length - 1];
-      const values = new Float32Array(new Uint8Array(last.rawData!).slice().buffer);
-      values[0] += 0.5;
+      const kernels = model.graph!.initializer!.filter((t) => t.name!.endsWith('/kernel'));
+      const last = kernels[kernels.length - 1];
+      const values = new Float32Array(new Uint8Array(last.rawData!).slice().buffer).map((v) => -v);
       last.rawData = new Uint8Array(values.buffer);
       return onnx.ModelProto.encode(model).finish();
     };
     await expect(exportRun(project, { runId: shapes.runId, format: 'all', dir, zip: true }, { transformOnnx: tamper })).rejects.toThrow(
-      /^The ONNX model \(through onnxruntime\) did not reproduce TensorFlow.js's predictions on 12 images: .*probabilities differ by up to [\d.]+e-\d+ \(allowed: 1e-4\)\. The export was not written\.$/,
+      /^The ONNX model \(through onnxruntime\) did not reproduce TensorFlow.js's predictions on 12 images: .*probabilities differ by up to [\d.]+e[-+]\d+ \(allowed: 1e-4\)\. The export was not written\.$/,
     );
     expect(fs.readdirSync(dir)).toEqual([]);
     const [record] = listExports(project.db);

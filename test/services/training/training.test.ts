@@ -3,9 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats, TrainProgress } from '../../../src/shared/types';
+import * as tf from '@tensorflow/tfjs';
+import { runInfo } from '../../../src/main/services/evaluation/evaluate';
+import { predictImages } from '../../../src/main/services/evaluation/run-predictions';
 import { chooseBackend } from '../../../src/main/services/tfjs/backends';
 import { loadModel } from '../../../src/main/services/tfjs/checkpoint';
-import type { CostModel } from '../../../src/main/services/training/estimates';
+import { estimateStages, type CostModel } from '../../../src/main/services/training/estimates';
 import { annealedFrom, makePlan } from '../../../src/main/services/training/plan';
 import { listRuns, runDetails } from '../../../src/main/services/training/records';
 import { runTraining, trainingBackends } from '../../../src/main/services/training/train';
@@ -19,6 +22,22 @@ const cost: CostModel = { cores: 2, forwardMacs: () => 1e6 };
 
 const stats = (over: Partial<TrainDataStats> = {}) =>
   dataStats({ medianWidth: 28, medianHeight: 28, greyscale: true, ...over }, { train: 800, val: 100, test: 100 });
+
+/** The run's stored test predictions are what its saved model predicts for those images now. */
+async function storedMatchSavedModel(project: Project, runId: number): Promise<void> {
+  const stored = project.db
+    .prepare(`SELECT p.image_id AS imageId, i.hash, i.ext, p.probs FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? AND p.split = 'test' ORDER BY i.id`)
+    .all(runId) as { imageId: number; hash: string; ext: string; probs: Buffer }[];
+  expect(stored.length).toBeGreaterThan(0);
+  const predicted = await predictImages(project, runInfo(project.db, runId), stored.map(({ imageId, hash, ext }) => ({ imageId, hash, ext })));
+  expect(predicted.imageIds).toEqual(stored.map((r) => r.imageId));
+  let worst = 0;
+  stored.forEach((r, i) => {
+    const p = new Float32Array(r.probs.buffer.slice(r.probs.byteOffset, r.probs.byteOffset + r.probs.byteLength));
+    p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - predicted.probs[i * p.length + k]))));
+  });
+  expect(worst).toBeLessThan(1e-3);
+}
 
 async function patternProject(perClass = 60, size = 16): Promise<Project> {
   const dir = path.join(tempDir(), 'patterns.loupe');
@@ -45,6 +64,27 @@ describe('one-click plan', () => {
     const plan = makePlan(stats({ greyscale: false, medianWidth: 640, medianHeight: 480 }), wasm, cost);
     expect(plan.config).toMatchObject({ arch: 'resnet-small', width: 64, height: 64, channels: 3 });
     expect(plan.config.augmentation.flip).toBe(true);
+    // It learned from mirror images, so it predicts from both.
+    expect(plan.config.flipAverage).toBe(true);
+    expect(plan.explanation.join(' ')).toMatch(/Predictions average each image and its mirror image/);
+    // Without flips (greyscale, or turned off in Advanced settings) it predicts from the image alone.
+    expect(makePlan(stats(), wasm, cost).config.flipAverage).toBeUndefined();
+    const unflipped = makePlan(stats({ greyscale: false, medianWidth: 640, medianHeight: 480 }), wasm, cost, { augmentation: { flip: false } });
+    expect(unflipped.config.flipAverage).toBeUndefined();
+    expect(unflipped.explanation.join(' ')).not.toMatch(/mirror image/);
+  });
+
+  it('counts the mirror images in the time evaluation takes', () => {
+    const photos = stats({ greyscale: false, medianWidth: 32, medianHeight: 32 });
+    const measured = { ...cost, imagesPerSecond: 400 };
+    const { config } = makePlan(photos, wasm, measured, { epochs: 10 });
+    expect(config.flipAverage).toBe(true);
+    const flipped = estimateStages(config, photos, 2, wasm, measured);
+    const plain = estimateStages({ ...config, flipAverage: undefined }, photos, 2, wasm, measured);
+    // Validation every epoch and the final val and test passes run twice: the extra images go
+    // forward only, at a third of the cost of a training image.
+    const extra = photos.val * 10 + photos.val + photos.test;
+    expect(flipped.trainSeconds - plain.trainSeconds).toBeCloseTo(extra / (3 * 400), 9);
   });
 
   it('applies overrides (the seed articles\' SGD with StepLR) and says it cannot train one class', () => {
@@ -100,7 +140,19 @@ describe.each(['onnxruntime', 'wasm'] as const)('training runs on %s', (backend)
     // The saved model loads and has the run's input shape.
     const model = await loadModel(path.join(project.paths.models, String(result.runId), 'model'));
     expect(model.inputs[0].shape).toEqual([null, 16, 16, 3]);
+    // Colour images trained with flips: the model averages each image with its mirror image, so
+    // an image and its mirror image get the same probabilities.
+    expect(details.config.flipAverage).toBe(true);
+    const [same, mirror] = tf.tidy(() => {
+      const x = tf.randomUniform([4, 16, 16, 3], 0, 1, 'float32', 5);
+      return [model.predict(x) as tf.Tensor, model.predict(tf.reverse(x, 2)) as tf.Tensor];
+    });
+    const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(same, mirror))).dataSync()[0]);
+    expect(gap).toBeLessThan(1e-5);
+    tf.dispose([same, mirror]);
     model.dispose();
+    // What the run stored (its evaluation averaged the mirror images) is what the saved model predicts.
+    await storedMatchSavedModel(project, result.runId);
   });
 
   it('records the epoch whose weights it saved, and its whole wall time split into preparing and training', async () => {

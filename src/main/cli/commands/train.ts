@@ -60,7 +60,7 @@ function planDetails(plan: TrainPlan): string[] {
     ];
   }
   return [
-    `Plan: ${ARCHITECTURES[c.arch].title} (${c.arch}) on ${c.width}x${c.height}x${c.channels}, ${c.epochs} epochs, batch ${c.batchSize}, ` +
+    `Plan: ${ARCHITECTURES[c.arch].title} (${c.arch}) on ${c.width}x${c.height}x${c.channels}${c.flipAverage ? ' (flip-averaged predictions)' : ''}, ${c.epochs} epochs, batch ${c.batchSize}, ` +
       `${c.optimizer} lr ${c.learningRate} (${scheduleName(c.schedule)}), seed ${c.seed}; backend ${plan.backend.name} on ${plan.backend.device}` +
       `${c.workers > 1 && (plan.backend.name === 'wasm' || plan.backend.name === 'cpu') ? ` x${c.workers} replicas` : ''}; about ${formatDuration(plan.estimatedSeconds)}.`,
     ...plan.explanation.map((line) => `  - ${line}`),

@@ -92,8 +92,11 @@ export function functional(json: ModelJson): Functional {
         layers.push({ class_name: 'InputLayer', name: `${name}_input`, config: { name: `${name}_input`, batch_input_shape: shape, dtype: 'float32', sparse: false }, inbound_nodes: [] });
         previous = `${name}_input`;
       }
-      delete l.config.batch_input_shape;
-      delete l.config.batchInputShape;
+      if (l.class_name !== 'InputLayer') {
+        // The shape moves to the input layer made above; an input layer of its own keeps it.
+        delete l.config.batch_input_shape;
+        delete l.config.batchInputShape;
+      }
       layers.push({ class_name: l.class_name, name, config: l.config, inbound_nodes: previous === null ? [] : [[[previous, 0, 0, {}]]] });
       previous = name;
     }

@@ -6,7 +6,7 @@ import type { BundleManifest } from './manifest';
 function model(m: BundleManifest): string {
   const c = m.config;
   const t = c.backbone;
-  if (!t) return `${c.arch} (loupe_models.py, layer for layer as in Loupe)`;
+  if (!t) return `${c.arch} (loupe_models.py, layer for layer as in Loupe)${c.flipAverage ? '; predictions average the image and its mirror image' : ''}`;
   const ft = t.fineTune ?? { mode: 'head', headEpochs: 0, backboneLrScale: 0, frozenBatchNorm: true };
   const tuning =
     ft.mode === 'head'

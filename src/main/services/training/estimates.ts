@@ -67,16 +67,17 @@ export const EXTRACT_RATE_224_PER_CORE = 60;
 export function estimateStages(config: TrainConfig, stats: TrainDataStats, classes: number, backend: BackendInfo, cost: CostModel): { prepareSeconds: number; trainSeconds: number } {
   const prepareSeconds = (stats.train + stats.val + stats.test) / 2000; // first run only; pixel cache after
   const rate = cost.imagesPerSecond;
+  const passes = config.flipAverage ? 2 : 1;
   if (rate) {
-    // Evaluation is forward only: about a third of a training step per image.
-    const evaluated = stats.val * config.epochs + stats.val + stats.test;
+    // Evaluation is forward only: about a third of a training step per image (two passes where it averages mirror images).
+    const evaluated = (stats.val * config.epochs + stats.val + stats.test) * passes;
     return { prepareSeconds, trainSeconds: (stats.train * config.epochs) / rate + evaluated / (3 * rate) + 3 };
   }
   const macs = cost.forwardMacs(config.arch, config.width, config.height, config.channels, classes);
   const replicas = backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(config.workers, cost.cores) : backend.name === 'onnxruntime' ? cost.cores : 1;
   const flopsPerSecond = BACKEND_GFLOPS[backend.name] * 1e9 * replicas * (replicas > 1 ? 0.9 : 1);
   // Training: forward + backward ~ 3x forward; validation each epoch and the test pass: forward only.
-  const flops = 2 * macs * (3 * stats.train * config.epochs + stats.val * config.epochs + stats.val + stats.test);
+  const flops = 2 * macs * (3 * stats.train * config.epochs + (stats.val * config.epochs + stats.val + stats.test) * passes);
   return { prepareSeconds, trainSeconds: flops / flopsPerSecond + 3 };
 }
 

@@ -32,6 +32,7 @@ import { ensurePixelPack, type PixelPack } from '../pixels/pixel-pack';
 import { oversampled, withClassBalance } from './balance';
 import { prepareFeatures, saveTransferModel } from './transfer';
 import { afterHead, fineTuneBackend, fineTuning, modelFloats, prepareCut, saveFineTunedModel, trainableModel } from './finetune';
+import { readTfjsFolder, withFlipAverage, writeTfjsFolder } from '../backbones';
 import {
   CONTROL_INTS,
   CTL_ABORT,
@@ -304,6 +305,11 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   train.rows = oversampled(train.rows, config.balance);
   const val = splitRows(data, 'val', pack.rows);
   const test = splitRows(data, 'test', pack.rows);
+  if (!config.backbone && config.flipAverage) {
+    // From scratch: evaluation averages each image with its mirror image, as the saved model does.
+    val.rows = { ...val.rows, mirror: true };
+    test.rows = { ...test.rows, mirror: true };
+  }
   if (flipRowOf && config.backbone?.flipAverage) {
     // Evaluation averages each image with its mirror image, as the saved model does.
     for (const [split, rows] of [['val', val], ['test', test]] as const) {
@@ -501,6 +507,15 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
 
   const { done, cancelled, predictions } = outcome;
   let { failure } = outcome;
+  if (!failure && !cancelled && !config.backbone && config.flipAverage) {
+    // The saved model averages each image with its mirror image, as its evaluation did.
+    try {
+      const dir = path.join(modelDir, 'model');
+      writeTfjsFolder(withFlipAverage(readTfjsFolder(dir), config.width), dir);
+    } catch (err) {
+      failure = err instanceof LoupeError ? err : new LoupeError('INTERNAL', `Saving the model failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   if (!failure && !cancelled && config.backbone) {
     // The run's model: the backbone's features model (its trained layers' weights put back) with the trained head on top.
     try {

@@ -127,6 +127,22 @@ def build(arch, height, width, channels, classes):
     return ARCHITECTURES[arch](height, width, channels, classes)
 
 
+class FlipAverage(nn.Module):
+    """A from-scratch model whose predictions average the image and its mirror image, as Loupe's
+    saved model does where the plan says `flipAverage`: logits in training; in evaluation the log
+    of the mean of the two probabilities (so a softmax of it is that mean). Input NCHW."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        if self.training:
+            return self.model(x)
+        p = (torch.softmax(self.model(x), dim=1) + torch.softmax(self.model(x.flip(3)), dim=1)) / 2
+        return torch.log(p)
+
+
 def param_counts(model):
     """(total, trainable) as TF.js counts them: batch norm's moving mean and variance are weights
     there (not trainable) and buffers here."""

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from loupe_models import TransferModel, build, build_transfer, keras_init  # noqa: E402
+from loupe_models import FlipAverage, TransferModel, build, build_transfer, keras_init  # noqa: E402
 
 EVAL_BATCH = 256
 # With one input channel a [N, 1, H, W] batch is both layouts at once; DDP's note about it is noise.
@@ -396,7 +396,8 @@ def main():
         # The backbone's graph (backbone.json, .bin) run by onnx_graph.py, and Loupe's head on it.
         model = build_transfer(bundle, config, classes).to(device)
     else:
-        model = keras_init(build(config['arch'], config['height'], config['width'], channels, classes), config['arch']).to(device)
+        model = keras_init(build(config['arch'], config['height'], config['width'], channels, classes), config['arch'])
+        model = (FlipAverage(model) if config.get('flipAverage') else model).to(device)
     fine_tune = (transfer or {}).get('fineTune') or {}
     # 'blocks' and 'all' train the backbone after the head's warm-up epochs; 'head' never does.
     backbone_from = fine_tune.get('headEpochs', 0) if transfer and fine_tune.get('mode', 'head') != 'head' else None
