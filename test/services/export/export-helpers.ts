@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
+import type { TrainOverrides } from '../../../src/shared/types';
 import { runTraining } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup } from '../../helpers';
@@ -20,8 +21,14 @@ export interface SharedRun {
   open(): Project;
 }
 
-/** Registers the hooks that make and remove the shared run (in a temporary folder named from `prefix`). */
-export function sharedPatternRun(prefix: string): SharedRun {
+/** Six epochs: in four, without flips, this seed's model still gave every test image one class. */
+const PLAIN: TrainOverrides = { epochs: 6, augmentation: { flip: false } };
+
+/**
+ * Registers the hooks that make and remove the shared run (in a temporary folder named from
+ * `prefix`): the plain graph by default, or the run `overrides` make (one click's flips: `{}`).
+ */
+export function sharedPatternRun(prefix: string, overrides: TrainOverrides = PLAIN): SharedRun {
   let work = '';
   let root = '';
   let runId = 0;
@@ -31,8 +38,7 @@ export function sharedPatternRun(prefix: string): SharedRun {
     await makePatternProject(root, { perClass: 40, size: 16, seed: 4 });
     const project = Project.open(root);
     try {
-      // Six epochs: in four, without flips, this seed's model still gave every test image one class.
-      const result = await runTraining(project, { arch: 'cnn-small', epochs: 6, batchSize: 16, seed: 7, workers: 1, augmentation: { flip: false } });
+      const result = await runTraining(project, { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 1, ...overrides });
       expect(result.status).toBe('completed');
       runId = result.runId;
     } finally {

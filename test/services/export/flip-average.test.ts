@@ -3,44 +3,17 @@
 // and its mirror image the same probabilities, and the float and int8 ONNX and TFLite files pass
 // the same checks as any run's.
 
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exportRun } from '../../../src/main/services/export/export';
 import { runDetails } from '../../../src/main/services/training/records';
-import { runTraining } from '../../../src/main/services/training/train';
 import { seededRandom } from '../../../src/main/services/rng';
-import { Project } from '../../../src/main/store/project';
-import { onCleanup, tempDir } from '../../helpers';
-import { makePatternProject } from '../training/train-helpers';
+import { tempDir } from '../../helpers';
+import { sharedPatternRun } from './export-helpers';
 
-let work = '';
-let root = '';
-let runId = 0;
-
-beforeAll(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-flip-average-'));
-  root = path.join(work, 'shapes.loupe');
-  await makePatternProject(root, { perClass: 40, size: 16, seed: 4 });
-  const project = Project.open(root);
-  try {
-    // One click's augmentation for colour images: flips, so predictions average the mirror image.
-    const result = await runTraining(project, { arch: 'cnn-small', epochs: 4, batchSize: 16, seed: 7, workers: 1 });
-    expect(result.status).toBe('completed');
-    runId = result.runId;
-  } finally {
-    project.close();
-  }
-}, 180_000);
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function open(): Project {
-  const project = Project.open(root);
-  onCleanup(() => project.close());
-  return project;
-}
+// One click's augmentation for colour images: flips, so predictions average the mirror image.
+const shapes = sharedPatternRun('loupe-flip-average-', {});
 
 /** Left-right mirror images of n HWC images. */
 function mirrored(x: Float32Array, n: number, side: number, channels: number): Float32Array {
@@ -55,9 +28,9 @@ function mirrored(x: Float32Array, n: number, side: number, channels: number): F
 
 describe('a run that averages mirror images', () => {
   it('exports ONNX that gives an image and its mirror image the same probabilities, and an int8 file that agrees', async () => {
-    const project = open();
-    expect(runDetails(project.db, runId).config.flipAverage).toBe(true);
-    const result = await exportRun(project, { runId, format: 'onnx-int8', dir: path.join(tempDir(), 'exports') });
+    const project = shapes.open();
+    expect(runDetails(project.db, shapes.runId).config.flipAverage).toBe(true);
+    const result = await exportRun(project, { runId: shapes.runId, format: 'onnx-int8', dir: path.join(tempDir(), 'exports') });
     expect(result.status).toBe('completed');
     expect(result.parity).toMatchObject({ against: 'onnxruntime', top1Agreement: 1 });
     expect(result.int8!.top1Agreement).toBeGreaterThanOrEqual(0.99);
@@ -79,8 +52,8 @@ describe('a run that averages mirror images', () => {
   });
 
   it('exports float and int8 TFLite that ran in the TFLite interpreter and agreed', async () => {
-    const project = open();
-    const result = await exportRun(project, { runId, format: 'tflite-int8', dir: path.join(tempDir(), 'exports') });
+    const project = shapes.open();
+    const result = await exportRun(project, { runId: shapes.runId, format: 'tflite-int8', dir: path.join(tempDir(), 'exports') });
     expect(result.status).toBe('completed');
     expect(result.files).toEqual(expect.arrayContaining(['model.tflite', 'model-int8.tflite']));
     expect(result.parity).toMatchObject({ against: 'tflite', top1Agreement: 1 });

@@ -13,15 +13,14 @@ import { fineTuneSupport } from '../../../src/main/services/backbones/blocks';
 import { backboneFeatureFiles, ensureFeatures, variantKey, type FeaturePack } from '../../../src/main/services/backbones/extract';
 import { resolveBackbone, type ResolvedBackbone } from '../../../src/main/services/backbones/locate';
 import { readTfjsFolder, type LayersFiles } from '../../../src/main/services/backbones/tfjs-model';
-import { evaluateRun, runInfo } from '../../../src/main/services/evaluation/evaluate';
-import { predictImages } from '../../../src/main/services/evaluation/run-predictions';
+import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
 import { exportRun } from '../../../src/main/services/export/export';
 import { runDetails } from '../../../src/main/services/training/records';
 import { runTraining } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, tempDir } from '../../helpers';
 import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbones/backbone-helpers';
-import { makePatternProject } from './train-helpers';
+import { makePatternProject, storedMatchSavedModel } from './train-helpers';
 
 const MODELS = '/work/shared/models';
 const saved = { ...process.env };
@@ -60,25 +59,6 @@ function weightsOf(files: LayersFiles): Map<string, Float32Array> {
 }
 
 const differs = (a: Float32Array, b: Float32Array) => a.some((v, i) => v !== b[i]);
-
-/**
- * The test predictions the run stored (computed while training: from the cached cut layer, or
- * pixels) against its saved model run on each image's pixels: the same model.
- */
-async function storedMatchSavedModel(project: Project, runId: number): Promise<void> {
-  const stored = project.db
-    .prepare(`SELECT p.image_id AS imageId, i.hash, i.ext, p.probs FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? AND p.split = 'test' ORDER BY i.id`)
-    .all(runId) as { imageId: number; hash: string; ext: string; probs: Buffer }[];
-  expect(stored.length).toBeGreaterThan(0);
-  const predicted = await predictImages(project, runInfo(project.db, runId), stored.map(({ imageId, hash, ext }) => ({ imageId, hash, ext })));
-  expect(predicted.imageIds).toEqual(stored.map((r) => r.imageId));
-  let worst = 0;
-  stored.forEach((r, i) => {
-    const p = new Float32Array(r.probs.buffer.slice(r.probs.byteOffset, r.probs.byteOffset + r.probs.byteLength));
-    p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - predicted.probs[i * p.length + k]))));
-  });
-  expect(worst).toBeLessThan(1e-3);
-}
 
 /** Exports the run as ONNX and TF.js and checks the ONNX graph against the TF.js model. */
 async function exportsVerified(project: Project, runId: number, name: string): Promise<void> {

@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import { ensureClasses } from '../../../src/main/services/classes';
+import { runInfo } from '../../../src/main/services/evaluation/evaluate';
+import { predictImages } from '../../../src/main/services/evaluation/run-predictions';
 import { seededRandom } from '../../../src/main/services/rng';
 import { Project } from '../../../src/main/store/project';
 
@@ -71,4 +74,23 @@ export async function makePatternProject(dir: string, options: PatternProjectOpt
   } finally {
     project.close();
   }
+}
+
+/**
+ * The test predictions a run stored (computed while training: from pixels, a cached cut layer, or
+ * averaged with mirror images) against its saved model run on each image's pixels: the same model.
+ */
+export async function storedMatchSavedModel(project: Project, runId: number): Promise<void> {
+  const stored = project.db
+    .prepare(`SELECT p.image_id AS imageId, i.hash, i.ext, p.probs FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? AND p.split = 'test' ORDER BY i.id`)
+    .all(runId) as { imageId: number; hash: string; ext: string; probs: Buffer }[];
+  expect(stored.length).toBeGreaterThan(0);
+  const predicted = await predictImages(project, runInfo(project.db, runId), stored.map(({ imageId, hash, ext }) => ({ imageId, hash, ext })));
+  expect(predicted.imageIds).toEqual(stored.map((r) => r.imageId));
+  let worst = 0;
+  stored.forEach((r, i) => {
+    const p = new Float32Array(r.probs.buffer.slice(r.probs.byteOffset, r.probs.byteOffset + r.probs.byteLength));
+    p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - predicted.probs[i * p.length + k]))));
+  });
+  expect(worst).toBeLessThan(1e-3);
 }

@@ -4,8 +4,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo, TrainDataStats, TrainProgress } from '../../../src/shared/types';
 import * as tf from '@tensorflow/tfjs';
-import { runInfo } from '../../../src/main/services/evaluation/evaluate';
-import { predictImages } from '../../../src/main/services/evaluation/run-predictions';
 import { chooseBackend } from '../../../src/main/services/tfjs/backends';
 import { loadModel } from '../../../src/main/services/tfjs/checkpoint';
 import { estimateStages, type CostModel } from '../../../src/main/services/training/estimates';
@@ -14,7 +12,7 @@ import { listRuns, runDetails } from '../../../src/main/services/training/record
 import { runTraining, trainingBackends } from '../../../src/main/services/training/train';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, repoRoot, tempDir } from '../../helpers';
-import { makePatternProject } from './train-helpers';
+import { makePatternProject, storedMatchSavedModel } from './train-helpers';
 import { dataStats } from './data-stats';
 
 const wasm: BackendInfo = { name: 'wasm', available: true, reason: 'test', device: 'cpu' };
@@ -22,22 +20,6 @@ const cost: CostModel = { cores: 2, forwardMacs: () => 1e6 };
 
 const stats = (over: Partial<TrainDataStats> = {}) =>
   dataStats({ medianWidth: 28, medianHeight: 28, greyscale: true, ...over }, { train: 800, val: 100, test: 100 });
-
-/** The run's stored test predictions are what its saved model predicts for those images now. */
-async function storedMatchSavedModel(project: Project, runId: number): Promise<void> {
-  const stored = project.db
-    .prepare(`SELECT p.image_id AS imageId, i.hash, i.ext, p.probs FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? AND p.split = 'test' ORDER BY i.id`)
-    .all(runId) as { imageId: number; hash: string; ext: string; probs: Buffer }[];
-  expect(stored.length).toBeGreaterThan(0);
-  const predicted = await predictImages(project, runInfo(project.db, runId), stored.map(({ imageId, hash, ext }) => ({ imageId, hash, ext })));
-  expect(predicted.imageIds).toEqual(stored.map((r) => r.imageId));
-  let worst = 0;
-  stored.forEach((r, i) => {
-    const p = new Float32Array(r.probs.buffer.slice(r.probs.byteOffset, r.probs.byteOffset + r.probs.byteLength));
-    p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - predicted.probs[i * p.length + k]))));
-  });
-  expect(worst).toBeLessThan(1e-3);
-}
 
 async function patternProject(perClass = 60, size = 16): Promise<Project> {
   const dir = path.join(tempDir(), 'patterns.loupe');
