@@ -21,6 +21,24 @@ export const INT8_MIN_AGREEMENT = 0.99;
 /** ... and its accuracy within this of the float model's. */
 export const INT8_MAX_ACCURACY_GAP = 0.01;
 
+/** The run's training images an int8 model is calibrated on (up to CALIBRATION_IMAGES), for ONNX and TFLite alike; none readable is an error. */
+export async function calibrationImages(
+  project: Project,
+  run: RunDetails,
+  spec: PreprocessSpec,
+  options: { signal?: AbortSignal; onProgress?: Progress },
+): Promise<ParityPixels & { split: NonNullable<ParityPixels['split']> }> {
+  const images = await parityPixels(project, run.id, spec, {
+    splits: ['train'],
+    limit: CALIBRATION_IMAGES,
+    signal: options.signal,
+    onProgress: (d, t) => options.onProgress?.(d, t, 'Reading calibration images'),
+  });
+  const { split } = images;
+  if (split === null) throw new LoupeError('NOT_FOUND', `None of run #${run.id}'s training images can be read, so the int8 model cannot be calibrated.`);
+  return { ...images, split };
+}
+
 const BATCH = 32;
 /** Each speed figure is timed over at least this long (and a few runs), so one hiccup does not make it. */
 const TIMING_MS = 1000;
@@ -70,13 +88,7 @@ export async function quantizeRun(
   options: { signal?: AbortSignal; onProgress?: Progress; adjustRanges?: (ranges: Map<string, Range>) => void; methods?: CalibrationMethod[] } = {},
 ): Promise<{ bytes: Uint8Array; calibration: Int8Check['calibration'] }> {
   const plan = planQuantization(floatBytes);
-  const images = await parityPixels(project, run.id, spec, {
-    splits: ['train'],
-    limit: CALIBRATION_IMAGES,
-    signal: options.signal,
-    onProgress: (d, t) => options.onProgress?.(d, t, 'Reading calibration images'),
-  });
-  if (images.split === null) throw new LoupeError('NOT_FOUND', `None of run #${run.id}'s training images can be read, so the int8 model cannot be calibrated.`);
+  const images = await calibrationImages(project, run, spec, options);
   const ort = await onnxruntime();
   const floatSession = await session(floatBytes);
   let floatProbabilities: Float32Array;

@@ -18,8 +18,8 @@ import { TFLITE_RUNTIME } from '../tflite/interpreter';
 import { calibrate, quantizeTflite } from '../tflite/quantize';
 import { ioQuantization, runTflite, tfliteLatency } from '../tflite/run';
 import { writeTflite } from '../tflite/schema';
-import { CALIBRATION_IMAGES, compareInt8, int8Problem } from './int8';
-import { compareProbabilities, parityPixels, parityProblem, type ParityPixels } from './parity';
+import { calibrationImages, compareInt8, int8Problem } from './int8';
+import { compareProbabilities, parityProblem, type ParityPixels } from './parity';
 import { META_LABELS, META_PREPROCESS, META_RUN, type RunModel } from './run-model';
 
 type Progress = (done: number, total: number | null, phase: string) => void;
@@ -62,13 +62,7 @@ async function quantizeRunTflite(
   float: FloatModel,
   options: { signal?: AbortSignal; onProgress?: Progress; methods?: CalibrationMethod[] },
 ): Promise<{ bytes: Uint8Array; calibration: TfliteInt8Check['calibration'] }> {
-  const images = await parityPixels(project, run.id, spec, {
-    splits: ['train'],
-    limit: CALIBRATION_IMAGES,
-    signal: options.signal,
-    onProgress: (d, t) => options.onProgress?.(d, t, 'Reading calibration images'),
-  });
-  if (images.split === null) throw new LoupeError('NOT_FOUND', `None of run #${run.id}'s training images can be read, so the int8 model cannot be calibrated.`);
+  const images = await calibrationImages(project, run, spec, options);
   const floatBytes = writeTflite(float.model);
   const [floatOnCalibration] = await runTflite(floatBytes, images, { signal: options.signal });
   let best: { bytes: Uint8Array; method: CalibrationMethod; agreement: number } | null = null;

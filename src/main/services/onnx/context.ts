@@ -6,7 +6,7 @@
 import { LoupeError } from '../../../shared/errors';
 import type { GraphBuilder } from './graph-builder';
 import { NCHW_TO_NHWC, NHWC_TO_NCHW } from './layout';
-import { findWeight, type LayerSpec, type Weight } from './layers-model';
+import { findWeight, requireWeight, type LayerSpec, type Weight } from './layers-model';
 
 /** `keras`: the tensor is in Keras order (NHWC for images); `nchw`: a 4-D tensor moved to NCHW. */
 export type Layout = 'keras' | 'nchw';
@@ -57,9 +57,7 @@ export class ConvertContext {
 
   /** A weight of a layer (`kernel`, `bias`, `gamma`, ...), found by TF.js's `<layer>/<weight>` name. */
   weight(layer: LayerSpec, name: string): Weight {
-    const found = this.optionalWeight(layer, name);
-    if (!found) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer "${layer.name}" has no ${name} weight.`);
-    return found;
+    return requireWeight(this.weights, layer.name, name);
   }
 
   optionalWeight(layer: LayerSpec, name: string): Weight | null {

@@ -74,6 +74,13 @@ export function findWeight(weights: Map<string, Weight>, layer: string, name: st
   return null;
 }
 
+/** findWeight that must find: a model without the layer's weight cannot be read. */
+export function requireWeight(weights: Map<string, Weight>, layer: string, name: string): Weight {
+  const found = findWeight(weights, layer, name);
+  if (!found) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer "${layer}" has no ${name} weight.`);
+  return found;
+}
+
 /**
  * The value of the layer call `target`, computing first each call it reads, once, by an iterative
  * post-order walk (deep models, hundreds of layers, never exhaust the stack). `values` holds what

@@ -10,7 +10,7 @@
 // and what a microcontroller runtime can allocate ahead of time.
 
 import { LoupeError } from '../../../shared/errors';
-import { callKey, computeCall, findWeight, type LayerSpec, type LayersGraph, type Weight } from '../onnx/layers-model';
+import { callKey, computeCall, findWeight, requireWeight, type LayerSpec, type LayersGraph, type Weight } from '../onnx/layers-model';
 import { Activation, Op, OptionsUnion, Padding, type Operator, type Options, type Tensor, type TfliteModel } from './schema';
 
 export const INPUT_NAME = 'pixels';
@@ -84,9 +84,7 @@ class Builder {
   }
 
   weight(layer: LayerSpec, name: string): Weight {
-    const found = this.optionalWeight(layer, name);
-    if (!found) throw new LoupeError('INVALID_INPUT', `The model cannot be read: layer "${layer.name}" has no ${name} weight.`);
-    return found;
+    return requireWeight(this.weights, layer.name, name);
   }
 
   optionalWeight(layer: LayerSpec, name: string): Weight | null {
