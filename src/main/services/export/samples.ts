@@ -25,6 +25,22 @@ def load(path):
     pixels = np.asarray(image, dtype=np.float32)
     return pixels.reshape(1, SPEC["height"], SPEC["width"], SPEC["channels"])`;
 
+/** The TFLite samples' (desktop and Raspberry Pi) inference on one image, float or int8 files alike. */
+const PY_CLASSIFY = `def classify(interpreter, pixels):
+    """Class probabilities of one image ([1, H, W, C] pixels 0..255)."""
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    if inp["dtype"] == np.int8:
+        scale, zero = inp["quantization"]
+        pixels = np.clip(np.round(pixels / scale) + zero, -128, 127).astype(np.int8)
+    interpreter.set_tensor(inp["index"], pixels.astype(inp["dtype"]))
+    interpreter.invoke()
+    result = interpreter.get_tensor(out["index"])[0]
+    if out["dtype"] == np.int8:
+        scale, zero = out["quantization"]
+        result = (result.astype(np.float32) - zero) * scale
+    return result`;
+
 /** The Python samples' command line: one image, --top K and --model FILE. */
 const pyArgs = (model: string, script: string) => `    args = sys.argv[1:]
     top = 5
@@ -252,20 +268,7 @@ except ImportError:
 ${PY_LOAD}
 
 
-def classify(interpreter, pixels):
-    """Class probabilities of one image ([1, H, W, C] pixels 0..255)."""
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    if inp["dtype"] == np.int8:
-        scale, zero = inp["quantization"]
-        pixels = np.clip(np.round(pixels / scale) + zero, -128, 127).astype(np.int8)
-    interpreter.set_tensor(inp["index"], pixels.astype(inp["dtype"]))
-    interpreter.invoke()
-    result = interpreter.get_tensor(out["index"])[0]
-    if out["dtype"] == np.int8:
-        scale, zero = out["quantization"]
-        result = (result.astype(np.float32) - zero) * scale
-    return result
+${PY_CLASSIFY}
 
 
 def main():
@@ -330,19 +333,7 @@ def pixels_of(image):
     return np.asarray(image, dtype=np.float32).reshape(1, SPEC["height"], SPEC["width"], SPEC["channels"])
 
 
-def classify(interpreter, pixels):
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    if inp["dtype"] == np.int8:
-        scale, zero = inp["quantization"]
-        pixels = np.clip(np.round(pixels / scale) + zero, -128, 127).astype(np.int8)
-    interpreter.set_tensor(inp["index"], pixels.astype(inp["dtype"]))
-    interpreter.invoke()
-    result = interpreter.get_tensor(out["index"])[0]
-    if out["dtype"] == np.int8:
-        scale, zero = out["quantization"]
-        result = (result.astype(np.float32) - zero) * scale
-    return result
+${PY_CLASSIFY}
 
 
 def report(probabilities, ms):
