@@ -143,6 +143,27 @@ describe('how much of the backbone one click trains', () => {
     expect(tight.explanation.join('\n')).toMatch(/Batch norm in the trained layers re-estimates its statistics on batches of 128\./);
   });
 
+  it('trains the whole backbone at a lower input where it fits the budget only there, rather than the last blocks at the higher one, and says why', () => {
+    // CIFAR-10's 20,000-photo subset on 2 cores: the whole of MobileNet v1 trains about 40-54
+    // images/s at 128 px (too slow for the budget) and 80 at 96; the last blocks 200.
+    const subset = dataStats({}, { train: 1800, val: 200, test: 500 }, 'abcdefghij'.split(''));
+    const rate = (part: TrainedPart) => (part.mode === 'all' ? (part.resolution <= 96 ? 80 : 40) : 200);
+    const p = plan(subset, cost(300, rate, 25_000));
+    expect(p.config.backbone).toMatchObject({ resolution: 96, fineTune: { mode: 'all', frozenBatchNorm: true } });
+    expect(p.explanation[1]).toMatch(
+      /^Backbone input 96x96, below the 128 px these images call for: there the whole backbone does not fit the time budget and the last 4 blocks would train; at 96 px it fits, and adapting every layer gains more than the pixels lose \(on CIFAR-10's 20,000-photo subset .*86\.4%.*\)\.$/,
+    );
+    expect(p.fineTuneWhy).toMatch(/^Whole backbone: 18,000 training images are enough to adapt all of MobileNet v1's layers, and it fits the 22 min budget for 18,000 images;/);
+    expect(p.estimatedSeconds).toBeLessThanOrEqual(fineTuneBudget(subset.train));
+    // At 128 px alone (set in Advanced settings) the last blocks train; and where the whole
+    // backbone fits nowhere, the plan at 128 px stands.
+    expect(plan(subset, cost(300, rate, 25_000), { width: 128, height: 128 }).config.backbone).toMatchObject({ resolution: 128, fineTune: { mode: 'blocks', blocks: 4 } });
+    const slowWhole = plan(subset, cost(300, (part) => (part.mode === 'all' ? 20 : 200), 25_000));
+    expect(slowWhole.config.backbone).toMatchObject({ resolution: 128, fineTune: { mode: 'blocks', blocks: 4 } });
+    // Forcing the last blocks keeps the resolution too.
+    expect(plan(subset, cost(300, rate, 25_000), { fineTune: 'blocks' }).config.backbone).toMatchObject({ resolution: 128, fineTune: { mode: 'blocks' } });
+  });
+
   it('cuts back to fewer blocks, then the head alone, as the measured speed drops; fewer epochs first', () => {
     // 5,000 photos at 224 px, 1,000 held out: the last 4 blocks' input fits the cache once per image.
     const data = dataStats({ medianWidth: 300, medianHeight: 300 }, { train: 500, val: 50, test: 50 }, 'abcdefghij'.split(''));
