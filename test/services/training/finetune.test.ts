@@ -16,7 +16,9 @@ import { readTfjsFolder, type LayersFiles } from '../../../src/main/services/bac
 import { evaluateRun } from '../../../src/main/services/evaluation/evaluate';
 import { exportRun } from '../../../src/main/services/export/export';
 import { runDetails } from '../../../src/main/services/training/records';
+import { prepareCut } from '../../../src/main/services/training/finetune';
 import { runTraining } from '../../../src/main/services/training/train';
+import type { TrainConfig } from '../../../src/shared/types';
 import { Project } from '../../../src/main/store/project';
 import { onCleanup, tempDir } from '../../helpers';
 import { makeTinyBackbone, TINY_ID, writeTinyRegistry } from '../backbones/backbone-helpers';
@@ -152,6 +154,42 @@ describe('the cut cache', () => {
       const copies = [0, 1, 2, 3].map((k) => a.out.get(variantKey(hash, k))!);
       for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) expect(copies[i].equals(copies[j])).toBe(false);
     }
+  }, 60_000);
+});
+
+describe("a run's cut cache", () => {
+  it('holds what the run reads: each training image once when it has one variant, the others with their mirror images where predictions average them', async () => {
+    await withTinyBackbone();
+    const backbone = resolveBackbone(TINY_ID);
+    const project = await patternProject(3);
+    const images = project.db.prepare('SELECT hash, ext FROM images ORDER BY id').all() as { hash: string; ext: string }[];
+    const items = images.map((im, i) => ({ ...im, split: i % 3 === 0 ? 'test' : i % 3 === 1 ? 'val' : 'train' }));
+    const config = (variants: number) =>
+      ({
+        backbone: {
+          name: TINY_ID,
+          title: backbone.title,
+          copy: backbone.copy,
+          fingerprint: backbone.fingerprint,
+          resolution: 32,
+          features: backbone.features,
+          augment: 'flip',
+          flipAverage: true,
+          fineTune: { mode: 'blocks', cutLayer: 'conv_pw_1_relu', blocks: 1, backboneLrScale: 0.1, headEpochs: 1, variants, frozenBatchNorm: true },
+        },
+      }) as TrainConfig;
+    const train = items.filter((it) => it.split === 'train');
+    const others = items.filter((it) => it.split !== 'train');
+    const once = await prepareCut(project, config(1), items);
+    // No training image's mirror image: with one variant nothing reads it.
+    expect(train.every((it) => once.pack.rows.has(it.hash) && !once.pack.rows.has(variantKey(it.hash, 1)))).toBe(true);
+    expect(others.every((it) => once.pack.rows.has(it.hash) && once.pack.rows.has(variantKey(it.hash, 1)))).toBe(true);
+    expect(once.pack.rows.size).toBe(train.length + 2 * others.length);
+    expect(once.splitRows(train.map((it) => ({ hash: it.hash, label: 0 })), true).variantRows).toEqual(Int32Array.from(train, (it) => once.pack.rows.get(it.hash)!));
+    // Two variants: the image and its mirror image, one drawn each epoch.
+    const twice = await prepareCut(project, config(2), items);
+    expect(train.every((it) => twice.pack.rows.has(variantKey(it.hash, 1)))).toBe(true);
+    expect(twice.pack.rows.size).toBe(2 * train.length + 2 * others.length);
   }, 60_000);
 });
 

@@ -93,7 +93,9 @@ export async function prepareCut(
     items.map((it) => ({
       hash: it.hash,
       ext: it.ext,
-      flip: transfer.flipAverage === true || (flip && it.split === 'train'),
+      // A training image's mirror image is one of its copies where the run flips (variant 1);
+      // the others' where predictions average it.
+      flip: it.split !== 'train' && transfer.flipAverage === true,
       copies: it.split === 'train' ? copies : [],
     })),
     { signal: options.signal, onProgress: (d, t) => options.onProgress?.(d, t, phase), cut: ft.cutLayer },
