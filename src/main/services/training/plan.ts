@@ -674,7 +674,8 @@ export const WHOLE_BACKBONE_MIN_RESOLUTION = 96;
  * WHOLE_BACKBONE_MIN_RESOLUTION) is planned instead when it fits: adapting every layer gained more
  * than the pixels lost. On CIFAR-10's 20,000-photo subset (MobileNet v1, 18,000 training images)
  * the whole backbone at 96 px (3 epochs after the head's 5) reached 86.4% on test, against 85.2%
- * for the last 4 blocks and 84.4% for the head alone at 128 px.
+ * for the last 4 blocks and 84.4% for the head alone at 128 px; on the full set (45,000 training
+ * images, 4 epochs after the head's 5) 90.2% in 46 minutes, against 85.5% for the head alone.
  */
 function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostModel, overrides: TrainOverrides, route: TransferRoute<PlanBackbone>, blocked: string | null): TrainPlan {
   const { backbone } = route;
@@ -689,7 +690,8 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
   for (const lower of [...backbone.resolutions].filter((r) => r < resolution && r >= WHOLE_BACKBONE_MIN_RESOLUTION).sort((a, b) => b - a)) {
     const why =
       `Backbone input ${lower}x${lower}, below the ${resolution} px these images call for: there the whole backbone does not fit the time budget and ${kept} would train; at ${lower} px it fits, and adapting every layer gains more than the pixels lose ` +
-      `(on CIFAR-10's 20,000-photo subset the whole of MobileNet v1 at 96 px reached 86.4% on test, against 85.2% for its last 4 blocks and 84.4% for the head alone at 128 px).`;
+      `(on CIFAR-10's 20,000-photo subset the whole of MobileNet v1 at 96 px reached 86.4% on test, against 85.2% for its last 4 blocks and 84.4% for the head alone at 128 px; ` +
+      `on the full 50,000, 90.2% against 85.5% for the head alone).`;
     const whole = transferPlanAt(stats, backend, cost, overrides, route, blocked, lower, why);
     if (whole.config.backbone?.fineTune?.mode === 'all') return whole;
   }
