@@ -663,7 +663,6 @@ function formatBytes(bytes: number): string {
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 1e6))} MB`;
 }
 
-/** Transfer learning: a dense head on the route's backbone's features, and how much of the backbone trains with it; the backbone's resolution, flips and the head's settings, each with why. */
 /** The lowest backbone input one click trains the whole backbone at, where the resolution the images call for does not fit the budget. */
 export const WHOLE_BACKBONE_MIN_RESOLUTION = 96;
 
@@ -698,6 +697,7 @@ function transferPlan(stats: TrainDataStats, backend: BackendInfo, cost: CostMod
   return planned;
 }
 
+/** Transfer learning at `resolution`: a dense head on the route's backbone's features, and how much of the backbone trains with it; flips and the head's settings, each with why. */
 function transferPlanAt(
   stats: TrainDataStats,
   backend: BackendInfo,
