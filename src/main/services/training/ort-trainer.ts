@@ -24,7 +24,8 @@ const FLT_MIN = 1.1754943508222875e-38;
  * about 7,000 to 3,800 images/s from the step they appeared on. Zeroing them in the graph (Abs,
  * Less, Where per tensor) cost a third of a head's step; onnxruntime's `set_denormal_as_zero`
  * flushes on its pool threads only, not on the thread that calls run(), which takes its share of
- * every kernel. A pass over the state every 32 steps costs nothing measurable.
+ * every kernel. A pass over the state every 32 steps takes about 4 ms per 2 million floats (a
+ * head's Adam state): 0.12 ms a step, under 1% of its 18 ms step.
  */
 export const SUBNORMAL_FLUSH_STEPS = 32;
 
