@@ -38,19 +38,37 @@ function calibrationInit(backend: BackendName, config: TrainConfig, classes: num
   };
 }
 
-/** Images per second of `engine` training batches of `n` random inputs of the model's shape, after one warm-up step. */
-async function timeSteps(engine: Engine, model: tf.LayersModel, n: number, classes: number, lr: number, random: () => number): Promise<number> {
-  const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: n * size }, () => random());
+/**
+ * Steps run before the timing starts. onnxruntime's first two runs of a training session are
+ * slow, the second as slow as the first (it allocates what the first run planned): the whole of
+ * MobileNet v1 at 96 px in batches of 32 took about 1 s for each, then 0.3-0.4 s a step; resnet-small
+ * 0.44 s and 0.46 s, then 0.18 s. With one warm-up step the plan timed that second step too: it
+ * took the whole backbone at 96 px for 46 images/s, where a run trains it at 77-80.
+ */
+export const WARM_UP_STEPS = 2;
+/** At least this many steps are timed, however long they take. */
+const MIN_STEPS = 3;
+
+/** The part of Engine that timeSteps uses. */
+type Stepper = Pick<Engine, 'step'>;
+
+/** Images per second of `engine` training batches of `n` random inputs of `inputSize` floats each, after WARM_UP_STEPS steps. */
+export async function timeSteps(engine: Stepper, inputSize: number, n: number, classes: number, lr: number, random: () => number): Promise<number> {
+  const x = Float32Array.from({ length: n * inputSize }, () => random());
   const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
-  await engine.step(x, labels, n, n, lr); // warm-up: sessions, kernels, memory
+  for (let i = 0; i < WARM_UP_STEPS; i++) await engine.step(x, labels, n, n, lr); // sessions, kernels, memory
   let steps = 0;
   const started = performance.now();
-  while (steps < 2 || (performance.now() - started < MIN_SECONDS * 1000 && steps < MAX_STEPS)) {
+  while (steps < MIN_STEPS || (performance.now() - started < MIN_SECONDS * 1000 && steps < MAX_STEPS)) {
     await engine.step(x, labels, n, n, lr);
     steps++;
   }
   return (steps * n) / ((performance.now() - started) / 1000);
+}
+
+/** Floats in one input of `model` (one image, or one cut-layer output). */
+function inputSize(model: tf.LayersModel): number {
+  return (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
 }
 
 /** Training images per second of one replica (or of onnxruntime on every core). */
@@ -63,7 +81,7 @@ export async function measureThroughput(backend: BackendName, config: TrainConfi
   const engine: Engine =
     backend === 'onnxruntime' ? await OrtEngine.create(model, init, os.availableParallelism(), seededRandom(2)) : new TfjsEngine(model, init);
   try {
-    return await timeSteps(engine, model, config.batchSize, classes, config.learningRate, random);
+    return await timeSteps(engine, inputSize(model), config.batchSize, classes, config.learningRate, random);
   } finally {
     await engine.dispose();
     model.dispose();
@@ -104,7 +122,7 @@ export async function measurePartThroughput(backend: BackendName, config: TrainC
         : new TfjsEngine(model, init, learningRateScales(model, spec));
     try {
       // At the run's batch: onnxruntime trained the whole of MobileNet v1 twice as fast per image in batches of 32 as of 8 here.
-      return await timeSteps(engine, model, config.batchSize, classes, config.learningRate, random);
+      return await timeSteps(engine, inputSize(model), config.batchSize, classes, config.learningRate, random);
     } finally {
       await engine.dispose();
       model.dispose();
