@@ -40,10 +40,10 @@ function calibrationInit(backend: BackendName, config: TrainConfig, classes: num
 
 /**
  * Steps run before the timing starts. onnxruntime's first two runs of a training session are
- * slow, the second as slow as the first (it allocates what the first run planned): the whole of
- * MobileNet v1 at 96 px in batches of 32 took about 1 s for each, then 0.3-0.4 s a step; resnet-small
- * 0.44 s and 0.46 s, then 0.18 s. With one warm-up step the plan timed that second step too: it
- * took the whole backbone at 96 px for 46 images/s, where a run trains it at 77-80.
+ * slow, the second as slow as the first (why was not found): the whole of MobileNet v1 at 96 px in
+ * batches of 32 took about 1 s for each, then 0.3-0.4 s a step; resnet-small 0.44 s and 0.46 s,
+ * then 0.18 s. With one warm-up step the plan timed that second step too: it took the whole
+ * backbone at 96 px for 46 images/s, where runs train it at 77-88.
  */
 export const WARM_UP_STEPS = 2;
 /** At least this many steps are timed, however long they take. */
