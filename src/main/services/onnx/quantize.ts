@@ -3,8 +3,9 @@
 // into its integer kernels (QLinearConv, QGemm, QLinearMatMul, int8 MaxPool...) and which other
 // runtimes read as the standard description of a quantized model.
 //
-// - Weights of Conv, Gemm and MatMul (constant initializers): int8, symmetric (zero point 0,
-//   -127..127), one scale per output channel, so a channel of small weights keeps its precision.
+// - Weights of Conv, Gemm and MatMul (constant initializers): int8, symmetric (zero point 0),
+//   one scale per output channel, so a channel of small weights keeps its precision, in 7 bits
+//   (-63..63, WEIGHT_LEVELS): see there.
 //   Biases: int32 at the input scale times the weight scale, as the integer kernels need them.
 // - Activations: uint8, asymmetric, one scale per tensor, from the value range seen on
 //   calibration images (min/max). uint8 activations with int8 weights (U8S8) is what
@@ -57,16 +58,27 @@ export function activationParams(range: Range): ActivationParams {
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
 }
 
-/** int8 symmetric per-channel quantization of `data` (shape `dims`) along `axis`. */
+/**
+ * The largest quantized weight. x86 CPUs without VNNI (AVX2, AVX-512 without VNNI) multiply uint8
+ * activations by int8 weights with vpmaddubsw, which adds each pair of products into an int16 and
+ * saturates: 255 x 127 x 2 overflows it, and a model quantized to the full -127..127 predicted
+ * garbage there (its top class agreed with the float model's on 0 of 6 images on an AVX2 EPYC,
+ * while it passed on AVX-512 machines). With 7-bit weights a pair stays within int16 (255 x 63 x
+ * 2 = 32,130) on every CPU, which is onnxruntime's own `reduce_range` for such machines. The
+ * export goes to machines Loupe does not know, so every int8 model is made this way.
+ */
+export const WEIGHT_LEVELS = 63;
+
+/** int8 symmetric per-channel quantization of `data` (shape `dims`) along `axis`, in -WEIGHT_LEVELS..WEIGHT_LEVELS. */
 export function quantizeWeights(data: Float32Array, dims: number[], axis: number): { scales: Float32Array; values: Int8Array } {
   const channels = dims[axis];
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channelOf = (i: number) => Math.floor(i / inner) % channels;
   const maxAbs = new Float32Array(channels);
   for (let i = 0; i < data.length; i++) maxAbs[channelOf(i)] = Math.max(maxAbs[channelOf(i)], Math.abs(data[i]));
-  const scales = maxAbs.map((m) => (m > 0 ? m / 127 : 1));
+  const scales = maxAbs.map((m) => (m > 0 ? m / WEIGHT_LEVELS : 1));
   const values = new Int8Array(data.length);
-  for (let i = 0; i < data.length; i++) values[i] = Math.max(-127, Math.min(127, Math.round(data[i] / scales[channelOf(i)])));
+  for (let i = 0; i < data.length; i++) values[i] = Math.max(-WEIGHT_LEVELS, Math.min(WEIGHT_LEVELS, Math.round(data[i] / scales[channelOf(i)])));
   return { scales, values };
 }
 
