@@ -406,9 +406,23 @@ export interface TrainConfig {
    * `backbone.flipAverage`. Absent in runs made before it, and where the run trains without flips.
    */
   flipAverage?: boolean;
+  /**
+   * One click's wall-time budget for the whole run (preparing the images and the final test
+   * included): after each epoch the run fits its epochs to the speed it shows, between
+   * `minEpochs` and `maxEpochs`. The first epoch sets them (more or fewer than planned); later
+   * ones only cut them, when the machine slows. Absent when the epochs were set in Advanced
+   * settings, on small data, and in runs made before it.
+   */
+  timeBudget?: TimeBudget;
 }
 
-export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance' | 'flipAverage'>> & {
+export interface TimeBudget {
+  seconds: number;
+  minEpochs: number;
+  maxEpochs: number;
+}
+
+export type TrainOverrides = Partial<Omit<TrainConfig, 'augmentation' | 'schedule' | 'backbone' | 'patienceFrom' | 'balance' | 'flipAverage' | 'timeBudget'>> & {
   /** A backbone's name or a path to one (forces transfer learning), or null for training from scratch. */
   backbone?: string | null;
   /** How much of the backbone a transfer run trains (Advanced settings); one click decides otherwise. */

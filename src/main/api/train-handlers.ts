@@ -31,6 +31,7 @@ export function trainHandlers(session: Session): TrainApi {
       if (plan.blocker) throw new LoupeError('INVALID_INPUT', plan.blocker);
       let resolveRun: (id: number) => void = () => {};
       const runCreated = new Promise<number>((resolve) => (resolveRun = resolve));
+      let created: number | null = null;
       const { jobId, promise } = studio.startJob(
         project,
         'train',
@@ -38,9 +39,12 @@ export function trainHandlers(session: Session): TrainApi {
           runTraining(project, overrides, {
             signal: reporter.signal,
             onRunCreated: (runId) => {
+              created = runId;
               resolveRun(runId);
               studio.emitToProject(project, 'onRunsChanged', { runId });
             },
+            // The time budget fitted the epochs (and said why in the run's plan).
+            onEpochs: () => studio.emitToProject(project, 'onRunsChanged', { runId: created }),
             onProgress: (done, total, phase, detail?: TrainProgress) => reporter.progress(done, total, phase, detail),
             onExpect: (seconds) => reporter.expect(seconds),
           }),

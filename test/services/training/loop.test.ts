@@ -14,7 +14,7 @@ function epochLogs(over: Partial<EpochLogs> = {}): EpochLogs {
 }
 
 function state(): LoopState {
-  return { learningRate: 0.1, stopTraining: false };
+  return { learningRate: 0.1, stopTraining: false, epochs: 5 };
 }
 
 /** Steps of 10 images each with loss 2 and 5 correct; `stopAt` [epoch, batch] says stop (cancel). */
@@ -104,7 +104,7 @@ describe('learning rate schedule', () => {
 
   it('sets each step\'s rate from its place among all the run\'s steps', () => {
     const schedule = new LearningRateSchedule({ ...base, schedule: { kind: 'cosine' } } as TrainConfig, 5);
-    const s = state();
+    const s = { ...state(), epochs: 4 };
     schedule.onBatchBegin(0, 0, s);
     expect(s.learningRate).toBe(0.1);
     schedule.onBatchBegin(2, 0, s); // step 10 of 20

@@ -79,12 +79,20 @@ describe('one-click plan', () => {
   it('caps epochs so one click finishes within its budget at the measured speed', () => {
     const big = stats({ train: 45_000, val: 5_000, classes: [{ id: 1, name: 'a', train: 22_500, val: 2_500, test: 5_000 }, { id: 2, name: 'b', train: 22_500, val: 2_500, test: 5_000 }] });
     const slow = makePlan(big, wasm, { ...cost, imagesPerSecond: 400 });
-    expect(slow.config.epochs).toBe(10); // 20 min / (45,000/400 + 5,000/1,200 s per epoch)
+    // 20 min, less preparing the 60,000 images (60 s) and the final test (15,000 images at 1,200/s, and saving), in epochs of 45,000/400 + 5,000/1,200 s.
+    expect(slow.config.epochs).toBe(9);
+    // The run fits them again after its first epoch, between the fewest worth running and what 45,000 images are worth.
+    expect(slow.config.timeBudget).toEqual({ seconds: 20 * 60, minEpochs: 5, maxEpochs: 11 });
     expect(slow.explanation.join(' ')).toMatch(/fits in about 20 min at the 400 images\/s measured here/);
     expect(slow.estimatedSeconds).toBeLessThan(20 * 60 + 60);
     // What 45,000 images are worth: about 7,500 steps of 64 (plan-walltime.test.ts).
     expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 20_000 }).config.epochs).toBe(11);
-    expect(makePlan(big, wasm, { ...cost, imagesPerSecond: 400 }, { epochs: 40 }).config.epochs).toBe(40);
+    // Epochs set in Advanced settings stand: no budget to fit them to.
+    const forced = makePlan(big, wasm, { ...cost, imagesPerSecond: 400 }, { epochs: 40 });
+    expect(forced.config.epochs).toBe(40);
+    expect(forced.config.timeBudget).toBeUndefined();
+    // Small data plans its quick answer and keeps it: no budget either.
+    expect(makePlan(stats(), wasm, { ...cost, imagesPerSecond: 400 }).config.timeBudget).toBeUndefined();
   });
 
   it('chooses the best available backend and refuses an unavailable one that was asked for', async () => {

@@ -132,6 +132,10 @@ export const trainCommand: Command = {
           io.err(`Run #${runId}`);
           for (const l of describePlan(plan)) io.err(l);
         },
+        onEpochs: (_, why) => {
+          line.discard();
+          io.err(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}${why}`);
+        },
         onProgress: (done, total, phase, detail) => {
           if (!detail) return line.update(done, total, phase);
           if (epochsShown < detail.history.length) line.discard();

@@ -50,6 +50,8 @@ export interface ReplicaInit {
   test: SplitRows;
   /** Where rank 0 keeps the best checkpoint and writes the final model. */
   modelDir: string;
+  /** With the config's time budget: when the whole run is to end (Date.now milliseconds). */
+  deadline?: number;
   control: SharedArrayBuffer;
   exchange: SharedArrayBuffer;
   /** Floats per replica slot in `exchange`. */
@@ -81,6 +83,8 @@ export type FromReplica =
   | { type: 'ready'; rank: number; device: string; backend: BackendName }
   | BatchMessage
   | { type: 'epoch'; metrics: EpochMetrics; improved: boolean }
+  /** The time budget fitted the run's epochs to the speed measured. */
+  | { type: 'epochs'; epochs: number; why: string }
   | { type: 'predictions'; rank: number; split: 'val' | 'test'; offset: number; probs: Float32Array }
   | {
       type: 'done';

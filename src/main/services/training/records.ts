@@ -85,6 +85,21 @@ export function recordEpoch(db: DB, runId: number, e: EpochRecord): void {
   ).run(runId, e.epoch, e.trainLoss, e.trainAccuracy, e.valLoss, e.valAccuracy, e.learningRate, e.seconds, e.imagesPerSecond);
 }
 
+/**
+ * The run's time budget fitted its epochs to the speed measured: the run is now set to train
+ * `epochs`, and its plan says why (after the plan's own reasons), in one transaction.
+ */
+export function refitEpochs(db: DB, runId: number, epochs: number, why: string): void {
+  db.transaction(() => {
+    const row = db.prepare('SELECT plan, config FROM runs WHERE id = ?').get(runId) as { plan: string; config: string } | undefined;
+    if (!row) return;
+    const config = { ...(JSON.parse(row.config) as TrainConfig), epochs };
+    const plan = JSON.parse(row.plan) as TrainPlan | null;
+    const updated = plan && { ...plan, config: { ...plan.config, epochs }, explanation: [...plan.explanation, why] };
+    db.prepare('UPDATE runs SET plan = ?, config = ? WHERE id = ?').run(JSON.stringify(updated), JSON.stringify(config), runId);
+  })();
+}
+
 export function finishRun(db: DB, runId: number, end: RunEnd, now = Date.now()): void {
   db.prepare(
     `UPDATE runs SET status = ?, finished_at = ?, seconds = ?, images_per_second = ?, best_epoch = ?, kept_epoch = ?, prepare_seconds = ?,

@@ -24,6 +24,7 @@ import { EarlyStopping } from './loop/early-stopping';
 import { fit, type Callback, type LoopResult } from './loop/fit';
 import { Progress } from './loop/progress';
 import { LearningRateSchedule } from './loop/schedule';
+import { TimeBudget } from './loop/time-budget';
 import { Validation } from './loop/validation';
 
 export { ReplicaAborted } from './engines';
@@ -179,7 +180,23 @@ export async function runReplica(init: ReplicaInit, post: (msg: FromReplica, tra
     best,
   ];
   if (rank === 0) parts.push(new Progress({ batch: (msg) => post(msg), epoch: (metrics, improved) => post({ type: 'epoch', metrics, improved }) }));
-  if (config.patience !== null) parts.push(new EarlyStopping(config.patience, config.patienceFrom));
+  if (config.patience !== null) parts.push(new EarlyStopping(config.patience, config.patienceFrom, config.epochs));
+  // Last, so that each epoch's time holds everything the parts before it did.
+  if (config.timeBudget && init.deadline !== undefined) {
+    parts.push(
+      new TimeBudget({
+        budget: config.timeBudget,
+        deadline: init.deadline,
+        valImages: init.val.rows.length,
+        finalImages: init.val.rows.length + init.test.rows.length,
+        allReduce: (values) => engine.allReduce(values),
+        replicas,
+        onChange: (epochs, why) => {
+          if (rank === 0) post({ type: 'epochs', epochs, why });
+        },
+      }),
+    );
+  }
 
   let loop: LoopResult;
   try {

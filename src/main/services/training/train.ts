@@ -46,7 +46,7 @@ import {
   type SplitRows,
 } from './protocol';
 import { keptEpochOf } from './kept-epoch';
-import { createRun, finishRun, predictionWriter, recordEpoch } from './records';
+import { createRun, finishRun, predictionWriter, recordEpoch, refitEpochs } from './records';
 
 let probes: Promise<BackendInfo[]> | null = null;
 
@@ -82,6 +82,8 @@ export interface TrainOptions {
   onRunCreated?: (runId: number, plan: TrainPlan) => void;
   /** Right after a step's first progress: how long the plan expects that step to take (seconds), for the time left until it has measured itself. */
   onExpect?: (seconds: number | null) => void;
+  /** The run's time budget fitted its epochs to the speed it measured: the new count and why (also added to the run's plan). */
+  onEpochs?: (epochs: number, why: string) => void;
 }
 
 function splitRows(data: TrainingData, split: 'train' | 'val' | 'test', rowOf: Map<string, number>): { rows: SplitRows; imageIds: number[] } {
@@ -128,10 +130,14 @@ export interface ReplicaJob {
   test: SplitRows;
   /** Where the model (and the best checkpoint while training) is written. */
   modelDir: string;
+  /** With the config's time budget: when the whole run is to end (Date.now milliseconds). */
+  deadline?: number;
   signal?: AbortSignal;
   onReady?: (device: string) => void;
   onBatch?: (msg: BatchMessage) => void;
   onEpoch?: (metrics: EpochMetrics) => void;
+  /** The time budget fitted the epochs to the speed measured: the new count and why. */
+  onEpochs?: (epochs: number, why: string) => void;
 }
 
 /** How it ended. A replica's failure is returned (not thrown), so the caller can record it. */
@@ -198,6 +204,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
           val: job.val,
           test: job.test,
           modelDir: job.modelDir,
+          deadline: job.deadline,
           control,
           exchange,
           slotFloats,
@@ -216,6 +223,9 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
               break;
             case 'epoch':
               job.onEpoch?.(msg.metrics);
+              break;
+            case 'epochs':
+              job.onEpochs?.(msg.epochs, msg.why);
               break;
             case 'predictions':
               predictions[msg.split].set(msg.probs, msg.offset * classes);
@@ -263,6 +273,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   const { signal } = options;
   // The run's duration is its whole wall time: planning and preparing the data count too.
   const started = performance.now();
+  const startedAt = Date.now();
   const { plan, data } = await planTraining(project, overrides);
   // Each step's first progress is followed by the time the plan expects it to take.
   let expecting: number | null | undefined;
@@ -346,14 +357,16 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
   const headConfig = fineTune ? { ...config, epochs: Math.min(config.epochs, fineTune.headEpochs) } : config;
   const trainN = train.rows.rows.length;
   const batchesPerEpoch = Math.ceil(trainN / config.batchSize);
+  // The epochs the run is to train: the plan's, until its time budget fits them to the speed measured.
+  let epochs = config.epochs;
   // Progress counts training images, so the job's rate is images/s like the import's.
-  const totalImages = trainN * config.epochs;
+  let totalImages = trainN * epochs;
   const imagesDone = (epoch: number, batch: number) => epoch * trainN + Math.min(trainN, batch * config.batchSize);
   let device = plan.backend.device;
   const progressOf = (epoch: number, batch: number, batches: number, loss: number | null, acc: number | null, rate: number | null): TrainProgress => ({
     runId,
     epoch,
-    epochs: config.epochs,
+    epochs,
     batch,
     batches,
     trainLoss: loss,
@@ -369,7 +382,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
       onProgress(
         imagesDone(msg.epoch + offset, msg.batch),
         totalImages,
-        `Epoch ${msg.epoch + offset + 1}/${config.epochs}`,
+        `Epoch ${msg.epoch + offset + 1}/${epochs}`,
         progressOf(msg.epoch + offset + 1, msg.batch, msg.batches, msg.trainLoss, msg.trainAccuracy, msg.imagesPerSecond),
       ),
     onEpoch: (m) => {
@@ -379,7 +392,7 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
       onProgress(
         imagesDone(metrics.epoch, 0),
         totalImages,
-        `Epoch ${metrics.epoch}/${config.epochs}`,
+        `Epoch ${metrics.epoch}/${epochs}`,
         progressOf(metrics.epoch, batchesPerEpoch, batchesPerEpoch, metrics.trainLoss, metrics.trainAccuracy, metrics.imagesPerSecond),
       );
     },
@@ -397,8 +410,16 @@ export async function runTraining(project: Project, overrides: TrainOverrides = 
     val: val.rows,
     test: test.rows,
     modelDir,
+    // One click's budget counts the whole run, from planning on (fine-tuning runs plan theirs by phase).
+    ...(config.timeBudget && !fineTune ? { deadline: startedAt + config.timeBudget.seconds * 1000 } : {}),
     signal,
     onReady: (d) => (device = d),
+    onEpochs: (n, why) => {
+      epochs = n;
+      totalImages = trainN * n;
+      refitEpochs(project.db, runId, n, why);
+      options.onEpochs?.(n, why);
+    },
     ...epochReports(0),
   });
 

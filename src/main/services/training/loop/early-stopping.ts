@@ -8,10 +8,14 @@ export class EarlyStopping implements Callback {
   #bestScore = -Infinity;
   #bestEpoch: number | null = null;
 
-  /** `from`: the first epoch (1-based) at whose end the run may stop. */
+  /**
+   * `from`: the first epoch (1-based) at whose end the run may stop, in a run of `planned` epochs;
+   * when a time budget changes the run's epochs, it moves with them (the same share of the run).
+   */
   constructor(
     private readonly patience: number,
     private readonly from = 1,
+    private readonly planned?: number,
   ) {}
 
   onEpochEnd(logs: EpochLogs, state: LoopState): void {
@@ -21,6 +25,7 @@ export class EarlyStopping implements Callback {
       this.#bestScore = score;
       this.#bestEpoch = epoch;
     }
-    if (epoch >= this.from && this.#bestEpoch !== null && epoch - this.#bestEpoch >= this.patience) state.stopTraining = true;
+    const from = this.planned ? Math.ceil((this.from * state.epochs) / this.planned) : this.from;
+    if (epoch >= from && this.#bestEpoch !== null && epoch - this.#bestEpoch >= this.patience) state.stopTraining = true;
   }
 }

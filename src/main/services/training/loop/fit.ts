@@ -10,6 +10,8 @@ export interface LoopState {
   learningRate: number;
   /** Set by a part (early stopping): no epoch begins after this one. */
   stopTraining: boolean;
+  /** The epochs the run is to train: the planned ones, unless a part (the time budget) fits them to the speed measured. */
+  epochs: number;
 }
 
 export interface BatchLogs {
@@ -78,11 +80,11 @@ export interface LoopOptions {
 
 export async function fit(options: LoopOptions, parts: Callback[]): Promise<LoopResult> {
   const now = options.now ?? (() => performance.now());
-  const { epochs, batches } = options;
-  const state: LoopState = { learningRate: options.learningRate, stopTraining: false };
+  const { batches } = options;
+  const state: LoopState = { learningRate: options.learningRate, stopTraining: false, epochs: options.epochs };
   const result: LoopResult = { epochs: 0, cancelled: false, trainSeconds: 0, trainImages: 0 };
   for (const part of parts) await part.onTrainBegin?.(state);
-  for (let epoch = 0; epoch < epochs && !state.stopTraining; epoch++) {
+  for (let epoch = 0; epoch < state.epochs && !state.stopTraining; epoch++) {
     const started = now();
     state.learningRate = options.learningRate;
     for (const part of parts) await part.onEpochBegin?.(epoch, state);

@@ -19,18 +19,14 @@ export function learningRateAt(config: RateConfig, epoch: number, progress: numb
   return config.learningRate;
 }
 
-/** Sets each step's rate from the run's schedule. */
+/** Sets each step's rate from the run's schedule, over the epochs the run is to train now (a time budget may change them). */
 export class LearningRateSchedule implements Callback {
-  readonly #totalSteps: number;
-
   constructor(
-    private readonly config: RateConfig & Pick<TrainConfig, 'epochs'>,
+    private readonly config: RateConfig,
     private readonly batches: number,
-  ) {
-    this.#totalSteps = batches * config.epochs;
-  }
+  ) {}
 
   onBatchBegin(epoch: number, batch: number, state: LoopState): void {
-    state.learningRate = learningRateAt(this.config, epoch, (epoch * this.batches + batch) / this.#totalSteps);
+    state.learningRate = learningRateAt(this.config, epoch, (epoch * this.batches + batch) / (this.batches * state.epochs));
   }
 }
