@@ -26,7 +26,7 @@ import { runDetails } from '../../../src/main/services/training';
 import { mediaRelPath } from '../../../src/main/store/media';
 import { Project } from '../../../src/main/store/project';
 import { makePatternProject } from '../training/train-helpers';
-import { PYTHON, torchMissing } from './torch-python';
+import { PYTHON, torchMissing, torchrunArgs } from './torch-python';
 
 const MODELS = '/work/shared/models';
 const missing = torchMissing();
@@ -145,10 +145,10 @@ with torch.no_grad():
   describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun, head only, and loupe import-run${missing ? ` (skipped: ${missing})` : ''}`, () => {
     let outputs: BundleOutputs;
 
-    beforeAll(() => {
+    beforeAll(async () => {
       const run = spawnSync(
         PYTHON,
-        ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1', '--tee', '1', path.join(bundle, 'train.py'), '--epochs', '1', '--workers', '0'],
+        [...(await torchrunArgs(2)), path.join(bundle, 'train.py'), '--epochs', '1', '--workers', '0'],
         { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 300_000 },
       );
       expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
@@ -203,7 +203,7 @@ with torch.no_grad():
       // One warm-up epoch of the head, then one with the blocks: one step each.
       const run = spawnSync(
         PYTHON,
-        ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1', '--tee', '1', path.join(blocks, 'train.py'), '--epochs', '2', '--head-epochs', '1', '--max-steps', '1', '--workers', '0'],
+        [...(await torchrunArgs(2)), path.join(blocks, 'train.py'), '--epochs', '2', '--head-epochs', '1', '--max-steps', '1', '--workers', '0'],
         { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 300_000 },
       );
       expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);

@@ -25,7 +25,7 @@ import { listRuns, runDetails } from '../../../src/main/services/training';
 import { mediaRelPath } from '../../../src/main/store/media';
 import { Project } from '../../../src/main/store/project';
 import { makePatternProject } from '../training/train-helpers';
-import { PYTHON, torchMissing } from './torch-python';
+import { PYTHON, torchMissing, torchrunArgs } from './torch-python';
 
 const missing = torchMissing();
 if (missing) console.log(`bundle: torchrun tests skipped: ${missing}`);
@@ -142,11 +142,10 @@ print(json.dumps(seen))
 describe.skipIf(missing !== null && !process.env.CI)(`train.py under torchrun and loupe import-run${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let outputs: BundleOutputs;
 
-  beforeAll(() => {
-    // --redirects/--tee: torch 1.13's torchrun fails on Python 3.11 without them (its Std.from_str("0") is None there).
+  beforeAll(async () => {
     const run = spawnSync(
       PYTHON,
-      ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1', '--tee', '1', path.join(bundle, 'train.py'), '--epochs', '1', '--workers', '0'],
+      [...(await torchrunArgs(2)), path.join(bundle, 'train.py'), '--epochs', '1', '--workers', '0'],
       { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 240_000 },
     );
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
