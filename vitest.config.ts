@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Brings the build up to date first: tests that spawn `loupe` run the built app.
+    globalSetup: ['test/build-setup.ts'],
     projects: [
       {
         test: {
