@@ -80,7 +80,9 @@ describe.skipIf(process.platform !== 'linux' || process.env.LOUPE_SOAK === '0')(
       const { jobId, runId } = await api.value<{ jobId: string; runId: number }>('startTraining', {
         overrides: { arch: 'mlp', width: 8, height: 8, epochs: 1 },
       });
-      expect(await ended(jobId), `run ${run}`).toMatchObject({ status: 'completed' });
+      const outcome = await ended(jobId);
+      // (A failure names its error and the server's last output, so that a rare one can be traced.)
+      expect(outcome, `run ${run}: ${JSON.stringify(outcome.error)}\n${err.slice(-3000)}`).toMatchObject({ status: 'completed' });
       const evaluation = await api.value<{ runId: number; images: number; accuracy: number }>('evaluateRun', { runId });
       expect(evaluation.runId).toBe(runId);
       expect(evaluation.images).toBeGreaterThan(0);
@@ -97,7 +99,8 @@ describe.skipIf(process.platform !== 'linux' || process.env.LOUPE_SOAK === '0')(
 
       if (run % EXPORT_EVERY === 0) {
         const exported = await api.value<{ jobId: string }>('startExport', { runId, format: 'all', dir: exportDir });
-        expect(await ended(exported.jobId), `export after run ${run}`).toMatchObject({ status: 'completed' });
+        const exportOutcome = await ended(exported.jobId);
+        expect(exportOutcome, `export after run ${run}: ${JSON.stringify(exportOutcome.error)}\n${err.slice(-3000)}`).toMatchObject({ status: 'completed' });
         fs.rmSync(exportDir, { recursive: true, force: true });
         exports++;
       }
