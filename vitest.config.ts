@@ -15,6 +15,9 @@ const TIMED_E2E = ['test/e2e/load-100k.e2e.test.ts', 'test/e2e/large-project.e2e
  */
 const workers = Math.max(2, os.availableParallelism() - 1);
 
+/** One `loupe serve` through 100 training runs, 10,000 label edits and 50 exports, its memory sampled. */
+const SOAK = 'test/transport/soak.test.ts';
+
 export default defineConfig({
   test: {
     // Brings the build up to date first: tests that spawn `loupe` run the built app.
@@ -24,11 +27,25 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/**'],
+          exclude: ['test/e2e/**', SOAK],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           pool: 'forks',
           maxWorkers: workers,
+        },
+      },
+      {
+        // The soak test alone, after the unit suite, as it ran before the suite ran two files at a
+        // time: beside other files one of its 100 training runs failed once (run 42, in a clean
+        // clone's .ci/run) and did not again in a run beside the same files. Its failure message
+        // now carries the job's error and the server's output.
+        test: {
+          name: 'soak',
+          include: [SOAK],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+          fileParallelism: false,
         },
       },
       {
