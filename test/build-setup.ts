@@ -6,18 +6,16 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// (Not test/helpers.ts's repoRoot: that module registers test hooks, which a global setup cannot.)
+const repoRoot = path.resolve(import.meta.dirname, '..');
 
-/** The newest modification time of a file under `p` (or of `p` itself). */
+/** The newest modification time of `p` or of any file under it (0 where it does not exist). */
 function newest(p: string): number {
   if (!fs.existsSync(p)) return 0;
   const stat = fs.statSync(p);
   if (!stat.isDirectory()) return stat.mtimeMs;
-  let max = 0;
-  for (const entry of fs.readdirSync(p)) max = Math.max(max, newest(path.join(p, entry)));
-  return max;
+  return Math.max(0, ...fs.readdirSync(p, { recursive: true, encoding: 'utf8' }).map((rel) => fs.statSync(path.join(p, rel)).mtimeMs));
 }
 
 /** What the build reads: the sources and the build's own configuration (resources are read at run time). */
