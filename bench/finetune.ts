@@ -8,7 +8,9 @@
 //
 //   npm run bench:finetune -- --batches 32,64 --resolution 128 --seconds 10 --rounds 3 --parts blocks,all
 // Each figure is measured in `rounds` rounds of `seconds`: the best and the median are printed
-// (on a shared machine the best is what the code can do, the median what it did).
+// (on a shared machine the best is what the code can do, the median what it did). --profile adds,
+// for each part at the first batch size, where a training step spends its time per onnxruntime
+// operator (as bench:profile does for the architectures), --top N lines of it.
 // Needs ../shared/models/mobilenet_v1_1.0_224_pw12 (or LOUPE_BACKBONE_DIR/mobilenet_v1_1.0_224_pw12).
 
 import fs from 'node:fs';
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { OrtTrainer } from '../src/main/services/training/ort-trainer';
 import { seededRandom } from '../src/main/services/rng';
+import { printProfile } from './ort-profile';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -28,6 +31,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     parts: { type: 'string' },
+    profile: { type: 'boolean' },
+    top: { type: 'string' },
   },
 });
 const batches = (values.batches ?? '32,64').split(',').map(Number);
@@ -91,9 +96,29 @@ async function rate(batch: number, run: () => Promise<unknown>): Promise<number>
   return (steps * batch) / ((performance.now() - start) / 1000);
 }
 
-async function measure(name: string, model: tf.LayersModel): Promise<void> {
+/** The trainer as one click's fine-tuning makes it: Adam, frozen batch-norm statistics, the backbone at 0.1x the head's rate. */
+function trainerFor(model: tf.LayersModel, extra?: Parameters<typeof OrtTrainer.create>[4]): Promise<OrtTrainer> {
   const lrScale = Object.fromEntries(model.layers.filter((l) => l.name !== 'head').map((l) => [l.name, 0.1]));
-  const trainer = await OrtTrainer.create(model, { kind: 'adam', weightDecay: 0 }, os.availableParallelism(), { frozenBatchNorm: true, lrScale });
+  return OrtTrainer.create(model, { kind: 'adam', weightDecay: 0 }, os.availableParallelism(), { frozenBatchNorm: true, lrScale }, extra);
+}
+
+/** Per-operator profile of 5 training steps at `batch` (after 2 warm-up steps). */
+async function profile(name: string, model: tf.LayersModel, batch: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-profile-'));
+  const trainer = await trainerFor(model, { enableProfiling: true, profileFilePrefix: path.join(dir, 'finetune') });
+  const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
+  const random = seededRandom(1);
+  const x = Float32Array.from({ length: batch * size }, () => random());
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
+  const profiled = 5;
+  for (let i = 0; i < 2 + profiled; i++) await trainer.step(x, labels, batch, 1e-4, random);
+  trainer.endProfiling();
+  await trainer.release();
+  printProfile(dir, profiled, Number(values.top ?? 14), `${name}, batch ${batch}`);
+}
+
+async function measure(name: string, model: tf.LayersModel): Promise<void> {
+  const trainer = await trainerFor(model);
   const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   const random = seededRandom(1);
   for (const batch of batches) {
@@ -114,6 +139,7 @@ async function measure(name: string, model: tf.LayersModel): Promise<void> {
     console.log(`${name.padEnd(38)} batch ${String(batch).padStart(3)}: train ${figure(train)}   forward ${figure(infer)} (images/s)`);
   }
   await trainer.release();
+  if (values.profile) await profile(name, model, batches[0]);
 }
 
 await tf.setBackend('cpu');

@@ -10,12 +10,11 @@ import path from 'node:path';
 // (Not test/helpers.ts's repoRoot: that module registers test hooks, which a global setup cannot.)
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
-/** The newest modification time of `p` or of any file under it (0 where it does not exist). */
-function newest(p: string): number {
-  if (!fs.existsSync(p)) return 0;
-  const stat = fs.statSync(p);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(p, { recursive: true, encoding: 'utf8' }).map((rel) => fs.statSync(path.join(p, rel)).mtimeMs));
+/** The newest file (or folder) at or under `p`, with its modification time (0 where `p` does not exist). */
+function newest(p: string): { file: string; at: number } {
+  if (!fs.existsSync(p)) return { file: p, at: 0 };
+  const all = fs.statSync(p).isDirectory() ? [p, ...fs.readdirSync(p, { recursive: true, encoding: 'utf8' }).map((rel) => path.join(p, rel))] : [p];
+  return all.map((file) => ({ file, at: fs.statSync(file).mtimeMs })).reduce((a, b) => (b.at > a.at ? b : a));
 }
 
 /** What the build reads: the sources and the build's own configuration (resources are read at run time). */
@@ -25,9 +24,10 @@ const BUILT = path.join(repoRoot, 'out', 'main', 'cli.js');
 
 export default function setup(): void {
   const builtAt = fs.existsSync(BUILT) ? fs.statSync(BUILT).mtimeMs : 0;
-  const sourcesAt = Math.max(...INPUTS.map((p) => newest(path.join(repoRoot, p))));
-  if (sourcesAt <= builtAt) return;
-  process.stderr.write(`[build-setup] the build is older than the sources: running electron-vite build\n`);
+  const sources = INPUTS.map((p) => newest(path.join(repoRoot, p))).reduce((a, b) => (b.at > a.at ? b : a));
+  if (sources.at <= builtAt) return;
+  const changed = path.relative(repoRoot, sources.file);
+  process.stderr.write(`[build-setup] the build is older than the sources (${changed}, changed ${new Date(sources.at).toISOString()}): running electron-vite build\n`);
   execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -15,7 +15,7 @@ import { LoupeError } from '../../../shared/errors';
 import { cancelledError, throwIfCancelled } from '../../jobs/jobs';
 import type { Project } from '../../store/project';
 import { loupeVersion } from '../../version';
-import { spawnWorker } from '../../workers/spawn';
+import { spawnWorker, watchExit } from '../../workers/spawn';
 import { convertToOnnx } from '../onnx/convert';
 import { readLayersModelDir } from '../onnx/layers-model';
 import { createSession, onnxruntime } from '../onnx/runtime';
@@ -70,6 +70,7 @@ export async function predictImages(project: Project, run: RunInfo, images: Pred
   if (total > 0) {
     const count = Math.max(1, Math.min(options.workers ?? os.availableParallelism(), Math.ceil(total / 256)));
     const workers: Worker[] = [];
+    const exits: ReturnType<typeof watchExit>[] = [];
     let done = 0;
     let abort = () => {};
     onProgress?.(0, total, 'Predicting');
@@ -86,24 +87,26 @@ export async function predictImages(project: Project, run: RunInfo, images: Pred
           const init: InferInit = { backend: 'wasm', modelDir, pack: { file: pack.file, rowBytes: pack.rowBytes }, rows: rows.slice(start, end), shape: { width, height, channels }, offset: start };
           const worker = spawnWorker('infer', { workerData: init });
           workers.push(worker);
+          // A worker that said it was done ends while the others may still predict their share.
+          const exit = watchExit(worker, (code) => reject(new LoupeError('INTERNAL', `A prediction worker stopped unexpectedly (exit code ${code}).`)));
+          exits.push(exit);
           worker.on('message', (msg: FromInfer) => {
             if (msg.type === 'probs') {
               probs.set(msg.probs, msg.offset * classes);
               done += msg.count;
               onProgress?.(done, total, 'Predicting');
             } else if (msg.type === 'done') {
+              exit.done();
               if (++finished === count) resolve();
             } else reject(new LoupeError('INTERNAL', `Prediction failed: ${msg.message}`));
           });
           worker.on('error', (err) => reject(new LoupeError('INTERNAL', `A prediction worker failed: ${err.message}`)));
-          worker.on('exit', (code) => {
-            if (finished < count) reject(new LoupeError('INTERNAL', `A prediction worker stopped unexpectedly (exit code ${code}).`));
-          });
         }
       });
     } finally {
       signal?.removeEventListener('abort', abort);
       await Promise.all(workers.map((w) => w.terminate()));
+      for (const exit of exits) exit.dispose();
     }
   }
   return { imageIds: readable.map((im) => im.imageId), probs, classes, failed: images.length - readable.length };

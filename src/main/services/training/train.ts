@@ -23,7 +23,7 @@ import type {
 import type { DB } from '../../store/database';
 import { requireWritable, type Project } from '../../store/project';
 import { throwIfCancelled } from '../../jobs/jobs';
-import { spawnWorker } from '../../workers/spawn';
+import { spawnWorker, watchExit } from '../../workers/spawn';
 import { snapshotOf, trainingData, withValidationHoldout, type TrainingData } from './dataset';
 import { chooseBackend } from '../tfjs/backends';
 import { modelSize } from './estimates';
@@ -179,8 +179,8 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
     killTimer = setTimeout(() => fail(new LoupeError('CANCELLED', 'Cancelled.')), 5000);
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  /** The grace timers of workers that exited; cleared once the run is over, so none holds the process. */
-  const exitTimers: NodeJS.Timeout[] = [];
+  /** Each worker's exit watch; disposed once the run is over, so that no grace timer holds the process. */
+  const exits: ReturnType<typeof watchExit>[] = [];
   try {
     await new Promise<void>((resolve) => {
       let finished = 0;
@@ -212,6 +212,15 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
         const worker = spawnWorker('train', { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
         workers.push(worker);
         let last = 'none';
+        // A replica that said it was done may end while the others still evaluate their share.
+        const exit = watchExit(
+          worker,
+          (code) => {
+            if (!failure) fail(new LoupeError('INTERNAL', `Training worker ${rank} stopped unexpectedly (exit code ${code}, last message: ${last}).`));
+          },
+          1000,
+        );
+        exits.push(exit);
         worker.on('message', (msg: FromReplica) => {
           last = msg.type;
           switch (msg.type) {
@@ -231,6 +240,7 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
               predictions[msg.split].set(msg.probs, msg.offset * classes);
               break;
             case 'done':
+              exit.done();
               if (rank === 0) done = msg;
               if (++finished === replicas) resolve();
               break;
@@ -244,23 +254,13 @@ export async function trainReplicas(job: ReplicaJob): Promise<ReplicaOutcome> {
           }
         });
         worker.on('error', (err) => fail(new LoupeError('INTERNAL', `A training worker failed: ${err.message}`)));
-        worker.on('exit', (code) => {
-          // A worker that ends normally may still have its last messages in flight: give them a moment.
-          exitTimers.push(
-            setTimeout(() => {
-              if (finished < replicas && !failure) {
-                fail(new LoupeError('INTERNAL', `Training worker ${rank} stopped unexpectedly (exit code ${code}, last message: ${last}).`));
-              }
-            }, code === 0 ? 1000 : 0),
-          );
-        });
       }
     });
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
     await Promise.all(workers.map((w) => w.terminate()));
-    for (const timer of exitTimers) clearTimeout(timer);
+    for (const exit of exits) exit.dispose();
   }
   const d = done as DoneMessage | null;
   const f = failure as LoupeError | null;
