@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OrtTrainer } from '../../../src/main/services/training/ort-trainer';
 import { trainingGraph, type TrainingOptions } from '../../../src/main/services/onnx/training-graph';
+import { NCHWC_DOMAIN, nchwcBlock } from '../../../src/main/services/onnx/nchwc';
 import { onnx } from '../../../src/main/services/onnx/proto';
 import { seededRandom } from '../../../src/main/services/rng';
 
@@ -178,6 +179,35 @@ describe('fine-tuning layers in the onnxruntime trainer', () => {
       expect([...clipped].sort()).toEqual(expect.arrayContaining(['dw_s1_same', 'relu_max3', 'pw_relu6']));
       const graph = ops(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }).bytes);
       expect(graph.ConvTranspose).toBe(2); // the stride-2 depthwise layers' input gradients
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('depthwise convolutions whose channels fill NCHWc blocks run as the blocked depthwise Conv (forward, input and kernel gradients), with TF.js\'s gradients', async (t) => {
+    const block = await nchwcBlock();
+    if (block === 0) t.skip('this onnxruntime has no NCHWc convolutions here (no AVX2 / AVX-512): the grouped Conv runs, covered above');
+    const random = seededRandom(23);
+    // 16 channels fill whole blocks of 8 and of 16. Odd sizes, so that the kernel gradients' wide
+    // images are padded at the bottom and right ('same', stride 1), cut there ('valid', stride 2
+    // on 10 columns) or both; strides 1 and 2, kernels 3 and 2.
+    const input = tf.input({ shape: [9, 11, 16] });
+    let t0 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', useBias: true, activation: 'relu6', name: 'dw_s1_same' }).apply(input) as tf.SymbolicTensor;
+    t0 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'dw_s2_same' }).apply(t0) as tf.SymbolicTensor;
+    t0 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'valid', useBias: true, name: 'dw_s1_valid' }).apply(t0) as tf.SymbolicTensor;
+    t0 = tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]], name: 'pad' }).apply(t0) as tf.SymbolicTensor;
+    t0 = tf.layers.depthwiseConv2d({ kernelSize: 2, strides: 2, padding: 'valid', useBias: true, name: 'dw_s2_valid' }).apply(t0) as tf.SymbolicTensor;
+    t0 = tf.layers.flatten().apply(t0) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, activation: 'softmax' }).apply(t0) as tf.SymbolicTensor });
+    randomise(model, random);
+    try {
+      const { graph } = onnx.ModelProto.decode(trainingGraph(model, { kind: 'sgd', weightDecay: 0 }, {}, { nchwcBlock: block }).bytes);
+      const depthwise = graph!.node!.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv' && n.attribute!.some((a) => a.name === 'group' && Number(a.i) > 1));
+      // 4 forward, 4 kernel gradients, and the input gradient of the one stride-1 layer that needs it
+      // (the first needs none; the stride-2 ones' are ConvTranspose).
+      expect(depthwise).toHaveLength(9);
+      const batch = 5;
+      await expectParity({ model, x: uniform(batch * 9 * 11 * 16, random, 0, 4), batch, classes: 3 });
     } finally {
       model.dispose();
     }

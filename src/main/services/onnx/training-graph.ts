@@ -257,7 +257,7 @@ function blockedKernel(ctx: Ctx, hwio: string, [kh, kw]: [number, number], cin: 
 }
 
 /** A convolution of NCHW `x` through the NCHWc Conv (x reordered to channel blocks and the result back), NCHW out. */
-function nchwcConv(ctx: Ctx, x: string, channelsIn: number, kernel: string, bias: string[], attrs: Record<string, number[] | string>, channels: number): string {
+function nchwcConv(ctx: Ctx, x: string, channelsIn: number, kernel: string, bias: string[], attrs: Record<string, number[] | number | string>, channels: number): string {
   const { g } = ctx;
   const input = channelsIn < ctx.nchwcBlock ? x : g.nodeIn(NCHWC_DOMAIN, 'ReorderInput', [x]);
   const y = g.nodeIn(NCHWC_DOMAIN, 'Conv', [input, kernel, ...bias], attrs);
@@ -337,7 +337,9 @@ function imageKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pad
  * as the kernel, [C, B, oh, ow], one group per channel, dilated by the stride; the output
  * [1, C, kh, kw] holds for each offset and channel the sum over batch and space of x times dz.
  */
-function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pads, cin, oh, ow }: Window, [h, w]: [number, number]): string {
+function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, win: Window, [h, w]: [number, number]): string {
+  const { kernel, strides, pads, cin, oh, ow } = win;
+  if (blocks(ctx, cin) && kernel[1] >= strides[1]) return blockedDepthwiseKernelGrad(ctx, x, dz, win, [h, w]);
   const { g } = ctx;
   // The padded input spans exactly what the output positions read, except where the stride leaves
   // rows or columns at the end that none reads (no padding then): those are cut off.
@@ -349,6 +351,58 @@ function depthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides,
   const dzT = g.node('Transpose', [dz], { perm: [1, 0, 2, 3] }); // [C, B, oh, ow]
   const dw = g.node('Conv', [xt, dzT], { kernel_shape: [oh, ow], dilations: strides, group: cin, pads: cut ? undefined : pads }); // [1, C, kh, kw]
   return g.node('Reshape', [g.node('Transpose', [dw], { perm: [2, 3, 1, 0] }), g.ints([kernel[0], kernel[1], cin, 1])]);
+}
+
+/**
+ * A depthwise kernel's gradient [kh, kw, C, 1] through MLAS's NCHWc depthwise convolution, which
+ * keeps each channel block's sums in vector registers instead of copying every tap (im2col) as
+ * the grouped Conv above does: 1.9-2.3x faster at 32x32 and 64x64 (batch 32, 2 threads), about
+ * the same at 8x8. The batch goes into the width: x, padded, as one wide image per channel
+ * [1, C, Hx, B * Wx] (each image Wx = S * stride columns apart), and dz, padded with zero
+ * columns to S, as that channel's kernel [C, 1, oh, B * S], dilated by the stride. Where kernel
+ * row i, column b * S + j meets the input, it reads image b's x at (i * sh + u, j * sw + v), so
+ * the output at (u, v) sums x * dz over the batch and every position. (The kernel's width
+ * depends on the batch, so it is left for onnxruntime to read from dz's shape.)
+ */
+function blockedDepthwiseKernelGrad(ctx: Ctx, x: string, dz: string, { kernel, strides, pads, cin, oh, ow }: Window, [h, w]: [number, number]): string {
+  const { g } = ctx;
+  const b = ctx.nchwcBlock;
+  const span = [(oh - 1) * strides[0] + kernel[0], (ow - 1) * strides[1] + kernel[1]];
+  const s = Math.ceil(span[1] / strides[1]); // each image's columns in the kernel
+  const wx = s * strides[1]; // and in the input
+  // x padded (or cut) to exactly span[0] rows and wx columns.
+  const bottom = span[0] - pads[0] - h;
+  const right = wx - pads[1] - w;
+  const cutTo = [bottom < 0 ? h + bottom : h, right < 0 ? w + right : w];
+  const xs = bottom < 0 || right < 0 ? g.node('Slice', [x, g.ints([0, 0]), g.ints(cutTo), g.ints([2, 3])]) : x;
+  const padded = [pads[0], pads[1], Math.max(0, bottom), Math.max(0, right)];
+  const xp = padded.some((p) => p > 0) ? g.node('Pad', [xs, g.ints([0, 0, padded[0], padded[1], 0, 0, padded[2], padded[3]])]) : xs;
+  // Each reordered to channel blocks [B, C/b, rows, columns, b], then its images put side by side
+  // by a transpose that moves whole blocked rows: [C/b, rows, B, columns * b]. That is x as the
+  // blocked wide image [1, C/b, Hx, B*Wx, b] (seen as [1, C, Hx, B*Wx]) and dz as the blocked
+  // depthwise kernel [C/b, 1, oh, B*S, b] (seen as [C, 1, oh, B*S]). (One transpose that moves
+  // the block to the end instead runs several times slower.)
+  const blockedWide = (t: string, rows: number, columns: number) =>
+    g.node('Transpose', [g.node('Reshape', [g.nodeIn(NCHWC_DOMAIN, 'ReorderInput', [t]), g.ints([-1, cin / b, rows, columns * b])])], { perm: [1, 2, 0, 3] });
+  const wide = g.node('Reshape', [blockedWide(xp, span[0], wx), g.ints([1, cin, span[0], -1])]);
+  const dzp = s > ow ? g.node('Pad', [dz, g.ints([0, 0, 0, 0, 0, 0, 0, s - ow])]) : dz;
+  const filter = g.node('Reshape', [blockedWide(dzp, oh, s), g.ints([cin, 1, oh, -1])]);
+  const y = g.nodeIn(NCHWC_DOMAIN, 'Conv', [wide, filter], {
+    dilations: strides,
+    group: cin,
+    pads: [0, 0, 0, kernel[1] - strides[1]],
+  });
+  const dw = g.nodeIn(NCHWC_DOMAIN, 'ReorderOutput', [y], { channels: cin }); // [1, C, kh, kw]
+  return g.node('Reshape', [g.node('Transpose', [dw], { perm: [2, 3, 1, 0] }), g.ints([kernel[0], kernel[1], cin, 1])]);
+}
+
+/** A depthwise kernel [kh, kw, C, 1] (flipped in space where `flip`) in the NCHWc depthwise Conv's layout [C/b, 1, kh, kw, b], seen as [C, 1, kh, kw]. */
+function blockedDepthwiseKernel(ctx: Ctx, hwcm: string, [kh, kw]: [number, number], channels: number, flip: boolean): string {
+  const { g } = ctx;
+  const b = ctx.nchwcBlock;
+  const k = flip ? g.node('Slice', [hwcm, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([0, 1]), g.ints([-1, -1])]) : hwcm;
+  const t = g.node('Transpose', [g.node('Reshape', [k, g.ints([kh, kw, channels / b, b])])], { perm: [2, 0, 1, 3] }); // [C/b, kh, kw, b]
+  return g.node('Reshape', [t, g.ints([channels, 1, kh, kw])]);
 }
 
 /**
@@ -366,10 +420,17 @@ function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: b
   const pads = padsFor(c.padding, [h, w], kernel, strides);
   const kVar = weight(layer, 'depthwise_kernel')!;
   const bVar = c.useBias ? weight(layer, 'bias') : undefined;
+  // With whole channel blocks, MLAS's NCHWc depthwise Conv (x reordered to blocks and back):
+  // 1.1x at 32x32x128 to 3.3x at 8x8x512 against the plain grouped Conv (batch 32, 2 threads).
+  const blocked = blocks(ctx, channels);
+  const hwcm = ctx.weightIn.get(kVar)!;
+  const bias = bVar ? [ctx.weightIn.get(bVar)!] : [];
   // [kh, kw, C, 1] -> [C, 1, kh, kw]: each output channel reads its own input channel.
-  const wCmhw = g.node('Transpose', [ctx.weightIn.get(kVar)!], { perm: HWCM_TO_CMHW });
-  const inputs = [x, wCmhw, ...(bVar ? [ctx.weightIn.get(bVar)!] : [])];
-  const z = g.node('Conv', inputs, { kernel_shape: kernel, strides, pads, group: channels });
+  let cmhw: string | undefined;
+  const wCmhw = () => (cmhw ??= g.node('Transpose', [hwcm], { perm: HWCM_TO_CMHW }));
+  const z = blocked
+    ? nchwcConv(ctx, x, channels, blockedDepthwiseKernel(ctx, hwcm, kernel, channels, false), bias, { kernel_shape: kernel, strides, pads, group: channels }, channels)
+    : g.node('Conv', [x, wCmhw(), ...bias], { kernel_shape: kernel, strides, pads, group: channels });
   const act = activation(ctx, layer, c.activation, z);
   return {
     y: act ? act.y : z,
@@ -379,12 +440,13 @@ function depthwiseConv2d(ctx: Ctx, layer: tf.layers.Layer, x: string, needsDx: b
       if (learns(kVar)) ctx.weightGrads.set(kVar, depthwiseKernelGrad(ctx, x, dz, { kernel, strides, pads, cin: channels, cout: channels, oh, ow }, [h, w]));
       if (!needsDx) return null;
       if (strides[0] === 1 && strides[1] === 1) {
-        const flipped = g.node('Slice', [wCmhw, g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
         const back = [kernel[0] - 1 - pads[0], kernel[1] - 1 - pads[1], kernel[0] - 1 - pads[2], kernel[1] - 1 - pads[3]];
+        if (blocked) return nchwcConv(ctx, dz, channels, blockedDepthwiseKernel(ctx, hwcm, kernel, channels, true), [], { kernel_shape: kernel, pads: back, group: channels }, channels);
+        const flipped = g.node('Slice', [wCmhw(), g.ints([-1, -1]), g.ints([-(2 ** 31), -(2 ** 31)]), g.ints([2, 3]), g.ints([-1, -1])]);
         return g.node('Conv', [dz, flipped], { kernel_shape: kernel, pads: back, group: channels });
       }
       const outputPadding = [h - ((oh - 1) * strides[0] + kernel[0] - pads[0] - pads[2]), w - ((ow - 1) * strides[1] + kernel[1] - pads[1] - pads[3])];
-      return g.node('ConvTranspose', [dz, wCmhw], { kernel_shape: kernel, strides, pads, output_padding: outputPadding, group: channels });
+      return g.node('ConvTranspose', [dz, wCmhw()], { kernel_shape: kernel, strides, pads, output_padding: outputPadding, group: channels });
     },
   };
 }
