@@ -86,7 +86,9 @@ describe('loupe eval and suggest', () => {
     expect(found.check).toMatchObject({ runId, folds: 2, epochs: 1, images: 60 });
     expect(found.issues).toHaveLength(found.check.flagged);
     expect(found.check.reliability.map((g: { source: string }) => g.source)).toEqual(['fold', 'run']);
-    expect(loupe(['label-errors', dir, '--folds', '2', '--epochs', '1']).stdout).toMatch(/Models trained without each image \(2 folds\) agree with \d+% of the 48 training labels/);
+    const listed = loupe(['label-errors', dir, '--folds', '2', '--epochs', '1']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/Models trained without each image \(2 folds\) agree with \d+% of the 48 training labels/);
     for (const issue of found.issues) expect(Object.keys(issue)).toEqual(['imageId', 'name', 'path', 'split', 'given', 'suggested', 'givenProbability', 'suggestedProbability', 'source']);
     expect(loupe(['label-errors', dir, '--folds', '1']).code).toBe(2);
   }, 60_000);
