@@ -16,15 +16,16 @@ const TIMED_E2E = ['test/e2e/load-100k.e2e.test.ts', 'test/e2e/large-project.e2e
  */
 const workers = Math.max(2, os.availableParallelism() - 1);
 
+/** One `loupe serve` through 100 training runs, 10,000 label edits and 50 exports, its memory sampled. */
+const SOAK = 'test/transport/soak.test.ts';
+
 /**
  * The longest test files, started first so that the others fill the second worker around them
  * (with no timings cached, as in a clean clone, Vitest starts the largest files first). Seconds
- * of a clean clone's run, two files at a time: the soak test (one `loupe serve` through 100
- * training runs, 10,000 label edits and 50 exports, its memory sampled) 200-250, kill-training
- * 128, training 121, kill-import 101, kill-export 85, evaluate (end to end) 129-190.
+ * of a clean clone's run, two files at a time: kill-training 128, training 121, kill-import 101,
+ * kill-export 85, evaluate (end to end) 129-190.
  */
 const LONGEST = [
-  'test/transport/soak.test.ts',
   'test/faults/kill-training.test.ts',
   'test/services/training/training.test.ts',
   'test/faults/kill-import.test.ts',
@@ -55,11 +56,26 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/**'],
+          exclude: ['test/e2e/**', SOAK],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           pool: 'forks',
           maxWorkers: workers,
+        },
+      },
+      {
+        // The soak test alone, after the unit suite. Among the unit files a training run failed
+        // under the load twice in three clean-clone runs (ci32: the soak's run 42; ci34: cli-eval's
+        // label check), and never in the runs with it alone. One cause found and fixed (a replica
+        // that ended after its last message while its sibling still worked, workers/spawn.ts
+        // watchExit); whether it was the cause of both is not known.
+        test: {
+          name: 'soak',
+          include: [SOAK],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+          fileParallelism: false,
         },
       },
       {
