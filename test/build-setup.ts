@@ -10,11 +10,21 @@ import path from 'node:path';
 // (Not test/helpers.ts's repoRoot: that module registers test hooks, which a global setup cannot.)
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
-/** The newest file (or folder) at or under `p`, with its modification time (0 where `p` does not exist). */
+/**
+ * The newest file at or under `p`, with its modification time (0 where `p` does not exist).
+ * Files only: a folder's time changes when anything is created in it, such as Python's bytecode
+ * cache (the PyTorch peer's tests import src/main/services/bundle/python), which is skipped too.
+ */
 function newest(p: string): { file: string; at: number } {
   if (!fs.existsSync(p)) return { file: p, at: 0 };
-  const all = fs.statSync(p).isDirectory() ? [p, ...fs.readdirSync(p, { recursive: true, encoding: 'utf8' }).map((rel) => path.join(p, rel))] : [p];
-  return all.map((file) => ({ file, at: fs.statSync(file).mtimeMs })).reduce((a, b) => (b.at > a.at ? b : a));
+  const all = fs.statSync(p).isDirectory()
+    ? fs.readdirSync(p, { recursive: true, encoding: 'utf8' }).filter((rel) => !rel.split(path.sep).includes('__pycache__')).map((rel) => path.join(p, rel))
+    : [p];
+  return all
+    .map((file) => ({ file, stat: fs.statSync(file) }))
+    .filter(({ stat }) => stat.isFile())
+    .map(({ file, stat }) => ({ file, at: stat.mtimeMs }))
+    .reduce((a, b) => (b.at > a.at ? b : a), { file: p, at: 0 });
 }
 
 /** What the build reads: the sources and the build's own configuration (resources are read at run time). */

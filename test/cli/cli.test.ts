@@ -28,7 +28,11 @@ describe('loupe CLI', () => {
 
   it('runs through npx with nothing from npm on stderr, and refuses a Node.js older than it supports', () => {
     // npm warned "Unknown project config" on every npx loupe while .npmrc held onnxruntime's key.
-    const npx = spawnSync('npx', ['--no-install', 'loupe', '--version'], { cwd: repoRoot, encoding: 'utf8' });
+    // Without scripts: where npm finds node_modules' lockfile out of date (the tests write caches
+    // there), npx links the project itself and runs its `prepare`, rebuilding out/ under the
+    // tests that run beside this one (in clean-clone CI runs a training worker's file was
+    // missing for those seconds: "Cannot find module out/main/workers/train.worker.js").
+    const npx = spawnSync('npx', ['--no-install', 'loupe', '--version'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, npm_config_ignore_scripts: 'true' } });
     expect(npx.status).toBe(0);
     expect(npx.stderr).toBe('');
     expect(fs.existsSync(path.join(repoRoot, '.npmrc'))).toBe(false);
