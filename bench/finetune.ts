@@ -102,14 +102,18 @@ function trainerFor(model: tf.LayersModel, extra?: Parameters<typeof OrtTrainer.
   return OrtTrainer.create(model, { kind: 'adam', weightDecay: 0 }, os.availableParallelism(), { frozenBatchNorm: true, lrScale }, extra);
 }
 
+/** A batch of random inputs for `model` and labels cycling through the classes. */
+function batchFor(model: tf.LayersModel, batch: number, random: () => number): { x: Float32Array; labels: Int32Array } {
+  const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
+  return { x: Float32Array.from({ length: batch * size }, () => random()), labels: Int32Array.from({ length: batch }, (_, i) => i % CLASSES) };
+}
+
 /** Per-operator profile of 5 training steps at `batch` (after 2 warm-up steps). */
 async function profile(name: string, model: tf.LayersModel, batch: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-profile-'));
   const trainer = await trainerFor(model, { enableProfiling: true, profileFilePrefix: path.join(dir, 'finetune') });
-  const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   const random = seededRandom(1);
-  const x = Float32Array.from({ length: batch * size }, () => random());
-  const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
+  const { x, labels } = batchFor(model, batch, random);
   const profiled = 5;
   for (let i = 0; i < 2 + profiled; i++) await trainer.step(x, labels, batch, 1e-4, random);
   trainer.endProfiling();
@@ -119,11 +123,9 @@ async function profile(name: string, model: tf.LayersModel, batch: number): Prom
 
 async function measure(name: string, model: tf.LayersModel): Promise<void> {
   const trainer = await trainerFor(model);
-  const size = (model.inputs[0].shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   const random = seededRandom(1);
   for (const batch of batches) {
-    const x = Float32Array.from({ length: batch * size }, () => random());
-    const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
+    const { x, labels } = batchFor(model, batch, random);
     await trainer.step(x, labels, batch, 1e-4, random); // warm-up
     await trainer.predict(x, batch);
     const train: number[] = [];

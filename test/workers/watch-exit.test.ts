@@ -1,8 +1,8 @@
 // A group of workers that each post a last message and then end by themselves (training
 // replicas, prediction workers): one that ends after its last message is fine however long the
-// others still take; one that ends before it is reported. A training run once failed under load
-// because the first replica to finish ended while the other still evaluated its share, and the
-// check counted the group's finished workers instead of asking whether this one had finished.
+// others still take; one that ends before it is reported. (The training service's check once
+// counted the group's finished workers instead, so a replica that ended a second before its
+// sibling finished failed the run.)
 
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
