@@ -20,14 +20,14 @@ const workers = Math.max(2, os.availableParallelism() - 1);
  * One `loupe serve` through 100 training runs, 10,000 label edits and 50 exports, its memory
  * sampled: among the unit files, started first. It ran alone after them while the CLI test's npx
  * could rebuild out/ under it (fixed in test/cli/cli.test.ts); among them it saves about a minute
- * (ci34: 884 s for both against 737 s + 206 s apart in ci36).
+ * and a half (ci37: 853 s for both against 737 s + 206 s apart in ci36).
  */
 const SOAK = 'test/transport/soak.test.ts';
 
 /**
  * The longest test files, started first so that the others fill the second worker around them
  * (with no timings cached, as in a clean clone, Vitest starts the largest files first). Seconds
- * of a clean clone's run, two files at a time: the soak 285 (ci34), kill-training 121, training
+ * of a clean clone's run, two files at a time: the soak 272 (ci37), kill-training 121, training
  * 118, kill-import 109, kill-export 96 (ci36), evaluate (end to end) 129-190.
  */
 const LONGEST = [

@@ -111,7 +111,7 @@ describe('one click on colour images from scratch', () => {
   const cifar = dataStats({ greyscale: false, medianWidth: 32, medianHeight: 32 }, { train: 4500, val: 500, test: 1000 }, 'abcdefghij'.split(''));
 
   it('trains the ResNet in batches of 32, says why, and keeps the passes larger data is worth in steps of 64', () => {
-    // As fast as the AVX-512 machine timed it: the budget, not the batch, limits the epochs.
+    // At 324 images/s (a fast day's timing, bench/README.md): the budget, not the batch, limits the epochs.
     const plan = makePlan(cifar, onnx, at(324));
     expect(plan.config).toMatchObject({ arch: 'resnet-small', batchSize: 32, timeBudget: { maxEpochs: 11 } });
     // 149 s an epoch (validation twice, flip-averaged); preparing 60,000 images, the final evaluation and saving take 94 s.
